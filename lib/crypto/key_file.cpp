@@ -1,0 +1,168 @@
+#include "crypto/key_file.h"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace parley::crypto {
+namespace {
+
+struct BioFree {
+    void operator()(BIO* b) const { BIO_free(b); }
+};
+struct PkeyFree {
+    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+constexpr const char* keygen_hint = "make an Ed25519 key with 'parley keygen --user NAME' or "
+                                    "'openssl genpkey -algorithm ed25519 -out NAME.pem'";
+
+void check_key_type(EVP_PKEY* key, const std::string& what) {
+    if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519) return;
+    std::string type = EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown";
+    throw KeyFileError(what + " is a " + type + " key, but Parley needs Ed25519 keys", keygen_hint);
+}
+
+std::string read_file(const std::filesystem::path& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw KeyFileError("cannot read " + what + ": " + std::strerror(errno),
+                           "check that the file exists and that you may read it");
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+Identity parse_private_key_pem(std::string_view pem, const std::string& what) {
+    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!key) throw KeyFileError(what + " is not a PEM private key (PKCS#8)", keygen_hint);
+    check_key_type(key.get(), what);
+    Secret<crypto_sign_SEEDBYTES> seed;
+    std::size_t seed_len = seed.size();
+    if (EVP_PKEY_get_raw_private_key(key.get(), seed.data(), &seed_len) != 1 || seed_len != seed.size())
+        throw KeyFileError(what + ": cannot read the Ed25519 private key", keygen_hint);
+    Identity id;
+    if (crypto_sign_seed_keypair(id.public_key.data(), id.secret.data(), seed.data()) != 0)
+        throw KeyFileError(what + ": invalid Ed25519 private key", keygen_hint);
+    if (!converts_to_x25519(id.public_key))
+        throw KeyFileError(what + ": key has no X25519 form", keygen_hint);
+    return id;
+}
+
+PublicKey parse_public_key_pem(std::string_view pem, const std::string& what) {
+    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    PkeyPtr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!key) {
+        throw KeyFileError(what + " is not a PEM public key (SubjectPublicKeyInfo)",
+                           "export it with 'openssl pkey -in NAME.pem -pubout -out public_keys/NAME.pem'");
+    }
+    check_key_type(key.get(), what);
+    PublicKey pk{};
+    std::size_t len = pk.size();
+    if (EVP_PKEY_get_raw_public_key(key.get(), pk.data(), &len) != 1 || len != pk.size())
+        throw KeyFileError(what + ": cannot read the Ed25519 public key", keygen_hint);
+    if (!converts_to_x25519(pk))
+        throw KeyFileError(what + ": Ed25519 key has no X25519 form (weak or invalid key)", keygen_hint);
+    return pk;
+}
+
+Identity load_private_key(const std::filesystem::path& path) {
+    const std::string what = "private key file " + path.string();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        throw KeyFileError("cannot read " + what + ": " + std::strerror(errno),
+                           "make one with 'parley keygen --user NAME', or pass --dir to the folder that holds it");
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        throw KeyFileError(what + " is readable by other users (permissions too open)",
+                           "run 'chmod 600 " + path.string() + "'");
+    }
+    auto pem = read_file(path, what);
+    auto id = parse_private_key_pem(pem, what);
+    sodium_memzero(pem.data(), pem.size());
+    return id;
+}
+
+PublicKey load_public_key(const std::filesystem::path& path) {
+    const std::string what = "public key file " + path.string();
+    return parse_public_key_pem(read_file(path, what), what);
+}
+
+std::string private_key_pem(const Identity& identity) {
+    PkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, identity.secret.data(),
+                                             crypto_sign_SEEDBYTES));
+    BioPtr bio(BIO_new(BIO_s_secmem()));
+    if (!key || !bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+        throw KeyFileError("cannot encode the private key", "");
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+}
+
+std::string public_key_pem(const PublicKey& pk) {
+    PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pk.data(), pk.size()));
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!key || !bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1)
+        throw KeyFileError("cannot encode the public key", "");
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+}
+
+Identity generate_identity() {
+    Identity id;
+    if (crypto_sign_keypair(id.public_key.data(), id.secret.data()) != 0) std::abort();
+    return id;
+}
+
+static void write_exclusive(const std::filesystem::path& path, const std::string& data, mode_t mode) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            throw KeyFileError(path.string() + " already exists; refusing to overwrite it",
+                               "pick another --user name or move the old file away");
+        throw KeyFileError("cannot create " + path.string() + ": " + std::strerror(errno), "");
+    }
+    std::size_t done = 0;
+    while (done < data.size()) {
+        auto n = ::write(fd, data.data() + done, data.size() - done);
+        if (n <= 0) {
+            ::close(fd);
+            throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(errno), "");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ::fchmod(fd, mode);  // umask may have narrowed or widened nothing else
+    if (::fsync(fd) != 0 || ::close(fd) != 0)
+        throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(errno), "");
+}
+
+void write_key_files(const Identity& identity, const std::filesystem::path& private_path,
+                     const std::filesystem::path& public_path) {
+    if (std::filesystem::exists(private_path) || std::filesystem::exists(public_path)) {
+        throw KeyFileError((std::filesystem::exists(private_path) ? private_path : public_path).string() +
+                               " already exists; refusing to overwrite it",
+                           "pick another --user name or move the old file away");
+    }
+    auto pem = private_key_pem(identity);
+    write_exclusive(private_path, pem, 0600);
+    sodium_memzero(pem.data(), pem.size());
+    write_exclusive(public_path, public_key_pem(identity.public_key), 0644);
+}
+
+}  // namespace parley::crypto

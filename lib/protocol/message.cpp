@@ -1,0 +1,61 @@
+#include "protocol/message.h"
+
+#include <cstdlib>
+
+namespace parley::protocol {
+
+const char* to_string(OpenMessageError e) {
+    switch (e) {
+        case OpenMessageError::bad_signature: return "signature does not verify";
+        case OpenMessageError::bad_ciphertext: return "ciphertext does not authenticate";
+        case OpenMessageError::bad_padding: return "bad padding";
+    }
+    return "cannot open message";
+}
+
+Bytes seal_message(const SenderContext& ctx, std::uint64_t counter, std::uint64_t timestamp_ms,
+                   const wire::Nonce& nonce, std::string_view text) {
+    if (text.size() > wire::max_plaintext_bytes) std::abort();  // callers check the size
+    wire::Envelope env;
+    auto& h = env.header;
+    h.room = ctx.room;
+    h.epoch = ctx.epoch;
+    h.record_hash = ctx.record_hash;
+    h.sender = ctx.my_id;
+    h.session = ctx.session;
+    h.counter = counter;
+    h.timestamp_ms = timestamp_ms;
+    h.nonce = nonce;
+
+    // pad to hide the exact length
+    Bytes padded(text.begin(), text.end());
+    padded.resize(text.size() + wire::padding_block_bytes);
+    std::size_t padded_len = 0;
+    if (sodium_pad(&padded_len, padded.data(), text.size(), wire::padding_block_bytes, padded.size()) != 0)
+        std::abort();
+    padded.resize(padded_len);
+
+    auto ad = wire::encode_header(h);
+    env.ciphertext = crypto::aead_seal(*ctx.message_key, nonce, ad, padded);
+    sodium_memzero(padded.data(), padded.size());
+    env.signature = crypto::sign(ctx.me->secret, wire::envelope_signed_message(env));
+    return wire::encode_envelope(env);
+}
+
+OpenedMessage open_message(const wire::Envelope& env, const crypto::PublicKey& sender,
+                           const crypto::SymmetricKey& message_key) {
+    // verify before decrypt
+    if (!crypto::verify(sender, env.signature, wire::envelope_signed_message(env)))
+        return {std::nullopt, OpenMessageError::bad_signature};
+    auto ad = wire::encode_header(env.header);
+    auto padded = crypto::aead_open(message_key, env.header.nonce, ad, env.ciphertext);
+    if (!padded) return {std::nullopt, OpenMessageError::bad_ciphertext};
+    std::size_t len = 0;
+    if (sodium_unpad(&len, padded->data(), padded->size(), wire::padding_block_bytes) != 0)
+        return {std::nullopt, OpenMessageError::bad_padding};
+    std::string text(padded->begin(), padded->begin() + static_cast<std::ptrdiff_t>(len));
+    sodium_memzero(padded->data(), padded->size());
+    return {std::move(text), OpenMessageError::bad_signature};
+}
+
+}  // namespace parley::protocol

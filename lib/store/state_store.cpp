@@ -1,0 +1,156 @@
+#include "store/state_store.h"
+
+#include <memory>
+
+namespace parley::store {
+
+namespace {
+
+struct StmtFree {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
+
+constexpr int schema_version = 1;
+
+Bytes stream_blob(const protocol::StreamKey& k) {
+    Writer w;
+    w.raw(k.room);
+    w.raw(k.record_hash);
+    w.raw(k.sender);
+    w.raw(k.session);
+    return w.take();
+}
+
+}  // namespace
+
+StateStore::StateStore(const std::filesystem::path& file) : path_(file.string()) {
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw StoreError("cannot open state database " + path_ + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    try {
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=NORMAL");
+        exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS pins (room BLOB PRIMARY KEY, genesis BLOB NOT NULL, "
+             "head_epoch INTEGER NOT NULL, head BLOB NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS replay (stream BLOB PRIMARY KEY, highest INTEGER NOT NULL, "
+             "seen_below INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY)");
+        exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
+        Stmt st;
+        sqlite3_stmt* raw = nullptr;
+        sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key='schema'", -1, &raw, nullptr);
+        st.reset(raw);
+        if (!st || sqlite3_step(st.get()) != SQLITE_ROW || sqlite3_column_int(st.get(), 0) != schema_version)
+            throw StoreError("state database " + path_ + " has an unknown schema version");
+    } catch (...) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw;
+    }
+}
+
+StateStore::~StateStore() { sqlite3_close(db_); }
+
+void StateStore::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errmsg(db_);
+        sqlite3_free(err);
+        throw StoreError("state database " + path_ + ": " + msg +
+                         " (if the file is damaged, move it away: pinned rooms and replay state start over)");
+    }
+}
+
+// Prepares `sql`, binds blobs/ints through `bind`, throws on failure.
+template <class Bind>
+static Stmt prepare(sqlite3* db, const std::string& path, const char* sql, Bind bind) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK)
+        throw StoreError("state database " + path + ": " + sqlite3_errmsg(db));
+    Stmt st(raw);
+    bind(st.get());
+    return st;
+}
+
+static void bind_blob(sqlite3_stmt* st, int i, ByteView b) {
+    sqlite3_bind_blob(st, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+}
+
+template <std::size_t N>
+static Array<N> column_array(sqlite3_stmt* st, int col) {
+    Array<N> out{};
+    if (sqlite3_column_bytes(st, col) == static_cast<int>(N))
+        std::copy_n(static_cast<const std::uint8_t*>(sqlite3_column_blob(st, col)), N, out.begin());
+    return out;
+}
+
+static void step_done(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
+    if (sqlite3_step(st) != SQLITE_DONE) throw StoreError("state database " + path + ": " + sqlite3_errmsg(db));
+}
+
+std::optional<protocol::Pin> StateStore::load_pin(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT genesis, head_epoch, head FROM pins WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+    protocol::Pin pin;
+    pin.genesis = column_array<wire::hash_bytes>(st.get(), 0);
+    pin.head_epoch = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
+    pin.head = column_array<wire::hash_bytes>(st.get(), 2);
+    return pin;
+}
+
+void StateStore::save_pin(const wire::RoomId& room, const protocol::Pin& pin) {
+    // Only ever move a pin forward: another process may have pinned further.
+    auto st = prepare(db_, path_,
+                      "INSERT INTO pins (room, genesis, head_epoch, head) VALUES (?,?,?,?) "
+                      "ON CONFLICT(room) DO UPDATE SET head_epoch=excluded.head_epoch, head=excluded.head "
+                      "WHERE excluded.head_epoch > pins.head_epoch AND pins.genesis = excluded.genesis",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          bind_blob(s, 2, pin.genesis);
+                          sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(pin.head_epoch));
+                          bind_blob(s, 4, pin.head);
+                      });
+    step_done(db_, path_, st.get());
+}
+
+void StateStore::add_own_session(const wire::SessionId& session) {
+    auto st = prepare(db_, path_, "INSERT OR IGNORE INTO own_sessions (session) VALUES (?)",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
+    step_done(db_, path_, st.get());
+}
+
+bool StateStore::owns_session(const wire::SessionId& session) {
+    auto st = prepare(db_, path_, "SELECT 1 FROM own_sessions WHERE session=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
+    return sqlite3_step(st.get()) == SQLITE_ROW;
+}
+
+std::optional<protocol::ReplayWindow> StateStore::load_window(const protocol::StreamKey& key) {
+    auto blob = stream_blob(key);
+    auto st = prepare(db_, path_, "SELECT highest, seen_below FROM replay WHERE stream=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, blob); });
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+    return protocol::ReplayWindow{static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+                                  static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
+}
+
+void StateStore::save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& w) {
+    auto blob = stream_blob(key);
+    auto st = prepare(db_, path_, "INSERT OR REPLACE INTO replay (stream, highest, seen_below) VALUES (?,?,?)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, blob);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(w.highest));
+                          sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(w.seen_below));
+                      });
+    step_done(db_, path_, st.get());
+}
+
+}  // namespace parley::store

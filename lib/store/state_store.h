@@ -1,0 +1,48 @@
+// The client's local state in one SQLite file per user (docs/PROTOCOL.md §8):
+// pinned chains, replay windows and the sessions this device started.
+// WAL mode and a busy timeout, so several processes of one user (a listener and
+// a sender, say) share it safely.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "protocol/epoch.h"
+#include "protocol/replay.h"
+
+namespace parley::store {
+
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class StateStore final : public protocol::ReplayStore {
+public:
+    // Opens or creates the database; throws StoreError with a clear message if
+    // the file is unreadable, corrupt or not a Parley state file.
+    explicit StateStore(const std::filesystem::path& file);
+    ~StateStore() override;
+    StateStore(const StateStore&) = delete;
+    StateStore& operator=(const StateStore&) = delete;
+
+    std::optional<protocol::Pin> load_pin(const wire::RoomId& room);
+    void save_pin(const wire::RoomId& room, const protocol::Pin& pin);
+
+    void add_own_session(const wire::SessionId& session);
+    bool owns_session(const wire::SessionId& session);
+
+    std::optional<protocol::ReplayWindow> load_window(const protocol::StreamKey& key) override;
+    void save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& window) override;
+
+private:
+    void exec(const char* sql);
+    sqlite3* db_ = nullptr;
+    std::string path_;
+};
+
+}  // namespace parley::store

@@ -1,0 +1,132 @@
+// Client <-> relay frames (docs/PROTOCOL.md §6). One binary WebSocket message is
+// one frame: u8 version, u8 type, then the type's fields. The relay reads these
+// and nothing inside an envelope.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <variant>
+
+#include "wire/bytes.h"
+#include "wire/labels.h"
+
+namespace parley::wire {
+
+using Hash = Array<hash_bytes>;
+using RoomId = Array<hash_bytes>;
+using Token = Array<token_bytes>;
+
+enum class FrameType : std::uint8_t {
+    get_chain = 0x01,
+    publish = 0x02,
+    join = 0x03,
+    send = 0x04,
+    chain = 0x81,
+    published = 0x82,
+    joined = 0x83,
+    ack = 0x84,
+    deliver = 0x85,
+    new_head = 0x86,
+    error = 0x8f,
+};
+
+// Error codes the relay sends. Generic on purpose: nothing an attacker can use.
+enum class RelayError : std::uint16_t {
+    malformed = 1,       // frame did not decode
+    bad_version = 2,     // unknown protocol version
+    too_large = 3,       // frame over the relay's size limit
+    unknown_chain = 4,   // no such (room, genesis)
+    not_head = 5,        // publish lost the compare-and-set: previous hash is not the head
+    bad_record = 6,      // record failed the relay's structural or signature checks
+    forbidden = 7,       // access token does not match the head epoch
+    not_joined = 8,      // send before join, or the epoch moved on: join again
+    limit = 9,           // a relay limit (rooms per connection, rate, ...) was hit
+    internal = 10,
+};
+
+// --- client -> relay -------------------------------------------------------
+
+// All chains the relay holds for the room, or only the one starting at `genesis`
+// (all-zero genesis = every chain of the room).
+struct GetChain {
+    RoomId room{};
+    Hash genesis{};
+};
+// Append `record` to a chain: epoch 0 starts a new chain (token all-zero); any
+// other epoch must extend the head and come with the head epoch's access token.
+struct Publish {
+    std::uint64_t request_id = 0;
+    RoomId room{};
+    Token token{};
+    Bytes record;
+};
+struct Join {
+    std::uint64_t request_id = 0;
+    RoomId room{};
+    Hash genesis{};
+    Token token{};
+};
+struct Send {
+    std::uint64_t request_id = 0;
+    RoomId room{};
+    Hash genesis{};
+    Bytes envelope;
+};
+
+// --- relay -> client -------------------------------------------------------
+
+struct Chain {
+    RoomId room{};
+    std::vector<std::vector<Bytes>> chains;  // each: records from epoch 0 to head
+};
+struct Published {
+    std::uint64_t request_id = 0;
+    Hash record_hash{};
+};
+struct Joined {
+    std::uint64_t request_id = 0;
+    std::uint64_t head_epoch = 0;
+    Hash head_hash{};
+};
+struct Ack {
+    std::uint64_t request_id = 0;
+    std::uint64_t seq = 0;
+};
+struct Deliver {
+    RoomId room{};
+    Hash genesis{};
+    std::uint64_t seq = 0;
+    Bytes envelope;
+};
+// A new head was accepted; every member of the room is unsubscribed and must join
+// again with the new epoch's token.
+struct NewHead {
+    RoomId room{};
+    Hash genesis{};
+    Bytes record;
+};
+struct Error {
+    std::uint64_t request_id = 0;  // 0 when the frame had none
+    RelayError code = RelayError::internal;
+};
+
+using Frame = std::variant<GetChain, Publish, Join, Send, Chain, Published, Joined, Ack, Deliver,
+                           NewHead, Error>;
+
+inline constexpr std::size_t max_chains_per_room = 16;
+inline constexpr std::size_t max_records_per_chain = 100000;
+
+enum class FrameError { malformed, bad_version };
+
+struct DecodedFrame {
+    std::optional<Frame> frame;
+    FrameError error = FrameError::malformed;  // meaningful only when !frame
+};
+
+[[nodiscard]] Bytes encode_frame(const Frame& frame);
+// Exact decoding: any short, long or non-canonical frame is `malformed`.
+[[nodiscard]] DecodedFrame decode_frame(ByteView bytes);
+
+const char* to_string(RelayError code);
+
+}  // namespace parley::wire

@@ -1,0 +1,53 @@
+// Every domain-separation label and size constant of protocol v1, in one place.
+// docs/PROTOCOL.md §2 lists them; a label is never reused for a second purpose.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace parley::label {
+
+inline constexpr std::string_view key_id = "parley/v1/key-id";
+inline constexpr std::string_view room_id = "parley/v1/room-id";
+inline constexpr std::string_view roster = "parley/v1/hash/roster";
+inline constexpr std::string_view record_hash = "parley/v1/hash/record";
+inline constexpr std::string_view token_hash = "parley/v1/hash/token";
+inline constexpr std::string_view commitment = "parley/v1/hash/commitment";
+inline constexpr std::string_view room_code = "parley/v1/hash/room-code";
+inline constexpr std::string_view sig_record = "parley/v1/sig/record";
+inline constexpr std::string_view sig_envelope = "parley/v1/sig/envelope";
+inline constexpr std::string_view seal_epoch = "parley/v1/seal/epoch-secret";
+inline constexpr std::string_view epoch_key = "parley/v1/epoch-key";
+
+// crypto_kdf contexts are exactly 8 bytes.
+inline constexpr char kdf_ctx_room[] = "PRLYroom";   // room secret -> epoch binding key
+inline constexpr char kdf_ctx_epoch[] = "PRLYepch";  // epoch key -> message key, token
+inline constexpr std::uint64_t kdf_id_epoch_binding = 1;
+inline constexpr std::uint64_t kdf_id_message_key = 1;
+inline constexpr std::uint64_t kdf_id_access_token = 2;
+
+}  // namespace parley::label
+
+namespace parley::wire {
+
+inline constexpr std::uint8_t protocol_version = 1;
+
+inline constexpr std::size_t public_key_bytes = 32;  // Ed25519
+inline constexpr std::size_t signature_bytes = 64;   // Ed25519
+inline constexpr std::size_t hash_bytes = 32;        // BLAKE2b-256
+inline constexpr std::size_t session_id_bytes = 16;
+inline constexpr std::size_t nonce_bytes = 24;  // XChaCha20-Poly1305
+inline constexpr std::size_t aead_tag_bytes = 16;
+inline constexpr std::size_t salt_bytes = 16;   // crypto_pwhash_SALTBYTES
+inline constexpr std::size_t secret_bytes = 32;
+inline constexpr std::size_t token_bytes = 32;
+inline constexpr std::size_t seal_overhead_bytes = 48;  // crypto_box_SEALBYTES
+
+inline constexpr std::size_t max_roster_members = 256;
+inline constexpr std::size_t max_record_bytes = 64 * 1024;
+inline constexpr std::size_t max_envelope_bytes = 72 * 1024;
+inline constexpr std::size_t max_plaintext_bytes = 64 * 1024;
+inline constexpr std::size_t padding_block_bytes = 256;
+
+}  // namespace parley::wire

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The same round trip over wss:// with a self-signed certificate (scripts/make-test-cert.sh).
+
+Clients trust the certificate with --ca cert.pem and connect to wss://localhost:PORT
+(the certificate names DNS:localhost and IP:127.0.0.1). Without --ca a client must
+refuse the connection with an error that mentions the certificate.
+"""
+import sys
+
+sys.dont_write_bytecode = True
+import harness  # noqa: E402
+
+ROOM = "tls-room"
+NAMES = ["alice", "bob", "charlie"]
+
+
+def test_round_trip_over_wss(t):
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    with t.relay(cert=cert, key=key) as relay:
+        server = relay.url_for("localhost")
+        users = t.make_users(NAMES)
+        fingerprints = harness.fingerprints_of(users["bob"], NAMES)
+        users["alice"].create(ROOM, server, ca=cert).expect_ok("alice creates the room over wss")
+
+        expected = [(n, f"{n}: over TLS {i}") for n in NAMES for i in (1, 2)]
+        listeners = {n: users[n].listen(ROOM, server, count=len(expected), ca=cert)
+                     for n in NAMES}
+        for name in NAMES:
+            lines = [text for sender, text in expected if sender == name]
+            users[name].send(ROOM, server, lines, ca=cert).expect_ok(f"{name} sends over wss")
+        for name in NAMES:
+            listeners[name].expect_messages(expected, fingerprints)
+
+
+def test_client_without_ca_rejects_self_signed_cert(t):
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    with t.relay(cert=cert, key=key) as relay:
+        server = relay.url_for("localhost")
+        users = t.make_users(["alice", "bob"])
+        users["alice"].create(ROOM, server).expect_fail(
+            "create over wss without --ca", "certificate")
+        users["alice"].create(ROOM, server, ca=cert).expect_ok("create over wss with --ca")
+        users["bob"].send(ROOM, server, ["should not go"]).expect_fail(
+            "send over wss without --ca", "certificate")
+        listener = users["bob"].listen(ROOM, server, count=1, timeout=15, wait_joined=False)
+        listener.finish().expect_fail("listen over wss without --ca", "certificate")
+
+
+def test_ip_address_in_san_is_accepted(t):
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    with t.relay(cert=cert, key=key) as relay:
+        users = t.make_users(["alice"])
+        users["alice"].create(ROOM, relay.url_for("127.0.0.1"), ca=cert).expect_ok(
+            "create over wss://127.0.0.1 (IP SAN) with --ca")
+
+
+def test_certificate_for_another_host_is_rejected(t):
+    """A trusted certificate that names another host must not be accepted (hostname check)."""
+    d = t.fresh_dir("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    t.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", str(key),
+           "-out", str(cert), "-days", "1", "-subj", "/CN=wrong.example",
+           "-addext", "subjectAltName=DNS:wrong.example"], name="openssl").expect_ok("openssl req")
+    with t.relay(cert=cert, key=key) as relay:
+        users = t.make_users(["alice"])
+        users["alice"].create(ROOM, relay.url_for("localhost"), ca=cert).expect_fail(
+            "create over wss://localhost with a certificate for wrong.example",
+            "certificate", "host")
+
+
+if __name__ == "__main__":
+    harness.main([test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
+                  test_ip_address_in_san_is_accepted,
+                  test_certificate_for_another_host_is_rejected])
