@@ -1,5 +1,6 @@
 #include "store/state_store.h"
 
+#include <algorithm>
 #include <memory>
 
 namespace parley::store {
