@@ -138,7 +138,7 @@ for person in people:
                      .astimezone().strftime("%H:%M:%S"))
         except ValueError:
             clock = str(t)
-        me = " (you, other device)" if m.get("own") else ""
+        me = " (you)" if m.get("own") else ""
         print(f"  {clock} {m['from']}{me}: {m['text']}")
         seen.append((m["from"], m["text"]))
     missing = [e for e in expected if e not in seen]
