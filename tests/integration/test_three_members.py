@@ -66,5 +66,20 @@ def test_sequential_sends_arrive_in_order(t):
         bob.expect_messages(expected, fingerprints)
 
 
+def test_chat_without_a_tty_sends_stdin_lines(t):
+    """`parley chat` with stdin not a terminal: each line is sent, /quit exits 0."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        fingerprints = harness.fingerprints_of(users["bob"], ["alice", "bob"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates the room")
+        expected = [("alice", "typed in chat 1"), ("alice", "typed in chat 2")]
+        bob = users["bob"].listen(ROOM, relay.url, count=len(expected), timeout=40)
+        stdin = "".join(text + "\n" for _, text in expected) + "/quit\n"
+        users["alice"].room_cmd("chat", ROOM, relay.url, stdin=stdin).expect_ok(
+            "alice chats with stdin from a pipe")
+        bob.expect_messages(expected, fingerprints)
+
+
 if __name__ == "__main__":
-    harness.main([test_three_members_see_every_message, test_sequential_sends_arrive_in_order])
+    harness.main([test_three_members_see_every_message, test_sequential_sends_arrive_in_order,
+                  test_chat_without_a_tty_sends_stdin_lines])
