@@ -43,6 +43,7 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
         exec("CREATE TABLE IF NOT EXISTS replay (stream BLOB PRIMARY KEY, highest INTEGER NOT NULL, "
              "seen_below INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY)");
+        exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
         Stmt st;
         sqlite3_stmt* raw = nullptr;
@@ -131,6 +132,18 @@ void StateStore::add_own_session(const wire::SessionId& session) {
 bool StateStore::owns_session(const wire::SessionId& session) {
     auto st = prepare(db_, path_, "SELECT 1 FROM own_sessions WHERE session=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
+    return sqlite3_step(st.get()) == SQLITE_ROW;
+}
+
+void StateStore::mark_verified(const crypto::PublicKey& key) {
+    auto st = prepare(db_, path_, "INSERT OR IGNORE INTO verified (key) VALUES (?)",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, key); });
+    step_done(db_, path_, st.get());
+}
+
+bool StateStore::is_verified(const crypto::PublicKey& key) {
+    auto st = prepare(db_, path_, "SELECT 1 FROM verified WHERE key=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, key); });
     return sqlite3_step(st.get()) == SQLITE_ROW;
 }
 

@@ -36,6 +36,10 @@ public:
     void add_own_session(const wire::SessionId& session);
     bool owns_session(const wire::SessionId& session);
 
+    // Members whose fingerprint the user compared out of band (/verify NAME).
+    void mark_verified(const crypto::PublicKey& key);
+    bool is_verified(const crypto::PublicKey& key);
+
     std::optional<protocol::ReplayWindow> load_window(const protocol::StreamKey& key) override;
     void save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& window) override;
 

@@ -1,0 +1,162 @@
+// `parley chat`: the interactive line interface.
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+#include "commands.h"
+#include "session_setup.h"
+#include "terminal.h"
+#include "user_error.h"
+
+namespace parley::client {
+
+namespace {
+
+constexpr const char* help_text =
+    "commands:\n"
+    "  /who               members of the room, their fingerprints, who you verified\n"
+    "  /fingerprint       your fingerprint and the roster fingerprint\n"
+    "  /verify            the room code to compare with the other members\n"
+    "  /verify NAME       mark NAME's fingerprint as compared out of band\n"
+    "  /rekey             start a new epoch with fresh keys (same roster)\n"
+    "  /help              this text\n"
+    "  /quit              leave (Ctrl-D too)";
+
+std::string clock_time(std::uint64_t ms) {
+    std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm {};
+    localtime_r(&t, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return buf;
+}
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+class Chat {
+public:
+    Chat(Session& s, Terminal& term) : s_(s), client_(*s.client), term_(term) {}
+
+    void show(const Incoming& in) {
+        const auto& d = in.delivery;
+        if (!d.accepted) {
+            term_.print(clock_time(now_ms()) + " !! rejected a message: " + d.reason);
+            return;
+        }
+        auto name = client_.display_name(*d.sender);
+        if (d.missing_before > 0)
+            term_.print("!! " + std::to_string(d.missing_before) + " message(s) from " + name + " missing");
+        std::string line = clock_time(d.header.timestamp_ms) + " " + name + (d.own ? " (you)" : "") + ": " +
+                           printable(d.text);
+        auto skew = static_cast<std::int64_t>(d.header.timestamp_ms) - static_cast<std::int64_t>(now_ms());
+        if (skew > 300000 || skew < -300000) line += "  [sender clock off by " + std::to_string(skew / 1000) + " s]";
+        term_.print(line);
+    }
+
+    void handle(const Event& e) {
+        if (e.kind == Event::Kind::input_eof) {
+            quit_ = true;
+            return;
+        }
+        const std::string& line = e.text;
+        if (line.empty()) return;
+        if (line[0] != '/') {
+            try {
+                client_.send_text(line);
+                term_.print(clock_time(now_ms()) + " " + s_.client->display_name(s_.identity.public_key) + ": " +
+                            printable(line));
+            } catch (const UserError& err) {
+                term_.print(std::string("!! not sent: ") + err.what());
+            }
+            return;
+        }
+        std::istringstream in(line);
+        std::string cmd, arg;
+        in >> cmd >> arg;
+        if (cmd == "/quit") quit_ = true;
+        else if (cmd == "/help") term_.print(help_text);
+        else if (cmd == "/who") who();
+        else if (cmd == "/fingerprint") fingerprint();
+        else if (cmd == "/verify") verify(arg);
+        else if (cmd == "/rekey") rekey();
+        else term_.print("!! unknown command " + cmd + " (try /help)");
+    }
+
+    bool quit() const { return quit_ || client_.closed() || client_.removed(); }
+
+private:
+    void who() {
+        const auto& roster = client_.chain().head().roster;
+        term_.print("room " + client_.room_name() + ", epoch " + std::to_string(client_.chain().head().epoch) + ", " +
+                    std::to_string(roster.size()) + " members:");
+        for (const auto& k : roster) {
+            term_.print("  " + client_.display_name(k) + "  " + crypto::fingerprint(k) +
+                        (s_.store->is_verified(k) ? "  verified" : "  not verified"));
+        }
+        for (const auto& line : client_.roster_differences()) term_.print("  note: " + line);
+    }
+    void fingerprint() {
+        term_.print("you     " + crypto::fingerprint(s_.identity.public_key));
+        const auto& roster = client_.chain().head().roster;
+        term_.print("roster  " + crypto::format_fingerprint(crypto::roster_hash(roster)));
+    }
+    void verify(const std::string& name) {
+        if (name.empty()) {
+            term_.print("room code " + client_.room_code() + " (epoch " +
+                        std::to_string(client_.chain().head().epoch) + "): compare it with the other members");
+            return;
+        }
+        const auto* m = s_.keyring.by_name(name);
+        if (m == nullptr) {
+            term_.print("!! no member named " + name);
+            return;
+        }
+        s_.store->mark_verified(m->key);
+        term_.print("marked " + name + " (" + crypto::fingerprint(m->key) + ") as verified");
+    }
+    void rekey() {
+        try {
+            client_.rekey({});
+            term_.print("-- new epoch " + std::to_string(client_.chain().head().epoch));
+        } catch (const UserError& err) {
+            term_.print(std::string("!! rekey failed: ") + err.what());
+        }
+    }
+
+    Session& s_;
+    RoomClient& client_;
+    Terminal& term_;
+    bool quit_ = false;
+};
+
+}  // namespace
+
+int cmd_chat(RoomOptions& o) {
+    auto s = make_session(o, false);
+    auto& client = *s->client;
+    client.on_notice([](const std::string& line) { std::cerr << "parley: " << line << "\n"; });
+    client.open(true);
+    client.join();
+
+    Terminal term(client.events());
+    Chat chat(*s, term);
+    client.on_notice([&term](const std::string& line) { term.print("-- " + line); });
+    client.on_delivery([&chat](const Incoming& in) { chat.show(in); });
+    client.on_input([&chat](const Event& e) { chat.handle(e); });
+    term.print("-- joined room " + o.room + " (epoch " + std::to_string(client.chain().head().epoch) +
+               ", room code " + client.room_code() + "); /help for commands");
+    for (const auto& line : client.roster_differences()) term.print("-- note: " + line);
+    term.start();
+    while (!chat.quit()) client.pump_once(std::chrono::milliseconds(200));
+    if (client.removed()) return 5;
+    if (client.closed()) {
+        term.print("-- the relay closed the connection");
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace parley::client

@@ -1,0 +1,209 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "session_setup.h"
+#include "user_error.h"
+
+namespace parley::client {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+int cmd_keygen(const std::string& user, const std::string& dir) {
+    if (user.empty() || user.find('/') != std::string::npos || user.front() == '.')
+        throw UserError("bad user name '" + user + "'", "use a plain name such as alice");
+    fs::path base(dir);
+    std::error_code ec;
+    fs::create_directories(base / "public_keys", ec);
+    if (ec) throw UserError("cannot create " + (base / "public_keys").string() + ": " + ec.message());
+    auto id = crypto::generate_identity();
+    crypto::write_key_files(id, base / (user + ".pem"), base / "public_keys" / (user + ".pem"));
+    std::cout << "wrote " << (base / (user + ".pem")).string() << " (private, mode 0600) and "
+              << (base / "public_keys" / (user + ".pem")).string() << "\n"
+              << user << "  " << crypto::fingerprint(id.public_key) << "\n"
+              << "give public_keys/" << user << ".pem to the other members; compare fingerprints out of band\n";
+    return 0;
+}
+
+int cmd_fingerprint(const std::string& dir, const std::optional<std::string>& name) {
+    auto keyring = protocol::Keyring::load(fs::path(dir) / "public_keys");
+    if (name) {
+        const auto* m = keyring.by_name(*name);
+        if (m == nullptr) {
+            // Also accept a path to any key file, private or public.
+            fs::path p(*name);
+            if (fs::exists(p)) {
+                crypto::PublicKey key{};
+                try {
+                    key = crypto::load_public_key(p);
+                } catch (const crypto::KeyFileError&) {
+                    key = crypto::load_private_key(p).public_key;
+                }
+                std::cout << p.stem().string() << "  " << crypto::fingerprint(key) << "\n";
+                return 0;
+            }
+            throw UserError("no key named " + *name + " in " + (fs::path(dir) / "public_keys").string());
+        }
+        std::cout << m->name << "  " << crypto::fingerprint(m->key) << "\n";
+        return 0;
+    }
+    std::size_t width = 0;
+    for (const auto& m : keyring.members()) width = std::max(width, m.name.size());
+    for (const auto& m : keyring.members())
+        std::cout << m.name << std::string(width - m.name.size() + 2, ' ') << crypto::fingerprint(m.key) << "\n";
+    auto keys = keyring.sorted_keys();
+    std::cout << "roster  " << crypto::format_fingerprint(crypto::roster_hash(keys)) << "  ("
+              << keys.size() << " keys)\n";
+    return 0;
+}
+
+static void print_notice(const std::string& line) { std::cerr << "parley: " << line << "\n"; }
+
+int cmd_create(RoomOptions& o) {
+    auto s = make_session(o, true);
+    if (password_looks_weak(s->password))
+        print_notice("warning: the room password is short; anyone who steals a member's key file can guess it offline");
+    s->client->on_notice(print_notice);
+    s->client->open(true);
+    std::cerr << "parley: room " << o.room << " at epoch " << s->client->chain().head().epoch
+              << ", room code " << s->client->room_code() << "\n";
+    return 0;
+}
+
+int cmd_send(RoomOptions& o) {
+    auto s = make_session(o, false);
+    s->client->on_notice(print_notice);
+    s->client->open(true);  // no delivery handler: this process only sends
+    std::string line;
+    std::size_t sent = 0;
+    while (std::getline(std::cin, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        s->client->send_text(line);
+        ++sent;
+    }
+    std::cerr << "parley: " << sent << " message" << (sent == 1 ? "" : "s") << " accepted by the relay\n";
+    return 0;
+}
+
+nlohmann::json delivery_json(const RoomClient& client, const Incoming& in) {
+    nlohmann::json j;
+    const auto& d = in.delivery;
+    j["room"] = client.room_name();
+    j["seq"] = in.seq;
+    if (!d.accepted) {
+        j["status"] = "rejected";
+        j["reason"] = d.reason;
+        return j;
+    }
+    j["status"] = "ok";
+    j["from"] = client.display_name(*d.sender);
+    j["fingerprint"] = crypto::fingerprint(*d.sender);
+    j["epoch"] = d.header.epoch;
+    j["counter"] = d.header.counter;
+    j["time"] = format_time(d.header.timestamp_ms);
+    j["text"] = d.text;
+    j["own"] = d.own;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+    auto skew_s = (static_cast<std::int64_t>(d.header.timestamp_ms) - now) / 1000;
+    if (skew_s > 300 || skew_s < -300) j["clock_skew_s"] = skew_s;
+    return j;
+}
+
+static void print_json(const nlohmann::json& j) {
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+int cmd_listen(RoomOptions& o, const ListenOptions& l) {
+    auto s = make_session(o, false);
+    auto& client = *s->client;
+    std::uint64_t delivered = 0;
+    client.on_notice(print_notice);
+    client.on_delivery([&](const Incoming& in) {
+        if (in.delivery.accepted && in.delivery.missing_before > 0) {
+            print_json({{"room", client.room_name()},
+                        {"status", "warning"},
+                        {"from", client.display_name(*in.delivery.sender)},
+                        {"reason", std::to_string(in.delivery.missing_before) + " message(s) from " +
+                                       client.display_name(*in.delivery.sender) + " missing before this one"}});
+        }
+        print_json(delivery_json(client, in));
+        if (in.delivery.accepted) ++delivered;
+    });
+    client.open(false);
+    client.join();
+    std::cerr << "parley: joined room " << o.room << " at epoch " << client.chain().head().epoch
+              << ", room code " << client.room_code() << "\n";
+    for (const auto& line : client.roster_differences()) print_notice("note: " + line);
+    const auto timeout = l.timeout_s ? std::chrono::milliseconds(static_cast<std::int64_t>(*l.timeout_s * 1000))
+                                     : std::chrono::milliseconds::max() / 2;
+    bool done = client.pump_until(
+        [&] { return client.closed() || client.removed() || (l.count && delivered >= *l.count); }, timeout);
+    if (client.removed()) return 5;
+    if (l.count && delivered >= *l.count) return 0;
+    if (client.closed()) throw UserError("the relay closed the connection");
+    if (!done) {
+        print_notice("timeout after " + std::to_string(delivered) + " message(s)");
+        return 3;
+    }
+    return 0;
+}
+
+static crypto::PublicKey resolve_member(const RoomClient& client, const protocol::Keyring& keyring,
+                                        const std::string& name, bool must_be_in_roster) {
+    if (const auto* m = keyring.by_name(name)) return m->key;
+    if (must_be_in_roster && name.size() >= 8) {
+        for (const auto& k : client.chain().head().roster) {
+            auto hex = to_hex(crypto::key_id(k));
+            if (hex.compare(0, name.size(), name) == 0) return k;
+        }
+    }
+    throw UserError("no member named " + name, "names are files in public_keys/; a removed key can also be named by "
+                                               "its key id prefix (parley rekey prints them)");
+}
+
+int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
+    auto s = make_session(o, false);
+    auto& client = *s->client;
+    client.on_notice(print_notice);
+    client.open(false);
+    const auto& roster = client.chain().head().roster;
+    auto in_roster = [&](const crypto::PublicKey& k) { return std::binary_search(roster.begin(), roster.end(), k); };
+    std::vector<wire::RosterOp> ops;
+    for (const auto& name : r.remove) {
+        auto key = resolve_member(client, s->keyring, name, true);
+        if (!in_roster(key)) throw UserError(name + " is not in the room");
+        if (key == s->identity.public_key) throw UserError("you cannot remove yourself", "ask another member to");
+        ops.push_back({wire::RosterOpKind::remove, key});
+    }
+    for (const auto& name : r.add) {
+        auto key = resolve_member(client, s->keyring, name, false);
+        if (in_roster(key)) throw UserError(name + " is already in the room");
+        ops.push_back({wire::RosterOpKind::add, key});
+    }
+    if (r.sync) {
+        for (const auto& m : s->keyring.members())
+            if (!in_roster(m.key)) ops.push_back({wire::RosterOpKind::add, m.key});
+        for (const auto& k : roster)
+            if (!s->keyring.by_key(k)) ops.push_back({wire::RosterOpKind::remove, k});
+    }
+    if (ops.empty()) {
+        for (const auto& line : client.roster_differences()) print_notice("note: " + line);
+    }
+    client.rekey(ops);
+    for (const auto& op : ops) {
+        std::cerr << "parley: " << (op.kind == wire::RosterOpKind::add ? "added " : "removed ")
+                  << client.display_name(op.key) << " (" << crypto::fingerprint(op.key) << ")\n";
+    }
+    std::cerr << "parley: room " << o.room << " is now at epoch " << client.chain().head().epoch << " with "
+              << client.chain().head().roster.size() << " members, room code " << client.room_code() << "\n";
+    return 0;
+}
+
+}  // namespace parley::client

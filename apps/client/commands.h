@@ -1,0 +1,43 @@
+// The client's commands. Each returns the process exit code and throws
+// UserError (or crypto::KeyFileError, store::StoreError) for the user to read.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "password.h"
+
+namespace parley::client {
+
+struct RoomOptions {
+    std::string user;
+    std::string room;
+    std::string server;
+    std::string dir = ".";
+    std::string ca;
+    std::string state;
+    PasswordSource password;
+};
+
+struct ListenOptions {
+    std::optional<std::uint64_t> count;
+    std::optional<double> timeout_s;
+};
+
+struct RekeyOptions {
+    std::vector<std::string> add;
+    std::vector<std::string> remove;
+    bool sync = false;  // make the roster equal public_keys/
+};
+
+int cmd_keygen(const std::string& user, const std::string& dir);
+int cmd_fingerprint(const std::string& dir, const std::optional<std::string>& name);
+int cmd_create(RoomOptions& o);
+int cmd_send(RoomOptions& o);
+int cmd_listen(RoomOptions& o, const ListenOptions& l);
+int cmd_rekey(RoomOptions& o, const RekeyOptions& r);
+int cmd_chat(RoomOptions& o);
+
+}  // namespace parley::client

@@ -1,0 +1,109 @@
+// parley: the client. Wiring only: flags to commands, errors to messages.
+//
+// Message rules (as age's): lowercase, no final period, "parley: " first, and a
+// "hint:" line saying what to do when there is something to do.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.h"
+#include "crypto/key_file.h"
+#include "crypto/primitives.h"
+#include "store/state_store.h"
+#include "user_error.h"
+
+using namespace parley::client;
+
+namespace {
+
+// Key material must not end up in a core file.
+void disable_core_dumps() {
+    rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void add_room_flags(CLI::App* cmd, RoomOptions& o) {
+    cmd->add_option("--user", o.user, "your name: DIR/NAME.pem is your private key")->required();
+    cmd->add_option("--room", o.room, "room name (never sent to the relay)")->required();
+    cmd->add_option("--server", o.server, "relay URL, ws://host:port or wss://host:port")->required();
+    cmd->add_option("--dir", o.dir, "folder with NAME.pem and public_keys/ (default: .)");
+    cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
+    cmd->add_option("--state", o.state, "local state folder (default: $XDG_DATA_HOME/parley)");
+    cmd->add_option("--password", o.password.argv_password,
+                    "room password (visible to other local users: prefer the prompt, PARLEY_PASSWORD or --password-file)");
+    cmd->add_option("--password-file", o.password.file, "read the room password from this file");
+}
+
+int report(const std::string& message, const std::string& hint) {
+    std::cerr << "parley: error: " << message << "\n";
+    if (!hint.empty()) std::cerr << "hint: " << hint << "\n";
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    disable_core_dumps();
+    parley::crypto::init();
+
+    CLI::App app{"parley: end-to-end encrypted chat for a small group, through a relay you do not trust"};
+    app.require_subcommand(1);
+
+    std::string user, dir = ".";
+    auto* keygen = app.add_subcommand("keygen", "make an Ed25519 key pair: DIR/NAME.pem and DIR/public_keys/NAME.pem");
+    keygen->add_option("--user", user, "member name")->required();
+    keygen->add_option("--dir", dir, "where to write (default: .)");
+
+    std::optional<std::string> fp_name;
+    auto* fingerprint = app.add_subcommand("fingerprint", "show a member's fingerprint, or every member's and the roster's");
+    fingerprint->add_option("--dir", dir, "folder with public_keys/ (default: .)");
+    fingerprint->add_option("name", fp_name, "member name (or a key file)");
+
+    RoomOptions room;
+    auto* create = app.add_subcommand("create", "create a room whose roster is every key in public_keys/");
+    add_room_flags(create, room);
+    auto* chat = app.add_subcommand("chat", "interactive chat");
+    add_room_flags(chat, room);
+    auto* send = app.add_subcommand("send", "send each line of standard input as one message");
+    add_room_flags(send, room);
+    ListenOptions listen_opts;
+    auto* listen = app.add_subcommand("listen", "print each message as one JSON line");
+    add_room_flags(listen, room);
+    listen->add_option("--count", listen_opts.count, "exit after this many messages");
+    listen->add_option("--timeout", listen_opts.timeout_s, "exit after this many seconds (exit code 3)");
+    RekeyOptions rekey_opts;
+    auto* rekey = app.add_subcommand("rekey", "write the next epoch: fresh keys, explicit roster changes");
+    add_room_flags(rekey, room);
+    rekey->add_option("--add", rekey_opts.add, "add the member public_keys/NAME.pem");
+    rekey->add_option("--remove", rekey_opts.remove, "remove a member (name or key id prefix)");
+    rekey->add_flag("--sync", rekey_opts.sync, "make the roster equal to public_keys/");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (*keygen) return cmd_keygen(user, dir);
+        if (*fingerprint) return cmd_fingerprint(dir, fp_name);
+        if (*create) return cmd_create(room);
+        if (*chat) return cmd_chat(room);
+        if (*send) return cmd_send(room);
+        if (*listen) return cmd_listen(room, listen_opts);
+        if (*rekey) return cmd_rekey(room, rekey_opts);
+    } catch (const UserError& e) {
+        report(e.what(), e.hint());
+        return e.exit_code();
+    } catch (const parley::crypto::KeyFileError& e) {
+        return report(e.what(), e.hint());
+    } catch (const parley::store::StoreError& e) {
+        return report(e.what(), "");
+    } catch (const std::exception& e) {
+        return report(e.what(), "");
+    }
+    return 1;
+}

@@ -1,0 +1,453 @@
+#include "room_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "user_error.h"
+
+namespace parley::client {
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto reply_timeout = 30s;
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& k) {
+    return std::binary_search(roster.begin(), roster.end(), k);
+}
+
+}  // namespace
+
+RoomClient::RoomClient(Member member, std::string room_name, net::Endpoint endpoint,
+                       net::Client::Options options)
+    : member_(member),
+      room_name_(std::move(room_name)),
+      room_(crypto::room_id(room_name_)),
+      endpoint_(std::move(endpoint)),
+      options_(std::move(options)) {
+    session_ = crypto::random_array<wire::session_id_bytes>();
+    member_.store->add_own_session(session_);
+}
+
+RoomClient::~RoomClient() {
+    if (net_) net_->close();
+}
+
+std::string RoomClient::display_name(const crypto::PublicKey& key) const {
+    return member_.keyring->display_name(key);
+}
+
+void RoomClient::connect() {
+    net_ = std::make_unique<net::Client>(endpoint_, options_);
+    try {
+        net_->connect([this](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}}); },
+                      [this](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason)}); });
+    } catch (const std::exception& e) {
+        throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
+    }
+}
+
+void RoomClient::send_frame(const wire::Frame& frame) { net_->send(wire::encode_frame(frame)); }
+
+void RoomClient::pump_once(std::chrono::milliseconds wait) {
+    if (depth_ == 0 && !deferred_input_.empty()) {
+        Event e = std::move(deferred_input_.front());
+        deferred_input_.pop_front();
+        if (on_input_) on_input_(e);
+        return;
+    }
+    auto event = events_.pop(wait);
+    if (!event) return;
+    switch (event->kind) {
+        case Event::Kind::frame: handle_frame(event->frame); break;
+        case Event::Kind::closed:
+            closed_ = true;
+            close_reason_ = event->text;
+            break;
+        case Event::Kind::input_line:
+        case Event::Kind::input_eof:
+            // Input typed while we wait for the relay is handled afterwards, at
+            // the top level, never inside another command.
+            if (depth_ > 0) deferred_input_.push_back(std::move(*event));
+            else if (on_input_) on_input_(*event);
+            break;
+    }
+}
+
+bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    ++depth_;
+    struct Leave {
+        int& depth;
+        ~Leave() { --depth; }
+    } leave{depth_};
+    while (!done()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms) return false;
+        pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
+    }
+    return true;
+}
+
+void RoomClient::handle_frame(const Bytes& bytes) {
+    auto decoded = wire::decode_frame(bytes);
+    if (!decoded.frame) {
+        notice("warning: the relay sent a frame that does not decode; ignored");
+        return;
+    }
+    std::visit(
+        [this](auto&& f) {
+            using T = std::decay_t<decltype(f)>;
+            if constexpr (std::is_same_v<T, wire::Deliver>) {
+                handle_deliver(f);
+            } else if constexpr (std::is_same_v<T, wire::NewHead>) {
+                handle_new_head(f);
+            } else if constexpr (std::is_same_v<T, wire::Chain>) {
+                chain_reply_ = std::move(f);
+            } else if constexpr (std::is_same_v<T, wire::Published> || std::is_same_v<T, wire::Joined> ||
+                                 std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::Error>) {
+                replies_.insert_or_assign(f.request_id, wire::Frame(f));
+            } else {
+                notice("warning: the relay sent a client-to-relay frame; ignored");
+            }
+        },
+        std::move(*decoded.frame));
+}
+
+template <class T>
+T RoomClient::await_reply(std::uint64_t request_id, const char* what) {
+    bool got = pump_until([&] { return closed_ || replies_.count(request_id) != 0; }, reply_timeout);
+    if (!got) throw UserError(std::string("the relay did not answer ") + what + " in time");
+    auto it = replies_.find(request_id);
+    if (it == replies_.end()) throw UserError("the relay closed the connection: " + close_reason_);
+    wire::Frame frame = std::move(it->second);
+    replies_.erase(it);
+    if (auto* err = std::get_if<wire::Error>(&frame)) {
+        throw UserError(std::string("the relay refused ") + what + ": " + wire::to_string(err->code), "",
+                        static_cast<int>(err->code) + 10);
+    }
+    if (auto* reply = std::get_if<T>(&frame)) return *reply;
+    throw UserError(std::string("the relay answered ") + what + " with the wrong frame");
+}
+
+wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
+    chain_reply_.reset();
+    send_frame(wire::GetChain{room_, genesis});
+    bool got = pump_until([&] { return closed_ || chain_reply_.has_value(); }, reply_timeout);
+    if (!got || !chain_reply_) throw UserError("the relay did not send the room's epoch chain");
+    if (chain_reply_->room != room_) throw UserError("the relay sent the epoch chain of another room");
+    return std::move(*chain_reply_);
+}
+
+void RoomClient::open(bool create_if_missing) {
+    connect();
+    auto pin = member_.store->load_pin(room_);
+    auto reply = fetch_chains(pin ? pin->genesis : wire::Hash{});
+    if (reply.chains.empty()) {
+        if (pin) {
+            throw UserError("the relay does not have the chain pinned for room " + room_name_ +
+                                " (genesis " + to_hex(pin->genesis).substr(0, 16) + "); refusing to use another",
+                            "the relay may have lost its data or be serving someone else's room; "
+                            "compare the room code with the other members");
+        }
+        if (!create_if_missing) {
+            throw UserError("room " + room_name_ + " does not exist on this relay yet",
+                            "create it with 'parley create' (or start 'parley chat')", 4);
+        }
+        create_room();
+        return;
+    }
+    select_chain(std::move(reply.chains));
+}
+
+void RoomClient::select_chain(std::vector<std::vector<Bytes>> candidates) {
+    auto pin = member_.store->load_pin(room_);
+    std::vector<std::string> reasons;
+    std::optional<protocol::VerifiedChain> chosen;
+    for (auto& encoded : candidates) {
+        auto verified = protocol::verify_chain(encoded, room_);
+        if (auto* why = std::get_if<std::string>(&verified)) {
+            reasons.push_back(*why);
+            continue;
+        }
+        auto& chain = std::get<protocol::VerifiedChain>(verified);
+        if (pin) {
+            switch (protocol::check_pin(chain, *pin)) {
+                case protocol::PinVerdict::other_chain: reasons.push_back("not the pinned chain"); continue;
+                case protocol::PinVerdict::rollback:
+                    throw UserError("rollback: the relay serves room " + room_name_ + " at epoch " +
+                                        std::to_string(chain.head().epoch) + ", older than the pinned epoch " +
+                                        std::to_string(pin->head_epoch),
+                                    "nothing was sent; the relay is stale or hostile");
+                case protocol::PinVerdict::fork:
+                    throw UserError("fork: the relay serves a different record for pinned epoch " +
+                                        std::to_string(pin->head_epoch) + " of room " + room_name_,
+                                    "nothing was sent; compare room codes (/verify) with the other members");
+                case protocol::PinVerdict::matches:
+                case protocol::PinVerdict::extends: break;
+            }
+        } else if (!member_.keyring->by_key(chain.records.front().author)) {
+            reasons.push_back("genesis written by a key not in public_keys/ (" +
+                              crypto::fingerprint(chain.records.front().author) + ")");
+            continue;
+        }
+        // Deterministic choice among several valid chains: the smallest genesis hash.
+        if (!chosen || chain.genesis_hash() < chosen->genesis_hash()) chosen = std::move(chain);
+    }
+    if (!chosen) {
+        std::string all;
+        for (const auto& r : reasons) all += (all.empty() ? "" : "; ") + r;
+        if (pin) {
+            throw UserError("the relay does not serve the chain pinned for room " + room_name_ + " (" + all + ")",
+                            "refusing to use another genesis; compare the room code with the other members");
+        }
+        throw UserError("no usable epoch chain for room " + room_name_ + ": " + all);
+    }
+    chain_ = std::move(chosen);
+    adopt_head();
+}
+
+void RoomClient::create_room() {
+    protocol::RecordDraft draft;
+    draft.room = room_;
+    draft.salt = crypto::random_array<wire::salt_bytes>();
+    draft.kdf = wire::kdf_floor;
+    draft.created_at_ms = now_ms();
+    draft.roster = member_.keyring->sorted_keys();
+    for (const auto& k : draft.roster) draft.ops.push_back({wire::RosterOpKind::add, k});
+    wire::EpochRecord probe;
+    probe.salt = draft.salt;
+    probe.kdf = draft.kdf;
+    const auto& secret = room_secret(probe);
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    auto record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
+    if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
+    auto id = next_request_id();
+    send_frame(wire::Publish{id, room_, {}, wire::encode_record(*record)});
+    (void)await_reply<wire::Published>(id, "the new room");
+    notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members");
+    // Fetch what the relay now holds: if another member created the room at the
+    // same moment, every client picks the same chain.
+    auto reply = fetch_chains({});
+    select_chain(std::move(reply.chains));
+}
+
+const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {
+    // Salt and KDF parameters are fixed for a chain (check_successor), so one
+    // Argon2id run per join is enough.
+    if (!room_secret_) {
+        if (!protocol::kdf_params_allowed(record.kdf))
+            throw UserError("the room's KDF parameters are outside the allowed range");
+        room_secret_ = protocol::derive_room_secret(*member_.password, record.salt, record.kdf);
+        if (!room_secret_) throw UserError("cannot run Argon2id (not enough memory?)");
+    }
+    return *room_secret_;
+}
+
+std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::EpochRecord& record,
+                                                               const wire::Hash& /*hash*/) {
+    auto opened = protocol::open_epoch_secret(*member_.identity, record);
+    if (auto* err = std::get_if<protocol::OpenError>(&opened)) {
+        if (*err == protocol::OpenError::not_member) return std::nullopt;
+        throw UserError(std::string(protocol::to_string(*err)) + " in epoch " + std::to_string(record.epoch) +
+                            " written by " + display_name(record.author),
+                        "that member's client wrote a bad record; tell them");
+    }
+    auto keys = protocol::derive_epoch_keys(room_secret(record), record.room, record.epoch, record.previous,
+                                            std::get<crypto::EpochSecret>(opened));
+    if (keys.token_hash != record.token_hash) {
+        throw UserError("wrong room password for room " + room_name_,
+                        "the password does not match the one the room was created with");
+    }
+    EpochState state;
+    state.token = protocol::token_bytes(keys);
+    state.message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
+    return state;
+}
+
+void RoomClient::adopt_head() {
+    const auto& head = chain_->head();
+    auto state = derive_epoch(head, chain_->head_hash());
+    if (!state) {
+        removed_ = true;
+        // Were we ever a member? Then say when we were removed.
+        for (auto it = chain_->records.rbegin(); it != chain_->records.rend(); ++it) {
+            if (contains(it->roster, member_.identity->public_key)) {
+                const auto& removal = *(it - 1);
+                throw UserError(member_.user + " was removed from room " + room_name_ + " at epoch " +
+                                    std::to_string(removal.epoch) + " by " + display_name(removal.author),
+                                "you are no longer in the roster; ask a member to add you back", 5);
+            }
+        }
+        throw UserError(member_.user + " is not in the roster of room " + room_name_,
+                        "ask a member to run 'parley rekey --add " + member_.user + "'", 5);
+    }
+    if (!receiver_) {
+        receiver_ = std::make_unique<protocol::Receiver>(
+            room_, member_.identity->public_key, session_, *member_.store,
+            [store = member_.store](const wire::SessionId& s) { return store->owns_session(s); });
+        // Keep the previous epoch's keys for messages still in flight.
+        if (head.epoch > 0) {
+            const auto& prev = chain_->records[head.epoch - 1];
+            if (auto prev_state = derive_epoch(prev, chain_->hashes[head.epoch - 1])) {
+                receiver_->add_epoch({prev.epoch, chain_->hashes[head.epoch - 1], prev.roster, prev_state->message_key});
+                epochs_[prev.epoch] = std::move(*prev_state);
+            }
+        }
+    }
+    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key});
+    epochs_[head.epoch] = std::move(*state);
+    member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+    if (send_epoch_ != head.epoch) send_counter_ = 0;
+    send_epoch_ = head.epoch;
+}
+
+void RoomClient::join() {
+    joined_ = false;
+    auto id = next_request_id();
+    send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token});
+    auto joined = await_reply<wire::Joined>(id, "the join");
+    if (joined.head_epoch != chain_->head().epoch || joined.head_hash != chain_->head_hash()) {
+        // The head moved between our chain fetch and the join; NewHead frames
+        // bring us forward, so pump briefly and join again.
+        pump_until([&] { return chain_->head().epoch >= joined.head_epoch; }, 5s);
+        if (chain_->head().epoch != joined.head_epoch) throw UserError("the relay reports a head we cannot verify");
+        return join();
+    }
+    joined_ = true;
+}
+
+void RoomClient::send_text(std::string_view text) {
+    if (text.size() > wire::max_plaintext_bytes)
+        throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
+                        std::to_string(wire::max_plaintext_bytes) + ")");
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
+        if (!joined_) join();
+        const auto& head = chain_->head();
+        protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
+                                    head.epoch, chain_->head_hash(), session_,
+                                    epochs_.at(head.epoch).message_key.get()};
+        auto envelope = protocol::seal_message(ctx, send_counter_++, now_ms(),
+                                               crypto::random_array<wire::nonce_bytes>(), text);
+        auto id = next_request_id();
+        send_frame(wire::Send{id, room_, chain_->genesis_hash(), std::move(envelope)});
+        try {
+            (void)await_reply<wire::Ack>(id, "the message");
+            return;
+        } catch (const UserError& e) {
+            if (e.exit_code() != static_cast<int>(wire::RelayError::not_joined) + 10) throw;
+            joined_ = false;  // the epoch moved on: NewHead is queued; handle it, then resend
+            pump_until([] { return false; }, 200ms);
+        }
+    }
+    throw UserError("the relay kept refusing the message");
+}
+
+void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
+    if (!joined_) join();
+    const auto& head = chain_->head();
+    protocol::RecordDraft draft;
+    draft.room = room_;
+    draft.epoch = head.epoch + 1;
+    draft.previous = chain_->head_hash();
+    draft.salt = head.salt;
+    draft.kdf = head.kdf;
+    draft.created_at_ms = now_ms();
+    std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
+    for (const auto& op : ops) {
+        if (op.kind == wire::RosterOpKind::add) roster.insert(op.key);
+        else roster.erase(op.key);
+    }
+    draft.roster.assign(roster.begin(), roster.end());
+    draft.ops = ops;
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    auto record = protocol::build_record(*member_.identity, draft, room_secret(head), epoch_secret);
+    if (!record) throw UserError("a roster key cannot receive sealed secrets (no X25519 form)");
+    auto id = next_request_id();
+    send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, wire::encode_record(*record)});
+    (void)await_reply<wire::Published>(id, "the new epoch");
+    // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
+    if (auto err = protocol::extend_chain(*chain_, *record)) throw UserError("internal: own record invalid: " + *err);
+    joined_ = false;
+    if (contains(record->roster, member_.identity->public_key)) adopt_head();
+}
+
+void RoomClient::handle_deliver(const wire::Deliver& f) {
+    // A process that only sends leaves replay state to the one that reads.
+    if (!on_delivery_) return;
+    Incoming in;
+    in.seq = f.seq;
+    if (f.room != room_ || !chain_ || f.genesis != chain_->genesis_hash() || !receiver_) {
+        in.delivery.reason = "delivery for another room or chain";
+    } else {
+        in.delivery = receiver_->receive(f.envelope);
+    }
+    if (on_delivery_) on_delivery_(in);
+}
+
+void RoomClient::handle_new_head(const wire::NewHead& f) {
+    if (!chain_ || f.room != room_ || f.genesis != chain_->genesis_hash()) return;
+    joined_ = false;  // the relay unsubscribed us
+    auto decoded = wire::decode_record(f.record);
+    if (!decoded.record) {
+        notice(std::string("warning: the relay announced a new epoch that does not decode: ") +
+               wire::to_string(decoded.error));
+        return;
+    }
+    auto hash = wire::record_hash(*decoded.record);
+    if (decoded.record->epoch <= chain_->head().epoch) {
+        if (decoded.record->epoch < chain_->records.size() && chain_->hashes[decoded.record->epoch] == hash) return;
+        notice("warning: fork: the relay announced a second record for epoch " +
+               std::to_string(decoded.record->epoch) + " written by " + display_name(decoded.record->author) +
+               "; nothing more is sent");
+        removed_ = true;
+        return;
+    }
+    if (auto err = protocol::extend_chain(*chain_, std::move(*decoded.record))) {
+        notice("warning: the relay announced an invalid new epoch: " + *err + "; ignored");
+        return;
+    }
+    const auto& head = chain_->head();
+    if (!contains(head.roster, member_.identity->public_key)) {
+        removed_ = true;
+        member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+        notice(member_.user + " was removed from room " + room_name_ + " at epoch " + std::to_string(head.epoch) +
+               " by " + display_name(head.author));
+        return;
+    }
+    adopt_head();
+    notice("epoch " + std::to_string(head.epoch) + " by " + display_name(head.author) + ": " +
+           std::to_string(head.roster.size()) + " members");
+}
+
+std::vector<std::string> RoomClient::roster_differences() const {
+    std::vector<std::string> lines;
+    const auto& roster = chain_->head().roster;
+    for (const auto& m : member_.keyring->members()) {
+        if (!contains(roster, m.key))
+            lines.push_back(m.name + ".pem is in public_keys/ but not in the room; to add: parley rekey --add " + m.name);
+    }
+    for (const auto& k : roster) {
+        if (!member_.keyring->by_key(k))
+            lines.push_back("room member " + crypto::fingerprint(k) +
+                            " has no file in public_keys/; to remove: parley rekey --remove " +
+                            to_hex(crypto::key_id(k)).substr(0, 16));
+    }
+    return lines;
+}
+
+std::string RoomClient::room_code() const {
+    return crypto::format_fingerprint(crypto::room_code(chain_->genesis_hash(), chain_->head_hash()));
+}
+
+}  // namespace parley::client

@@ -1,0 +1,132 @@
+// One member's connection to one room through the relay: fetch and verify the
+// epoch chain, check it against what we pinned, open our epoch secret, join,
+// send, and run incoming envelopes through the Receiver. All protocol work
+// happens on the thread that calls these methods; the network thread only
+// queues frames (event_queue.h).
+#pragma once
+
+#include <filesystem>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "event_queue.h"
+#include "net/client.h"
+#include "protocol/epoch.h"
+#include "protocol/keyring.h"
+#include "protocol/receiver.h"
+#include "store/state_store.h"
+#include "wire/frames.h"
+
+namespace parley::client {
+
+struct Member {
+    const crypto::Identity* identity = nullptr;
+    const protocol::Keyring* keyring = nullptr;
+    const crypto::SecretBuffer* password = nullptr;
+    store::StateStore* store = nullptr;
+    std::string user;
+};
+
+// What the user sees of an incoming frame.
+struct Incoming {
+    protocol::Delivery delivery;
+    std::uint64_t seq = 0;
+};
+
+class RoomClient {
+public:
+    using DeliveryHandler = std::function<void(const Incoming&)>;
+    using NoticeHandler = std::function<void(const std::string&)>;  // for the user, one line
+    using InputHandler = std::function<void(const Event&)>;
+
+    RoomClient(Member member, std::string room_name, net::Endpoint endpoint, net::Client::Options options);
+    ~RoomClient();
+
+    void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
+    void on_notice(NoticeHandler h) { on_notice_ = std::move(h); }
+    void on_input(InputHandler h) { on_input_ = std::move(h); }
+    EventQueue& events() { return events_; }
+
+    // Connects, fetches the chain, verifies and pins it. Creates the room when
+    // the relay has no chain for it and `create_if_missing`. Throws UserError.
+    void open(bool create_if_missing);
+    // Joins with the head epoch's token and waits for the relay's answer.
+    void join();
+    // Seals and sends one message; returns once the relay acknowledged it,
+    // re-joining if the epoch moved on meanwhile. Throws UserError.
+    void send_text(std::string_view text);
+    // Writes the next epoch: roster = head roster with `ops` applied.
+    void rekey(const std::vector<wire::RosterOp>& ops);
+
+    // Handles events until `done()` or the deadline; false on timeout.
+    bool pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+    // Handles at most one event.
+    void pump_once(std::chrono::milliseconds wait);
+
+    bool removed() const { return removed_; }
+    bool closed() const { return closed_; }
+    const protocol::VerifiedChain& chain() const { return *chain_; }
+    const std::string& room_name() const { return room_name_; }
+    std::string display_name(const crypto::PublicKey& key) const;
+    // Lines describing how public_keys/ differs from the head roster.
+    std::vector<std::string> roster_differences() const;
+    // Hash members compare out of band: over genesis and head.
+    std::string room_code() const;
+
+private:
+    struct EpochState {
+        std::shared_ptr<const crypto::SymmetricKey> message_key;
+        wire::Token token{};
+    };
+
+    void connect();
+    void send_frame(const wire::Frame& frame);
+    std::uint64_t next_request_id() { return ++request_id_; }
+    void handle_frame(const Bytes& bytes);
+    void handle_deliver(const wire::Deliver& f);
+    void handle_new_head(const wire::NewHead& f);
+    template <class T>
+    T await_reply(std::uint64_t request_id, const char* what);
+    wire::Chain fetch_chains(const wire::Hash& genesis);
+    void select_chain(std::vector<std::vector<Bytes>> candidates);
+    void create_room();
+    // Opens our box in `record`, derives keys; nullopt when we are not a member.
+    std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
+    const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
+    void adopt_head();  // keys for the head, pin, receiver
+    void notice(const std::string& line) { if (on_notice_) on_notice_(line); }
+
+    Member member_;
+    std::string room_name_;
+    wire::RoomId room_{};
+    net::Endpoint endpoint_;
+    net::Client::Options options_;
+    std::unique_ptr<net::Client> net_;
+    EventQueue events_;
+    std::optional<protocol::VerifiedChain> chain_;
+    std::optional<crypto::SymmetricKey> room_secret_;
+    std::map<std::uint64_t, EpochState> epochs_;
+    std::unique_ptr<protocol::Receiver> receiver_;
+    wire::SessionId session_{};
+    std::uint64_t send_epoch_ = 0;
+    std::uint64_t send_counter_ = 0;
+    std::uint64_t request_id_ = 0;
+    std::map<std::uint64_t, wire::Frame> replies_;
+    std::deque<Event> deferred_input_;
+    int depth_ = 0;
+    std::optional<wire::Chain> chain_reply_;
+    bool joined_ = false;
+    bool removed_ = false;
+    bool closed_ = false;
+    std::string close_reason_;
+    DeliveryHandler on_delivery_;
+    NoticeHandler on_notice_;
+    InputHandler on_input_;
+};
+
+}  // namespace parley::client
