@@ -14,6 +14,7 @@ namespace parley::protocol {
 
 using wire::EpochRecord;
 using wire::Hash;
+using crypto::PublicKey;
 
 // What the author of a new record chooses; randomness is passed in so records
 // can be made deterministically in tests.
