@@ -74,7 +74,7 @@ room_args() {  # room_args NAME
 
 echo "== alice creates room '$room'"
 # shellcheck disable=SC2046
-"$parley" create $(room_args alice) </dev/null
+"$parley" create $(room_args alice) </dev/null 2>&1 | sed 's/^/   /'
 
 # the scripted conversation: "speaker|text", spoken in turn
 conversation=(
@@ -104,7 +104,11 @@ for line in "${conversation[@]}"; do
     speaker="${line%%|*}"
     text="${line#*|}"
     # shellcheck disable=SC2046
-    printf '%s\n' "$text" | "$parley" send $(room_args "$speaker")
+    if ! printf '%s\n' "$text" | "$parley" send $(room_args "$speaker") 2>"$work/send.err"; then
+        echo "demo: $speaker could not send:" >&2
+        cat "$work/send.err" >&2
+        exit 1
+    fi
     echo "   $speaker sent: $text"
 done
 
