@@ -130,8 +130,7 @@ T RoomClient::await_reply(std::uint64_t request_id, const char* what) {
     wire::Frame frame = std::move(it->second);
     replies_.erase(it);
     if (auto* err = std::get_if<wire::Error>(&frame)) {
-        throw UserError(std::string("the relay refused ") + what + ": " + wire::to_string(err->code), "",
-                        static_cast<int>(err->code) + 10);
+        throw RelayRefused(std::string("the relay refused ") + what + ": " + wire::to_string(err->code), err->code);
     }
     if (auto* reply = std::get_if<T>(&frame)) return *reply;
     throw UserError(std::string("the relay answered ") + what + " with the wrong frame");
@@ -311,18 +310,21 @@ void RoomClient::adopt_head() {
 }
 
 void RoomClient::join() {
-    joined_ = false;
-    auto id = next_request_id();
-    send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token});
-    auto joined = await_reply<wire::Joined>(id, "the join");
-    if (joined.head_epoch != chain_->head().epoch || joined.head_hash != chain_->head_hash()) {
-        // The head moved between our chain fetch and the join; NewHead frames
-        // bring us forward, so pump briefly and join again.
-        pump_until([&] { return chain_->head().epoch >= joined.head_epoch; }, 5s);
-        if (chain_->head().epoch != joined.head_epoch) throw UserError("the relay reports a head we cannot verify");
-        return join();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        joined_ = false;
+        auto id = next_request_id();
+        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token});
+        auto joined = await_reply<wire::Joined>(id, "the join");
+        if (joined.head_epoch == chain_->head().epoch && joined.head_hash == chain_->head_hash()) {
+            joined_ = true;
+            return;
+        }
+        // The relay accepted our token, so the head it names is not ahead of
+        // ours by much; fetch and verify the chain again, then join again.
+        auto reply = fetch_chains(chain_->genesis_hash());
+        select_chain(std::move(reply.chains));
     }
-    joined_ = true;
+    throw UserError("the relay keeps reporting a head that differs from the chain it serves");
 }
 
 void RoomClient::send_text(std::string_view text) {
@@ -343,8 +345,8 @@ void RoomClient::send_text(std::string_view text) {
         try {
             (void)await_reply<wire::Ack>(id, "the message");
             return;
-        } catch (const UserError& e) {
-            if (e.exit_code() != static_cast<int>(wire::RelayError::not_joined) + 10) throw;
+        } catch (const RelayRefused& e) {
+            if (e.code() != wire::RelayError::not_joined) throw;
             joined_ = false;  // the epoch moved on: NewHead is queued; handle it, then resend
             pump_until([] { return false; }, 200ms);
         }
@@ -353,6 +355,23 @@ void RoomClient::send_text(std::string_view text) {
 }
 
 void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
+    // Another member may write the same epoch at the same moment; the relay's
+    // compare-and-set picks one. The loser applies its own operations again on
+    // top of the winner's record (NewHead brings it).
+    for (int attempt = 0;; ++attempt) {
+        try {
+            publish_next_epoch(ops);
+            return;
+        } catch (const RelayRefused& e) {
+            if (e.code() != wire::RelayError::not_head || attempt == 2) throw;
+            auto before = chain_->head().epoch;
+            pump_until([&] { return chain_->head().epoch > before || closed_; }, 5s);
+            if (removed_) throw UserError("you were removed from room " + room_name_ + " meanwhile", "", 5);
+        }
+    }
+}
+
+void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
     if (!joined_) join();
     const auto& head = chain_->head();
     protocol::RecordDraft draft;
@@ -364,11 +383,14 @@ void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
     draft.created_at_ms = now_ms();
     std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
     for (const auto& op : ops) {
+        bool present = roster.count(op.key) != 0;
+        if (op.kind == wire::RosterOpKind::add && present) continue;  // the winner did it already
+        if (op.kind == wire::RosterOpKind::remove && !present) continue;
         if (op.kind == wire::RosterOpKind::add) roster.insert(op.key);
         else roster.erase(op.key);
+        draft.ops.push_back(op);
     }
     draft.roster.assign(roster.begin(), roster.end());
-    draft.ops = ops;
     crypto::EpochSecret epoch_secret;
     crypto::random_bytes(epoch_secret.mutable_bytes());
     auto record = protocol::build_record(*member_.identity, draft, room_secret(head), epoch_secret);
@@ -379,7 +401,7 @@ void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
     // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
     if (auto err = protocol::extend_chain(*chain_, *record)) throw UserError("internal: own record invalid: " + *err);
     joined_ = false;
-    if (contains(record->roster, member_.identity->public_key)) adopt_head();
+    adopt_head();
 }
 
 void RoomClient::handle_deliver(const wire::Deliver& f) {

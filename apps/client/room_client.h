@@ -85,6 +85,7 @@ private:
     };
 
     void connect();
+    void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
     void send_frame(const wire::Frame& frame);
     std::uint64_t next_request_id() { return ++request_id_; }
     void handle_frame(const Bytes& bytes);

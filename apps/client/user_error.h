@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "wire/frames.h"
+
 namespace parley::client {
 
 class UserError : public std::runtime_error {
@@ -18,6 +20,16 @@ public:
 private:
     std::string hint_;
     int exit_code_;
+};
+
+// The relay answered a request with an Error frame.
+class RelayRefused : public UserError {
+public:
+    RelayRefused(const std::string& message, wire::RelayError code) : UserError(message), code_(code) {}
+    wire::RelayError code() const { return code_; }
+
+private:
+    wire::RelayError code_;
 };
 
 }  // namespace parley::client
