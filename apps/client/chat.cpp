@@ -92,8 +92,11 @@ private:
         const auto& roster = client_.chain().head().roster;
         term_.print("room " + client_.room_name() + ", epoch " + std::to_string(client_.chain().head().epoch) + ", " +
                     std::to_string(roster.size()) + " members:");
+        std::size_t width = 0;
+        for (const auto& k : roster) width = std::max(width, client_.display_name(k).size());
         for (const auto& k : roster) {
-            term_.print("  " + client_.display_name(k) + "  " + crypto::fingerprint(k) +
+            auto name = client_.display_name(k);
+            term_.print("  " + name + std::string(width - name.size() + 2, ' ') + crypto::fingerprint(k) +
                         (s_.store->is_verified(k) ? "  verified" : "  not verified"));
         }
         for (const auto& line : client_.roster_differences()) term_.print("  note: " + line);

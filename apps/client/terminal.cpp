@@ -74,6 +74,12 @@ void Terminal::read_tty() {
         } else if (c == 0x03 || (c == 0x04 && line_.empty())) {  // Ctrl-C, Ctrl-D
             events_.push({Event::Kind::input_eof, {}, {}});
             return;
+        } else if (c == 0x1b) {  // escape sequence (arrow keys...): not supported, skip it
+            char seq = 0;
+            if (::read(STDIN_FILENO, &seq, 1) == 1 && (seq == '[' || seq == 'O')) {
+                while (::read(STDIN_FILENO, &seq, 1) == 1 && !(seq >= 0x40 && seq <= 0x7e)) {
+                }
+            }
         } else if (c == 0x15) {  // Ctrl-U
             line_.clear();
         } else if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') {
