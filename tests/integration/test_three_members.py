@@ -80,6 +80,19 @@ def test_chat_without_a_tty_sends_stdin_lines(t):
         bob.expect_messages(expected, fingerprints)
 
 
+def test_listen_timeout_exits_3(t):
+    """`listen --timeout` with fewer messages than --count exits 3, keeping what it got."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates the room")
+        bob = users["bob"].listen(ROOM, relay.url, count=2, timeout=3)
+        users["alice"].send(ROOM, relay.url, ["only one"]).expect_ok("alice sends")
+        result = bob.finish()
+        assert result.returncode == 3, f"listen timeout: expected exit 3\n  {result.describe()}"
+        texts = [m["text"] for m in bob.messages()]
+        assert texts == ["only one"], f"listener printed {texts}, expected ['only one']"
+
+
 if __name__ == "__main__":
     harness.main([test_three_members_see_every_message, test_sequential_sends_arrive_in_order,
-                  test_chat_without_a_tty_sends_stdin_lines])
+                  test_chat_without_a_tty_sends_stdin_lines, test_listen_timeout_exits_3])
