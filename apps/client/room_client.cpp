@@ -297,12 +297,12 @@ void RoomClient::adopt_head() {
         if (head.epoch > 0) {
             const auto& prev = chain_->records[head.epoch - 1];
             if (auto prev_state = derive_epoch(prev, chain_->hashes[head.epoch - 1])) {
-                receiver_->add_epoch({prev.epoch, chain_->hashes[head.epoch - 1], prev.roster, prev_state->message_key});
+                receiver_->add_epoch({prev.epoch, chain_->hashes[head.epoch - 1], prev.roster, prev_state->message_key, {}});
                 epochs_[prev.epoch] = std::move(*prev_state);
             }
         }
     }
-    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key});
+    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key, {}});
     epochs_[head.epoch] = std::move(*state);
     member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
     if (send_epoch_ != head.epoch) send_counter_ = 0;

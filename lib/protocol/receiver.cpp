@@ -6,9 +6,9 @@ namespace parley::protocol {
 
 namespace {
 
-const crypto::PublicKey* roster_key(const std::vector<crypto::PublicKey>& roster, const wire::KeyId& id) {
-    auto it = std::find_if(roster.begin(), roster.end(), [&](const auto& k) { return crypto::key_id(k) == id; });
-    return it == roster.end() ? nullptr : &*it;
+const crypto::PublicKey* roster_key(const EpochView& view, const wire::KeyId& id) {
+    auto it = std::find(view.ids.begin(), view.ids.end(), id);
+    return it == view.ids.end() ? nullptr : &view.roster[static_cast<std::size_t>(it - view.ids.begin())];
 }
 
 bool in_roster(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& key) {
@@ -29,6 +29,9 @@ Receiver::Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_s
 
 void Receiver::add_epoch(EpochView view) {
     head_epoch_ = std::max(head_epoch_, view.epoch);
+    // Hash each member's key id once, not per message.
+    view.ids.clear();
+    for (const auto& k : view.roster) view.ids.push_back(crypto::key_id(k));
     auto epoch = view.epoch;
     epochs_.insert_or_assign(epoch, std::move(view));
 }
@@ -61,7 +64,7 @@ Delivery Receiver::receive(ByteView bytes) {
     const EpochView* view = find_epoch(env.header, reason);
     if (view == nullptr) return reject(d, reason);
     // 4. sender in that record's roster; after a newer epoch, only if still a member
-    const crypto::PublicKey* sender = roster_key(view->roster, env.header.sender);
+    const crypto::PublicKey* sender = roster_key(*view, env.header.sender);
     if (sender == nullptr) return reject(d, "sender is not in the roster of epoch " + std::to_string(view->epoch));
     if (view->epoch < head_epoch_ && !in_roster(epochs_.at(head_epoch_).roster, *sender))
         return reject(d, "sender was removed at epoch " + std::to_string(head_epoch_));

@@ -22,6 +22,7 @@ struct EpochView {
     wire::Hash record_hash{};
     std::vector<crypto::PublicKey> roster;  // sorted
     std::shared_ptr<const crypto::SymmetricKey> message_key;
+    std::vector<wire::KeyId> ids;  // key ids of `roster`, filled by Receiver::add_epoch
 };
 
 struct Delivery {
