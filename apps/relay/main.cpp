@@ -1,0 +1,81 @@
+// parley-relay: routes encrypted frames between the members of a room.
+//
+// Messages: lowercase, no final period, a "hint:" line where one helps.
+// Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 start-up failure,
+// 2 bad command line or a refused configuration.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+
+#include "relay/listen_address.h"
+#include "relay/relay_limits.h"
+#include "relay/relay_server.h"
+
+namespace {
+
+constexpr int exit_startup_failure = 1;
+constexpr int exit_usage = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace parley::relay;
+
+    CLI::App app{"parley-relay: the relay for Parley end-to-end-encrypted group chat"};
+    std::string listen;
+    std::string cert_file;
+    std::string key_file;
+    bool insecure_plaintext = false;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    RelayLimits limits;
+    app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)")->required();
+    auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
+    auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
+    cert->needs(key);
+    key->needs(cert);
+    app.add_flag("--insecure-plaintext", insecure_plaintext,
+                 "allow plain ws:// on a non-loopback address (behind a TLS proxy)");
+    app.add_option("--threads", threads, "io threads (default: hardware concurrency)")
+        ->check(CLI::Range(1u, 1024u));
+    app.add_option("--max-frame-bytes", limits.max_frame_bytes, "largest frame a client may send")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
+    CLI11_PARSE(app, argc, argv);
+
+    std::string error;
+    auto address = parse_listen_address(listen, error);
+    if (!address) {
+        std::fprintf(stderr, "parley-relay: invalid --listen '%s': %s\n", listen.c_str(), error.c_str());
+        return exit_usage;
+    }
+
+    try {
+        RelayOptions options;
+        options.listen = resolve_listen_address(*address);
+        options.cert_file = cert_file;
+        options.key_file = key_file;
+        options.threads = threads;
+        options.limits = limits;
+
+        // Plain WebSocket off loopback would expose every frame's metadata.
+        const bool tls = !cert_file.empty();
+        if (!tls && !is_loopback(options.listen) && !insecure_plaintext) {
+            std::fprintf(stderr,
+                         "parley-relay: refusing plain ws:// on non-loopback address %s\n"
+                         "hint: pass --cert FILE --key FILE for wss://, or --insecure-plaintext "
+                         "if a TLS proxy sits in front\n",
+                         address->host.c_str());
+            return exit_usage;
+        }
+
+        RelayServer server(std::move(options));
+        std::fprintf(stderr, "parley-relay: listening on %s\n", server.url().c_str());
+        std::fflush(stderr);
+        server.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "parley-relay: %s\n", e.what());
+        return exit_startup_failure;
+    }
+    return 0;
+}

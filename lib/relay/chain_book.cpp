@@ -1,0 +1,129 @@
+#include "relay/chain_book.h"
+
+#include <sodium.h>
+
+namespace parley::relay {
+namespace {
+
+using wire::RelayError;
+
+PublishOutcome failed(RelayError error) {
+    PublishOutcome out;
+    out.error = error;
+    return out;
+}
+
+// Token hashes are compared in constant time: they gate relay access.
+bool same_hash(const wire::Hash& a, const wire::Hash& b) {
+    return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::optional<VerifiedRecord> verify_published_record(const wire::RoomId& room, ByteView encoded) {
+    auto decoded = wire::decode_record(encoded);
+    if (!decoded.record) return std::nullopt;
+    if (decoded.record->room != room) return std::nullopt;
+    if (!wire::verify_record_signature(*decoded.record)) return std::nullopt;
+    VerifiedRecord out;
+    out.hash = wire::record_hash(*decoded.record);
+    out.record = std::move(*decoded.record);
+    out.encoded.assign(encoded.begin(), encoded.end());
+    return out;
+}
+
+PublishOutcome ChainBook::publish_genesis(const wire::RoomId& room, const VerifiedRecord& verified) {
+    auto geneses = store_.geneses(room);
+    for (const auto& g : geneses) {
+        if (g == verified.hash) {  // the same genesis again: a retry, not a new chain
+            PublishOutcome out;
+            out.record_hash = out.genesis = verified.hash;
+            return out;
+        }
+    }
+    if (geneses.size() >= wire::max_chains_per_room) return failed(RelayError::limit);
+    store_.append(room, verified.hash,
+                  {verified.encoded, verified.hash, 0, verified.record.token_hash});
+    PublishOutcome out;
+    out.record_hash = out.genesis = verified.hash;
+    out.appended = true;
+    return out;
+}
+
+PublishOutcome ChainBook::publish(const wire::RoomId& room, const wire::Token& token,
+                                  const VerifiedRecord& verified) {
+    const auto& record = verified.record;
+    if (record.epoch == 0) return publish_genesis(room, verified);
+
+    // Find the chain whose head this record extends.
+    std::optional<wire::Hash> genesis;
+    std::optional<StoredRecord> head;
+    for (const auto& g : store_.geneses(room)) {
+        auto h = store_.head(room, g);
+        if (h && h->hash == record.previous) {
+            genesis = g;
+            head = std::move(h);
+            break;
+        }
+    }
+    if (!head) {
+        if (auto holder = store_.chain_containing(room, verified.hash)) {
+            // Already accepted: a retry of the head is fine, anything older is stale.
+            auto h = store_.head(room, *holder);
+            if (h && h->hash == verified.hash) {
+                PublishOutcome out;
+                out.record_hash = verified.hash;
+                out.genesis = *holder;
+                return out;
+            }
+            return failed(RelayError::not_head);
+        }
+        bool older = store_.chain_containing(room, record.previous).has_value();
+        return failed(older ? RelayError::not_head : RelayError::unknown_chain);
+    }
+
+    // Only holders of the head epoch's token may extend it.
+    if (!same_hash(wire::token_hash(token), head->token_hash)) return failed(RelayError::forbidden);
+
+    auto prev = wire::decode_record(head->encoded);
+    if (!prev.record) return failed(RelayError::internal);  // the store holds only checked records
+    if (wire::check_successor(*prev.record, record)) return failed(RelayError::bad_record);
+    if (store_.length(room, *genesis) >= wire::max_records_per_chain) return failed(RelayError::limit);
+
+    store_.append(room, *genesis, {verified.encoded, verified.hash, record.epoch, record.token_hash});
+    PublishOutcome out;
+    out.record_hash = verified.hash;
+    out.genesis = *genesis;
+    out.appended = true;
+    return out;
+}
+
+JoinOutcome ChainBook::check_join(const wire::RoomId& room, const wire::Hash& genesis,
+                                  const wire::Token& token) const {
+    JoinOutcome out;
+    auto head = store_.head(room, genesis);
+    if (!head) {
+        out.error = RelayError::unknown_chain;
+        return out;
+    }
+    if (!same_hash(wire::token_hash(token), head->token_hash)) {
+        out.error = RelayError::forbidden;
+        return out;
+    }
+    out.head_epoch = head->epoch;
+    out.head_hash = head->hash;
+    return out;
+}
+
+std::vector<std::vector<Bytes>> ChainBook::chains(const wire::RoomId& room,
+                                                  const wire::Hash& genesis) const {
+    std::vector<std::vector<Bytes>> out;
+    if (genesis == wire::Hash{}) {
+        for (const auto& g : store_.geneses(room)) out.push_back(store_.records(room, g));
+    } else if (auto records = store_.records(room, genesis); !records.empty()) {
+        out.push_back(std::move(records));
+    }
+    return out;
+}
+
+}  // namespace parley::relay

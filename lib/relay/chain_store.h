@@ -1,0 +1,45 @@
+// Where the relay keeps the rooms' epoch-record chains. Storage only: the rules
+// for what may be appended live in ChainBook, so a SQLite store can replace the
+// in-memory one without touching them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "wire/bytes.h"
+#include "wire/frames.h"
+
+namespace parley::relay {
+
+// One accepted record, with what the relay needs without decoding it again.
+struct StoredRecord {
+    Bytes encoded;
+    wire::Hash hash{};
+    std::uint64_t epoch = 0;
+    wire::Hash token_hash{};
+};
+
+// Chains are keyed by (room id, genesis hash). Implementations must be safe to
+// call concurrently for different rooms; callers serialize calls per room.
+class ChainStore {
+public:
+    virtual ~ChainStore() = default;
+
+    // Genesis hashes of the room's chains, oldest first.
+    virtual std::vector<wire::Hash> geneses(const wire::RoomId& room) const = 0;
+    // The last record of a chain; nullopt if there is no such chain.
+    virtual std::optional<StoredRecord> head(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
+    // Every record of a chain from the genesis to the head; empty if none.
+    virtual std::vector<Bytes> records(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
+    // The genesis of the room's chain that holds a record with this hash, if any.
+    virtual std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
+                                                       const wire::Hash& record_hash) const = 0;
+    // Number of records in a chain (0 if none).
+    virtual std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
+    // Starts a chain (an epoch-0 record, genesis == record.hash) or appends to
+    // one. The caller has checked the record; the store does not.
+    virtual void append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) = 0;
+};
+
+}  // namespace parley::relay

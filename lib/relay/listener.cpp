@@ -1,0 +1,60 @@
+#include "relay/listener.h"
+
+#include <boost/asio/strand.hpp>
+#include <cstdio>
+
+#include "relay/session.h"
+
+namespace parley::relay {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, asio::ssl::context* tls,
+                   RelayState& state, ConnectionSet& connections, const RelayLimits& limits)
+    : ioc_(ioc),
+      acceptor_(asio::make_strand(ioc)),
+      tls_(tls),
+      state_(state),
+      connections_(connections),
+      limits_(limits) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void Listener::run() { do_accept(); }
+
+void Listener::stop() {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        boost::system::error_code ec;
+        self->acceptor_.close(ec);
+    });
+}
+
+void Listener::do_accept() {
+    // Each connection gets its own strand.
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                               self->on_accept(ec, std::move(socket));
+                           });
+}
+
+void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopping
+    if (ec) {
+        // E.g. out of file descriptors: keep serving the connections we have.
+        std::fprintf(stderr, "parley-relay: accept failed: %s\n", ec.message().c_str());
+    } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        if (tls_) {
+            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, std::move(socket), *tls_)->run();
+        } else {
+            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, std::move(socket))->run();
+        }
+    }
+    do_accept();
+}
+
+}  // namespace parley::relay

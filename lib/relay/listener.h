@@ -1,0 +1,40 @@
+// Accepts TCP connections and starts a Session for each, on a strand of its own
+// (after Beast's chat-multi `listener`).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+
+#include "relay/connection_set.h"
+#include "relay/relay_limits.h"
+#include "relay/relay_state.h"
+
+namespace parley::relay {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+public:
+    // Opens and binds; throws boost::system::system_error at start-up (port in
+    // use, address not available). `tls` null = plain ws://.
+    Listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
+             boost::asio::ssl::context* tls, RelayState& state, ConnectionSet& connections,
+             const RelayLimits& limits);
+
+    boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    void run();
+    void stop();  // stops accepting; safe from any thread
+
+private:
+    void do_accept();
+    void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& ioc_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::ssl::context* tls_;
+    RelayState& state_;
+    ConnectionSet& connections_;
+    const RelayLimits& limits_;
+};
+
+}  // namespace parley::relay

@@ -1,0 +1,88 @@
+#include "relay/relay_server.h"
+
+#include <openssl/ssl.h>
+
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "relay/memory_chain_store.h"
+
+namespace parley::relay {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::milliseconds shutdown_poll{20};
+
+std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_file,
+                                                     const std::string& key_file) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(cert_file, ec);
+    if (ec) throw std::runtime_error("cannot load certificate " + cert_file + ": " + ec.message());
+    ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("cannot load private key " + key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+        throw std::runtime_error("private key " + key_file + " does not match certificate " + cert_file);
+    return ctx;
+}
+
+}  // namespace
+
+RelayServer::RelayServer(RelayOptions options)
+    : options_(std::move(options)),
+      state_(std::make_unique<MemoryChainStore>(), options_.limits),
+      connections_(options_.limits.max_connections),
+      ioc_(static_cast<int>(std::max(1u, options_.threads))),
+      signals_(ioc_, SIGINT, SIGTERM),
+      shutdown_timer_(ioc_) {
+    if (!options_.cert_file.empty() || !options_.key_file.empty())
+        tls_ = make_tls_context(options_.cert_file, options_.key_file);
+    try {
+        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_,
+                                               options_.limits);
+    } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
+                                 ": " + e.code().message());
+    }
+}
+
+RelayServer::~RelayServer() = default;
+
+std::string RelayServer::url() const { return listen_url(listener_->local_endpoint(), tls_ != nullptr); }
+
+void RelayServer::run() {
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+        if (!ec) on_signal();
+    });
+    listener_->run();
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+}
+
+void RelayServer::on_signal() {
+    std::fprintf(stderr, "parley-relay: shutting down\n");
+    listener_->stop();
+    connections_.close_all();
+    wait_for_sessions(std::chrono::steady_clock::now() + shutdown_grace);
+}
+
+// Stops the io_context once every session has closed, or at the deadline.
+void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadline) {
+    if (connections_.size() == 0 || std::chrono::steady_clock::now() >= deadline) return ioc_.stop();
+    shutdown_timer_.expires_after(shutdown_poll);
+    shutdown_timer_.async_wait([this, deadline](boost::system::error_code ec) {
+        if (!ec) wait_for_sessions(deadline);
+    });
+}
+
+}  // namespace parley::relay

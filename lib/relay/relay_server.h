@@ -1,0 +1,57 @@
+// The whole relay: TLS context, listener, sessions and a pool of io threads,
+// stopped cleanly by SIGINT or SIGTERM.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+
+#include "relay/connection_set.h"
+#include "relay/listen_address.h"
+#include "relay/listener.h"
+#include "relay/relay_limits.h"
+#include "relay/relay_state.h"
+
+namespace parley::relay {
+
+struct RelayOptions {
+    boost::asio::ip::tcp::endpoint listen;
+    std::string cert_file;  // PEM chain; both set = wss://
+    std::string key_file;   // PEM private key
+    unsigned threads = 1;
+    RelayLimits limits;
+};
+
+class RelayServer {
+public:
+    // Loads the certificate and binds. Throws std::runtime_error with a
+    // user-facing message on any start-up failure.
+    explicit RelayServer(RelayOptions options);
+    ~RelayServer();
+
+    // ws://HOST:PORT or wss://HOST:PORT with the port actually bound.
+    std::string url() const;
+
+    // Serves until SIGINT or SIGTERM, then stops accepting, closes every
+    // session (waiting up to shutdown_grace) and joins the io threads.
+    void run();
+
+private:
+    void on_signal();
+    void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
+
+    RelayOptions options_;
+    // Declared before ioc_: sessions destroyed with the io_context use them.
+    RelayState state_;
+    ConnectionSet connections_;
+    std::unique_ptr<boost::asio::ssl::context> tls_;
+    boost::asio::io_context ioc_;
+    boost::asio::signal_set signals_;
+    boost::asio::steady_timer shutdown_timer_;
+    std::shared_ptr<Listener> listener_;
+};
+
+}  // namespace parley::relay

@@ -1,0 +1,183 @@
+// One client connection (after Beast's chat-multi `websocket_session`): a
+// WebSocket over a plain or TLS tcp_stream, with a strand of its own.
+//
+// Reads one frame at a time and hands it to RelayState; writes the frames queued
+// for it one at a time. The queue is bounded: a connection that does not read
+// fast enough is cut rather than allowed to grow the relay's memory. A frame
+// over max_frame_bytes fails the read (Beast sends close code 1009), which ends
+// this session only. Leaves every chain in its destructor.
+#pragma once
+
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <type_traits>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "relay/connection_set.h"
+#include "relay/relay_limits.h"
+#include "relay/relay_state.h"
+#include "relay/subscriber.h"
+
+namespace parley::relay {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+using PlainLayer = beast::tcp_stream;
+using TlsLayer = beast::ssl_stream<beast::tcp_stream>;
+
+template <class NextLayer>
+class Session final : public Subscriber,
+                      public Closable,
+                      public std::enable_shared_from_this<Session<NextLayer>> {
+public:
+    // `stream_args` build the next layer: (socket) or (socket, ssl::context&).
+    template <class... StreamArgs>
+    Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits,
+            StreamArgs&&... stream_args)
+        : state_(state),
+          connections_(connections),
+          limits_(limits),
+          ws_(std::forward<StreamArgs>(stream_args)...) {}
+
+    ~Session() override {
+        state_.leave_all(*this);
+        if (registered_) connections_.remove(this);
+    }
+
+    void run() {
+        boost::asio::dispatch(ws_.get_executor(), [self = this->shared_from_this()] { self->on_run(); });
+    }
+
+    void deliver(SharedFrame frame) override {
+        boost::asio::post(ws_.get_executor(),
+                          [weak = this->weak_from_this(), frame = std::move(frame)]() mutable {
+                              if (auto self = weak.lock()) self->enqueue(std::move(frame));
+                          });
+    }
+
+    void shutdown() override {
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+            if (auto self = weak.lock()) self->do_close();
+        });
+    }
+
+private:
+    static constexpr bool is_tls = std::is_same_v<NextLayer, TlsLayer>;
+
+    void on_run() {
+        if (!connections_.try_add(this, this->weak_from_this())) {
+            std::fprintf(stderr, "parley-relay: connection limit reached, refusing a connection\n");
+            beast::get_lowest_layer(ws_).close();
+            return;
+        }
+        registered_ = true;
+        if constexpr (is_tls) {
+            beast::get_lowest_layer(ws_).expires_after(limits_.tls_handshake_timeout);
+            ws_.next_layer().async_handshake(boost::asio::ssl::stream_base::server,
+                                             [self = this->shared_from_this()](beast::error_code ec) {
+                                                 if (!ec) self->start_accept();
+                                             });
+        } else {
+            start_accept();
+        }
+    }
+
+    void start_accept() {
+        if (closing_) return beast::get_lowest_layer(ws_).close();
+        // The WebSocket layer's own timeouts (handshake, idle with pings) from here on.
+        beast::get_lowest_layer(ws_).expires_never();
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+            res.set(beast::http::field::server, "parley-relay");
+        }));
+        ws_.read_message_max(limits_.max_frame_bytes);
+        ws_.binary(true);
+        ws_.async_accept([self = this->shared_from_this()](beast::error_code ec) {
+            if (ec) return;
+            self->accepted_ = true;
+            if (self->closing_) {
+                self->closing_ = false;
+                return self->do_close();
+            }
+            self->do_read();
+        });
+    }
+
+    void do_read() {
+        ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+            self->on_read(ec);
+        });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec) {
+            if (ec == websocket::error::message_too_big)
+                std::fprintf(stderr, "parley-relay: closing a connection that sent a frame over the size limit\n");
+            return;  // the session ends when its last pending operation does
+        }
+        auto data = buffer_.cdata();
+        state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
+        buffer_.consume(buffer_.size());
+        do_read();
+    }
+
+    void enqueue(SharedFrame frame) {
+        if (closing_ || !accepted_) return;
+        queued_bytes_ += frame->size();
+        if (queued_bytes_ > limits_.max_send_queue_bytes) {
+            std::fprintf(stderr, "parley-relay: closing a connection whose send queue is over its limit\n");
+            return abort();
+        }
+        queue_.push_back(std::move(frame));
+        if (queue_.size() == 1) do_write();
+    }
+
+    void do_write() {
+        ws_.async_write(boost::asio::buffer(*queue_.front()),
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec || self->queue_.empty()) return;  // aborted or failed: we are done
+                            self->queued_bytes_ -= self->queue_.front()->size();
+                            self->queue_.pop_front();
+                            if (!self->queue_.empty()) self->do_write();
+                        });
+    }
+
+    // Graceful close (shutdown); before the WebSocket handshake, just drop the socket.
+    void do_close() {
+        if (closing_) return;
+        closing_ = true;
+        if (!accepted_) return;  // start_accept or its handler sees closing_
+        ws_.async_close(websocket::close_code::going_away,
+                        [self = this->shared_from_this()](beast::error_code) {});
+    }
+
+    // A slow consumer: its TCP window is full, so a close handshake would stall too.
+    void abort() {
+        closing_ = true;
+        queue_.clear();
+        queued_bytes_ = 0;
+        beast::get_lowest_layer(ws_).close();
+    }
+
+    RelayState& state_;
+    ConnectionSet& connections_;
+    const RelayLimits& limits_;
+    websocket::stream<NextLayer> ws_;
+    beast::flat_buffer buffer_;
+    std::deque<SharedFrame> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool registered_ = false;
+    bool accepted_ = false;
+    bool closing_ = false;
+};
+
+}  // namespace parley::relay
