@@ -1,0 +1,206 @@
+// A real parley-relay process and frame-level clients for the relay's
+// integration tests. Every wait is bounded; the relay is killed on teardown.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/client.h"
+#include "wire/frames.h"
+
+extern char** environ;
+
+namespace parley::relay_it {
+
+using namespace std::chrono_literals;
+constexpr auto wait_timeout = 5s;
+
+// The relay binary, its stderr collected by a thread.
+class RelayProcess {
+public:
+    ~RelayProcess() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (reader_.joinable()) reader_.join();
+    }
+
+    // Starts the relay; returns false if it exits or stays silent.
+    bool start(std::vector<std::string> args) {
+        int fds[2];
+        if (::pipe(fds) != 0) return false;
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+        posix_spawn_file_actions_addclose(&actions, fds[0]);
+        args.insert(args.begin(), PARLEY_RELAY_BIN);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int rc = ::posix_spawn(&pid_, PARLEY_RELAY_BIN, &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(fds[1]);
+        if (rc != 0) {
+            pid_ = -1;
+            ::close(fds[0]);
+            return false;
+        }
+        reader_ = std::thread([this, fd = fds[0]] { read_stderr(fd); });
+        return true;
+    }
+
+    // The port from "parley-relay: listening on ws://127.0.0.1:PORT".
+    std::optional<std::string> wait_ready() {
+        static const std::string marker = "parley-relay: listening on ";
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, wait_timeout, [&] { return stderr_.find('\n', stderr_.find(marker)) != std::string::npos || eof_; });
+        auto at = stderr_.find(marker);
+        if (at == std::string::npos) return std::nullopt;
+        auto line = stderr_.substr(at + marker.size(), stderr_.find('\n', at) - at - marker.size());
+        auto colon = line.rfind(':');
+        url_ = line;
+        return line.substr(colon + 1);
+    }
+
+    const std::string& url() const { return url_; }
+
+    // Exit code, or nullopt if it is still running after `timeout`.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                if (reader_.joinable()) reader_.join();
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        return std::nullopt;
+    }
+
+    void signal(int sig) { ::kill(pid_, sig); }
+
+    std::string stderr_text() {
+        std::lock_guard lock(mutex_);
+        return stderr_;
+    }
+
+private:
+    void read_stderr(int fd) {
+        char buf[4096];
+        for (;;) {
+            auto n = ::read(fd, buf, sizeof buf);
+            if (n <= 0) break;
+            std::lock_guard lock(mutex_);
+            stderr_.append(buf, static_cast<std::size_t>(n));
+            cv_.notify_all();
+        }
+        ::close(fd);
+        std::lock_guard lock(mutex_);
+        eof_ = true;
+        cv_.notify_all();
+    }
+
+    pid_t pid_ = -1;
+    std::thread reader_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::string stderr_;
+    bool eof_ = false;
+    std::string url_;
+};
+
+// A net::Client that queues the frames it receives, for tests to wait on.
+class FrameClient {
+public:
+    explicit FrameClient(const std::string& url, net::Client::Options options = {}) {
+        std::string error;
+        auto endpoint = net::parse_url(url, error);
+        if (!endpoint) throw std::runtime_error(error);
+        client_ = std::make_unique<net::Client>(*endpoint, options);
+        client_->connect(
+            [this](std::vector<std::uint8_t> frame) {
+                std::lock_guard lock(mutex_);
+                frames_.push_back(std::move(frame));
+                cv_.notify_all();
+            },
+            [this](std::string) {
+                std::lock_guard lock(mutex_);
+                closed_ = true;
+                cv_.notify_all();
+            });
+    }
+    ~FrameClient() { client_.reset(); }  // before the members its handlers use
+
+    void send_raw(Bytes bytes) { client_->send(std::move(bytes)); }
+    void send(const wire::Frame& frame) { client_->send(wire::encode_frame(frame)); }
+
+    std::optional<Bytes> next_raw(std::chrono::milliseconds timeout = wait_timeout) {
+        std::unique_lock lock(mutex_);
+        if (!cv_.wait_for(lock, timeout, [&] { return !frames_.empty(); })) return std::nullopt;
+        auto out = std::move(frames_.front());
+        frames_.pop_front();
+        return out;
+    }
+
+    // The next frame, which must be a T.
+    template <class T>
+    std::optional<T> expect(std::chrono::milliseconds timeout = wait_timeout) {
+        auto raw = next_raw(timeout);
+        if (!raw) {
+            ADD_FAILURE() << "no frame within the timeout";
+            return std::nullopt;
+        }
+        auto decoded = wire::decode_frame(*raw);
+        if (!decoded.frame) {
+            ADD_FAILURE() << "relay sent an undecodable frame";
+            return std::nullopt;
+        }
+        if (auto* f = std::get_if<T>(&*decoded.frame)) return *f;
+        if (auto* e = std::get_if<wire::Error>(&*decoded.frame))
+            ADD_FAILURE() << "got Error " << wire::to_string(e->code) << " (request " << e->request_id << ")";
+        else
+            ADD_FAILURE() << "got frame of another type (index " << decoded.frame->index() << ")";
+        return std::nullopt;
+    }
+
+    // The next frame, which must be Error{request_id, code}.
+    void expect_error(std::uint64_t request_id, wire::RelayError code) {
+        auto e = expect<wire::Error>();
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->request_id, request_id);
+        EXPECT_EQ(e->code, code) << "got " << wire::to_string(e->code);
+    }
+
+    bool nothing_within(std::chrono::milliseconds quiet) { return !next_raw(quiet).has_value(); }
+
+    bool wait_closed(std::chrono::milliseconds timeout = wait_timeout) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, timeout, [&] { return closed_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Bytes> frames_;
+    bool closed_ = false;
+    std::unique_ptr<net::Client> client_;
+};
+
+}  // namespace parley::relay_it

@@ -1,0 +1,225 @@
+// The real parley-relay process over loopback WebSockets: protocol flows,
+// malformed and oversized frames, start-up refusals and shutdown.
+#include <gtest/gtest.h>
+
+#include "../unit/relay_test_records.h"
+#include "relay_harness.h"
+
+namespace parley::relay_it {
+namespace {
+
+using namespace parley::relay_test;
+using wire::RelayError;
+
+constexpr std::size_t small_frame_limit = 4096;
+
+class RelayProcessTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--threads", "2", "--max-frame-bytes",
+                                  std::to_string(small_frame_limit)}));
+        auto port = relay_.wait_ready();
+        ASSERT_TRUE(port) << relay_.stderr_text();
+        url_ = "ws://127.0.0.1:" + *port;
+        EXPECT_EQ(relay_.url(), url_);
+    }
+
+    std::unique_ptr<FrameClient> connect() { return std::make_unique<FrameClient>(url_); }
+
+    // Publishes a genesis for alice and bob through `c`; returns its hash.
+    wire::Hash publish_genesis(FrameClient& c, const wire::EpochRecord& genesis) {
+        c.send(wire::Publish{1, room_, {}, wire::encode_record(genesis)});
+        auto published = c.expect<wire::Published>();
+        EXPECT_TRUE(published);
+        EXPECT_EQ(published ? published->request_id : 0, 1u);
+        return wire::record_hash(genesis);
+    }
+
+    void join(FrameClient& c, const wire::Hash& genesis, const wire::Token& token, std::uint64_t epoch) {
+        c.send(wire::Join{7, room_, genesis, token});
+        auto joined = c.expect<wire::Joined>();
+        ASSERT_TRUE(joined);
+        EXPECT_EQ(joined->request_id, 7u);
+        EXPECT_EQ(joined->head_epoch, epoch);
+    }
+
+    // The relay still serves: a GetChain gets its Chain.
+    void expect_serving(FrameClient& c) {
+        c.send(wire::GetChain{room_, {}});
+        auto chain = c.expect<wire::Chain>();
+        ASSERT_TRUE(chain);
+        EXPECT_EQ(chain->room, room_);
+    }
+
+    RelayProcess relay_;
+    std::string url_;
+    TestMember alice_ = make_member();
+    TestMember bob_ = make_member();
+    wire::RoomId room_ = make_room("friends");
+    wire::Token token0_ = make_token(0x20);
+    wire::Token token1_ = make_token(0x21);
+};
+
+TEST_F(RelayProcessTest, DeliversToOtherMembersAndAcksTheSender) {
+    auto alice = connect();
+    auto bob = connect();
+    auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    auto g = publish_genesis(*alice, genesis);
+    join(*alice, g, token0_, 0);
+    join(*bob, g, token0_, 0);
+
+    // GetChain serves the genesis back.
+    bob->send(wire::GetChain{room_, g});
+    auto chain = bob->expect<wire::Chain>();
+    ASSERT_TRUE(chain);
+    ASSERT_EQ(chain->chains.size(), 1u);
+    EXPECT_EQ(chain->chains[0].at(0), wire::encode_record(genesis));
+
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+        Bytes envelope(100 + i, static_cast<std::uint8_t>(i));
+        alice->send(wire::Send{40 + i, room_, g, envelope});
+        auto ack = alice->expect<wire::Ack>();
+        ASSERT_TRUE(ack);
+        EXPECT_EQ(ack->request_id, 40 + i);
+        EXPECT_EQ(ack->seq, i);
+        auto deliver = bob->expect<wire::Deliver>();
+        ASSERT_TRUE(deliver);
+        EXPECT_EQ(deliver->seq, i);
+        EXPECT_EQ(deliver->room, room_);
+        EXPECT_EQ(deliver->genesis, g);
+        EXPECT_EQ(deliver->envelope, envelope);
+    }
+    EXPECT_TRUE(alice->nothing_within(300ms)) << "the sender got its own message back";
+}
+
+TEST_F(RelayProcessTest, GarbageGetsMalformedAndRelayKeepsServing) {
+    auto bad = connect();
+    auto good = connect();
+    bad->send_raw({0x01, 0x77, 0x00, 0x01});
+    bad->expect_error(0, RelayError::malformed);
+    bad->send_raw({});
+    bad->expect_error(0, RelayError::malformed);
+    expect_serving(*bad);
+    expect_serving(*good);
+}
+
+TEST_F(RelayProcessTest, RelayToClientFrameFromClientIsMalformed) {
+    auto c = connect();
+    c->send(wire::Ack{5, 1});
+    c->expect_error(0, RelayError::malformed);
+}
+
+TEST_F(RelayProcessTest, UnknownVersionGetsBadVersion) {
+    auto c = connect();
+    auto frame = wire::encode_frame(wire::GetChain{room_, {}});
+    frame[0] = 0x7f;
+    c->send_raw(frame);
+    c->expect_error(0, RelayError::bad_version);
+}
+
+TEST_F(RelayProcessTest, OversizedFrameClosesOnlyThatConnection) {
+    auto big = connect();
+    auto other = connect();
+    big->send_raw(Bytes(small_frame_limit + 1, 0xab));
+    EXPECT_TRUE(big->wait_closed());
+    expect_serving(*other);
+    auto fresh = connect();
+    expect_serving(*fresh);
+}
+
+TEST_F(RelayProcessTest, JoinWithWrongTokenIsForbidden) {
+    auto c = connect();
+    auto g = publish_genesis(*c, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    c->send(wire::Join{9, room_, g, token1_});
+    c->expect_error(9, RelayError::forbidden);
+    c->send(wire::Join{10, room_, wire::Hash{}, token0_});
+    c->expect_error(10, RelayError::unknown_chain);
+}
+
+TEST_F(RelayProcessTest, SendWithoutJoinIsNotJoined) {
+    auto c = connect();
+    auto g = publish_genesis(*c, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    c->send(wire::Send{11, room_, g, Bytes(32, 1)});
+    c->expect_error(11, RelayError::not_joined);
+}
+
+TEST_F(RelayProcessTest, NewHeadUnsubscribesUntilRejoin) {
+    auto alice = connect();
+    auto bob = connect();
+    auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    auto g = publish_genesis(*alice, genesis);
+    join(*alice, g, token0_, 0);
+    join(*bob, g, token0_, 0);
+
+    auto next = make_successor(genesis, alice_, token1_);
+    alice->send(wire::Publish{12, room_, token0_, wire::encode_record(next)});
+    auto published = alice->expect<wire::Published>();
+    ASSERT_TRUE(published);
+    EXPECT_EQ(published->request_id, 12u);
+    EXPECT_EQ(published->record_hash, wire::record_hash(next));
+    for (auto* c : {alice.get(), bob.get()}) {
+        auto head = c->expect<wire::NewHead>();
+        ASSERT_TRUE(head);
+        EXPECT_EQ(head->genesis, g);
+        EXPECT_EQ(head->record, wire::encode_record(next));
+    }
+
+    bob->send(wire::Send{13, room_, g, Bytes(32, 2)});
+    bob->expect_error(13, RelayError::not_joined);
+    bob->send(wire::Join{14, room_, g, token0_});  // the old epoch's token no longer works
+    bob->expect_error(14, RelayError::forbidden);
+    join(*bob, g, token1_, 1);
+    bob->send(wire::Send{15, room_, g, Bytes(32, 3)});
+    auto ack = bob->expect<wire::Ack>();
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->request_id, 15u);
+    EXPECT_TRUE(alice->nothing_within(200ms)) << "alice is not joined to the new epoch";
+
+    // Re-publishing the stale successor loses the compare-and-set.
+    auto late = make_successor(genesis, bob_, make_token(0x22));
+    bob->send(wire::Publish{16, room_, token0_, wire::encode_record(late)});
+    bob->expect_error(16, RelayError::not_head);
+}
+
+TEST_F(RelayProcessTest, ForgedRecordIsBadRecord) {
+    auto c = connect();
+    auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    genesis.created_at_ms += 1;  // after signing
+    c->send(wire::Publish{17, room_, {}, wire::encode_record(genesis)});
+    c->expect_error(17, RelayError::bad_record);
+}
+
+TEST_F(RelayProcessTest, SigtermExitsZeroAndClosesClients) {
+    auto c = connect();
+    expect_serving(*c);
+    relay_.signal(SIGTERM);
+    auto code = relay_.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "relay still running 5 s after SIGTERM";
+    EXPECT_EQ(*code, 0) << relay_.stderr_text();
+    EXPECT_TRUE(c->wait_closed());
+}
+
+TEST(RelayStartup, RefusesPlaintextOffLoopback) {
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "0.0.0.0:0"}));
+    auto code = relay.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "relay accepted a non-loopback plain listen";
+    EXPECT_NE(*code, 0);
+    EXPECT_NE(relay.stderr_text().find("--insecure-plaintext"), std::string::npos) << relay.stderr_text();
+}
+
+TEST(RelayStartup, PortInUseFailsWithExitOne) {
+    RelayProcess first;
+    ASSERT_TRUE(first.start({"--listen", "127.0.0.1:0"}));
+    auto port = first.wait_ready();
+    ASSERT_TRUE(port);
+    RelayProcess second;
+    ASSERT_TRUE(second.start({"--listen", "127.0.0.1:" + *port}));
+    auto code = second.wait_exit(5000ms);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    EXPECT_NE(second.stderr_text().find("cannot listen"), std::string::npos) << second.stderr_text();
+}
+
+}  // namespace
+}  // namespace parley::relay_it
