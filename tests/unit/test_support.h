@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "crypto/primitives.h"
 #include "protocol/epoch.h"
 #include "protocol/key_schedule.h"
+#include "protocol/message.h"
+#include "protocol/receiver.h"
 #include "wire/record.h"
 
 namespace parley::test {
@@ -144,6 +147,48 @@ struct Trio {
         return build(alice, genesis_draft(room, roster()), secret);
     }
 };
+
+// An epoch as a reader holds it: the record, its hash and its message key.
+struct LiveEpoch {
+    wire::EpochRecord record;
+    wire::Hash hash{};
+    std::shared_ptr<const crypto::SymmetricKey> message_key;
+
+    protocol::EpochView view() const {
+        protocol::EpochView v;
+        v.epoch = record.epoch;
+        v.record_hash = hash;
+        v.roster = record.roster;
+        v.message_key = message_key;
+        return v;
+    }
+    // What `who` needs to send in this epoch from `session`; tests may tweak it.
+    protocol::SenderContext sender(const crypto::Identity& who, const wire::SessionId& session) const {
+        protocol::SenderContext ctx;
+        ctx.me = &who;
+        ctx.my_id = crypto::key_id(who.public_key);
+        ctx.room = record.room;
+        ctx.epoch = record.epoch;
+        ctx.record_hash = hash;
+        ctx.session = session;
+        ctx.message_key = message_key.get();
+        return ctx;
+    }
+};
+
+inline LiveEpoch live_epoch(wire::EpochRecord record, const crypto::EpochSecret& secret) {
+    LiveEpoch e;
+    auto keys = protocol::derive_epoch_keys(shared_room_secret(), record.room, record.epoch, record.previous, secret);
+    e.message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
+    e.hash = wire::record_hash(record);
+    e.record = std::move(record);
+    return e;
+}
+
+inline Bytes seal(const protocol::SenderContext& ctx, std::uint64_t counter, std::string_view text) {
+    return protocol::seal_message(ctx, counter, 1'700'000'000'000 + counter,
+                                  crypto::random_array<wire::nonce_bytes>(), text);
+}
 
 // A directory under the system temp dir, removed with everything in it.
 class TempDir {
