@@ -80,10 +80,14 @@ public:
             ws_.emplace<PlainWs>(ioc_);
         }
         // Step through resolve -> TCP -> TLS -> WebSocket on this thread.
+        // Run until the last step reports, not until the io_context runs dry:
+        // a failed handshake can leave Beast's timeout timer pending.
         start_resolve();
-        ioc_.run();
+        while (!handshake_done_ && ioc_.run_one() > 0) {
+        }
+        if (!handshake_done_) handshake_error_ = "cannot connect to " + where() + ": internal error";
         if (!handshake_error_.empty()) throw std::runtime_error(handshake_error_);
-        ioc_.restart();
+        if (ioc_.stopped()) ioc_.restart();
         connected_ = true;
         do_read();
         thread_ = std::thread([this] { ioc_.run(); });
@@ -143,7 +147,10 @@ private:
 
     std::string where() const { return endpoint_.host + ":" + endpoint_.port; }
 
-    void fail_handshake(std::string message) { handshake_error_ = std::move(message); }
+    void fail_handshake(std::string message) {
+        handshake_error_ = std::move(message);
+        handshake_done_ = true;
+    }
 
     void start_resolve() {
         resolver_.async_resolve(endpoint_.host, endpoint_.port,
@@ -204,8 +211,9 @@ private:
                                                                           : endpoint_.host;
         ws.async_handshake(host + ":" + endpoint_.port, endpoint_.target, [this](error_code ec) {
             if (ec)
-                fail_handshake("WebSocket handshake with " + to_url(endpoint_) + " failed: " +
-                               lower(ec.message()));
+                return fail_handshake("WebSocket handshake with " + to_url(endpoint_) + " failed: " +
+                                      lower(ec.message()));
+            handshake_done_ = true;
         });
     }
 
@@ -270,6 +278,7 @@ private:
     FrameHandler on_frame_;
     CloseHandler on_close_;
     std::string handshake_error_;
+    bool handshake_done_ = false;  // connect()'s steps finished, well or not
     std::thread thread_;
 
     // io-thread state

@@ -1,0 +1,132 @@
+// parley-relay over wss:// with a self-signed certificate made for the test,
+// and net::Client's certificate and host name verification.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "../unit/relay_test_records.h"
+#include "relay_harness.h"
+
+namespace parley::relay_it {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace parley::relay_test;
+
+class RelayTlsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("parley-relay-tls-" + std::to_string(::getpid()));
+        fs::create_directories(dir_);
+        cert_ = (dir_ / "cert.pem").string();
+        key_ = (dir_ / "key.pem").string();
+        ASSERT_EQ(make_certificate(cert_, key_, "DNS:localhost,IP:127.0.0.1"), 0)
+            << "openssl could not make a test certificate";
+        ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--cert", cert_, "--key", key_}));
+        auto port = relay_.wait_ready();
+        ASSERT_TRUE(port) << relay_.stderr_text();
+        port_ = *port;
+        EXPECT_EQ(relay_.url(), "wss://127.0.0.1:" + port_);
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    // A self-signed Ed25519 certificate; returns system()'s status.
+    static int make_certificate(const std::string& cert, const std::string& key, const std::string& san) {
+        std::string cmd = "openssl req -x509 -newkey ed25519 -nodes -days 2 -keyout '" + key + "' -out '" +
+                          cert + "' -subj /CN=localhost -addext subjectAltName=" + san + " >/dev/null 2>&1";
+        return std::system(cmd.c_str());
+    }
+
+    net::Client::Options trusting_cert() const {
+        net::Client::Options o;
+        o.ca_file = cert_;
+        o.timeout = std::chrono::seconds(5);
+        return o;
+    }
+
+    // What connect() throws, or "" if it connected.
+    std::string connect_error(const std::string& url, net::Client::Options options) {
+        try {
+            FrameClient c(url, options);
+        } catch (const std::runtime_error& e) {
+            return e.what();
+        }
+        return "";
+    }
+
+    fs::path dir_;
+    std::string cert_;
+    std::string key_;
+    std::string port_;
+    RelayProcess relay_;
+};
+
+TEST_F(RelayTlsTest, JoinAndSendRoundTripOverWss) {
+    TestMember alice = make_member();
+    TestMember bob = make_member();
+    auto room = make_room("tls room");
+    auto token = make_token(0x30);
+    auto genesis = make_genesis(room, {alice, bob}, alice, token);
+    auto g = wire::record_hash(genesis);
+
+    FrameClient a("wss://localhost:" + port_, trusting_cert());
+    FrameClient b("wss://127.0.0.1:" + port_, trusting_cert());  // the IP SAN verifies too
+    a.send(wire::Publish{1, room, {}, wire::encode_record(genesis)});
+    ASSERT_TRUE(a.expect<wire::Published>());
+    for (auto* c : {&a, &b}) {
+        c->send(wire::Join{2, room, g, token});
+        ASSERT_TRUE(c->expect<wire::Joined>());
+    }
+    Bytes envelope(64, 0x5a);
+    b.send(wire::Send{3, room, g, envelope});
+    auto ack = b.expect<wire::Ack>();
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->seq, 1u);
+    auto deliver = a.expect<wire::Deliver>();
+    ASSERT_TRUE(deliver);
+    EXPECT_EQ(deliver->envelope, envelope);
+}
+
+TEST_F(RelayTlsTest, UntrustedCertificateFailsVerification) {
+    net::Client::Options system_trust;  // the system store does not know our self-signed cert
+    system_trust.timeout = std::chrono::seconds(5);
+    auto error = connect_error("wss://localhost:" + port_, system_trust);
+    EXPECT_NE(error.find("certificate verification failed"), std::string::npos) << error;
+}
+
+TEST_F(RelayTlsTest, HostNameMismatchFailsVerification) {
+    // A relay whose (trusted) certificate names another host only.
+    auto other_cert = (dir_ / "other-cert.pem").string();
+    auto other_key = (dir_ / "other-key.pem").string();
+    ASSERT_EQ(make_certificate(other_cert, other_key, "DNS:relay.example"), 0);
+    RelayProcess other;
+    ASSERT_TRUE(other.start({"--listen", "127.0.0.1:0", "--cert", other_cert, "--key", other_key}));
+    auto port = other.wait_ready();
+    ASSERT_TRUE(port) << other.stderr_text();
+    net::Client::Options trust_other;
+    trust_other.ca_file = other_cert;
+    for (const std::string host : {"localhost", "127.0.0.1"}) {
+        auto error = connect_error("wss://" + host + ":" + *port, trust_other);
+        EXPECT_NE(error.find("certificate verification failed"), std::string::npos) << error;
+    }
+}
+
+TEST_F(RelayTlsTest, PlainClientOnTlsPortFailsCleanly) {
+    auto started = std::chrono::steady_clock::now();
+    auto error = connect_error("ws://127.0.0.1:" + port_, trusting_cert());
+    EXPECT_NE(error.find("WebSocket handshake"), std::string::npos) << error;
+    // A failed handshake is reported at once, not after the timeout.
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    // The relay keeps serving TLS clients afterwards.
+    FrameClient c("wss://localhost:" + port_, trusting_cert());
+    c.send(wire::GetChain{make_room("x"), {}});
+    EXPECT_TRUE(c.expect<wire::Chain>());
+}
+
+}  // namespace
+}  // namespace parley::relay_it
