@@ -1,0 +1,213 @@
+// store/state_store.h: the client's SQLite state, across closing and reopening.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "store/state_store.h"
+#include "test_support.h"
+
+namespace parley::store {
+namespace {
+
+using test::TempDir;
+
+protocol::Pin pin_at(std::uint64_t epoch, std::uint8_t genesis_fill, std::uint8_t head_fill) {
+    protocol::Pin p;
+    p.genesis.fill(genesis_fill);
+    p.head_epoch = epoch;
+    p.head.fill(head_fill);
+    return p;
+}
+
+void expect_pin(const std::optional<protocol::Pin>& got, const protocol::Pin& want) {
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->genesis, want.genesis);
+    EXPECT_EQ(got->head_epoch, want.head_epoch);
+    EXPECT_EQ(got->head, want.head);
+}
+
+std::string store_error(const std::filesystem::path& file) {
+    try {
+        StateStore s(file);
+    } catch (const StoreError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+class StateStoreTest : public ::testing::Test {
+protected:
+    std::filesystem::path file() const { return dir_ / "state.db"; }
+
+    TempDir dir_;
+    wire::RoomId room_ = crypto::room_id("stored");
+};
+
+TEST_F(StateStoreTest, SavesAndLoadsAPin) {
+    StateStore s(file());
+    EXPECT_FALSE(s.load_pin(room_));
+    auto pin = pin_at(3, 0x11, 0x22);
+    s.save_pin(room_, pin);
+    expect_pin(s.load_pin(room_), pin);
+    EXPECT_FALSE(s.load_pin(crypto::room_id("other")));
+}
+
+TEST_F(StateStoreTest, PinPersistsAcrossReopening) {
+    auto pin = pin_at(7, 0x33, 0x44);
+    { StateStore(file()).save_pin(room_, pin); }
+    StateStore s(file());
+    expect_pin(s.load_pin(room_), pin);
+}
+
+TEST_F(StateStoreTest, PinOnlyMovesForward) {
+    StateStore s(file());
+    s.save_pin(room_, pin_at(5, 0x01, 0x05));
+    s.save_pin(room_, pin_at(4, 0x01, 0x04));
+    expect_pin(s.load_pin(room_), pin_at(5, 0x01, 0x05));
+    s.save_pin(room_, pin_at(5, 0x01, 0x99));  // same height, other head: not a move forward
+    expect_pin(s.load_pin(room_), pin_at(5, 0x01, 0x05));
+    s.save_pin(room_, pin_at(6, 0x01, 0x06));
+    expect_pin(s.load_pin(room_), pin_at(6, 0x01, 0x06));
+}
+
+TEST_F(StateStoreTest, PinNeverMovesToAnotherGenesis) {
+    StateStore s(file());
+    s.save_pin(room_, pin_at(1, 0x01, 0x01));
+    s.save_pin(room_, pin_at(9, 0x02, 0x09));
+    expect_pin(s.load_pin(room_), pin_at(1, 0x01, 0x01));
+}
+
+TEST_F(StateStoreTest, TwoHandlesOnOneFileSeeEachOthersWrites) {
+    StateStore a(file());
+    StateStore b(file());
+    a.save_pin(room_, pin_at(2, 0x01, 0x02));
+    expect_pin(b.load_pin(room_), pin_at(2, 0x01, 0x02));
+    b.save_pin(room_, pin_at(1, 0x01, 0x01));  // the other process is behind: no rollback
+    expect_pin(a.load_pin(room_), pin_at(2, 0x01, 0x02));
+}
+
+TEST_F(StateStoreTest, ReplayWindowRoundTripsEveryBit) {
+    protocol::StreamKey key{};
+    key.room = room_;
+    key.session[0] = 7;
+    const protocol::ReplayWindow w{0xfffffffffffffff0ull, 0x8000000000000001ull};
+    {
+        StateStore s(file());
+        EXPECT_FALSE(s.load_window(key));
+        s.save_window(key, w);
+    }
+    StateStore s(file());
+    auto got = s.load_window(key);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->highest, w.highest);
+    EXPECT_EQ(got->seen_below, w.seen_below);
+    auto other = key;
+    other.session[0] = 8;
+    EXPECT_FALSE(s.load_window(other));
+}
+
+TEST_F(StateStoreTest, RejectsAReplayAfterRestart) {
+    test::Trio trio;
+    auto secret = test::random_epoch_secret();
+    auto epoch0 = test::live_epoch(trio.genesis(secret), secret);
+    const auto bob_session = crypto::random_array<wire::session_id_bytes>();
+    const auto first = test::seal(epoch0.sender(trio.bob, bob_session), 0, "once");
+    const auto second = test::seal(epoch0.sender(trio.bob, bob_session), 1, "twice");
+
+    auto run = [&](const Bytes& envelope) {
+        StateStore s(file());
+        protocol::Receiver r(trio.room, trio.alice.public_key, crypto::random_array<wire::session_id_bytes>(), s,
+                             [&s](const wire::SessionId& id) { return s.owns_session(id); });
+        r.add_epoch(epoch0.view());
+        return r.receive(envelope);
+    };
+
+    ASSERT_TRUE(run(first).accepted);
+    auto again = run(first);  // a new process over the same file
+    EXPECT_FALSE(again.accepted);
+    EXPECT_NE(again.reason.find("replayed"), std::string::npos) << again.reason;
+    auto next = run(second);
+    EXPECT_TRUE(next.accepted) << next.reason;
+    EXPECT_EQ(next.missing_before, 0u);
+    EXPECT_FALSE(run(second).accepted);
+}
+
+TEST_F(StateStoreTest, OwnSessionsPersist) {
+    const auto mine = crypto::random_array<wire::session_id_bytes>();
+    const auto theirs = crypto::random_array<wire::session_id_bytes>();
+    {
+        StateStore s(file());
+        EXPECT_FALSE(s.owns_session(mine));
+        s.add_own_session(mine);
+        s.add_own_session(mine);  // idempotent
+        EXPECT_TRUE(s.owns_session(mine));
+    }
+    StateStore s(file());
+    EXPECT_TRUE(s.owns_session(mine));
+    EXPECT_FALSE(s.owns_session(theirs));
+}
+
+TEST_F(StateStoreTest, VerifiedMarksPersist) {
+    auto bob = test::new_identity().public_key;
+    auto charlie = test::new_identity().public_key;
+    {
+        StateStore s(file());
+        EXPECT_FALSE(s.is_verified(bob));
+        s.mark_verified(bob);
+        s.mark_verified(bob);
+    }
+    StateStore s(file());
+    EXPECT_TRUE(s.is_verified(bob));
+    EXPECT_FALSE(s.is_verified(charlie));
+}
+
+TEST_F(StateStoreTest, GarbageFileIsAClearStoreError) {
+    {
+        std::ofstream out(file(), std::ios::binary);
+        for (int i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 131 + 7) & 0xff));
+    }
+    auto msg = store_error(file());
+    ASSERT_FALSE(msg.empty()) << "opening a non-SQLite file must throw StoreError";
+    EXPECT_NE(msg.find(file().string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not a database"), std::string::npos) << msg;
+}
+
+TEST_F(StateStoreTest, UnopenablePathIsAStoreError) {
+    auto msg = store_error(dir_ / "no" / "such" / "dir" / "state.db");
+    EXPECT_FALSE(msg.empty());
+}
+
+TEST_F(StateStoreTest, ForeignSqliteDatabaseWithAnotherSchemaVersionIsRefused) {
+    {
+        StateStore s(file());
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value=99 WHERE key='schema'", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto msg = store_error(file());
+    EXPECT_NE(msg.find("schema"), std::string::npos) << msg;
+}
+
+// state_store.h promises StoreError for a file that is "not a Parley state file".
+TEST_F(StateStoreTest, AnotherApplicationsSqliteDatabaseIsRefusedAndLeftAlone) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT)", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+
+    EXPECT_FALSE(store_error(file()).empty()) << "a foreign database must not be adopted as Parley state";
+
+    ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type='table'", -1, &st, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(st, 0), 1) << "Parley tables were added to someone else's database";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace parley::store
