@@ -68,14 +68,10 @@ Delivery Receiver::receive(ByteView bytes) {
     if (sender == nullptr) return reject(d, "sender is not in the roster of epoch " + std::to_string(view->epoch));
     if (view->epoch < head_epoch_ && !in_roster(epochs_.at(head_epoch_).roster, *sender))
         return reject(d, "sender was removed at epoch " + std::to_string(head_epoch_));
-    // 5. our own key
-    if (*sender == me_) {
-        if (env.header.session == my_session_) return reject(d, "our own message reflected back by the relay");
-        if (!owns_session_(env.header.session))
-            return reject(d, "signed with your key from a session this device did not start: "
-                             "your private key may be in use elsewhere");
-        d.own = true;
-    }
+    // 5. our own session: the relay reflected our message (harmless either way)
+    const bool own_key = *sender == me_;
+    if (own_key && env.header.session == my_session_)
+        return reject(d, "our own message reflected back by the relay");
     // 6. replay pre-check (cheap, before any crypto)
     StreamKey stream{room_, env.header.record_hash, env.header.sender, env.header.session};
     auto decision = check_replay(store_.load_window(stream), env.header.counter);
@@ -84,7 +80,14 @@ Delivery Receiver::receive(ByteView bytes) {
     // 7. signature, then decrypt
     auto opened = open_message(env, *sender, *view->message_key);
     if (!opened.text) return reject(d, to_string(opened.error));
-    // 8. remember it
+    // 8. only a message that really is signed by our key may raise the alarm
+    if (own_key) {
+        if (!owns_session_(env.header.session))
+            return reject(d, "signed with your key from a session this device did not start: "
+                             "your private key may be in use elsewhere");
+        d.own = true;
+    }
+    // 9. remember it
     store_.save_window(stream, decision.updated);
     d.accepted = true;
     d.sender = *sender;

@@ -13,6 +13,7 @@ struct StmtFree {
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
 
 constexpr int schema_version = 1;
+constexpr std::int64_t application_id = 0x50524c59;  // "PRLY"
 
 Bytes stream_blob(const protocol::StreamKey& k) {
     Writer w;
@@ -37,6 +38,14 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
     try {
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA synchronous=NORMAL");
+        // Our files carry an application id; a database of anything else is
+        // refused and left as it was.
+        const bool fresh = query_int("SELECT count(*) FROM sqlite_master") == 0;
+        if (fresh) {
+            exec(("PRAGMA application_id=" + std::to_string(application_id)).c_str());
+        } else if (query_int("PRAGMA application_id") != application_id) {
+            throw StoreError(path_ + " is not a Parley state file; refusing to touch it");
+        }
         exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS pins (room BLOB PRIMARY KEY, genesis BLOB NOT NULL, "
              "head_epoch INTEGER NOT NULL, head BLOB NOT NULL)");
@@ -59,6 +68,17 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
 }
 
 StateStore::~StateStore() { sqlite3_close(db_); }
+
+std::int64_t StateStore::query_int(const char* sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr) != SQLITE_OK) {
+        throw StoreError("state database " + path_ + ": " + sqlite3_errmsg(db_) +
+                         " (if the file is damaged, move it away: pinned rooms and replay state start over)");
+    }
+    Stmt st(raw);
+    if (sqlite3_step(st.get()) != SQLITE_ROW) throw StoreError("state database " + path_ + ": " + sqlite3_errmsg(db_));
+    return sqlite3_column_int64(st.get(), 0);
+}
 
 void StateStore::exec(const char* sql) {
     char* err = nullptr;

@@ -45,6 +45,7 @@ public:
 
 private:
     void exec(const char* sql);
+    std::int64_t query_int(const char* sql);
     sqlite3* db_ = nullptr;
     std::string path_;
 };
