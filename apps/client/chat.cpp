@@ -85,7 +85,7 @@ public:
         else term_.print("!! unknown command " + cmd + " (try /help)");
     }
 
-    bool quit() const { return quit_ || client_.closed() || client_.removed(); }
+    bool quit() const { return quit_ || client_.closed() || client_.removed() || client_.blocked(); }
 
 private:
     void who() {
@@ -155,6 +155,7 @@ int cmd_chat(RoomOptions& o) {
     term.start();
     while (!chat.quit()) client.pump_once(std::chrono::milliseconds(200));
     if (client.removed()) return 5;
+    if (client.blocked()) return 6;
     if (client.closed()) {
         term.print("-- the relay closed the connection");
         return 1;

@@ -70,6 +70,7 @@ int cmd_create(RoomOptions& o) {
         print_notice("warning: the room password is short; anyone who steals a member's key file can guess it offline");
     s->client->on_notice(print_notice);
     s->client->open(true);
+    for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::cerr << "parley: room " << o.room << " at epoch " << s->client->chain().head().epoch
               << ", room code " << s->client->room_code() << "\n";
     return 0;
@@ -79,6 +80,7 @@ int cmd_send(RoomOptions& o) {
     auto s = make_session(o, false);
     s->client->on_notice(print_notice);
     s->client->open(true);  // no delivery handler: this process only sends
+    for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::string line;
     std::size_t sent = 0;
     while (std::getline(std::cin, line)) {
@@ -144,8 +146,12 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
     const auto timeout = l.timeout_s ? std::chrono::milliseconds(static_cast<std::int64_t>(*l.timeout_s * 1000))
                                      : std::chrono::milliseconds::max() / 2;
     bool done = client.pump_until(
-        [&] { return client.closed() || client.removed() || (l.count && delivered >= *l.count); }, timeout);
+        [&] {
+            return client.closed() || client.removed() || client.blocked() || (l.count && delivered >= *l.count);
+        },
+        timeout);
     if (client.removed()) return 5;
+    if (client.blocked()) return 6;
     if (l.count && delivered >= *l.count) return 0;
     if (client.closed()) throw UserError("the relay closed the connection");
     if (!done) {

@@ -66,7 +66,14 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
     auto event = events_.pop(wait);
     if (!event) return;
     switch (event->kind) {
-        case Event::Kind::frame: handle_frame(event->frame); break;
+        case Event::Kind::frame:
+            try {
+                handle_frame(event->frame);
+            } catch (const std::exception& e) {
+                // Nothing a relay sends may escape the event loop.
+                block(std::string("cannot process a frame from the relay: ") + e.what());
+            }
+            break;
         case Event::Kind::closed:
             closed_ = true;
             close_reason_ = event->text;
@@ -113,7 +120,8 @@ void RoomClient::handle_frame(const Bytes& bytes) {
                 chain_reply_ = std::move(f);
             } else if constexpr (std::is_same_v<T, wire::Published> || std::is_same_v<T, wire::Joined> ||
                                  std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::Error>) {
-                replies_.insert_or_assign(f.request_id, wire::Frame(f));
+                // Keep answers to requests we made; anything else is relay noise.
+                if (outstanding_.erase(f.request_id) != 0) replies_.insert_or_assign(f.request_id, wire::Frame(f));
             } else {
                 notice("warning: the relay sent a client-to-relay frame; ignored");
             }
@@ -263,9 +271,15 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
     auto keys = protocol::derive_epoch_keys(room_secret(record), record.room, record.epoch, record.previous,
                                             std::get<crypto::EpochSecret>(opened));
     if (keys.token_hash != record.token_hash) {
+        if (password_confirmed_) {
+            throw UserError("epoch " + std::to_string(record.epoch) + " written by " + display_name(record.author) +
+                                " does not match the room password its earlier epochs matched",
+                            "that member's client wrote a bad record; tell them");
+        }
         throw UserError("wrong room password for room " + room_name_,
                         "the password does not match the one the room was created with");
     }
+    password_confirmed_ = true;
     EpochState state;
     state.token = protocol::token_bytes(keys);
     state.message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
@@ -292,7 +306,7 @@ void RoomClient::adopt_head() {
     if (!receiver_) {
         receiver_ = std::make_unique<protocol::Receiver>(
             room_, member_.identity->public_key, session_, *member_.store,
-            [store = member_.store](const wire::SessionId& s) { return store->owns_session(s); });
+            [store = member_.store](const wire::SessionId& s) { return store->sent_highest(s); });
         // Keep the previous epoch's keys for messages still in flight.
         if (head.epoch > 0) {
             const auto& prev = chain_->records[head.epoch - 1];
@@ -333,12 +347,15 @@ void RoomClient::send_text(std::string_view text) {
                         std::to_string(wire::max_plaintext_bytes) + ")");
     for (int attempt = 0; attempt < 5; ++attempt) {
         if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
+        if (blocked_) throw UserError(*blocked_ + "; message not sent", "", 6);
         if (!joined_) join();
         const auto& head = chain_->head();
         protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
                                     head.epoch, chain_->head_hash(), session_,
                                     epochs_.at(head.epoch).message_key.get()};
-        auto envelope = protocol::seal_message(ctx, send_counter_++, now_ms(),
+        const auto counter = send_counter_++;
+        member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
+        auto envelope = protocol::seal_message(ctx, counter, now_ms(),
                                                crypto::random_array<wire::nonce_bytes>(), text);
         auto id = next_request_id();
         send_frame(wire::Send{id, room_, chain_->genesis_hash(), std::move(envelope)});
@@ -422,34 +439,71 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     joined_ = false;  // the relay unsubscribed us
     auto decoded = wire::decode_record(f.record);
     if (!decoded.record) {
-        notice(std::string("warning: the relay announced a new epoch that does not decode: ") +
-               wire::to_string(decoded.error));
+        notice(std::string("warning: the relay announced a new epoch that does not decode (") +
+               wire::to_string(decoded.error) + "); ignored");
         return;
     }
-    auto hash = wire::record_hash(*decoded.record);
-    if (decoded.record->epoch <= chain_->head().epoch) {
-        if (decoded.record->epoch < chain_->records.size() && chain_->hashes[decoded.record->epoch] == hash) return;
-        notice("warning: fork: the relay announced a second record for epoch " +
-               std::to_string(decoded.record->epoch) + " written by " + display_name(decoded.record->author) +
-               "; nothing more is sent");
-        removed_ = true;
+    auto& record = *decoded.record;
+    auto hash = wire::record_hash(record);
+    const auto epoch = record.epoch;
+    if (epoch <= chain_->head().epoch) {
+        if (chain_->hashes[epoch] == hash) return;  // one we hold (our own rekey, echoed)
+        // A second record for a height we hold is a fork only if a member of
+        // the epoch before really wrote it; anything else is relay noise.
+        const bool genuine = epoch > 0 && !wire::check_successor(chain_->records[epoch - 1], record) &&
+                             wire::verify_record_signature(record);
+        if (!genuine) {
+            notice("warning: the relay announced an invalid record for epoch " + std::to_string(epoch) + "; ignored");
+            return;
+        }
+        block("fork at epoch " + std::to_string(epoch) + ": " + display_name(chain_->records[epoch].author) +
+              " and " + display_name(record.author) +
+              " each wrote a record; nothing more is sent (compare room codes with /verify)");
         return;
     }
-    if (auto err = protocol::extend_chain(*chain_, std::move(*decoded.record))) {
+    if (epoch != chain_->head().epoch + 1) {
+        notice("warning: the relay announced epoch " + std::to_string(epoch) + " out of order; ignored");
+        return;
+    }
+    // Check it fully before it touches our state.
+    protocol::VerifiedChain next = *chain_;
+    if (auto err = protocol::extend_chain(next, std::move(record))) {
         notice("warning: the relay announced an invalid new epoch: " + *err + "; ignored");
         return;
     }
-    const auto& head = chain_->head();
+    const auto& head = next.head();
+    describe_changes(head);
     if (!contains(head.roster, member_.identity->public_key)) {
+        chain_ = std::move(next);
         removed_ = true;
         member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
-        notice(member_.user + " was removed from room " + room_name_ + " at epoch " + std::to_string(head.epoch) +
-               " by " + display_name(head.author));
+        notice(member_.user + " was removed from room " + room_name_ + " at epoch " +
+               std::to_string(chain_->head().epoch) + " by " + display_name(chain_->head().author));
         return;
     }
-    adopt_head();
-    notice("epoch " + std::to_string(head.epoch) + " by " + display_name(head.author) + ": " +
-           std::to_string(head.roster.size()) + " members");
+    // Adopt it; if our box or the keys are bad, keep the old chain and stop.
+    std::swap(*chain_, next);
+    try {
+        adopt_head();
+    } catch (const UserError& e) {
+        std::swap(*chain_, next);
+        block(e.what());
+    }
+}
+
+void RoomClient::describe_changes(const wire::EpochRecord& record) {
+    std::string line = "epoch " + std::to_string(record.epoch) + " by " + display_name(record.author);
+    if (record.ops.empty()) line += ": new keys, same members";
+    for (const auto& op : record.ops) {
+        line += op.kind == wire::RosterOpKind::add ? ", added " : ", removed ";
+        line += display_name(op.key) + " (" + crypto::fingerprint(op.key) + ")";
+    }
+    notice(line);
+}
+
+void RoomClient::block(const std::string& reason) {
+    blocked_ = reason;
+    notice("warning: " + reason);
 }
 
 std::vector<std::string> RoomClient::roster_differences() const {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,8 @@ public:
     void pump_once(std::chrono::milliseconds wait);
 
     bool removed() const { return removed_; }
+    // Set when the room cannot be used safely any more (a fork, a bad record).
+    const std::optional<std::string>& blocked() const { return blocked_; }
     bool closed() const { return closed_; }
     const protocol::VerifiedChain& chain() const { return *chain_; }
     const std::string& room_name() const { return room_name_; }
@@ -87,7 +90,13 @@ private:
     void connect();
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
     void send_frame(const wire::Frame& frame);
-    std::uint64_t next_request_id() { return ++request_id_; }
+    std::uint64_t next_request_id() {
+        outstanding_.insert(++request_id_);
+        return request_id_;
+    }
+    void describe_changes(const wire::EpochRecord& record);
+    // Stop sending for good: a fork, or a record we cannot use.
+    void block(const std::string& reason);
     void handle_frame(const Bytes& bytes);
     void handle_deliver(const wire::Deliver& f);
     void handle_new_head(const wire::NewHead& f);
@@ -123,6 +132,9 @@ private:
     std::optional<wire::Chain> chain_reply_;
     bool joined_ = false;
     bool removed_ = false;
+    bool password_confirmed_ = false;
+    std::optional<std::string> blocked_;
+    std::set<std::uint64_t> outstanding_;
     bool closed_ = false;
     std::string close_reason_;
     DeliveryHandler on_delivery_;

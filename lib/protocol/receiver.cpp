@@ -24,8 +24,8 @@ Delivery reject(Delivery d, std::string reason) {
 }  // namespace
 
 Receiver::Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session,
-                   ReplayStore& store, std::function<bool(const wire::SessionId&)> owns_session)
-    : room_(room), me_(me), my_session_(my_session), store_(store), owns_session_(std::move(owns_session)) {}
+                   ReplayStore& store, SentHighest sent_highest)
+    : room_(room), me_(me), my_session_(my_session), store_(store), sent_highest_(std::move(sent_highest)) {}
 
 void Receiver::add_epoch(EpochView view) {
     head_epoch_ = std::max(head_epoch_, view.epoch);
@@ -34,17 +34,30 @@ void Receiver::add_epoch(EpochView view) {
     for (const auto& k : view.roster) view.ids.push_back(crypto::key_id(k));
     auto epoch = view.epoch;
     epochs_.insert_or_assign(epoch, std::move(view));
+    // Keys older than the grace epoch are no longer needed: drop them.
+    while (!epochs_.empty() && epochs_.begin()->first + 1 < head_epoch_) epochs_.erase(epochs_.begin());
 }
 
-const EpochView* Receiver::find_epoch(const wire::EnvelopeHeader& h, std::string& reason) const {
+const EpochView* Receiver::find_epoch(const wire::Envelope& env, std::string& reason) const {
+    const auto& h = env.header;
     auto it = epochs_.find(h.epoch);
-    if (it == epochs_.end() || it->second.record_hash != h.record_hash) {
-        reason = h.epoch > head_epoch_ ? "message for epoch " + std::to_string(h.epoch) + ", newer than ours"
-                                       : "message for an epoch record we do not hold";
+    if (it != epochs_.end() && it->second.record_hash != h.record_hash) {
+        // Another record for an epoch we hold. If a member of that epoch really
+        // signed it, the chain forked and the relay shows each side its own
+        // branch; otherwise it is a forgery like any other.
+        const crypto::PublicKey* signer = roster_key(it->second, h.sender);
+        if (signer != nullptr && crypto::verify(*signer, env.signature, wire::envelope_signed_message(env))) {
+            reason = "fork: " + std::string("a message signed under a different record for epoch ") +
+                     std::to_string(h.epoch) + "; the relay may be splitting the room (compare room codes with /verify)";
+        } else {
+            reason = "message for an epoch record we do not hold";
+        }
         return nullptr;
     }
-    if (h.epoch + 1 < head_epoch_) {
-        reason = "message for stale epoch " + std::to_string(h.epoch);
+    if (it == epochs_.end()) {
+        if (h.epoch > head_epoch_) reason = "message for epoch " + std::to_string(h.epoch) + ", newer than ours";
+        else if (h.epoch + 1 < head_epoch_) reason = "message for stale epoch " + std::to_string(h.epoch);
+        else reason = "message for an epoch record we do not hold";
         return nullptr;
     }
     return &it->second;
@@ -61,33 +74,34 @@ Delivery Receiver::receive(ByteView bytes) {
     if (env.header.room != room_) return reject(d, "message for another room");
     // 3. epoch record known and pinned
     std::string reason;
-    const EpochView* view = find_epoch(env.header, reason);
+    const EpochView* view = find_epoch(env, reason);
     if (view == nullptr) return reject(d, reason);
     // 4. sender in that record's roster; after a newer epoch, only if still a member
     const crypto::PublicKey* sender = roster_key(*view, env.header.sender);
     if (sender == nullptr) return reject(d, "sender is not in the roster of epoch " + std::to_string(view->epoch));
     if (view->epoch < head_epoch_ && !in_roster(epochs_.at(head_epoch_).roster, *sender))
         return reject(d, "sender was removed at epoch " + std::to_string(head_epoch_));
-    // 5. our own session: the relay reflected our message (harmless either way)
     const bool own_key = *sender == me_;
-    if (own_key && env.header.session == my_session_)
-        return reject(d, "our own message reflected back by the relay");
-    // 6. replay pre-check (cheap, before any crypto)
+    // 5. replay pre-check (cheap, before any crypto)
     StreamKey stream{room_, env.header.record_hash, env.header.sender, env.header.session};
     auto decision = check_replay(store_.load_window(stream), env.header.counter);
     if (decision.check == ReplayCheck::replayed) return reject(d, "replayed message (counter already seen)");
     if (decision.check == ReplayCheck::too_old) return reject(d, "message too old for the replay window");
-    // 7. signature, then decrypt
+    // 6. signature, then decrypt
     auto opened = open_message(env, *sender, *view->message_key);
     if (!opened.text) return reject(d, to_string(opened.error));
-    // 8. only a message that really is signed by our key may raise the alarm
+    // 7. our own key, checked only once the signature proved it: a message we
+    //    sent (this process: reflected by the relay; another of ours: shown as
+    //    ours), or the alarm
     if (own_key) {
-        if (!owns_session_(env.header.session))
-            return reject(d, "signed with your key from a session this device did not start: "
+        auto sent = sent_highest_(env.header.session);
+        if (!sent || env.header.counter > *sent)
+            return reject(d, "signed with your key but not sent from this device: "
                              "your private key may be in use elsewhere");
+        if (env.header.session == my_session_) return reject(d, "our own message reflected back by the relay");
         d.own = true;
     }
-    // 9. remember it
+    // 8. remember it
     store_.save_window(stream, decision.updated);
     d.accepted = true;
     d.sender = *sender;

@@ -37,10 +37,13 @@ struct Delivery {
 
 class Receiver {
 public:
-    // `owns_session` tells whether a session id of our own key was started on
-    // this device (another process of ours): such messages are ours, not an alarm.
+    // For a session this device started (this process or another of ours),
+    // the highest counter it sent; nullopt for any other session. A message
+    // signed by our key is ours only up to that counter: anything else raises
+    // the alarm that our key is in use elsewhere.
+    using SentHighest = std::function<std::optional<std::uint64_t>(const wire::SessionId&)>;
     Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session, ReplayStore& store,
-             std::function<bool(const wire::SessionId&)> owns_session);
+             SentHighest sent_highest);
 
     // Adds an epoch we can read and makes it the head if it is the newest.
     void add_epoch(EpochView view);
@@ -49,13 +52,13 @@ public:
     [[nodiscard]] Delivery receive(ByteView envelope_bytes);
 
 private:
-    const EpochView* find_epoch(const wire::EnvelopeHeader& h, std::string& reason) const;
+    const EpochView* find_epoch(const wire::Envelope& env, std::string& reason) const;
 
     wire::RoomId room_;
     crypto::PublicKey me_;
     wire::SessionId my_session_;
     ReplayStore& store_;
-    std::function<bool(const wire::SessionId&)> owns_session_;
+    SentHighest sent_highest_;
     std::map<std::uint64_t, EpochView> epochs_;
     std::uint64_t head_epoch_ = 0;
 };

@@ -51,7 +51,7 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "head_epoch INTEGER NOT NULL, head BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS replay (stream BLOB PRIMARY KEY, highest INTEGER NOT NULL, "
              "seen_below INTEGER NOT NULL)");
-        exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY)");
+        exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY, highest_sent INTEGER)");
         exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
         Stmt st;
@@ -113,6 +113,16 @@ static Array<N> column_array(sqlite3_stmt* st, int col) {
     return out;
 }
 
+// SQLITE_ROW: true; SQLITE_DONE: false (no row); anything else (busy, I/O
+// error, corruption) throws: a lookup that failed must never read as "absent",
+// or a pin or replay window would silently vanish.
+static bool step_row(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError("state database " + path + ": " + sqlite3_errmsg(db));
+}
+
 static void step_done(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
     if (sqlite3_step(st) != SQLITE_DONE) throw StoreError("state database " + path + ": " + sqlite3_errmsg(db));
 }
@@ -120,7 +130,7 @@ static void step_done(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
 std::optional<protocol::Pin> StateStore::load_pin(const wire::RoomId& room) {
     auto st = prepare(db_, path_, "SELECT genesis, head_epoch, head FROM pins WHERE room=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
-    if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
     protocol::Pin pin;
     pin.genesis = column_array<wire::hash_bytes>(st.get(), 0);
     pin.head_epoch = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
@@ -152,7 +162,25 @@ void StateStore::add_own_session(const wire::SessionId& session) {
 bool StateStore::owns_session(const wire::SessionId& session) {
     auto st = prepare(db_, path_, "SELECT 1 FROM own_sessions WHERE session=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
-    return sqlite3_step(st.get()) == SQLITE_ROW;
+    return step_row(db_, path_, st.get());
+}
+
+void StateStore::record_sent(const wire::SessionId& session, std::uint64_t counter) {
+    auto st = prepare(db_, path_,
+                      "INSERT INTO own_sessions (session, highest_sent) VALUES (?, ?) "
+                      "ON CONFLICT(session) DO UPDATE SET highest_sent = max(coalesce(highest_sent, -1), excluded.highest_sent)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, session);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(counter));
+                      });
+    step_done(db_, path_, st.get());
+}
+
+std::optional<std::uint64_t> StateStore::sent_highest(const wire::SessionId& session) {
+    auto st = prepare(db_, path_, "SELECT highest_sent FROM own_sessions WHERE session=? AND highest_sent IS NOT NULL",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
 }
 
 void StateStore::mark_verified(const crypto::PublicKey& key) {
@@ -164,14 +192,14 @@ void StateStore::mark_verified(const crypto::PublicKey& key) {
 bool StateStore::is_verified(const crypto::PublicKey& key) {
     auto st = prepare(db_, path_, "SELECT 1 FROM verified WHERE key=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, key); });
-    return sqlite3_step(st.get()) == SQLITE_ROW;
+    return step_row(db_, path_, st.get());
 }
 
 std::optional<protocol::ReplayWindow> StateStore::load_window(const protocol::StreamKey& key) {
     auto blob = stream_blob(key);
     auto st = prepare(db_, path_, "SELECT highest, seen_below FROM replay WHERE stream=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, blob); });
-    if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
     return protocol::ReplayWindow{static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
                                   static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
 }

@@ -33,8 +33,12 @@ public:
     std::optional<protocol::Pin> load_pin(const wire::RoomId& room);
     void save_pin(const wire::RoomId& room, const protocol::Pin& pin);
 
+    // Sessions this device started, and the highest counter each one sent
+    // (recorded before the message leaves, so our other processes recognise it).
     void add_own_session(const wire::SessionId& session);
     bool owns_session(const wire::SessionId& session);
+    void record_sent(const wire::SessionId& session, std::uint64_t counter);
+    std::optional<std::uint64_t> sent_highest(const wire::SessionId& session);
 
     // Members whose fingerprint the user compared out of band (/verify NAME).
     void mark_verified(const crypto::PublicKey& key);

@@ -2,6 +2,8 @@
 // alice's receiver, with bob and charlie (and outsiders) sending.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <set>
 
 #include "protocol/receiver.h"
@@ -60,10 +62,14 @@ protected:
     wire::SessionId alice_other_session_ = new_session();
     wire::SessionId bob_session_ = new_session();
     wire::SessionId charlie_session_ = new_session();
-    std::set<wire::SessionId> owned_;
+    std::map<wire::SessionId, std::uint64_t> owned_;  // our sessions -> highest counter sent
     MemoryReplayStore store_;
     Receiver receiver_{trio_.room, trio_.alice.public_key, my_session_, store_,
-                       [this](const wire::SessionId& s) { return owned_.count(s) > 0; }};
+                       [this](const wire::SessionId& s) -> std::optional<std::uint64_t> {
+                           auto it = owned_.find(s);
+                           if (it == owned_.end()) return std::nullopt;
+                           return it->second;
+                       }};
 };
 
 TEST_F(ReceiverTest, AcceptsAGoodEnvelope) {
@@ -118,16 +124,17 @@ TEST_F(ReceiverTest, RejectsAnEnvelopeForAnotherEpoch) {
 }
 
 TEST_F(ReceiverTest, RejectsAnEnvelopeForAnUnknownRecordHash) {
-    auto ctx = epoch0_.sender(trio_.bob, bob_session_);
-    ctx.record_hash[0] ^= 0x01;
-    expect_rejected(receiver_.receive(test::seal(ctx, 0, "hi")), "epoch record we do not hold");
+    // the relay rewrites the record hash of a genuine envelope
+    auto env = wire::decode_envelope(from(trio_.bob, 0)).envelope;
+    ASSERT_TRUE(env);
+    env->header.record_hash[0] ^= 0x01;
+    expect_rejected(receiver_.receive(wire::encode_envelope(*env)), "epoch record we do not hold");
 }
 
-TEST_F(ReceiverTest, RejectsAnEnvelopeForAForkedRecordAtOurEpoch) {
-    // a second, valid genesis: same epoch number, other record
+TEST_F(ReceiverTest, ReportsAForkWhenAMemberSignsUnderAnotherRecordAtOurEpoch) {
+    // a second, valid genesis: same epoch number, other record, bob really signed
     auto fork = test::live_epoch(trio_.genesis(secret1_), secret1_);
-    expect_rejected(receiver_.receive(test::seal(fork.sender(trio_.bob, bob_session_), 0, "hi")),
-                    "epoch record we do not hold");
+    expect_rejected(receiver_.receive(test::seal(fork.sender(trio_.bob, bob_session_), 0, "hi")), "fork");
 }
 
 TEST_F(ReceiverTest, RejectsASenderOutsideTheRoster) {
@@ -175,8 +182,19 @@ TEST_F(ReceiverTest, RejectsGarbageAndUnknownVersions) {
 }
 
 TEST_F(ReceiverTest, RejectsOurOwnSessionReflectedBack) {
+    owned_[my_session_] = 0;  // we sent counter 0
     auto mine = test::seal(epoch0_.sender(trio_.alice, my_session_), 0, "me");
     expect_rejected(receiver_.receive(mine), "reflected");
+}
+
+// Session ids travel in clear: someone holding our key who reuses one of our
+// session ids must still raise the alarm for counters we never sent.
+TEST_F(ReceiverTest, WarnsWhenOurKeySignsBeyondWhatOurSessionSent) {
+    owned_[my_session_] = 2;
+    expect_rejected(receiver_.receive(test::seal(epoch0_.sender(trio_.alice, my_session_), 3, "not me")),
+                    "elsewhere");
+    owned_[alice_other_session_] = 0;
+    expect_rejected(receiver_.receive(from(trio_.alice, 1, "not me either")), "elsewhere");
 }
 
 TEST_F(ReceiverTest, WarnsWhenOurKeySignsFromASessionWeDoNotOwn) {
@@ -186,7 +204,7 @@ TEST_F(ReceiverTest, WarnsWhenOurKeySignsFromASessionWeDoNotOwn) {
 }
 
 TEST_F(ReceiverTest, AcceptsOurOwnOtherSession) {
-    owned_.insert(alice_other_session_);
+    owned_[alice_other_session_] = 0;
     auto d = receiver_.receive(from(trio_.alice, 0, "from my other terminal"));
     ASSERT_TRUE(d.accepted) << d.reason;
     EXPECT_TRUE(d.own);
@@ -245,7 +263,8 @@ TEST_F(ReceiverTest, RejectsEpochZeroOnceEpochTwoExists) {
 
 TEST_F(ReceiverTest, RejectsAMessageForAnEpochNewerThanOurs) {
     remove_charlie_at_epoch_1();
-    Receiver behind{trio_.room, trio_.alice.public_key, my_session_, store_, [](const auto&) { return false; }};
+    Receiver behind{trio_.room, trio_.alice.public_key, my_session_, store_,
+                    [](const auto&) -> std::optional<std::uint64_t> { return std::nullopt; }};
     behind.add_epoch(epoch0_.view());
     auto d = behind.receive(test::seal(epoch1_.sender(trio_.bob, bob_session_), 0, "from the future"));
     expect_rejected(d, "newer");

@@ -117,7 +117,7 @@ TEST_F(StateStoreTest, RejectsAReplayAfterRestart) {
     auto run = [&](const Bytes& envelope) {
         StateStore s(file());
         protocol::Receiver r(trio.room, trio.alice.public_key, crypto::random_array<wire::session_id_bytes>(), s,
-                             [&s](const wire::SessionId& id) { return s.owns_session(id); });
+                             [&s](const wire::SessionId& id) { return s.sent_highest(id); });
         r.add_epoch(epoch0.view());
         return r.receive(envelope);
     };
@@ -145,6 +145,23 @@ TEST_F(StateStoreTest, OwnSessionsPersist) {
     StateStore s(file());
     EXPECT_TRUE(s.owns_session(mine));
     EXPECT_FALSE(s.owns_session(theirs));
+}
+
+TEST_F(StateStoreTest, SentCountersOnlyMoveForwardAndPersist) {
+    const auto mine = crypto::random_array<wire::session_id_bytes>();
+    {
+        StateStore s(file());
+        s.add_own_session(mine);
+        EXPECT_FALSE(s.sent_highest(mine)) << "registered, nothing sent yet";
+        s.record_sent(mine, 0);
+        EXPECT_EQ(s.sent_highest(mine), 0u);
+        s.record_sent(mine, 5);
+        s.record_sent(mine, 3);  // a late write never moves it back
+        EXPECT_EQ(s.sent_highest(mine), 5u);
+    }
+    StateStore s(file());
+    EXPECT_EQ(s.sent_highest(mine), 5u);
+    EXPECT_FALSE(s.sent_highest(crypto::random_array<wire::session_id_bytes>()));
 }
 
 TEST_F(StateStoreTest, VerifiedMarksPersist) {
