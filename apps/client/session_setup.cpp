@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "protocol/display_text.h"
 #include "user_error.h"
 
 namespace parley::client {
@@ -67,14 +68,6 @@ std::string format_time(std::uint64_t ms) {
     return buf;
 }
 
-std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) out.push_back('?');
-        else out.push_back(static_cast<char>(c));
-    }
-    return out;
-}
+std::string printable(std::string_view text) { return protocol::display_text(text); }
 
 }  // namespace parley::client
