@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "password.h"
 #include "crypto/key_file.h"
 #include "crypto/primitives.h"
 #include "store/state_store.h"
@@ -32,7 +33,7 @@ void add_room_flags(CLI::App* cmd, RoomOptions& o) {
     cmd->add_option("--dir", o.dir, "folder with NAME.pem and public_keys/ (default: .)");
     cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
     cmd->add_option("--state", o.state, "local state folder (default: $XDG_DATA_HOME/parley)");
-    cmd->add_option("--password", o.password.argv_password,
+    cmd->add_option("--password", o.password.masked,
                     "room password (visible to other local users: prefer the prompt, PARLEY_PASSWORD or --password-file)");
     cmd->add_option("--password-file", o.password.file, "read the room password from this file");
 }
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
     rekey->add_option("--remove", rekey_opts.remove, "remove a member (name or key id prefix)");
     rekey->add_flag("--sync", rekey_opts.sync, "make the roster equal to public_keys/");
 
+    // Before CLI11 copies argv: take the password out of it.
+    room.password.argv_password = take_argv_password(argc, argv);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -11,9 +11,18 @@
 namespace parley::client {
 
 struct PasswordSource {
-    std::optional<std::string> argv_password;  // wiped by read_password
+    // Taken out of argv by take_argv_password() before the flags are parsed;
+    // CLI11 only ever sees the masked copy left behind.
+    std::optional<crypto::SecretBuffer> argv_password;
+    std::string masked;  // what CLI11 parsed for --password: ignored
     std::string file;
 };
+
+// Finds `--password=VALUE` or `--password VALUE` in argv, moves VALUE into
+// locked memory and overwrites it in place with '*', so neither CLI11 nor a
+// later look at /proc/PID/cmdline sees it. (Other users may already have seen
+// it: the warning says so.)
+std::optional<crypto::SecretBuffer> take_argv_password(int argc, char** argv);
 
 // Throws UserError when no source yields a non-empty password.
 crypto::SecretBuffer read_password(PasswordSource& source, const std::string& room, bool confirm);
