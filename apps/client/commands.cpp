@@ -165,10 +165,13 @@ static crypto::PublicKey resolve_member(const RoomClient& client, const protocol
                                         const std::string& name, bool must_be_in_roster) {
     if (const auto* m = keyring.by_name(name)) return m->key;
     if (must_be_in_roster && name.size() >= 8) {
+        // A key no longer in public_keys/ can be named by a unique key id prefix.
+        std::vector<crypto::PublicKey> matches;
         for (const auto& k : client.chain().head().roster) {
-            auto hex = to_hex(crypto::key_id(k));
-            if (hex.compare(0, name.size(), name) == 0) return k;
+            if (to_hex(crypto::key_id(k)).compare(0, name.size(), name) == 0) matches.push_back(k);
         }
+        if (matches.size() == 1) return matches.front();
+        if (matches.size() > 1) throw UserError("key id prefix " + name + " matches several members", "give more digits");
     }
     throw UserError("no member named " + name, "names are files in public_keys/; a removed key can also be named by "
                                                "its key id prefix (parley rekey prints them)");

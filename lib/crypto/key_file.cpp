@@ -25,6 +25,8 @@ struct PkeyFree {
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+constexpr std::size_t max_pem_bytes = 64 * 1024;
+
 constexpr const char* keygen_hint = "make an Ed25519 key with 'parley keygen --user NAME' or "
                                     "'openssl genpkey -algorithm ed25519 -out NAME.pem'";
 
@@ -83,19 +85,32 @@ PublicKey parse_public_key_pem(std::string_view pem, const std::string& what) {
 
 Identity load_private_key(const std::filesystem::path& path) {
     const std::string what = "private key file " + path.string();
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
+    // One open, then checks on that descriptor: no window between the
+    // permission check and the read.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
         throw KeyFileError("cannot read " + what + ": " + std::strerror(errno),
                            "make one with 'parley keygen --user NAME', or pass --dir to the folder that holds it");
     }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        throw KeyFileError(what + " is readable by other users (permissions too open)",
-                           "run 'chmod 600 " + path.string() + "'");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw KeyFileError(what + " is not a regular file", keygen_hint);
     }
-    auto pem = read_file(path, what);
-    auto id = parse_private_key_pem(pem, what);
-    sodium_memzero(pem.data(), pem.size());
-    return id;
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        ::close(fd);
+        throw KeyFileError(what + " is readable by other users (permissions too open)",
+                           "run 'chmod 600 " + path.string() +
+                               "' (on a FAT flash drive, mount it with fmask=0077)");
+    }
+    SecretBuffer pem(max_pem_bytes);
+    std::size_t n = 0;
+    ssize_t got = 0;
+    while (n < pem.size() && (got = ::read(fd, pem.data() + n, pem.size() - n)) > 0) n += static_cast<std::size_t>(got);
+    ::close(fd);
+    if (got < 0) throw KeyFileError("cannot read " + what + ": " + std::strerror(errno), "");
+    if (n == pem.size()) throw KeyFileError(what + " is too large for a key file", keygen_hint);
+    return parse_private_key_pem(std::string_view(reinterpret_cast<const char*>(pem.data()), n), what);
 }
 
 PublicKey load_public_key(const std::filesystem::path& path) {
