@@ -327,7 +327,7 @@ void RoomClient::join() {
     for (int attempt = 0; attempt < 3; ++attempt) {
         joined_ = false;
         auto id = next_request_id();
-        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token});
+        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, 0});
         auto joined = await_reply<wire::Joined>(id, "the join");
         if (joined.head_epoch == chain_->head().epoch && joined.head_hash == chain_->head_hash()) {
             joined_ = true;

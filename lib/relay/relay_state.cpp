@@ -78,7 +78,7 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     // new epoch's token (removed members cannot).
     auto it = r.channels.find(outcome.genesis);
     if (it == r.channels.end()) return;
-    auto new_head = encode(wire::NewHead{f.room, outcome.genesis, verified->encoded});
+    auto new_head = encode(wire::NewHead{f.room, outcome.genesis, 0, verified->encoded});
     const ChainKey key{f.room, outcome.genesis};
     for (Subscriber* member : it->second.members) {
         member->deliver(new_head);
@@ -104,7 +104,7 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
         }
     }
     r->channels[f.genesis].members.insert(&from);
-    from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash}));
+    from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, 0, 1}));
 }
 
 void RelayState::on_send(Subscriber& from, const wire::Send& f) {

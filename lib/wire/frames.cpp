@@ -24,6 +24,7 @@ void put(Writer& w, const Join& f) {
     w.raw(f.room);
     w.raw(f.genesis);
     w.raw(f.token);
+    w.u64(f.after_seq);
 }
 void put(Writer& w, const Send& f) {
     w.u64(f.request_id);
@@ -47,6 +48,8 @@ void put(Writer& w, const Joined& f) {
     w.u64(f.request_id);
     w.u64(f.head_epoch);
     w.raw(f.head_hash);
+    w.u64(f.last_seq);
+    w.u64(f.first_seq);
 }
 void put(Writer& w, const Ack& f) {
     w.u64(f.request_id);
@@ -61,6 +64,7 @@ void put(Writer& w, const Deliver& f) {
 void put(Writer& w, const NewHead& f) {
     w.raw(f.room);
     w.raw(f.genesis);
+    w.u64(f.seq);
     w.blob(f.record);
 }
 void put(Writer& w, const Error& f) {
@@ -111,6 +115,7 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
             f.room = r.fixed<hash_bytes>();
             f.genesis = r.fixed<hash_bytes>();
             f.token = r.fixed<token_bytes>();
+            f.after_seq = r.u64();
             return f;
         }
         case FrameType::send: {
@@ -150,6 +155,8 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
             f.request_id = r.u64();
             f.head_epoch = r.u64();
             f.head_hash = r.fixed<hash_bytes>();
+            f.last_seq = r.u64();
+            f.first_seq = r.u64();
             return f;
         }
         case FrameType::ack: {
@@ -171,6 +178,7 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
             NewHead f;
             f.room = r.fixed<hash_bytes>();
             f.genesis = r.fixed<hash_bytes>();
+            f.seq = r.u64();
             auto rec = r.blob(max_record_bytes);
             f.record.assign(rec.begin(), rec.end());
             return f;

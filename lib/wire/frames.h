@@ -60,11 +60,15 @@ struct Publish {
     Token token{};
     Bytes record;
 };
+// Subscribe to a chain. The relay first sends every stored Deliver and NewHead
+// with a sequence number above `after_seq`, in order, then live traffic, with no
+// gap and no duplicate at the switch-over (docs/PROTOCOL.md §6.2).
 struct Join {
     std::uint64_t request_id = 0;
     RoomId room{};
     Hash genesis{};
     Token token{};
+    std::uint64_t after_seq = 0;
 };
 struct Send {
     std::uint64_t request_id = 0;
@@ -83,10 +87,15 @@ struct Published {
     std::uint64_t request_id = 0;
     Hash record_hash{};
 };
+// `last_seq` is the chain's newest sequence number; `first_seq` the oldest one
+// still stored (last_seq + 1 when nothing is): anything between the client's
+// after_seq and first_seq expired under the relay's retention.
 struct Joined {
     std::uint64_t request_id = 0;
     std::uint64_t head_epoch = 0;
     Hash head_hash{};
+    std::uint64_t last_seq = 0;
+    std::uint64_t first_seq = 1;
 };
 struct Ack {
     std::uint64_t request_id = 0;
@@ -99,10 +108,12 @@ struct Deliver {
     Bytes envelope;
 };
 // A new head was accepted; every member of the room is unsubscribed and must join
-// again with the new epoch's token.
+// again with the new epoch's token. It takes a place in the chain's sequence, so
+// a client catching up sees where the epoch changed among the messages.
 struct NewHead {
     RoomId room{};
     Hash genesis{};
+    std::uint64_t seq = 0;
     Bytes record;
 };
 struct Error {

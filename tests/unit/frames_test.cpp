@@ -24,14 +24,14 @@ std::vector<Frame> one_of_each() {
     return {
         GetChain{filled<32>(1), filled<32>(2)},
         Publish{0x0102030405060708ull, filled<32>(3), filled<32>(4), some_bytes(300, 5)},
-        Join{42, filled<32>(6), filled<32>(7), filled<32>(8)},
+        Join{42, filled<32>(6), filled<32>(7), filled<32>(8), 99},
         Send{43, filled<32>(9), filled<32>(10), some_bytes(272, 11)},
         Chain{filled<32>(12), {{some_bytes(10, 1), some_bytes(20, 2)}, {some_bytes(5, 3)}}},
         Published{44, filled<32>(13)},
-        Joined{45, 7, filled<32>(14)},
+        Joined{45, 7, filled<32>(14), 1000, 17},
         Ack{46, 1000},
         Deliver{filled<32>(15), filled<32>(16), 999, some_bytes(272, 17)},
-        NewHead{filled<32>(18), filled<32>(19), some_bytes(400, 20)},
+        NewHead{filled<32>(18), filled<32>(19), 77, some_bytes(400, 20)},
         Error{47, RelayError::forbidden},
     };
 }
