@@ -121,7 +121,8 @@ class Proc:
     """A background process whose stdout/stderr go to log files (no pipe deadlocks)."""
 
     def __init__(self, case: "Case", name: str, argv: Sequence[str], env: dict,
-                 stdin_data: Optional[str] = None, cwd: Optional[Path] = None):
+                 stdin_data: Optional[str] = None, cwd: Optional[Path] = None,
+                 stdin_pipe: bool = False):
         self.case = case
         self.name = name
         self.argv = list(argv)
@@ -132,7 +133,8 @@ class Proc:
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            self.argv,
+            stdin=subprocess.PIPE if stdin_data is not None or stdin_pipe else subprocess.DEVNULL,
             stdout=self._out, stderr=self._err, env=env, cwd=str(cwd or case.tmp),
             start_new_session=True)
         case.procs.append(self)
@@ -142,6 +144,31 @@ class Proc:
                 self.popen.stdin.close()
             except BrokenPipeError:
                 pass
+
+    def write_stdin(self, data: str, close: bool = False) -> None:
+        """For stdin_pipe=True: write to the still-open stdin (and optionally close it)."""
+        try:
+            self.popen.stdin.write(data.encode())
+            self.popen.stdin.flush()
+            if close:
+                self.popen.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def wait_for_stdout(self, pattern: re.Pattern, timeout: float, what: str) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while True:
+            match = pattern.search(self.stdout())
+            if match:
+                return match
+            if not self.running():
+                raise AssertionError(f"{what}: process exited before printing "
+                                     f"{pattern.pattern!r}\n  {self.result().describe()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"{what}: no {pattern.pattern!r} on stdout within "
+                                     f"{timeout:.0f}s\n  {self.result(-9).describe()}")
+            time.sleep(0.05)
 
     def stdout(self) -> str:
         return self.out_path.read_text(errors="replace")
@@ -204,6 +231,11 @@ class Proc:
 
     def close(self) -> None:
         self.kill()
+        if self.popen.stdin is not None:
+            try:
+                self.popen.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
         self._out.close()
         self._err.close()
 

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""The client does what README.md says about its command line: exit codes, password
+sources and their warnings, keygen's refusal to overwrite, core dumps off, and no
+terminal escape sequences from other members reaching the terminal.
+
+(`listen --timeout` exiting 3 is covered in test_three_members.py.)
+"""
+import json
+import os
+import re
+import resource
+import sys
+import time
+
+sys.dont_write_bytecode = True
+import harness  # noqa: E402
+
+ROOM = "claims"
+# README: "Exit codes: 0 done, 1 error, 3 timeout, 4 room does not exist,
+# 5 you are not (or no longer) in the room."
+EXIT_NO_ROOM = 4
+EXIT_NOT_IN_ROOM = 5
+
+
+def no_password_env(t):
+    """The test environment without PARLEY_PASSWORD (Case.env drops every PARLEY_*)."""
+    env = t.env()
+    assert "PARLEY_PASSWORD" not in env
+    return env
+
+
+def test_listen_to_missing_room_exits_4(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        listener = users["bob"].listen("no-such-room", relay.url, count=1, timeout=15,
+                                       wait_joined=False)
+        result = listener.finish()
+        assert result.returncode == EXIT_NO_ROOM, (
+            f"listen on a room that does not exist: expected exit {EXIT_NO_ROOM}\n"
+            f"  {result.describe()}")
+        result.expect_fail("listen on a missing room", "parley create")
+        assert "joined" not in result.stderr, f"listener says it joined\n  {result.describe()}"
+
+
+def test_removed_member_exits_5(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob", "charlie"])
+        alice, bob, charlie = users["alice"], users["bob"], users["charlie"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        charlie.send(ROOM, relay.url, ["charlie was here"]).expect_ok("charlie sends before removal")
+        # a listener of charlie's that is running when he is removed
+        running = charlie.listen(ROOM, relay.url, count=5, timeout=40)
+
+        alice.rekey(ROOM, relay.url, extra=["--remove", "charlie"]).expect_ok(
+            "alice: rekey --remove charlie")
+
+        result = running.finish()
+        assert result.returncode == EXIT_NOT_IN_ROOM, (
+            f"charlie's running listener after his removal: expected exit {EXIT_NOT_IN_ROOM}\n"
+            f"  {result.describe()}")
+
+        out = charlie.listen(ROOM, relay.url, count=1, timeout=15, wait_joined=False)
+        result = out.finish()
+        assert result.returncode == EXIT_NOT_IN_ROOM, (
+            f"charlie listens after removal: expected exit {EXIT_NOT_IN_ROOM}\n  {result.describe()}")
+        result = charlie.send(ROOM, relay.url, ["anyone?"])
+        assert result.returncode == EXIT_NOT_IN_ROOM, (
+            f"charlie sends after removal: expected exit {EXIT_NOT_IN_ROOM}\n  {result.describe()}")
+        # bob is unaffected
+        bob.send(ROOM, relay.url, ["still in"]).expect_ok("bob sends after the removal")
+
+
+def _core_limit_line(pid: int) -> str:
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return line.rstrip("\n")
+    raise AssertionError(f"/proc/{pid}/limits has no 'Max core file size' line")
+
+
+def test_client_disables_core_dumps(t):
+    """README: "the client disables core dumps". The client is started with a non-zero
+    core limit (when this process may raise it), so the check can tell."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates the room")
+        saved = resource.getrlimit(resource.RLIMIT_CORE)
+        wanted = None
+        for limit in ((resource.RLIM_INFINITY, resource.RLIM_INFINITY), (saved[1], saved[1]),
+                      (min(saved[1], 1 << 20), saved[1])):
+            try:
+                resource.setrlimit(resource.RLIMIT_CORE, limit)
+                wanted = limit
+                break
+            except (ValueError, OSError):
+                continue
+        try:
+            listener = users["bob"].listen(ROOM, relay.url, count=1, timeout=30)
+            control = harness.Proc(t, "sleep", ["sleep", "30"], t.env())
+        finally:
+            resource.setrlimit(resource.RLIMIT_CORE, saved)
+        control_line = _core_limit_line(control.popen.pid)
+        line = _core_limit_line(listener.proc.popen.pid)
+        assert listener.proc.running(), "bob's listener exited early"
+        fields = line[len("Max core file size"):].split()
+        assert fields[:2] == ["0", "0"], (
+            f"parley listen (pid {listener.proc.popen.pid}) still allows core dumps:\n"
+            f"    {line}\n  a sibling process started the same way has:\n    {control_line}")
+        if wanted is None or wanted[0] == 0:
+            print(f"  note: could not start the client with a non-zero core limit ({control_line})",
+                  flush=True)
+        control.kill()
+        listener.proc.kill()
+
+
+def test_password_sources(t):
+    """--password=... (with a warning), PARLEY_PASSWORD and --password-file all work;
+    bob's listener receives each of the three messages."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        fingerprints = harness.fingerprints_of(bob, ["alice", "bob"])
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        listener = bob.listen(ROOM, relay.url, count=3)
+        argv = ["send"] + alice.room_args(ROOM, relay.url)
+
+        # --password=... : works, and warns that other users can see it
+        result = t.run_parley(argv + [f"--password={alice.password}"], stdin="via argv\n",
+                              env=no_password_env(t), name="alice-send-argv")
+        result.expect_ok("send with --password=...")
+        assert re.search(r"other (local )?users", result.stderr, re.IGNORECASE), (
+            f"--password=... should warn that other users can read it\n  {result.describe()}")
+
+        # PARLEY_PASSWORD
+        result = alice.send(ROOM, relay.url, ["via env"]).expect_ok("send with PARLEY_PASSWORD")
+        assert not re.search(r"other (local )?users", result.stderr, re.IGNORECASE), (
+            f"PARLEY_PASSWORD should not get the --password warning\n  {result.describe()}")
+
+        # --password-file FILE
+        pw_file = t.tmp / "alice-password.txt"
+        pw_file.write_text(alice.password + "\n")
+        os.chmod(pw_file, 0o600)
+        result = t.run_parley(argv + ["--password-file", str(pw_file)], stdin="via file\n",
+                              env=no_password_env(t), name="alice-send-file")
+        result.expect_ok("send with --password-file")
+
+        listener.expect_messages([("alice", "via argv"), ("alice", "via env"),
+                                  ("alice", "via file")], fingerprints)
+
+
+def test_no_password_source_without_tty_fails_fast(t):
+    """No --password, PARLEY_PASSWORD or --password-file, stdin not a tty and no
+    controlling terminal (new session): an error naming the sources, not a hang."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        sources = ("PARLEY_PASSWORD", "password-file")
+        cases = [
+            ("listen", ["listen"] + bob.room_args(ROOM, relay.url) + ["--count", "1",
+                                                                     "--timeout", "20"], None),
+            ("send", ["send"] + bob.room_args(ROOM, relay.url), "hello\n"),
+            ("create", ["create"] + bob.room_args("other-room", relay.url), None),
+        ]
+        for what, argv, stdin in cases:
+            result = t.run_parley(argv, stdin=stdin, env=no_password_env(t), timeout=15,
+                                  name=f"bob-{what}-nopw")
+            assert result.returncode not in (0, 3), (
+                f"{what} without any password source should fail\n  {result.describe()}")
+            said = result.stderr + result.stdout
+            missing = [s for s in sources if s.lower() not in said.lower()]
+            assert not missing, (
+                f"{what} without a password: the error should name the password sources "
+                f"(missing {missing})\n  {result.describe()}")
+
+
+def test_short_password_warns_at_create(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice = users["alice"]
+        short = "eleven-char"  # 11 characters
+        assert len(short) < 12
+        result = alice.create("short-room", relay.url, password=short).expect_ok(
+            "create with an 11-character password")
+        assert re.search(r"short|weak", result.stderr, re.IGNORECASE), (
+            f"create with a short password should warn about it\n  {result.describe()}")
+        result = alice.create("long-room", relay.url).expect_ok("create with a long password")
+        assert not re.search(r"short|weak", result.stderr, re.IGNORECASE), (
+            f"create with a {len(alice.password)}-character password should not warn\n"
+            f"  {result.describe()}")
+
+
+def test_keygen_refuses_to_overwrite(t):
+    alice = harness.User(t, "alice")
+    alice.dir.mkdir()
+    old_umask = os.umask(0)  # the key file must be 0600 whatever the umask
+    try:
+        t.keygen(alice)  # checks exit 0 and mode 0600
+    finally:
+        os.umask(old_umask)
+    mode = alice.key_file.stat().st_mode & 0o777
+    assert mode == 0o600, f"private key mode {oct(mode)} under umask 000, expected 0600"
+    private_before = alice.key_file.read_bytes()
+    public_before = (alice.public_keys / "alice.pem").read_bytes()
+    result = t.run_parley(["keygen", "--user", "alice", "--dir", str(alice.dir)],
+                          name="alice-keygen-again")
+    result.expect_fail("keygen over an existing key", "exist", "overwrite")
+    assert alice.key_file.read_bytes() == private_before, "keygen changed the existing private key"
+    assert (alice.public_keys / "alice.pem").read_bytes() == public_before, (
+        "keygen changed the existing public key")
+    mode = alice.key_file.stat().st_mode & 0o777
+    assert mode == 0o600, f"private key mode changed to {oct(mode)}"
+
+
+ESCAPES = "\x1b[31mred\x1b[0m bell\x07 title\x1b]0;pwned\x07 csi\u009b2J end"
+FORBIDDEN = {b"\x1b": "ESC", b"\x07": "BEL", "\u009b".encode(): "C1 CSI"}
+
+
+def test_escape_sequences_do_not_reach_the_terminal(t):
+    with t.relay() as relay:
+        # bob reads with `chat`, carol with `listen` (two readers of one user would
+        # share bob's replay state and one of them would see replays)
+        users = t.make_users(["alice", "bob", "carol"])
+        alice, bob, carol = users["alice"], users["bob"], users["carol"]
+        fingerprints = harness.fingerprints_of(carol, ["alice", "bob", "carol"])
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+
+        listener = carol.listen(ROOM, relay.url, count=2)
+        chat = harness.Proc(t, "bob-chat",
+                            [harness.args().parley, "chat"] + bob.room_args(ROOM, relay.url),
+                            bob.env(), stdin_pipe=True)
+        chat.wait_for_stdout(re.compile(r"joined"), harness.JOIN_TIMEOUT_S, "bob's chat join")
+
+        alice.send(ROOM, relay.url, [ESCAPES, "marker after"]).expect_ok("alice sends")
+        chat.wait_for_stdout(re.compile(r"marker after"), 30, "bob's chat shows alice's messages")
+        time.sleep(0.5)
+        chat.write_stdin("/quit\n", close=True)
+        chat.wait(20, "bob's chat after /quit").expect_ok("bob's chat quits")
+
+        raw = chat.out_path.read_bytes()
+        found = [name for seq, name in FORBIDDEN.items() if seq in raw]
+        assert not found, (f"bob's chat wrote {found} bytes to its stdout:\n"
+                           f"    {raw!r}")
+        shown = [l for l in raw.decode("utf-8", "replace").splitlines() if "red" in l]
+        assert shown, f"bob's chat did not show the message with escapes at all:\n    {raw!r}"
+
+        # listen keeps the exact text, JSON-escaped (no raw control bytes on stdout)
+        listener.expect_messages([("alice", ESCAPES), ("alice", "marker after")], fingerprints)
+        raw = listener.proc.out_path.read_bytes()
+        found = [name for seq, name in FORBIDDEN.items() if seq in raw and name != "C1 CSI"]
+        assert not found, f"listen wrote raw {found} bytes (should be JSON-escaped):\n    {raw!r}"
+        texts = [json.loads(l)["text"] for l in raw.decode().splitlines() if l.strip()]
+        assert ESCAPES in texts, f"listen changed the text: {texts!r}"
+
+
+if __name__ == "__main__":
+    harness.main([
+        test_listen_to_missing_room_exits_4,
+        test_removed_member_exits_5,
+        test_client_disables_core_dumps,
+        test_password_sources,
+        test_no_password_source_without_tty_fails_fast,
+        test_short_password_warns_at_create,
+        test_keygen_refuses_to_overwrite,
+        test_escape_sequences_do_not_reach_the_terminal,
+    ])
