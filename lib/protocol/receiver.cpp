@@ -27,15 +27,20 @@ Receiver::Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_s
                    ReplayStore& store, SentHighest sent_highest)
     : room_(room), me_(me), my_session_(my_session), store_(store), sent_highest_(std::move(sent_highest)) {}
 
-void Receiver::add_epoch(EpochView view) {
-    head_epoch_ = std::max(head_epoch_, view.epoch);
+void Receiver::set_stream_epoch(std::uint64_t epoch) {
+    head_epoch_ = epoch;
+    // Keys older than the grace epoch are no longer needed: drop them. Epochs
+    // newer than the stream position stay: a catch-up reaches them.
+    while (!epochs_.empty() && epochs_.begin()->first + 1 < head_epoch_) epochs_.erase(epochs_.begin());
+}
+
+void Receiver::add_epoch(EpochView view, bool advance) {
     // Hash each member's key id once, not per message.
     view.ids.clear();
     for (const auto& k : view.roster) view.ids.push_back(crypto::key_id(k));
     auto epoch = view.epoch;
     epochs_.insert_or_assign(epoch, std::move(view));
-    // Keys older than the grace epoch are no longer needed: drop them.
-    while (!epochs_.empty() && epochs_.begin()->first + 1 < head_epoch_) epochs_.erase(epochs_.begin());
+    if (advance && epoch > head_epoch_) set_stream_epoch(epoch);
 }
 
 const EpochView* Receiver::find_epoch(const wire::Envelope& env, std::string& reason) const {
@@ -76,9 +81,15 @@ Delivery Receiver::receive(ByteView bytes) {
     std::string reason;
     const EpochView* view = find_epoch(env, reason);
     if (view == nullptr) return reject(d, reason);
+    if (!view->message_key) {
+        d.ignored = true;
+        d.reason = "from epoch " + std::to_string(view->epoch) + ", before we were a member";
+        return d;
+    }
     // 4. sender in that record's roster; after a newer epoch, only if still a member
     const crypto::PublicKey* sender = roster_key(*view, env.header.sender);
     if (sender == nullptr) return reject(d, "sender is not in the roster of epoch " + std::to_string(view->epoch));
+    if (view->epoch + 1 < head_epoch_) return reject(d, "message for stale epoch " + std::to_string(view->epoch));
     if (view->epoch < head_epoch_ && !in_roster(epochs_.at(head_epoch_).roster, *sender))
         return reject(d, "sender was removed at epoch " + std::to_string(head_epoch_));
     const bool own_key = *sender == me_;
@@ -101,12 +112,14 @@ Delivery Receiver::receive(ByteView bytes) {
         if (env.header.session == my_session_) return reject(d, "our own message reflected back by the relay");
         d.own = true;
     }
-    // 8. remember it
+    // 8. remember it; a genuine message of a newer epoch we hold moves the
+    //    stream forward (its NewHead may have expired from the relay's log)
     store_.save_window(stream, decision.updated);
     d.accepted = true;
     d.sender = *sender;
     d.text = std::move(*opened.text);
     d.missing_before = decision.missing_before;
+    if (view->epoch > head_epoch_) set_stream_epoch(view->epoch);  // `view` is not used after this
     return d;
 }
 

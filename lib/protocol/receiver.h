@@ -16,12 +16,12 @@
 
 namespace parley::protocol {
 
-// One epoch we hold keys for.
+// One epoch of the chain: its roster, and its message key if we were a member.
 struct EpochView {
     std::uint64_t epoch = 0;
     wire::Hash record_hash{};
     std::vector<crypto::PublicKey> roster;  // sorted
-    std::shared_ptr<const crypto::SymmetricKey> message_key;
+    std::shared_ptr<const crypto::SymmetricKey> message_key;  // null: not ours to read
     std::vector<wire::KeyId> ids;  // key ids of `roster`, filled by Receiver::add_epoch
 };
 
@@ -33,6 +33,9 @@ struct Delivery {
     std::string text;
     std::uint64_t missing_before = 0;  // gap in this sender's counter stream
     bool own = false;                  // our key, from another session of ours
+    // Not rejected, not shown: a message of an epoch from before we were a
+    // member (a catch-up backlog holds them).
+    bool ignored = false;
 };
 
 class Receiver {
@@ -45,8 +48,15 @@ public:
     Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session, ReplayStore& store,
              SentHighest sent_highest);
 
-    // Adds an epoch we can read and makes it the head if it is the newest.
-    void add_epoch(EpochView view);
+    // Adds an epoch; with `advance`, moves the stream position to it if it is
+    // the newest (a live NewHead). A client catching up adds every epoch
+    // without advancing.
+    void add_epoch(EpochView view, bool advance = true);
+    // Where the relay's stream stands: the epoch of the newest record it
+    // showed us. Messages of older epochs are accepted only from members still
+    // in this epoch's roster, and only one epoch back; a client catching up
+    // sets it back to where it left off and moves it with each NewHead.
+    void set_stream_epoch(std::uint64_t epoch);
     std::uint64_t head_epoch() const { return head_epoch_; }
 
     [[nodiscard]] Delivery receive(ByteView envelope_bytes);

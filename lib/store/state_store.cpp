@@ -53,6 +53,9 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "seen_below INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY, highest_sent INTEGER)");
         exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
+        exec("CREATE TABLE IF NOT EXISTS rooms (room BLOB PRIMARY KEY, last_seq INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
+             "PRIMARY KEY (room, seq))");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
         Stmt st;
         sqlite3_stmt* raw = nullptr;
@@ -213,6 +216,62 @@ void StateStore::save_window(const protocol::StreamKey& key, const protocol::Rep
                           sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(w.seen_below));
                       });
     step_done(db_, path_, st.get());
+}
+
+std::uint64_t StateStore::last_seq(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT last_seq FROM rooms WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, st.get())) return 0;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+void StateStore::save_last_seq(const wire::RoomId& room, std::uint64_t seq) {
+    auto st = prepare(db_, path_,
+                      "INSERT INTO rooms (room, last_seq) VALUES (?, ?) "
+                      "ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+                      });
+    step_done(db_, path_, st.get());
+}
+
+void StateStore::add_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed) {
+    auto st = prepare(db_, path_, "INSERT OR IGNORE INTO history (room, seq, sealed) VALUES (?, ?, ?)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+                          bind_blob(s, 3, sealed);
+                      });
+    step_done(db_, path_, st.get());
+}
+
+std::vector<std::pair<std::uint64_t, Bytes>> StateStore::load_history(const wire::RoomId& room, std::size_t limit) {
+    auto st = prepare(db_, path_,
+                      "SELECT seq, sealed FROM (SELECT seq, sealed FROM history WHERE room=? ORDER BY seq DESC LIMIT ?) "
+                      "ORDER BY seq ASC",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
+                      });
+    std::vector<std::pair<std::uint64_t, Bytes>> rows;
+    while (step_row(db_, path_, st.get())) {
+        auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 1));
+        Bytes sealed(data, data + sqlite3_column_bytes(st.get(), 1));
+        rows.emplace_back(static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)), std::move(sealed));
+    }
+    return rows;
+}
+
+StateStore::Transaction::Transaction(StateStore& store) : store_(store) { store_.exec("BEGIN IMMEDIATE"); }
+
+StateStore::Transaction::~Transaction() {
+    if (!done_) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void StateStore::Transaction::commit() {
+    store_.exec("COMMIT");
+    done_ = true;
 }
 
 }  // namespace parley::store

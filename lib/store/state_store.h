@@ -10,6 +10,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "protocol/epoch.h"
 #include "protocol/replay.h"
@@ -46,6 +48,33 @@ public:
 
     std::optional<protocol::ReplayWindow> load_window(const protocol::StreamKey& key) override;
     void save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& window) override;
+
+    // The relay sequence number up to which this room's stream was handled
+    // (0: nothing yet). Only moves forward.
+    std::uint64_t last_seq(const wire::RoomId& room);
+    void save_last_seq(const wire::RoomId& room, std::uint64_t seq);
+
+    // Message history, sealed by the caller (history_cipher.h): the store
+    // only ever sees ciphertext. One row per (room, relay sequence number).
+    void add_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed);
+    // The newest `limit` rows, oldest first.
+    std::vector<std::pair<std::uint64_t, Bytes>> load_history(const wire::RoomId& room, std::size_t limit);
+
+    // BEGIN IMMEDIATE ... COMMIT; rolled back if destroyed before commit().
+    // A received message, its replay window, its history row and the room's
+    // last sequence number are stored in one transaction.
+    class Transaction {
+    public:
+        explicit Transaction(StateStore& store);
+        ~Transaction();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+        void commit();
+
+    private:
+        StateStore& store_;
+        bool done_ = false;
+    };
 
 private:
     void exec(const char* sql);
