@@ -1,0 +1,320 @@
+// RoomClient, part two: the room's epoch chain. Choosing and verifying a
+// chain, creating a room, deriving each epoch's keys, following new epochs
+// and writing them (rekey). docs/PROTOCOL.md §3, §4.
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "room_client.h"
+#include "user_error.h"
+
+namespace parley::client {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& k) {
+    return std::binary_search(roster.begin(), roster.end(), k);
+}
+
+}  // namespace
+
+void RoomClient::select_chain(std::vector<std::vector<Bytes>> candidates) {
+    auto pin = member_.store->load_pin(room_);
+    std::vector<std::string> reasons;
+    std::optional<protocol::VerifiedChain> chosen;
+    for (auto& encoded : candidates) {
+        auto verified = protocol::verify_chain(encoded, room_);
+        if (auto* why = std::get_if<std::string>(&verified)) {
+            reasons.push_back(*why);
+            continue;
+        }
+        auto& chain = std::get<protocol::VerifiedChain>(verified);
+        if (pin) {
+            switch (protocol::check_pin(chain, *pin)) {
+                case protocol::PinVerdict::other_chain: reasons.push_back("not the pinned chain"); continue;
+                case protocol::PinVerdict::rollback:
+                    throw UserError("rollback: the relay serves room " + room_name_ + " at epoch " +
+                                        std::to_string(chain.head().epoch) + ", older than the pinned epoch " +
+                                        std::to_string(pin->head_epoch),
+                                    "nothing was sent; the relay is stale or hostile");
+                case protocol::PinVerdict::fork:
+                    throw UserError("fork: the relay serves a different record for pinned epoch " +
+                                        std::to_string(pin->head_epoch) + " of room " + room_name_,
+                                    "nothing was sent; compare room codes (/verify) with the other members");
+                case protocol::PinVerdict::matches:
+                case protocol::PinVerdict::extends: break;
+            }
+        } else if (!member_.keyring->by_key(chain.records.front().author)) {
+            reasons.push_back("genesis written by a key not in public_keys/ (" +
+                              crypto::fingerprint(chain.records.front().author) + ")");
+            continue;
+        }
+        // Deterministic choice among several valid chains: the smallest genesis hash.
+        if (!chosen || chain.genesis_hash() < chosen->genesis_hash()) chosen = std::move(chain);
+    }
+    if (!chosen) {
+        std::string all;
+        for (const auto& r : reasons) all += (all.empty() ? "" : "; ") + r;
+        if (pin) {
+            throw UserError("the relay does not serve the chain pinned for room " + room_name_ + " (" + all + ")",
+                            "refusing to use another genesis; compare the room code with the other members");
+        }
+        throw UserError("no usable epoch chain for room " + room_name_ + ": " + all);
+    }
+    chain_ = std::move(chosen);
+    adopt_head();
+}
+
+void RoomClient::create_room() {
+    protocol::RecordDraft draft;
+    draft.room = room_;
+    draft.salt = crypto::random_array<wire::salt_bytes>();
+    draft.kdf = wire::kdf_floor;
+    draft.created_at_ms = now_ms();
+    draft.roster = member_.keyring->sorted_keys();
+    for (const auto& k : draft.roster) draft.ops.push_back({wire::RosterOpKind::add, k});
+    wire::EpochRecord probe;
+    probe.salt = draft.salt;
+    probe.kdf = draft.kdf;
+    const auto& secret = room_secret(probe);
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    auto record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
+    if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
+    auto id = next_request_id();
+    send_frame(wire::Publish{id, room_, {}, wire::encode_record(*record)});
+    (void)await_reply<wire::Published>(id, "the new room");
+    notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members");
+    // Fetch what the relay now holds: if another member created the room at the
+    // same moment, every client picks the same chain.
+    auto reply = fetch_chains({});
+    select_chain(std::move(reply.chains));
+}
+
+const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {
+    // Salt and KDF parameters are fixed for a chain (check_successor), so one
+    // Argon2id run per join is enough.
+    if (!room_secret_) {
+        if (!protocol::kdf_params_allowed(record.kdf))
+            throw UserError("the room's KDF parameters are outside the allowed range");
+        room_secret_ = protocol::derive_room_secret(*member_.password, record.salt, record.kdf);
+        if (!room_secret_) throw UserError("cannot run Argon2id (not enough memory?)");
+    }
+    return *room_secret_;
+}
+
+std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::EpochRecord& record,
+                                                               const wire::Hash& /*hash*/) {
+    auto opened = protocol::open_epoch_secret(*member_.identity, record);
+    if (auto* err = std::get_if<protocol::OpenError>(&opened)) {
+        if (*err == protocol::OpenError::not_member) return std::nullopt;
+        throw UserError(std::string(protocol::to_string(*err)) + " in epoch " + std::to_string(record.epoch) +
+                            " written by " + display_name(record.author),
+                        "that member's client wrote a bad record; tell them");
+    }
+    auto keys = protocol::derive_epoch_keys(room_secret(record), record.room, record.epoch, record.previous,
+                                            std::get<crypto::EpochSecret>(opened));
+    if (keys.token_hash != record.token_hash) {
+        if (password_confirmed_) {
+            throw UserError("epoch " + std::to_string(record.epoch) + " written by " + display_name(record.author) +
+                                " does not match the room password its earlier epochs matched",
+                            "that member's client wrote a bad record; tell them");
+        }
+        throw UserError("wrong room password for room " + room_name_,
+                        "the password does not match the one the room was created with");
+    }
+    password_confirmed_ = true;
+    EpochState state;
+    state.token = protocol::token_bytes(keys);
+    state.message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
+    return state;
+}
+
+void RoomClient::adopt_head() {
+    const auto& head = chain_->head();
+    auto state = derive_epoch(head, chain_->head_hash());
+    if (!state) {
+        removed_ = true;
+        // Were we ever a member? Then say when we were removed.
+        for (auto it = chain_->records.rbegin(); it != chain_->records.rend(); ++it) {
+            if (contains(it->roster, member_.identity->public_key)) {
+                const auto& removal = *(it - 1);
+                throw UserError(member_.user + " was removed from room " + room_name_ + " at epoch " +
+                                    std::to_string(removal.epoch) + " by " + display_name(removal.author),
+                                "you are no longer in the roster; ask a member to add you back", 5);
+            }
+        }
+        throw UserError(member_.user + " is not in the roster of room " + room_name_,
+                        "ask a member to run 'parley rekey --add " + member_.user + "'", 5);
+    }
+    if (!receiver_) {
+        receiver_ = std::make_unique<protocol::Receiver>(
+            room_, member_.identity->public_key, session_, *member_.store,
+            [store = member_.store](const wire::SessionId& s) { return store->sent_highest(s); });
+        // Keep the previous epoch's keys for messages still in flight.
+        if (head.epoch > 0) {
+            const auto& prev = chain_->records[head.epoch - 1];
+            if (auto prev_state = derive_epoch(prev, chain_->hashes[head.epoch - 1])) {
+                receiver_->add_epoch({prev.epoch, chain_->hashes[head.epoch - 1], prev.roster, prev_state->message_key, {}});
+                epochs_[prev.epoch] = std::move(*prev_state);
+            }
+        }
+    }
+    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key, {}});
+    epochs_[head.epoch] = std::move(*state);
+    member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+    if (send_epoch_ != head.epoch) send_counter_ = 0;
+    send_epoch_ = head.epoch;
+}
+
+void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
+    // Another member may write the same epoch at the same moment; the relay's
+    // compare-and-set picks one. The loser applies its own operations again on
+    // top of the winner's record (NewHead brings it).
+    for (int attempt = 0;; ++attempt) {
+        try {
+            publish_next_epoch(ops);
+            return;
+        } catch (const RelayRefused& e) {
+            if (e.code() != wire::RelayError::not_head || attempt == 2) throw;
+            auto before = chain_->head().epoch;
+            pump_until([&] { return chain_->head().epoch > before || closed_; }, 5s);
+            if (removed_) throw UserError("you were removed from room " + room_name_ + " meanwhile", "", 5);
+        }
+    }
+}
+
+void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
+    if (!joined_) join();
+    const auto& head = chain_->head();
+    protocol::RecordDraft draft;
+    draft.room = room_;
+    draft.epoch = head.epoch + 1;
+    draft.previous = chain_->head_hash();
+    draft.salt = head.salt;
+    draft.kdf = head.kdf;
+    draft.created_at_ms = now_ms();
+    std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
+    for (const auto& op : ops) {
+        bool present = roster.count(op.key) != 0;
+        if (op.kind == wire::RosterOpKind::add && present) continue;  // the winner did it already
+        if (op.kind == wire::RosterOpKind::remove && !present) continue;
+        if (op.kind == wire::RosterOpKind::add) roster.insert(op.key);
+        else roster.erase(op.key);
+        draft.ops.push_back(op);
+    }
+    draft.roster.assign(roster.begin(), roster.end());
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    auto record = protocol::build_record(*member_.identity, draft, room_secret(head), epoch_secret);
+    if (!record) throw UserError("a roster key cannot receive sealed secrets (no X25519 form)");
+    auto id = next_request_id();
+    send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, wire::encode_record(*record)});
+    (void)await_reply<wire::Published>(id, "the new epoch");
+    // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
+    if (auto err = protocol::extend_chain(*chain_, *record)) throw UserError("internal: own record invalid: " + *err);
+    joined_ = false;
+    adopt_head();
+}
+
+void RoomClient::handle_new_head(const wire::NewHead& f) {
+    if (!chain_ || f.room != room_ || f.genesis != chain_->genesis_hash()) return;
+    joined_ = false;  // the relay unsubscribed us
+    auto decoded = wire::decode_record(f.record);
+    if (!decoded.record) {
+        notice(std::string("warning: the relay announced a new epoch that does not decode (") +
+               wire::to_string(decoded.error) + "); ignored");
+        return;
+    }
+    auto& record = *decoded.record;
+    auto hash = wire::record_hash(record);
+    const auto epoch = record.epoch;
+    if (epoch <= chain_->head().epoch) {
+        if (chain_->hashes[epoch] == hash) return;  // one we hold (our own rekey, echoed)
+        // A second record for a height we hold is a fork only if a member of
+        // the epoch before really wrote it; anything else is relay noise.
+        const bool genuine = epoch > 0 && !wire::check_successor(chain_->records[epoch - 1], record) &&
+                             wire::verify_record_signature(record);
+        if (!genuine) {
+            notice("warning: the relay announced an invalid record for epoch " + std::to_string(epoch) + "; ignored");
+            return;
+        }
+        block("fork at epoch " + std::to_string(epoch) + ": " + display_name(chain_->records[epoch].author) +
+              " and " + display_name(record.author) +
+              " each wrote a record; nothing more is sent (compare room codes with /verify)");
+        return;
+    }
+    if (epoch != chain_->head().epoch + 1) {
+        notice("warning: the relay announced epoch " + std::to_string(epoch) + " out of order; ignored");
+        return;
+    }
+    // Check it fully before it touches our state.
+    protocol::VerifiedChain next = *chain_;
+    if (auto err = protocol::extend_chain(next, std::move(record))) {
+        notice("warning: the relay announced an invalid new epoch: " + *err + "; ignored");
+        return;
+    }
+    const auto& head = next.head();
+    describe_changes(head);
+    if (!contains(head.roster, member_.identity->public_key)) {
+        chain_ = std::move(next);
+        removed_ = true;
+        member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+        notice(member_.user + " was removed from room " + room_name_ + " at epoch " +
+               std::to_string(chain_->head().epoch) + " by " + display_name(chain_->head().author));
+        return;
+    }
+    // Adopt it; if our box or the keys are bad, keep the old chain and stop.
+    std::swap(*chain_, next);
+    try {
+        adopt_head();
+    } catch (const UserError& e) {
+        std::swap(*chain_, next);
+        block(e.what());
+    }
+}
+
+void RoomClient::describe_changes(const wire::EpochRecord& record) {
+    std::string line = "epoch " + std::to_string(record.epoch) + " by " + display_name(record.author);
+    if (record.ops.empty()) line += ": new keys, same members";
+    for (const auto& op : record.ops) {
+        line += op.kind == wire::RosterOpKind::add ? ", added " : ", removed ";
+        line += display_name(op.key) + " (" + crypto::fingerprint(op.key) + ")";
+    }
+    notice(line);
+}
+
+void RoomClient::block(const std::string& reason) {
+    blocked_ = reason;
+    notice("warning: " + reason);
+}
+
+std::vector<std::string> RoomClient::roster_differences() const {
+    std::vector<std::string> lines;
+    const auto& roster = chain_->head().roster;
+    for (const auto& m : member_.keyring->members()) {
+        if (!contains(roster, m.key))
+            lines.push_back(m.name + ".pem is in public_keys/ but not in the room; to add: parley rekey --add " + m.name);
+    }
+    for (const auto& k : roster) {
+        if (!member_.keyring->by_key(k))
+            lines.push_back("room member " + crypto::fingerprint(k) +
+                            " has no file in public_keys/; to remove: parley rekey --remove " +
+                            to_hex(crypto::key_id(k)).substr(0, 16));
+    }
+    return lines;
+}
+
+std::string RoomClient::room_code() const {
+    return crypto::format_fingerprint(crypto::room_code(chain_->genesis_hash(), chain_->head_hash()));
+}
+
+}  // namespace parley::client
