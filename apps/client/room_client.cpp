@@ -140,6 +140,11 @@ T RoomClient::await_reply(std::uint64_t request_id, const char* what) {
     throw UserError(std::string("the relay answered ") + what + " with the wrong frame");
 }
 
+// await_reply is used from room_epochs.cpp too.
+template wire::Published RoomClient::await_reply<wire::Published>(std::uint64_t, const char*);
+template wire::Joined RoomClient::await_reply<wire::Joined>(std::uint64_t, const char*);
+template wire::Ack RoomClient::await_reply<wire::Ack>(std::uint64_t, const char*);
+
 wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
     chain_reply_.reset();
     send_frame(wire::GetChain{room_, genesis});
