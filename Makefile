@@ -1,6 +1,8 @@
 # Parley: convenience targets over the CMake presets. `make` prints help.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
 
 ifeq ($(CI),true)
 TEST_PRESET := ci
@@ -9,7 +11,7 @@ TEST_PRESET := release
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test clean
+.PHONY: help setup build demo test test-asan test-tsan fuzz fuzz-smoke clean
 
 help:
 	@echo "Parley make targets:"
@@ -18,6 +20,11 @@ help:
 	@echo "  make demo    build, then run a three-member demo on loopback (scripts/demo.sh)"
 	@echo "  make test    setup, build and run ctest (preset 'ci' with warnings as errors"
 	@echo "               when CI=true, else 'release')"
+	@echo "  make test-asan   the whole suite (e2e included) under ASan + UBSan, clang-14 (build/asan)"
+	@echo "  make test-tsan   the relay's tests (ctest -R 'Relay|relay') under TSan, clang-14 (build/tsan)"
+	@echo "  make fuzz        build the libFuzzer targets (build/fuzz) and run each for FUZZ_SECONDS"
+	@echo "                   (default $(FUZZ_SECONDS)); crashes land in build/fuzz/artifacts/"
+	@echo "  make fuzz-smoke  the same, $(FUZZ_SMOKE_SECONDS) s per target (CI)"
 	@echo "  make clean   remove build/"
 
 setup:
@@ -34,6 +41,24 @@ test: setup
 	cmake --preset $(TEST_PRESET)
 	cmake --build --preset $(TEST_PRESET) -j$(JOBS)
 	ctest --preset $(TEST_PRESET) -j2 --output-on-failure
+
+test-asan: setup
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+	ctest --preset asan -j2 --output-on-failure
+
+test-tsan: setup
+	cmake --preset tsan
+	cmake --build --preset tsan -j$(JOBS)
+	ctest --preset tsan -j2 --output-on-failure
+
+fuzz: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j$(JOBS)
+	tests/fuzz/run_fuzzers.sh $(FUZZ_SECONDS) build/fuzz
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 clean:
 	rm -rf build

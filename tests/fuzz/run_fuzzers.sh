@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for SECONDS each (default 60), one after another.
+#
+#   tests/fuzz/run_fuzzers.sh [SECONDS] [BUILD_DIR]      (make fuzz / make fuzz-smoke)
+#
+# Each target starts from the committed seeds (tests/fuzz/corpus/<target>, read
+# only) plus a working corpus in BUILD_DIR/corpus/<target> that grows between
+# runs. A crash, leak, timeout or failed property leaves its input in
+# BUILD_DIR/artifacts/ and fails the script once every target has run.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+seconds="${1:-60}"
+build="${2:-build/fuzz}"
+bin="$build/tests/fuzz"
+targets=(frames envelope record chain receiver pem_private pem_public display_text)
+
+mkdir -p "$build/artifacts" "$build/logs"
+failed=()
+for t in "${targets[@]}"; do
+    if [[ ! -x "$bin/fuzz_$t" ]]; then
+        echo "fuzz: $bin/fuzz_$t is missing (build the 'fuzz' preset first)" >&2
+        exit 1
+    fi
+    mkdir -p "$build/corpus/$t"
+    log="$build/logs/$t.log"
+    start=$SECONDS
+    # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a memory blow-up.
+    # setsid: no controlling terminal, so OpenSSL's pass-phrase prompt (an
+    # encrypted PEM) fails at once instead of waiting for someone to type.
+    setsid -w "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
+        "$build/corpus/$t" "tests/fuzz/corpus/$t" </dev/null >"$log" 2>&1
+    rc=$?
+    runs="$(grep -o '^stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')"
+    cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1)"
+    if [[ $rc -ne 0 ]]; then
+        failed+=("$t")
+        echo "fuzz: $t FAILED after $((SECONDS - start)) s (exit $rc); log $log"
+        grep -E 'ERROR|SUMMARY|fuzz property failed|Test unit written|^    #[0-9]+ ' "$log" | head -40
+    else
+        echo "fuzz: $t ok, ${runs:-?} runs in $((SECONDS - start)) s, ${cov:-cov: ?}"
+    fi
+done
+
+if [[ ${#failed[@]} -ne 0 ]]; then
+    echo "fuzz: ${#failed[@]} of ${#targets[@]} targets failed: ${failed[*]}"
+    echo "fuzz: reproduce with $bin/fuzz_<target> <artifact>"
+    exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets ok (${seconds} s each)"
