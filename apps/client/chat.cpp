@@ -153,7 +153,8 @@ int cmd_chat(RoomOptions& o) {
                ", room code " + client.room_code() + "); /help for commands");
     for (const auto& line : client.roster_differences()) term.print("-- note: " + line);
     term.start();
-    while (!chat.quit()) client.pump_once(std::chrono::milliseconds(200));
+    client.set_reconnect(true);
+    client.run_until([&chat] { return chat.quit(); }, std::chrono::hours(24 * 365));
     if (client.removed()) return 5;
     if (client.blocked()) return 6;
     if (client.closed()) {

@@ -79,6 +79,7 @@ int cmd_create(RoomOptions& o) {
 int cmd_send(RoomOptions& o) {
     auto s = make_session(o, false);
     s->client->on_notice(print_notice);
+    s->client->set_reconnect(true, std::chrono::seconds(60));  // resend what was not acknowledged
     s->client->open(true);  // no delivery handler: this process only sends
     for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::string line;
@@ -145,7 +146,9 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
     for (const auto& line : client.roster_differences()) print_notice("note: " + line);
     const auto timeout = l.timeout_s ? std::chrono::milliseconds(static_cast<std::int64_t>(*l.timeout_s * 1000))
                                      : std::chrono::milliseconds::max() / 2;
-    bool done = client.pump_until(
+    client.set_reconnect(true, l.timeout_s ? std::chrono::seconds(static_cast<std::int64_t>(*l.timeout_s) + 1)
+                                           : std::chrono::seconds::max());
+    bool done = client.run_until(
         [&] {
             return client.closed() || client.removed() || client.blocked() || (l.count && delivered >= *l.count);
         },

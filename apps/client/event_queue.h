@@ -17,7 +17,8 @@ namespace parley::client {
 struct Event {
     enum class Kind { frame, closed, input_line, input_eof } kind = Kind::frame;
     Bytes frame;
-    std::string text;  // closed: reason; input_line: the line
+    std::string text;              // closed: reason; input_line: the line
+    std::uint64_t generation = 0;  // which connection a frame or close came from
 };
 
 class EventQueue {

@@ -1,6 +1,7 @@
 #include "room_client.h"
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <set>
 
@@ -27,7 +28,8 @@ RoomClient::RoomClient(Member member, std::string room_name, net::Endpoint endpo
       room_name_(std::move(room_name)),
       room_(crypto::room_id(room_name_)),
       endpoint_(std::move(endpoint)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      history_(*member.identity) {
     session_ = crypto::random_array<wire::session_id_bytes>();
     member_.store->add_own_session(session_);
 }
@@ -41,13 +43,66 @@ std::string RoomClient::display_name(const crypto::PublicKey& key) const {
 }
 
 void RoomClient::connect() {
+    if (net_) net_->close();
     net_ = std::make_unique<net::Client>(endpoint_, options_);
+    const auto gen = ++generation_;
     try {
-        net_->connect([this](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}}); },
-                      [this](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason)}); });
+        net_->connect(
+            [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
+            [this, gen](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason), gen}); });
     } catch (const std::exception& e) {
         throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
     }
+    closed_ = false;
+    joined_ = false;
+}
+
+void RoomClient::reconnect() {
+    using clock = std::chrono::steady_clock;
+    const auto give_up = reconnect_limit_ == std::chrono::seconds::max() ? clock::time_point::max()
+                                                                           : clock::now() + reconnect_limit_;
+    auto backoff = 250ms;
+    notice("connection to the relay lost (" + close_reason_ + "); reconnecting");
+    for (;;) {
+        // Wait, but keep handling what the user types meanwhile.
+        pump_until([] { return false; }, backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 10s);
+        try {
+            connect();
+            refresh_chain();
+            join();
+            notice("reconnected; resumed after message " + std::to_string(last_seq_));
+            return;
+        } catch (const UserError& e) {
+            if (removed_ || blocked_) throw;
+            if (clock::now() >= give_up) throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
+        }
+    }
+}
+
+void RoomClient::maintain() {
+    if (closed_ && reconnect_) reconnect();
+    if (!closed_ && !joined_ && chain_ && !removed_ && !blocked_) join();
+}
+
+bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms) return false;
+        maintain();
+        pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
+    }
+    return true;
+}
+
+void RoomClient::refresh_chain() {
+    auto reply = fetch_chains(chain_ ? chain_->genesis_hash() : wire::Hash{});
+    if (reply.chains.empty()) {
+        throw UserError("the relay no longer has the chain of room " + room_name_,
+                        "it may have lost its data; nothing was sent");
+    }
+    select_chain(std::move(reply.chains));
 }
 
 void RoomClient::send_frame(const wire::Frame& frame) { net_->send(wire::encode_frame(frame)); }
@@ -63,6 +118,7 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
     if (!event) return;
     switch (event->kind) {
         case Event::Kind::frame:
+            if (event->generation != generation_) break;  // from a connection we left
             try {
                 handle_frame(event->frame);
             } catch (const std::exception& e) {
@@ -71,7 +127,9 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
             }
             break;
         case Event::Kind::closed:
+            if (event->generation != generation_) break;
             closed_ = true;
+            joined_ = false;
             close_reason_ = event->text;
             break;
         case Event::Kind::input_line:
@@ -157,6 +215,8 @@ wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
 void RoomClient::open(bool create_if_missing) {
     connect();
     auto pin = member_.store->load_pin(room_);
+    last_seq_ = member_.store->last_seq(room_);
+    stream_start_epoch_ = pin ? pin->head_epoch : 0;
     auto reply = fetch_chains(pin ? pin->genesis : wire::Hash{});
     if (reply.chains.empty()) {
         if (pin) {
@@ -176,19 +236,30 @@ void RoomClient::open(bool create_if_missing) {
 }
 
 void RoomClient::join() {
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
         joined_ = false;
+        // A process that only sends wants no backlog.
+        const std::uint64_t after = reader() ? last_seq_ : std::numeric_limits<std::uint64_t>::max();
         auto id = next_request_id();
-        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, 0});
-        auto joined = await_reply<wire::Joined>(id, "the join");
-        if (joined.head_epoch == chain_->head().epoch && joined.head_hash == chain_->head_hash()) {
+        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, after});
+        std::optional<wire::Joined> joined;
+        try {
+            joined = await_reply<wire::Joined>(id, "the join");
+        } catch (const RelayRefused& e) {
+            // Another member moved the room to a new epoch since we fetched it.
+            if (e.code() != wire::RelayError::forbidden || attempt == 3) throw;
+        }
+        if (joined && joined->head_epoch == chain_->head().epoch && joined->head_hash == chain_->head_hash()) {
             joined_ = true;
+            if (reader() && joined->first_seq > last_seq_ + 1) {
+                notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
+                       " expired on the relay before this device fetched them");
+            }
             return;
         }
-        // The relay accepted our token, so the head it names is not ahead of
-        // ours by much; fetch and verify the chain again, then join again.
-        auto reply = fetch_chains(chain_->genesis_hash());
-        select_chain(std::move(reply.chains));
+        // Fetch and verify the chain again, then join with the new head.
+        refresh_chain();
+        if (removed_ || blocked_) throw UserError("cannot join room " + room_name_, "", removed_ ? 5 : 6);
     }
     throw UserError("the relay keeps reporting a head that differs from the chain it serves");
 }
@@ -197,43 +268,80 @@ void RoomClient::send_text(std::string_view text) {
     if (text.size() > wire::max_plaintext_bytes)
         throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
                         std::to_string(wire::max_plaintext_bytes) + ")");
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    Bytes envelope;
+    std::uint64_t epoch = 0, counter = 0, timestamp = 0;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        if (closed_) {
+            if (!reconnect_) throw UserError("the relay closed the connection: " + close_reason_);
+            reconnect();
+        }
         if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
         if (blocked_) throw UserError(*blocked_ + "; message not sent", "", 6);
         if (!joined_) join();
         const auto& head = chain_->head();
-        protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
-                                    head.epoch, chain_->head_hash(), session_,
-                                    epochs_.at(head.epoch).message_key.get()};
-        const auto counter = send_counter_++;
-        member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
-        auto envelope = protocol::seal_message(ctx, counter, now_ms(),
-                                               crypto::random_array<wire::nonce_bytes>(), text);
+        if (envelope.empty() || epoch != head.epoch) {
+            // Seal under the current head. After a reconnect the same bytes are
+            // sent again, so a message the relay did keep is a duplicate that
+            // receivers drop by its counter.
+            protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
+                                        head.epoch, chain_->head_hash(), session_,
+                                        epochs_.at(head.epoch).message_key.get()};
+            epoch = head.epoch;
+            counter = send_counter_++;
+            timestamp = now_ms();
+            member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
+            envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(), text);
+        }
         auto id = next_request_id();
-        send_frame(wire::Send{id, room_, chain_->genesis_hash(), std::move(envelope)});
+        send_frame(wire::Send{id, room_, chain_->genesis_hash(), envelope});
+        bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, 30s);
+        if (!answered) throw UserError("the relay did not acknowledge the message in time");
+        if (closed_) continue;  // resend after reconnecting
         try {
-            (void)await_reply<wire::Ack>(id, "the message");
+            auto ack = await_reply<wire::Ack>(id, "the message");
+            store_own_message(ack.seq, epoch, counter, timestamp, text);
             return;
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_joined) throw;
-            joined_ = false;  // the epoch moved on: NewHead is queued; handle it, then resend
+            // The epoch moved on: the relay did not keep it. Handle the queued
+            // NewHead, then seal again under the new epoch.
+            joined_ = false;
+            envelope.clear();
             pump_until([] { return false; }, 200ms);
         }
     }
     throw UserError("the relay kept refusing the message");
 }
 
+void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
+                                   std::uint64_t time_ms, std::string_view text) {
+    store::HistoryEntry e{seq, member_.identity->public_key, epoch, counter, time_ms, true, std::string(text)};
+    member_.store->add_history(room_, seq, history_.seal(room_, e));
+}
+
 void RoomClient::handle_deliver(const wire::Deliver& f) {
     // A process that only sends leaves replay state to the one that reads.
-    if (!on_delivery_) return;
+    if (!reader()) return;
     Incoming in;
     in.seq = f.seq;
     if (f.room != room_ || !chain_ || f.genesis != chain_->genesis_hash() || !receiver_) {
         in.delivery.reason = "delivery for another room or chain";
-    } else {
-        in.delivery = receiver_->receive(f.envelope);
+        on_delivery_(in);
+        return;
     }
-    if (on_delivery_) on_delivery_(in);
+    if (f.seq <= last_seq_) return;  // already handled (a resumed stream overlaps)
+    // The replay window, the history row and the stream position move together.
+    store::StateStore::Transaction tx(*member_.store);
+    in.delivery = receiver_->receive(f.envelope);
+    const auto& d = in.delivery;
+    if (d.accepted) {
+        store::HistoryEntry e{f.seq, *d.sender, d.header.epoch, d.header.counter, d.header.timestamp_ms, d.own, d.text};
+        member_.store->add_history(room_, f.seq, history_.seal(room_, e));
+    }
+    member_.store->save_last_seq(room_, f.seq);
+    tx.commit();
+    last_seq_ = f.seq;
+    if (!d.ignored) on_delivery_(in);
 }
 
 }  // namespace parley::client

@@ -20,6 +20,7 @@
 #include "protocol/epoch.h"
 #include "protocol/keyring.h"
 #include "protocol/receiver.h"
+#include "store/history_cipher.h"
 #include "store/state_store.h"
 #include "wire/frames.h"
 
@@ -56,14 +57,29 @@ public:
     // Connects, fetches the chain, verifies and pins it. Creates the room when
     // the relay has no chain for it and `create_if_missing`. Throws UserError.
     void open(bool create_if_missing);
-    // Joins with the head epoch's token and waits for the relay's answer.
+    // Joins with the head epoch's token and waits for the relay's answer. A
+    // reader (one with a delivery handler) asks for everything after the last
+    // sequence number it handled; the backlog then arrives as Deliver/NewHead.
     void join();
+    // Top-level upkeep between events: reconnects after a dropped connection
+    // (with backoff, resuming from the last sequence) and joins again after a
+    // new epoch. Throws UserError when it cannot.
+    void maintain();
+    // Reconnect after a dropped connection instead of giving up; `limit` bounds
+    // the time spent trying (for `send`), unlimited by default.
+    void set_reconnect(bool enabled, std::chrono::seconds limit = std::chrono::seconds::max()) {
+        reconnect_ = enabled;
+        reconnect_limit_ = limit;
+    }
     // Seals and sends one message; returns once the relay acknowledged it,
     // re-joining if the epoch moved on meanwhile. Throws UserError.
     void send_text(std::string_view text);
     // Writes the next epoch: roster = head roster with `ops` applied.
     void rekey(const std::vector<wire::RosterOp>& ops);
 
+    // The top-level loop of a reading command: maintain() and handle events
+    // until `done()` or the deadline; false on timeout.
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
     // Handles events until `done()` or the deadline; false on timeout.
     bool pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
     // Handles at most one event.
@@ -72,7 +88,8 @@ public:
     bool removed() const { return removed_; }
     // Set when the room cannot be used safely any more (a fork, a bad record).
     const std::optional<std::string>& blocked() const { return blocked_; }
-    bool closed() const { return closed_; }
+    // The connection is gone and will not come back (no reconnect, or it gave up).
+    bool closed() const { return closed_ && !reconnect_; }
     const protocol::VerifiedChain& chain() const { return *chain_; }
     const std::string& room_name() const { return room_name_; }
     std::string display_name(const crypto::PublicKey& key) const;
@@ -88,6 +105,11 @@ private:
     };
 
     void connect();
+    void reconnect();
+    void refresh_chain();
+    bool reader() const { return static_cast<bool>(on_delivery_); }
+    void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter, std::uint64_t time_ms,
+                           std::string_view text);
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
     void send_frame(const wire::Frame& frame);
     std::uint64_t next_request_id() {
@@ -122,6 +144,13 @@ private:
     std::optional<crypto::SymmetricKey> room_secret_;
     std::map<std::uint64_t, EpochState> epochs_;
     std::unique_ptr<protocol::Receiver> receiver_;
+    std::uint64_t receiver_next_epoch_ = 0;  // epochs below this are in the receiver
+    std::uint64_t stream_start_epoch_ = 0;   // where this device left off (its pin)
+    std::uint64_t last_seq_ = 0;             // last relay sequence number handled
+    std::uint64_t generation_ = 0;           // connection count: events of old ones are dropped
+    bool reconnect_ = false;
+    std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();
+    store::HistoryCipher history_;
     wire::SessionId session_{};
     std::uint64_t send_epoch_ = 0;
     std::uint64_t send_counter_ = 0;

@@ -155,20 +155,34 @@ void RoomClient::adopt_head() {
         throw UserError(member_.user + " is not in the roster of room " + room_name_,
                         "ask a member to run 'parley rekey --add " + member_.user + "'", 5);
     }
-    if (!receiver_) {
+    const bool first = !receiver_;
+    if (first) {
         receiver_ = std::make_unique<protocol::Receiver>(
             room_, member_.identity->public_key, session_, *member_.store,
             [store = member_.store](const wire::SessionId& s) { return store->sent_highest(s); });
-        // Keep the previous epoch's keys for messages still in flight.
-        if (head.epoch > 0) {
-            const auto& prev = chain_->records[head.epoch - 1];
-            if (auto prev_state = derive_epoch(prev, chain_->hashes[head.epoch - 1])) {
-                receiver_->add_epoch({prev.epoch, chain_->hashes[head.epoch - 1], prev.roster, prev_state->message_key, {}});
-                epochs_[prev.epoch] = std::move(*prev_state);
+    }
+    // Every epoch up to the head goes into the receiver, so a catch-up can read
+    // what the relay kept: keys from one epoch before where this device left
+    // off; older epochs, and those before we were a member, only by roster
+    // (their messages are skipped quietly).
+    for (auto e = receiver_next_epoch_; e < head.epoch; ++e) {
+        const auto& record = chain_->records[e];
+        std::shared_ptr<const crypto::SymmetricKey> key;
+        if (e + 1 >= stream_start_epoch_) {
+            try {
+                if (auto older = derive_epoch(record, chain_->hashes[e])) {
+                    key = older->message_key;
+                    epochs_[e] = std::move(*older);
+                }
+            } catch (const UserError& err) {
+                notice(std::string("warning: ") + err.what() + "; its messages cannot be read");
             }
         }
+        receiver_->add_epoch({e, chain_->hashes[e], record.roster, key, {}}, false);
     }
-    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key, {}});
+    receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key, {}}, false);
+    receiver_next_epoch_ = head.epoch + 1;
+    if (first) receiver_->set_stream_epoch(std::min(stream_start_epoch_, head.epoch));
     epochs_[head.epoch] = std::move(*state);
     member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
     if (send_epoch_ != head.epoch) send_counter_ = 0;
@@ -237,8 +251,17 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     auto& record = *decoded.record;
     auto hash = wire::record_hash(record);
     const auto epoch = record.epoch;
+    // Its place in the stream: messages after it belong to its epoch.
+    auto advance_stream = [&] {
+        if (receiver_ && epoch > receiver_->head_epoch()) receiver_->set_stream_epoch(epoch);
+        if (reader() && f.seq > last_seq_) {
+            member_.store->save_last_seq(room_, f.seq);
+            last_seq_ = f.seq;
+        }
+    };
     if (epoch <= chain_->head().epoch) {
-        if (chain_->hashes[epoch] == hash) return;  // one we hold (our own rekey, echoed)
+        // One we hold: our own rekey echoed, or a catch-up passing it.
+        if (chain_->hashes[epoch] == hash) return advance_stream();
         // A second record for a height we hold is a fork only if a member of
         // the epoch before really wrote it; anything else is relay noise.
         const bool genuine = epoch > 0 && !wire::check_successor(chain_->records[epoch - 1], record) &&
@@ -266,6 +289,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     describe_changes(head);
     if (!contains(head.roster, member_.identity->public_key)) {
         chain_ = std::move(next);
+        advance_stream();
         removed_ = true;
         member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
         notice(member_.user + " was removed from room " + room_name_ + " at epoch " +
@@ -279,7 +303,9 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     } catch (const UserError& e) {
         std::swap(*chain_, next);
         block(e.what());
+        return;
     }
+    advance_stream();
 }
 
 void RoomClient::describe_changes(const wire::EpochRecord& record) {
