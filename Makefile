@@ -11,7 +11,7 @@ TEST_PRESET := release
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test test-asan test-tsan fuzz fuzz-smoke clean
+.PHONY: help setup build demo test test-asan test-tsan fuzz fuzz-smoke bench clean
 
 help:
 	@echo "Parley make targets:"
@@ -25,6 +25,8 @@ help:
 	@echo "  make fuzz        build the libFuzzer targets (build/fuzz) and run each for FUZZ_SECONDS"
 	@echo "                   (default $(FUZZ_SECONDS)); crashes land in build/fuzz/artifacts/"
 	@echo "  make fuzz-smoke  the same, $(FUZZ_SMOKE_SECONDS) s per target (CI)"
+	@echo "  make bench   setup, then run bench/run.sh: Parley vs the ws and Python relays, client"
+	@echo "               crypto; writes bench/RESULTS.md (a few minutes; uses both cores)"
 	@echo "  make clean   remove build/"
 
 setup:
@@ -59,6 +61,9 @@ fuzz: setup
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+bench: setup
+	./bench/run.sh
 
 clean:
 	rm -rf build

@@ -1,0 +1,147 @@
+// Client-side crypto per message (docs/PROTOCOL.md §3, §5), with Google Benchmark:
+// protocol::seal_message and protocol::open_message on a 256-byte text, beside
+// the bare libsodium calls they are built on, done by hand on the same sizes in
+// the same run, and one Argon2id room-secret derivation at the default (floor)
+// parameters. The ratio seal_message / bare is what Parley's layering costs.
+#include <benchmark/benchmark.h>
+#include <sodium.h>
+
+#include <string>
+
+#include "crypto/key_file.h"
+#include "crypto/primitives.h"
+#include "protocol/key_schedule.h"
+#include "protocol/message.h"
+#include "wire/envelope.h"
+#include "wire/labels.h"
+
+namespace {
+
+using namespace parley;
+
+constexpr std::size_t text_bytes = 256;
+
+// One sender in one epoch, with everything a real sender holds.
+struct Fixture {
+    crypto::Identity me = crypto::generate_identity();
+    crypto::SymmetricKey message_key;
+    protocol::SenderContext ctx;
+    wire::Nonce nonce = crypto::random_array<wire::nonce_bytes>();  // the caller's, outside the timing
+    std::string text = std::string(text_bytes, 'm');
+
+    Fixture() {
+        crypto::random_bytes(message_key.mutable_bytes());
+        ctx.me = &me;
+        ctx.my_id = crypto::key_id(me.public_key);
+        ctx.room = crypto::room_id("bench");
+        ctx.epoch = 0;
+        ctx.record_hash = crypto::random_array<wire::hash_bytes>();
+        ctx.session = crypto::random_array<wire::session_id_bytes>();
+        ctx.message_key = &message_key;
+    }
+};
+
+Fixture& fixture() {
+    // Built in place and never moved: ctx points into it.
+    static Fixture* f = [] {
+        crypto::init();
+        return new Fixture();
+    }();
+    return *f;
+}
+
+void BM_SealMessage(benchmark::State& state) {
+    auto& f = fixture();
+    std::uint64_t counter = 0;
+    for (auto _ : state) {
+        auto envelope = protocol::seal_message(f.ctx, counter++, 1'700'000'000'000, f.nonce, f.text);
+        benchmark::DoNotOptimize(envelope.data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SealMessage);
+
+// What seal_message is made of: pad, encrypt with the header as associated data,
+// sign label || header || u32 length || ciphertext.
+void BM_BareSealPrimitives(benchmark::State& state) {
+    auto& f = fixture();
+    const Bytes header = wire::encode_header(wire::EnvelopeHeader{});
+    const std::size_t padded_bytes = (text_bytes / wire::padding_block_bytes + 1) * wire::padding_block_bytes;
+    Bytes padded(padded_bytes);
+    Bytes ciphertext(padded_bytes + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    const std::size_t prefix = label::sig_envelope.size() + header.size() + 4;
+    Bytes signed_message(prefix + ciphertext.size());
+    std::copy(label::sig_envelope.begin(), label::sig_envelope.end(), signed_message.begin());
+    std::copy(header.begin(), header.end(), signed_message.begin() + static_cast<std::ptrdiff_t>(label::sig_envelope.size()));
+    unsigned char signature[crypto_sign_BYTES];
+    for (auto _ : state) {
+        std::copy(f.text.begin(), f.text.end(), padded.begin());
+        std::size_t padded_len = 0;
+        sodium_pad(&padded_len, padded.data(), f.text.size(), wire::padding_block_bytes, padded.size());
+        unsigned long long ct_len = 0;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(ciphertext.data(), &ct_len, padded.data(), padded_len,
+                                                   header.data(), header.size(), nullptr, f.nonce.data(),
+                                                   f.message_key.data());
+        std::copy(ciphertext.begin(), ciphertext.end(), signed_message.begin() + static_cast<std::ptrdiff_t>(prefix));
+        crypto_sign_detached(signature, nullptr, signed_message.data(), signed_message.size(), f.me.secret.data());
+        benchmark::DoNotOptimize(signature);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BareSealPrimitives);
+
+void BM_OpenMessage(benchmark::State& state) {
+    auto& f = fixture();
+    auto decoded = wire::decode_envelope(protocol::seal_message(f.ctx, 0, 1'700'000'000'000, f.nonce, f.text));
+    const wire::Envelope envelope = *decoded.envelope;
+    for (auto _ : state) {
+        auto opened = protocol::open_message(envelope, f.me.public_key, f.message_key);
+        if (!opened.text) state.SkipWithError("open_message failed");
+        benchmark::DoNotOptimize(opened.text->data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_OpenMessage);
+
+// What open_message is made of: verify the signature, then decrypt and unpad.
+void BM_BareOpenPrimitives(benchmark::State& state) {
+    auto& f = fixture();
+    const Bytes encoded = protocol::seal_message(f.ctx, 0, 1'700'000'000'000, f.nonce, f.text);
+    const wire::Envelope envelope = *wire::decode_envelope(encoded).envelope;
+    const Bytes header = wire::encode_header(envelope.header);
+    const Bytes signed_message = wire::envelope_signed_message(envelope);
+    Bytes padded(envelope.ciphertext.size());
+    for (auto _ : state) {
+        if (crypto_sign_verify_detached(envelope.signature.data(), signed_message.data(), signed_message.size(),
+                                        f.me.public_key.data()) != 0)
+            state.SkipWithError("verify failed");
+        unsigned long long len = 0;
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(padded.data(), &len, nullptr, envelope.ciphertext.data(),
+                                                       envelope.ciphertext.size(), header.data(), header.size(),
+                                                       envelope.header.nonce.data(), f.message_key.data()) != 0)
+            state.SkipWithError("decrypt failed");
+        std::size_t text_len = 0;
+        sodium_unpad(&text_len, padded.data(), len, wire::padding_block_bytes);
+        benchmark::DoNotOptimize(text_len);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BareOpenPrimitives);
+
+// One room-secret derivation, as every join does once (§3).
+void BM_Argon2idDefault(benchmark::State& state) {
+    crypto::init();
+    const std::string_view password = "correct horse battery staple";
+    crypto::SecretBuffer secret(password.size());
+    std::copy(password.begin(), password.end(), secret.data());
+    const auto salt = crypto::random_array<wire::salt_bytes>();
+    for (auto _ : state) {
+        auto key = protocol::derive_room_secret(secret, salt, wire::kdf_floor);
+        if (!key) state.SkipWithError("argon2id failed");
+    }
+}
+BENCHMARK(BM_Argon2idDefault)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();

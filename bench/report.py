@@ -1,0 +1,229 @@
+"""Writes bench/RESULTS.md from one run of bench/run.sh.
+
+usage: report.py RESULTS_DIR DURATION RUNS RELAY_THREADS > bench/RESULTS.md
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+out, duration, runs, relay_threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+RELAYS = ["parley", "ws", "python"]
+FIGURES = [  # key, heading, format, better
+    ("deliveries_per_s", "deliveries/s", "{:,.0f}", "higher"),
+    ("lost", "lost", "{:,.0f}", "lower"),
+    ("p50_us", "p50 µs", "{:,.0f}", "lower"),
+    ("p90_us", "p90 µs", "{:,.0f}", "lower"),
+    ("p99_us", "p99 µs", "{:,.0f}", "lower"),
+    ("max_us", "max µs", "{:,.0f}", "lower"),
+    ("relay_cpu_us_per_delivery", "relay CPU µs/delivery", "{:.2f}", "lower"),
+]
+SCENARIOS = {
+    "1-throughput": "1. 100 members, 10 senders, 256-byte messages, as fast as the relay takes them (32 in flight per sender)",
+    "2-latency-100": "2. 1,000 messages/s (10 senders × 100/s) into a 100-member room",
+    "3-latency-1000": "3. 100 messages/s (10 senders × 10/s) into a 1,000-member room",
+    "4-rooms-1000x5": "4. 1,000 rooms of 5 members, one sender per room, as fast as possible (4 in flight per sender)",
+}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def fmt(v, f="{:,.0f}"):
+    return "—" if v is None else f.format(v)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+runs_all = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl"))]
+by = {}
+for r in runs_all:
+    by.setdefault((r["scenario"], r["relay"]), []).append(r["result"])
+
+
+def median(scenario, relay, key):
+    vals = [r[key] for r in by.get((scenario, relay), []) if r is not None]
+    return statistics.median(vals) if vals else None
+
+
+lines = []
+p = lines.append
+p("# Parley benchmark results")
+p("")
+p("Written by `bench/run.sh` (`make bench`) from one run; do not edit by hand. How the")
+p("figures are made: bench/README.md.")
+p("")
+p("## Machine")
+p("")
+p(f"- CPUs: {os.cpu_count()} ({sh('lscpu | sed -n s/^Model\\ name:\\ *//p')})")
+p(f"- kernel: {platform.release()}; {sh('node --version')} with ws "
+  f"{json.load(open('bench/reference/node_modules/ws/package.json'))['version']}; Python "
+  f"{sh('/usr/bin/python3 -c \"import sys,websockets; print(sys.version.split()[0], \\\"websockets\\\", websockets.__version__)\"')}")
+p(f"- load average when the report was written: {sh('cut -d\" \" -f1-3 /proc/loadavg')} "
+  "(other work on this machine shares both cores: treat small differences as noise)")
+p(f"- relay pinned to core 0 (`taskset -c 0`, parley-relay `--threads {relay_threads}`), load generator on core 1")
+p(f"- {duration} s of sending per run (the issue says 10 s; shortened to keep `make bench` to a few minutes), "
+  f"{runs} runs of everything, each on a freshly started relay; figures below are medians of the runs")
+p("")
+p("## Commands")
+p("")
+p("```")
+p("make bench            # = bench/run.sh; DURATION=10 RUNS=3 make bench for longer runs")
+for sc in SCENARIOS:
+    r = next((x for x in runs_all if x["scenario"] == sc and x["relay"] == "parley"), None)
+    if r:
+        p(f"parley-loadgen --url ws://127.0.0.1:PORT --relay-pid PID --protocol parley {r['args']}")
+p("parley-loadgen ... --protocol broadcast --payload binary ...   # ws relay: Parley-sized binary frames")
+p("parley-loadgen ... --protocol broadcast --payload json ...     # Python relay: chat.py's JSON messages")
+p("parley-loadgen ... --idle --rooms 10|50 --members 100 [wss://]  # scenario 5")
+p("parley-crypto-bench --benchmark_min_time=0.5 --benchmark_repetitions=2")
+p("python3 bench/reference/python_client_bench.py 2")
+p("```")
+p("")
+
+# --- summary ---------------------------------------------------------------------
+summary = []
+s = summary.append
+s("## Summary")
+s("")
+s("Ratios are Parley ÷ reference for every figure: above 1 is better for deliveries/s,")
+s("below 1 is better for everything else (latency, CPU, memory).")
+s("")
+s("| scenario | figure | Parley | ws | Python | Parley/ws | Parley/Python |")
+s("|---|---|---:|---:|---:|---:|---:|")
+for sc in SCENARIOS:
+    for key, name, f, _ in FIGURES:
+        v = {k: median(sc, k, key) for k in RELAYS}
+        s(f"| {sc} | {name} | {fmt(v['parley'], f)} | {fmt(v['ws'], f)} | {fmt(v['python'], f)} | "
+          f"{ratio(v['parley'], v['ws'])} | {ratio(v['parley'], v['python'])} |")
+for n in (1000, 5000):
+    for t in ("plain", "tls"):
+        sc = f"5-idle-{n}-{t}"
+        v = {k: median(sc, k, "bytes_per_connection") for k in RELAYS}
+        s(f"| {sc} | relay memory, bytes/connection | {fmt(v['parley'])} | {fmt(v['ws'])} | {fmt(v['python'])} | "
+          f"{ratio(v['parley'], v['ws'])} | {ratio(v['parley'], v['python'])} |")
+s(f"| 6-durable | — | {open(os.path.join(out, 'scenario6.txt')).read().strip()} | | | | |")
+s("")
+
+# --- crypto ------------------------------------------------------------------------------
+crypto = json.load(open(os.path.join(out, "crypto.json")))
+rate = {}
+for b in crypto["benchmarks"]:
+    if b.get("run_type") == "aggregate":
+        continue
+    name = b["name"].split("/")[0]
+    if "items_per_second" in b:
+        rate.setdefault(name, []).append(b["items_per_second"])
+    else:
+        rate.setdefault(name, []).append(b["real_time"])  # ms for Argon2id
+med = {k: statistics.median(v) for k, v in rate.items()}
+py = json.load(open(os.path.join(out, "python_client.json")))
+s("### Client crypto, 256-byte message (messages/s, one core)")
+s("")
+s("| operation | Parley | bare libsodium | Parley cost ÷ bare | chat.py (primitives) | chat.py (as written) | Parley ÷ chat.py |")
+s("|---|---:|---:|---:|---:|---:|---:|")
+s(f"| seal + sign | {med['BM_SealMessage']:,.0f} | {med['BM_BareSealPrimitives']:,.0f} | "
+  f"{med['BM_BareSealPrimitives'] / med['BM_SealMessage']:.2f} | {py['seal_per_s']:,.0f} | "
+  f"{py['seal_as_written_per_s']:,.0f} | {med['BM_SealMessage'] / py['seal_per_s']:.0f}× |")
+s(f"| verify + open | {med['BM_OpenMessage']:,.0f} | {med['BM_BareOpenPrimitives']:,.0f} | "
+  f"{med['BM_BareOpenPrimitives'] / med['BM_OpenMessage']:.2f} | {py['open_per_s']:,.0f} | "
+  f"{py['open_as_written_per_s']:,.0f} | {med['BM_OpenMessage'] / py['open_per_s']:.0f}× |")
+s("")
+s(f"Argon2id at the default parameters (ops 3, 64 MiB), once per join: {med['BM_Argon2idDefault']:.0f} ms.")
+s("Parley ÷ chat.py is against chat.py's primitives with its key preloaded (its best case);")
+s("chat.py as written also re-imports every public key file per received message.")
+s("")
+
+# --- targets ---------------------------------------------------------------------------
+def check(ok):
+    return "met" if ok else "**not met**"
+
+
+t1 = median("1-throughput", "parley", "deliveries_per_s"), median("1-throughput", "ws", "deliveries_per_s")
+lost1 = max([r["lost"] for r in by.get(("1-throughput", "parley"), []) if r] or [None])
+p99_2 = median("2-latency-100", "parley", "p99_us")
+p99_3 = median("3-latency-1000", "parley", "p99_us")
+mem_plain = median("5-idle-5000-plain", "parley", "bytes_per_connection")
+mem_tls = median("5-idle-5000-tls", "parley", "bytes_per_connection")
+seal_x = med["BM_SealMessage"] / py["seal_per_s"]
+open_x = med["BM_OpenMessage"] / py["open_per_s"]
+seal_cost = med["BM_BareSealPrimitives"] / med["BM_SealMessage"]
+open_cost = med["BM_BareOpenPrimitives"] / med["BM_OpenMessage"]
+s("### Issue 5's targets")
+s("")
+s("| target | measured | |")
+s("|---|---|---|")
+if None not in t1:
+    s(f"| scenario 1: ≥ 10× ws deliveries/s, 0 lost | {t1[0] / t1[1]:.2f}× ws, {lost1} lost (worst run) | "
+      f"{check(t1[0] >= 10 * t1[1] and lost1 == 0)} |")
+if p99_2 is not None:
+    s(f"| scenario 2: p99 < 0.5 ms | {p99_2 / 1000:.2f} ms | {check(p99_2 < 500)} |")
+if p99_3 is not None:
+    s(f"| scenario 3: p99 < 3 ms | {p99_3 / 1000:.2f} ms | {check(p99_3 < 3000)} |")
+if mem_plain is not None:
+    s(f"| idle memory ≤ 6 KiB per plain connection (5,000) | {mem_plain / 1024:.1f} KiB | {check(mem_plain <= 6144)} |")
+if mem_tls is not None:
+    s(f"| idle memory ≤ 40 KiB per TLS connection (5,000) | {mem_tls / 1024:.1f} KiB | {check(mem_tls <= 40960)} |")
+s(f"| seal+sign ≥ 40× chat.py | {seal_x:.0f}× | {check(seal_x >= 40)} |")
+s(f"| verify+open ≥ 20× chat.py | {open_x:.0f}× | {check(open_x >= 20)} |")
+s(f"| seal+sign within 1.15× the bare primitives | {seal_cost:.2f}× | {check(seal_cost <= 1.15)} |")
+s(f"| verify+open within 1.15× the bare primitives | {open_cost:.2f}× | {check(open_cost <= 1.15)} |")
+s("")
+lines += summary
+
+# --- every run ---------------------------------------------------------------------------
+p("## Every run")
+p("")
+for sc, title in SCENARIOS.items():
+    p(f"### {title}")
+    p("")
+    p("| relay | sent | expected | delivered | lost | deliveries/s | p50 µs | p90 µs | p99 µs | max µs | "
+      "relay CPU s | µs/delivery | loadgen CPU s | disconnects |")
+    p("|---|" + "---:|" * 13)
+    for k in RELAYS:
+        for r in by.get((sc, k), []):
+            if r is None:
+                p(f"| {k} | failed (see build/bench/results/loadgen.log) |" + " |" * 12)
+                continue
+            p(f"| {k} | {r['sent']:,} | {r['expected']:,} | {r['delivered']:,} | {r['lost']:,} | "
+              f"{r['deliveries_per_s']:,.0f} | {r['p50_us']:,.0f} | {r['p90_us']:,.0f} | {r['p99_us']:,.0f} | "
+              f"{r['max_us']:,.0f} | {r['relay_cpu_s']:.2f} | {r['relay_cpu_us_per_delivery']:.2f} | "
+              f"{r['loadgen_cpu_s']:.2f} | {r['disconnects']} |")
+    p("")
+p("### 5. Idle connections, joined (rooms of 100), relay resident memory")
+p("")
+p("| run | relay | RSS before KiB | RSS after KiB | bytes/connection | disconnects |")
+p("|---|---|---:|---:|---:|---:|")
+for n in (1000, 5000):
+    for t in ("plain", "tls"):
+        sc = f"5-idle-{n}-{t}"
+        for k in RELAYS:
+            for r in by.get((sc, k), []):
+                if r is None:
+                    p(f"| {sc} | {k} | failed | | | |")
+                    continue
+                p(f"| {sc} | {k} | {r['rss_before_kib']:,} | {r['rss_after_kib']:,} | "
+                  f"{r['bytes_per_connection']:,.0f} | {r['disconnects']} |")
+p("")
+p("### Crypto benchmark (Google Benchmark, every repetition)")
+p("")
+p("| benchmark | real time | CPU time | items/s |")
+p("|---|---:|---:|---:|")
+for b in crypto["benchmarks"]:
+    if b.get("run_type") == "aggregate":
+        continue
+    ips = f"{b['items_per_second']:,.0f}" if "items_per_second" in b else "—"
+    p(f"| {b['name']} | {b['real_time']:,.1f} {b['time_unit']} | {b['cpu_time']:,.1f} {b['time_unit']} | {ips} |")
+p("")
+p("chat.py reference (messages/s): " + ", ".join(f"{k} {v:,.0f}" for k, v in py.items()))
+print("\n".join(lines))
