@@ -12,6 +12,8 @@ namespace parley::client {
 
 namespace {
 
+constexpr std::size_t recent_history_lines = 20;
+
 constexpr const char* help_text =
     "commands:\n"
     "  /who               members of the room, their fingerprints, who you verified\n"
@@ -142,13 +144,22 @@ int cmd_chat(RoomOptions& o) {
     auto& client = *s->client;
     client.on_notice([](const std::string& line) { std::cerr << "parley: " << line << "\n"; });
     client.open(true);
-    client.join();
 
     Terminal term(client.events());
     Chat chat(*s, term);
     client.on_notice([&term](const std::string& line) { term.print("-- " + line); });
     client.on_delivery([&chat](const Incoming& in) { chat.show(in); });
     client.on_input([&chat](const Event& e) { chat.handle(e); });
+    // What this device already has, then whatever the relay kept since.
+    store::HistoryCipher cipher(s->identity);
+    const auto room = crypto::room_id(o.room);
+    for (const auto& [seq, sealed] : s->store->load_history(room, recent_history_lines)) {
+        if (auto e = cipher.open(room, seq, sealed)) {
+            term.print(clock_time(e->timestamp_ms) + " " + client.display_name(e->sender) + (e->own ? " (you)" : "") +
+                       ": " + printable(e->text));
+        }
+    }
+    client.join();  // as a reader: the relay's backlog follows
     term.print("-- joined room " + o.room + " (epoch " + std::to_string(client.chain().head().epoch) +
                ", room code " + client.room_code() + "); /help for commands");
     for (const auto& line : client.roster_differences()) term.print("-- note: " + line);

@@ -164,6 +164,32 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
     return 0;
 }
 
+int cmd_history(const RoomOptions& o, std::size_t limit, bool json) {
+    if (o.room.empty()) throw UserError("--room is required");
+    auto s = load_local(o);
+    const auto room = crypto::room_id(o.room);
+    store::HistoryCipher cipher(s->identity);
+    auto rows = s->store->load_history(room, limit);
+    if (rows.empty() && !json) std::cerr << "parley: no stored messages for room " << o.room << "\n";
+    for (const auto& [seq, sealed] : rows) {
+        auto entry = cipher.open(room, seq, sealed);
+        if (!entry) {
+            print_notice("warning: stored message " + std::to_string(seq) + " does not authenticate; skipped");
+            continue;
+        }
+        const auto name = s->keyring.display_name(entry->sender);
+        if (json) {
+            print_json({{"room", o.room}, {"seq", seq}, {"status", "ok"}, {"from", name},
+                        {"fingerprint", crypto::fingerprint(entry->sender)}, {"epoch", entry->epoch},
+                        {"counter", entry->counter}, {"time", format_time(entry->timestamp_ms)},
+                        {"text", entry->text}, {"own", entry->own}});
+        } else {
+            std::cout << format_time(entry->timestamp_ms) << " " << name << ": " << printable(entry->text) << "\n";
+        }
+    }
+    return 0;
+}
+
 static crypto::PublicKey resolve_member(const RoomClient& client, const protocol::Keyring& keyring,
                                         const std::string& name, bool must_be_in_roster) {
     if (const auto* m = keyring.by_name(name)) return m->key;

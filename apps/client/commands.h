@@ -39,5 +39,6 @@ int cmd_send(RoomOptions& o);
 int cmd_listen(RoomOptions& o, const ListenOptions& l);
 int cmd_rekey(RoomOptions& o, const RekeyOptions& r);
 int cmd_chat(RoomOptions& o);
+int cmd_history(const RoomOptions& o, std::size_t limit, bool json);
 
 }  // namespace parley::client

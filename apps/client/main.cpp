@@ -84,6 +84,16 @@ int main(int argc, char** argv) {
 
     // Before CLI11 copies argv: take the password out of it.
     room.password.argv_password = take_argv_password(argc, argv);
+    std::size_t history_limit = 50;
+    bool history_json = false;
+    auto* history = app.add_subcommand("history", "print this device's stored messages of a room (no relay needed)");
+    history->add_option("--user", room.user, "your name: DIR/NAME.pem is your private key")->required();
+    history->add_option("--room", room.room, "room name")->required();
+    history->add_option("--dir", room.dir, "folder with NAME.pem and public_keys/ (default: .)");
+    history->add_option("--state", room.state, "local state folder (default: $XDG_DATA_HOME/parley)");
+    history->add_option("--limit", history_limit, "the newest N messages (default 50)");
+    history->add_flag("--json", history_json, "one JSON object per line, as listen prints");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -98,6 +108,7 @@ int main(int argc, char** argv) {
         if (*send) return cmd_send(room);
         if (*listen) return cmd_listen(room, listen_opts);
         if (*rekey) return cmd_rekey(room, rekey_opts);
+        if (*history) return cmd_history(room, history_limit, history_json);
     } catch (const UserError& e) {
         report(e.what(), e.hint());
         return e.exit_code();

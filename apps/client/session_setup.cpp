@@ -29,13 +29,8 @@ static fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
     return dir / ("state-" + to_hex(crypto::key_id(key)).substr(0, 16) + ".sqlite");
 }
 
-std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password) {
+std::unique_ptr<Session> load_local(const RoomOptions& o) {
     if (o.user.empty()) throw UserError("--user is required");
-    if (o.room.empty()) throw UserError("--room is required");
-    std::string url_error;
-    auto endpoint = net::parse_url(o.server, url_error);
-    if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
-
     auto s = std::make_unique<Session>();
     const fs::path dir(o.dir);
     s->identity = crypto::load_private_key(dir / (o.user + ".pem"));
@@ -50,6 +45,15 @@ std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password) {
                         "one of the two files is stale; they must be the same key pair");
     }
     s->store = std::make_unique<store::StateStore>(state_file(o, s->identity.public_key));
+    return s;
+}
+
+std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password) {
+    if (o.room.empty()) throw UserError("--room is required");
+    std::string url_error;
+    auto endpoint = net::parse_url(o.server, url_error);
+    if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
+    auto s = load_local(o);
     s->password = read_password(o.password, o.room, confirm_password);
 
     net::Client::Options net_options;

@@ -17,6 +17,10 @@ struct Session {
     std::unique_ptr<RoomClient> client;
 };
 
+// Loads and checks the identity, public_keys/ and the state database: all a
+// command needs that does not talk to the relay (history).
+std::unique_ptr<Session> load_local(const RoomOptions& o);
+
 // Loads and checks everything, then builds the RoomClient (not yet connected).
 // `confirm_password` asks twice at the prompt (when creating a room).
 std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password);
