@@ -71,6 +71,7 @@ p(f"- kernel: {platform.release()}; {sh('node --version')} with ws "
   f"{sh('/usr/bin/python3 -c \"import sys,websockets; print(sys.version.split()[0], \\\"websockets\\\", websockets.__version__)\"')}")
 p(f"- load average when the report was written: {sh('cut -d\" \" -f1-3 /proc/loadavg')} "
   "(other work on this machine shares both cores: treat small differences as noise)")
+p(f"- built from: {open(os.path.join(out, 'source.txt')).read().strip()}, RelWithDebInfo (as the release preset)")
 p(f"- relay pinned to core 0 (`taskset -c 0`, parley-relay `--threads {relay_threads}`), load generator on core 1")
 p(f"- {duration} s of sending per run (the issue says 10 s; shortened to keep `make bench` to a few minutes), "
   f"{runs} runs of everything, each on a freshly started relay; figures below are medians of the runs")

@@ -11,7 +11,9 @@
 # its summary.
 #
 # Environment: DURATION (seconds of sending per run, default 5), RUNS (default 2),
-# BENCH_PORT (default 18480), PARLEY_RELAY_THREADS (default 1: the relay has one core).
+# BENCH_PORT (default 18480), PARLEY_RELAY_THREADS (default 1: the relay has one core),
+# BENCH_REV (a commit: build that commit's relay from a `git archive` snapshot
+# instead of the working tree, e.g. BENCH_REV=HEAD while others edit the tree).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,14 +40,24 @@ if ((${#need_apt[@]})); then
 fi
 (cd bench/reference && npm ci --no-audit --no-fund --loglevel=error)
 
-log "building (build/bench)"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TESTS=OFF -DPARLEY_BENCH=ON >/dev/null
-cmake --build "$build" --target parley-relay parley-loadgen parley-crypto-bench
-relay_bin="$build/parley-relay"
-loadgen="$build/bench/parley-loadgen"
+src="$root" cmake_dir="$build/worktree"
+source_desc="working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lib apps bench || echo ' with uncommitted changes')"
+if [[ -n "${BENCH_REV:-}" ]]; then
+    rev="$(git rev-parse --short "$BENCH_REV")"
+    src="$build/src-$rev" cmake_dir="$build/rev"
+    source_desc="commit $rev (git archive snapshot)"
+    rm -rf "$src" && mkdir -p "$src"
+    git archive "$rev" | tar -x -C "$src"
+fi
+log "building $source_desc in $cmake_dir"
+cmake -S "$src" -B "$cmake_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TESTS=OFF -DPARLEY_BENCH=ON >/dev/null
+cmake --build "$cmake_dir" --target parley-relay parley-loadgen parley-crypto-bench
+relay_bin="$cmake_dir/parley-relay"
+loadgen="$cmake_dir/bench/parley-loadgen"
 
 rm -rf "$out"
 mkdir -p "$out"
+echo "$source_desc" >"$out/source.txt"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -keyout "$out/key.pem" -out "$out/cert.pem" 2>/dev/null
 
@@ -135,7 +147,7 @@ fi
 
 # --- client-side crypto ----------------------------------------------------------------
 log "crypto benchmark"
-taskset -c 1 "$build/bench/parley-crypto-bench" --benchmark_min_time=0.5 --benchmark_repetitions=2 \
+taskset -c 1 "$cmake_dir/bench/parley-crypto-bench" --benchmark_min_time=0.5 --benchmark_repetitions=2 \
     --benchmark_report_aggregates_only=false --benchmark_format=json --benchmark_out="$out/crypto.json" \
     --benchmark_out_format=json >/dev/null
 taskset -c 1 "$python" bench/reference/python_client_bench.py 2 >"$out/python_client.json"
