@@ -5,7 +5,9 @@
 // 2 bad command line or a refused configuration.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -30,6 +32,10 @@ int main(int argc, char** argv) {
     bool insecure_plaintext = false;
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     RelayLimits limits;
+    std::string data_dir;
+    std::string sync = "normal";
+    unsigned retain_days = 30;
+    std::uint64_t retain_messages = 100000;
     app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)")->required();
     auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
     auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
@@ -41,6 +47,18 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1u, 1024u));
     app.add_option("--max-frame-bytes", limits.max_frame_bytes, "largest frame a client may send")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
+    app.add_option("--data", data_dir,
+                   "directory for relay.sqlite (default: $XDG_STATE_HOME/parley-relay or "
+                   "~/.local/state/parley-relay; created 0700)");
+    app.add_option("--sync", sync,
+                   "normal: what is acknowledged survives a relay crash or kill -9; full: also a power "
+                   "loss (an fsync per commit)")
+        ->check(CLI::IsMember({"normal", "full"}));
+    app.add_option("--retain-days", retain_days, "drop stored messages older than this (default 30)")
+        ->check(CLI::Range(1u, 36500u));
+    app.add_option("--retain-messages", retain_messages,
+                   "keep at most this many stored messages per chain (default 100000)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
     CLI11_PARSE(app, argc, argv);
 
     std::string error;
@@ -57,6 +75,10 @@ int main(int argc, char** argv) {
         options.key_file = key_file;
         options.threads = threads;
         options.limits = limits;
+        options.data_dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+        options.sync_full = sync == "full";
+        options.retention.max_age = std::chrono::hours(24) * retain_days;
+        options.retention.max_items = retain_messages;
 
         // Plain WebSocket off loopback would expose every frame's metadata.
         const bool tls = !cert_file.empty();
@@ -69,7 +91,9 @@ int main(int argc, char** argv) {
             return exit_usage;
         }
 
+        const std::string data_path = options.data_dir.string();
         RelayServer server(std::move(options));
+        std::fprintf(stderr, "parley-relay: data in %s\n", data_path.c_str());
         std::fprintf(stderr, "parley-relay: listening on %s\n", server.url().c_str());
         std::fflush(stderr);
         server.run();

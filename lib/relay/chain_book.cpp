@@ -90,8 +90,8 @@ PublishOutcome ChainBook::publish(const wire::RoomId& room, const wire::Token& t
     if (wire::check_successor(*prev.record, record)) return failed(RelayError::bad_record);
     if (store_.length(room, *genesis) >= wire::max_records_per_chain) return failed(RelayError::limit);
 
-    store_.append(room, *genesis, {verified.encoded, verified.hash, record.epoch, record.token_hash});
     PublishOutcome out;
+    out.seq = store_.append(room, *genesis, {verified.encoded, verified.hash, record.epoch, record.token_hash});
     out.record_hash = verified.hash;
     out.genesis = *genesis;
     out.appended = true;

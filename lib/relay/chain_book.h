@@ -31,6 +31,7 @@ struct PublishOutcome {
     wire::Hash record_hash{};
     wire::Hash genesis{};
     bool appended = false;  // false for an idempotent re-publish of the current head
+    std::uint64_t seq = 0;  // an appended successor's place in the chain's message log
 };
 
 struct JoinOutcome {
@@ -52,6 +53,7 @@ public:
     // the head whose hash is record.previous (else not_head if that hash is an
     // older record, unknown_chain if it is none), with that head's access token
     // (else forbidden) and as its valid successor (else bad_record).
+    // Throws StorageError (nothing changed) when the store cannot write.
     [[nodiscard]] PublishOutcome publish(const wire::RoomId& room, const wire::Token& token,
                                          const VerifiedRecord& verified);
 

@@ -1,6 +1,6 @@
 // Where the relay keeps the rooms' epoch-record chains. Storage only: the rules
-// for what may be appended live in ChainBook, so a SQLite store can replace the
-// in-memory one without touching them.
+// for what may be appended live in ChainBook, so the SQLite store and the
+// in-memory one (for tests) share them.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +38,13 @@ public:
     // Number of records in a chain (0 if none).
     virtual std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
     // Starts a chain (an epoch-0 record, genesis == record.hash) or appends to
-    // one. The caller has checked the record; the store does not.
-    virtual void append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) = 0;
+    // one. The caller has checked the record; the store does not. A successor
+    // (epoch > 0) also takes the next place in the chain's message log as a
+    // new_head item, in the same transaction; returns its sequence number (0
+    // for a genesis). Durable when it returns; throws StorageError (message_log.h)
+    // with nothing stored.
+    virtual std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis,
+                                 StoredRecord record) = 0;
 };
 
 }  // namespace parley::relay

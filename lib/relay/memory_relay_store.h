@@ -1,23 +1,37 @@
-// ChainStore in memory: the reference implementation, and the relay's store
-// until chains move to SQLite. Everything is lost when the relay stops.
+// RelayStore in memory: the reference implementation for tests. Everything is
+// lost when the process ends; the relay itself uses SqliteRelayStore.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <mutex>
 
-#include "relay/chain_store.h"
+#include "relay/relay_store.h"
 
 namespace parley::relay {
 
-class MemoryChainStore final : public ChainStore {
+class MemoryRelayStore final : public RelayStore {
 public:
+    explicit MemoryRelayStore(Clock clock = system_clock_ms()) : clock_(std::move(clock)) {}
+
+    // ChainStore
     std::vector<wire::Hash> geneses(const wire::RoomId& room) const override;
     std::optional<StoredRecord> head(const wire::RoomId& room, const wire::Hash& genesis) const override;
     std::vector<Bytes> records(const wire::RoomId& room, const wire::Hash& genesis) const override;
     std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
                                                const wire::Hash& record_hash) const override;
     std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const override;
-    void append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) override;
+    std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) override;
+
+    // MessageLog
+    std::vector<std::uint64_t> append(const std::vector<LogAppend>& items) override;
+    std::vector<LogItem> read(const ChainKey& chain, std::uint64_t after_seq, std::uint64_t up_to_seq,
+                              std::size_t max_items, std::size_t max_bytes) const override;
+    LogRange range(const ChainKey& chain) const override;
+    std::size_t prune(const RetentionPolicy& policy) override;
+
+    // Tests: the next append of either kind fails with StorageError.
+    void fail_next_append() { fail_next_ = true; }
 
 private:
     using Chain = std::vector<StoredRecord>;
@@ -25,11 +39,23 @@ private:
         std::vector<wire::Hash> order;  // geneses, oldest first
         std::map<wire::Hash, Chain> chains;
     };
+    struct TimedItem {
+        LogItem item;
+        std::int64_t stored_at_ms = 0;
+    };
+    struct ChainLog {
+        std::deque<TimedItem> items;
+        std::uint64_t last_seq = 0;
+    };
     const Chain* find(const wire::RoomId& room, const wire::Hash& genesis) const;
+    void check_failure();
 
-    // One lock for the map; calls are short (no crypto under it).
+    Clock clock_;
+    // One lock for everything; calls are short (no crypto under it).
     mutable std::mutex mutex_;
     std::map<wire::RoomId, RoomChains> rooms_;
+    std::map<ChainKey, ChainLog> logs_;
+    bool fail_next_ = false;
 };
 
 }  // namespace parley::relay

@@ -2,13 +2,18 @@
 
 #include <openssl/ssl.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
-#include "relay/memory_chain_store.h"
+#include "relay/sqlite_relay_store.h"
 
 namespace parley::relay {
 
@@ -17,6 +22,27 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::chrono::milliseconds shutdown_poll{20};
+constexpr std::chrono::minutes prune_interval{1};
+
+// Creates the data directory (parents as needed, the directory itself 0700:
+// the log holds every room's metadata) and opens the database in it.
+std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
+    const auto& dir = options.data_dir;
+    if (dir.empty()) throw std::runtime_error("no data directory\nhint: pass --data DIR");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+        if (::mkdir(dir.c_str(), 0700) != 0 && !std::filesystem::is_directory(dir, ec))
+            throw std::runtime_error("cannot create data directory " + dir.string() + ": " +
+                                     std::generic_category().message(errno));
+    }
+    try {
+        return std::make_unique<SqliteRelayStore>(
+            dir, options.sync_full ? SqliteRelayStore::Sync::full : SqliteRelayStore::Sync::normal);
+    } catch (const StorageError& e) {
+        throw std::runtime_error(e.what());
+    }
+}
 
 std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_file,
                                                      const std::string& key_file) {
@@ -36,13 +62,23 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_fil
 
 }  // namespace
 
+std::filesystem::path default_data_dir() {
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg)
+        return std::filesystem::path(xdg) / "parley-relay";
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return std::filesystem::path(home) / ".local" / "state" / "parley-relay";
+    return {};
+}
+
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
-      state_(std::make_unique<MemoryChainStore>(), options_.limits),
+      state_(open_store(options_), options_.limits),
       connections_(options_.limits.max_connections),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
       signals_(ioc_, SIGINT, SIGTERM),
-      shutdown_timer_(ioc_) {
+      shutdown_timer_(ioc_),
+      prune_timer_(ioc_) {
+    prune();
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
     try {
@@ -63,6 +99,7 @@ void RelayServer::run() {
         if (!ec) on_signal();
     });
     listener_->run();
+    schedule_prune();
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
@@ -72,8 +109,28 @@ void RelayServer::run() {
 void RelayServer::on_signal() {
     std::fprintf(stderr, "parley-relay: shutting down\n");
     listener_->stop();
+    prune_timer_.cancel();
     connections_.close_all();
     wait_for_sessions(std::chrono::steady_clock::now() + shutdown_grace);
+}
+
+// Retention (--retain-days, --retain-messages): at start-up, then every minute.
+void RelayServer::prune() {
+    try {
+        if (auto removed = state_.prune(options_.retention); removed > 0)
+            std::fprintf(stderr, "parley-relay: retention removed %zu stored item(s)\n", removed);
+    } catch (const StorageError& e) {
+        std::fprintf(stderr, "parley-relay: retention failed, will retry: %s\n", e.what());
+    }
+}
+
+void RelayServer::schedule_prune() {
+    prune_timer_.expires_after(prune_interval);
+    prune_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        prune();
+        schedule_prune();
+    });
 }
 
 // Stops the io_context once every session has closed, or at the deadline.

@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -23,12 +24,20 @@ struct RelayOptions {
     std::string key_file;   // PEM private key
     unsigned threads = 1;
     RelayLimits limits;
+    std::filesystem::path data_dir;  // holds relay.sqlite; created 0700 if missing
+    bool sync_full = false;          // synchronous=FULL: survive power loss, not only a crash
+    RetentionPolicy retention;
 };
+
+// $XDG_STATE_HOME/parley-relay, else $HOME/.local/state/parley-relay; empty if
+// neither variable is set.
+std::filesystem::path default_data_dir();
 
 class RelayServer {
 public:
-    // Loads the certificate and binds. Throws std::runtime_error with a
-    // user-facing message on any start-up failure.
+    // Opens the database (creating the data directory), prunes it, loads the
+    // certificate and binds. Throws std::runtime_error with a user-facing
+    // message on any start-up failure.
     explicit RelayServer(RelayOptions options);
     ~RelayServer();
 
@@ -41,6 +50,8 @@ public:
 
 private:
     void on_signal();
+    void schedule_prune();
+    void prune();
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
 
     RelayOptions options_;
@@ -51,6 +62,7 @@ private:
     boost::asio::io_context ioc_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer shutdown_timer_;
+    boost::asio::steady_timer prune_timer_;
     std::shared_ptr<Listener> listener_;
 };
 

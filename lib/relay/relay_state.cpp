@@ -1,5 +1,6 @@
 #include "relay/relay_state.h"
 
+#include <cstdio>
 #include <type_traits>
 #include <vector>
 
@@ -16,10 +17,25 @@ void reply_error(Subscriber& to, std::uint64_t request_id, RelayError code) {
     to.deliver(encode(wire::Error{request_id, code}));
 }
 
+std::uint64_t request_id_of(const wire::Frame& frame) {
+    return std::visit(
+        [](const auto& f) -> std::uint64_t {
+            if constexpr (requires { f.request_id; }) return f.request_id;
+            else return 0;
+        },
+        frame);
+}
+
 }  // namespace
 
-RelayState::RelayState(std::unique_ptr<ChainStore> store, RelayLimits limits)
-    : store_(std::move(store)), book_(*store_), limits_(limits) {}
+RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit)
+    : store_(std::move(store)), book_(*store_), limits_(limits) {
+    commit_ = std::make_unique<GroupCommit>(
+        *store_, [this](auto& batch, const auto* seqs) { on_committed(batch, seqs); }, commit);
+}
+
+// Stop the writer (committing what is queued) before the rooms it fans out to go.
+RelayState::~RelayState() { commit_.reset(); }
 
 RelayState::Room* RelayState::find_room(const wire::RoomId& id) {
     std::lock_guard lock(rooms_mutex_);
@@ -34,6 +50,22 @@ RelayState::Room& RelayState::room(const wire::RoomId& id) {
     return *slot;
 }
 
+RelayState::ChainChannel& RelayState::channel(Room& r, const ChainKey& key) {
+    auto it = r.channels.find(key.second);
+    if (it != r.channels.end()) return it->second;
+    // A chain's first channel starts where its stored log ends (nothing is
+    // queued for a chain nobody has joined).
+    const std::uint64_t last = store_->range(key).last_seq;
+    auto& ch = r.channels[key.second];
+    ch.published_seq = last;
+    return ch;
+}
+
+void RelayState::forget_membership(Subscriber& s, const ChainKey& key) {
+    std::lock_guard member_lock(s.memberships_mutex_);
+    s.memberships_.erase(key);
+}
+
 void RelayState::handle(Subscriber& from, ByteView bytes) {
     auto decoded = wire::decode_frame(bytes);
     if (!decoded.frame) {
@@ -41,16 +73,23 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
                                                                              : RelayError::malformed);
         return;
     }
-    std::visit(
-        [&](const auto& f) {
-            using T = std::decay_t<decltype(f)>;
-            if constexpr (std::is_same_v<T, wire::GetChain>) on_get_chain(from, f);
-            else if constexpr (std::is_same_v<T, wire::Publish>) on_publish(from, f);
-            else if constexpr (std::is_same_v<T, wire::Join>) on_join(from, f);
-            else if constexpr (std::is_same_v<T, wire::Send>) on_send(from, f);
-            else reply_error(from, 0, RelayError::malformed);  // a relay->client type
-        },
-        *decoded.frame);
+    try {
+        std::visit(
+            [&](const auto& f) {
+                using T = std::decay_t<decltype(f)>;
+                if constexpr (std::is_same_v<T, wire::GetChain>) on_get_chain(from, f);
+                else if constexpr (std::is_same_v<T, wire::Publish>) on_publish(from, f);
+                else if constexpr (std::is_same_v<T, wire::Join>) on_join(from, f);
+                else if constexpr (std::is_same_v<T, wire::Send>) on_send(from, f);
+                else reply_error(from, 0, RelayError::malformed);  // a relay->client type
+            },
+            *decoded.frame);
+    } catch (const StorageError& e) {
+        // The store failed a read or write: nothing changed; say so generically.
+        metrics_.add(metrics_.storage_errors);
+        std::fprintf(stderr, "parley-relay: storage: %s\n", e.what());
+        reply_error(from, request_id_of(*decoded.frame), RelayError::internal);
+    }
 }
 
 void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
@@ -58,6 +97,8 @@ void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
     if (Room* r = find_room(f.room)) {
         std::lock_guard lock(r->mutex);
         reply.chains = book_.chains(f.room, f.genesis);
+    } else {
+        reply.chains = book_.chains(f.room, f.genesis);  // stored before this run
     }
     from.deliver(encode(reply));
 }
@@ -68,59 +109,174 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     if (!verified) return reply_error(from, f.request_id, RelayError::bad_record);
 
     Room& r = room(f.room);
-    std::lock_guard lock(r.mutex);
-    auto outcome = book_.publish(f.room, f.token, *verified);
-    if (outcome.error) return reply_error(from, f.request_id, *outcome.error);
-    from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
-    if (!outcome.appended) return;
-
-    // A new head: tell the chain's members, then make them join again with the
-    // new epoch's token (removed members cannot).
-    auto it = r.channels.find(outcome.genesis);
-    if (it == r.channels.end()) return;
-    auto new_head = encode(wire::NewHead{f.room, outcome.genesis, 0, verified->encoded});
-    const ChainKey key{f.room, outcome.genesis};
-    for (Subscriber* member : it->second.members) {
-        member->deliver(new_head);
-        std::lock_guard member_lock(member->memberships_mutex_);
-        member->memberships_.erase(key);
+    std::unique_lock lock(r.mutex);
+    struct WakeSends {  // on every way out: Sends held back may go on
+        std::condition_variable& cv;
+        ~WakeSends() { cv.notify_all(); }
+    } wake{r.idle};
+    if (verified->record.epoch > 0) {
+        // A successor takes the next sequence number: first let the room's
+        // queued Sends be stored and fanned out, holding new ones back.
+        ++r.publishers_waiting;
+        r.idle.wait(lock, [&] { return r.pending == 0; });
+        --r.publishers_waiting;
     }
-    it->second.members.clear();
+    auto outcome = book_.publish(f.room, f.token, *verified);  // durable when it returns
+    if (outcome.error) return reply_error(from, f.request_id, *outcome.error);
+    const ChainKey key{f.room, outcome.genesis};
+    ChainChannel& ch = channel(r, key);
+    from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
+    if (outcome.appended && outcome.seq > 0) fan_out_new_head(ch, key, outcome.seq, verified->encoded);
+}
+
+// Tells the chain's members about a new head, then makes them join again with
+// the new epoch's token (removed members cannot). One still catching up gets
+// its backlog up to and including this NewHead, then nothing more.
+void RelayState::fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq,
+                                  const Bytes& record) {
+    ch.published_seq = seq;
+    auto new_head = encode(wire::NewHead{key.first, key.second, seq, record});
+    for (auto& [id, m] : ch.members) {
+        if (m.catching_up) {
+            m.until = seq;
+            ch.draining[id] = m;
+            continue;
+        }
+        m.subscriber->deliver(new_head);
+        metrics_.add(metrics_.deliveries);
+        metrics_.add(metrics_.bytes_delivered, new_head->size());
+        forget_membership(*m.subscriber, key);
+    }
+    ch.members.clear();
 }
 
 void RelayState::on_join(Subscriber& from, const wire::Join& f) {
     Room* r = find_room(f.room);
-    if (!r) return reply_error(from, f.request_id, RelayError::unknown_chain);
+    if (!r && store_->geneses(f.room).empty()) return reply_error(from, f.request_id, RelayError::unknown_chain);
+    if (!r) r = &room(f.room);  // a room stored before this run
     std::lock_guard lock(r->mutex);
     auto outcome = book_.check_join(f.room, f.genesis, f.token);
     if (outcome.error) return reply_error(from, f.request_id, *outcome.error);
+    const ChainKey key{f.room, f.genesis};
+    ChainChannel& ch = channel(*r, key);
+    Member m{&from, false, f.after_seq};
+    // Read before answering, so a failed read is this Join's Error.
+    auto first_page = f.after_seq < ch.published_seq ? read_page(key, ch, m) : std::vector<LogItem>{};
+    const LogRange range = store_->range(key);
     {
         std::lock_guard member_lock(from.memberships_mutex_);
-        const ChainKey key{f.room, f.genesis};
         if (!from.memberships_.contains(key)) {
             if (from.memberships_.size() >= limits_.max_chains_per_connection)
                 return reply_error(from, f.request_id, RelayError::limit);
             from.memberships_.insert(key);
         }
     }
-    r->channels[f.genesis].members.insert(&from);
-    from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, 0, 1}));
+    // Joined first, so the client knows the range before the backlog arrives.
+    from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, ch.published_seq,
+                                     std::min(range.first_seq, ch.published_seq + 1)}));
+    ch.draining.erase(from.id());
+    m.catching_up = !first_page.empty() && send_page(key, ch, m, std::move(first_page));
+    ch.members[from.id()] = m;
+}
+
+std::vector<LogItem> RelayState::read_page(const ChainKey& key, const ChainChannel& ch, const Member& m) {
+    const std::uint64_t limit = std::min(ch.published_seq, m.until);
+    if (m.cursor >= limit) return {};
+    return store_->read(key, m.cursor, limit, limits_.backlog_page_items, limits_.backlog_page_bytes);
+}
+
+bool RelayState::send_page(const ChainKey& key, const ChainChannel& ch, Member& m, std::vector<LogItem> items) {
+    for (auto& item : items) {
+        SharedFrame frame =
+            item.kind == LogKind::new_head
+                ? encode(wire::NewHead{key.first, key.second, item.seq, std::move(item.payload)})
+                : encode(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
+        metrics_.add(metrics_.backlog_items);
+        metrics_.add(metrics_.deliveries);
+        metrics_.add(metrics_.bytes_delivered, frame->size());
+        m.subscriber->deliver(std::move(frame));
+        m.cursor = item.seq;
+    }
+    const std::uint64_t limit = std::min(ch.published_seq, m.until);
+    if (items.empty() || m.cursor >= limit) return false;  // caught up (or the rest expired)
+    m.subscriber->backlog_paused(key);
+    return true;
+}
+
+void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
+    Room* r = find_room(key.first);
+    if (!r) return;
+    std::lock_guard lock(r->mutex);
+    auto ch_it = r->channels.find(key.second);
+    if (ch_it == r->channels.end()) return;
+    auto& ch = ch_it->second;
+    try {
+        if (auto it = ch.members.find(s.id()); it != ch.members.end() && it->second.catching_up) {
+            it->second.catching_up = send_page(key, ch, it->second, read_page(key, ch, it->second));
+        } else if (auto d = ch.draining.find(s.id()); d != ch.draining.end()) {
+            if (!send_page(key, ch, d->second, read_page(key, ch, d->second))) {
+                ch.draining.erase(d);
+                forget_membership(s, key);
+            }
+        }
+    } catch (const StorageError& e) {
+        // Cannot go on without a gap: unsubscribe; the client joins again.
+        metrics_.add(metrics_.storage_errors);
+        std::fprintf(stderr, "parley-relay: storage: %s\n", e.what());
+        ch.members.erase(s.id());
+        ch.draining.erase(s.id());
+        forget_membership(s, key);
+        reply_error(s, 0, RelayError::internal);
+    }
 }
 
 void RelayState::on_send(Subscriber& from, const wire::Send& f) {
     Room* r = find_room(f.room);
     if (!r) return reply_error(from, f.request_id, RelayError::not_joined);
-    std::lock_guard lock(r->mutex);
+    std::unique_lock lock(r->mutex);
+    r->idle.wait(lock, [&] { return r->publishers_waiting == 0; });
     auto it = r->channels.find(f.genesis);
-    if (it == r->channels.end() || !it->second.members.contains(&from))
+    if (it == r->channels.end() || !it->second.members.contains(from.id()))
         return reply_error(from, f.request_id, RelayError::not_joined);
-    auto& channel = it->second;
-    const std::uint64_t seq = channel.next_seq++;
-    from.deliver(encode(wire::Ack{f.request_id, seq}));
-    // One encoding for every recipient; the sender already has its message.
-    auto deliver = encode(wire::Deliver{f.room, f.genesis, seq, f.envelope});
-    for (Subscriber* member : channel.members)
-        if (member != &from) member->deliver(deliver);
+    ++it->second.pending;
+    ++r->pending;
+    commit_->submit({{{f.room, f.genesis}, LogKind::message, f.envelope}, from.id(), f.request_id});
+}
+
+// The writer thread, after each batch: acknowledge and fan out in order.
+void RelayState::on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs) {
+    if (seqs) metrics_.add(metrics_.commit_batches);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto& item = batch[i];
+        const auto& [room_id, genesis] = item.append.chain;
+        Room* r = find_room(room_id);
+        if (!r) continue;  // cannot happen: a Send needs a joined room
+        std::lock_guard lock(r->mutex);
+        auto& ch = r->channels[genesis];
+        --ch.pending;
+        if (--r->pending == 0) r->idle.notify_all();
+        auto sender = ch.members.find(item.sender_id);  // gone if it disconnected
+        if (!seqs) {
+            metrics_.add(metrics_.storage_errors);
+            if (sender != ch.members.end()) reply_error(*sender->second.subscriber, item.request_id, RelayError::internal);
+            continue;
+        }
+        const std::uint64_t seq = (*seqs)[i];
+        ch.published_seq = seq;
+        metrics_.add(metrics_.messages_stored);
+        metrics_.add(metrics_.bytes_stored, item.append.payload.size());
+        if (sender != ch.members.end())
+            sender->second.subscriber->deliver(encode(wire::Ack{item.request_id, seq}));
+        // One encoding for every recipient; the sender already has its message,
+        // and a member still catching up reads this one from the log.
+        auto deliver = encode(wire::Deliver{room_id, genesis, seq, std::move(item.append.payload)});
+        for (auto& [id, m] : ch.members) {
+            if (id == item.sender_id || m.catching_up) continue;
+            m.subscriber->deliver(deliver);
+            metrics_.add(metrics_.deliveries);
+            metrics_.add(metrics_.bytes_delivered, deliver->size());
+        }
+    }
 }
 
 void RelayState::leave_all(Subscriber& s) {
@@ -129,14 +285,22 @@ void RelayState::leave_all(Subscriber& s) {
         std::lock_guard lock(s.memberships_mutex_);
         keys.assign(s.memberships_.begin(), s.memberships_.end());
     }
-    for (const auto& [room_id, genesis] : keys) {
-        Room* r = find_room(room_id);
+    for (const auto& key : keys) {
+        Room* r = find_room(key.first);
         if (!r) continue;
         std::lock_guard lock(r->mutex);
-        if (auto it = r->channels.find(genesis); it != r->channels.end()) it->second.members.erase(&s);
-        std::lock_guard member_lock(s.memberships_mutex_);
-        s.memberships_.erase({room_id, genesis});
+        if (auto it = r->channels.find(key.second); it != r->channels.end()) {
+            it->second.members.erase(s.id());
+            it->second.draining.erase(s.id());
+        }
+        forget_membership(s, key);
     }
+}
+
+std::size_t RelayState::prune(const RetentionPolicy& policy) {
+    const std::size_t removed = store_->prune(policy);
+    metrics_.add(metrics_.pruned_items, removed);
+    return removed;
 }
 
 }  // namespace parley::relay

@@ -1,23 +1,37 @@
 // The relay's shared state (after Beast's chat-multi `shared_state`): the chain
-// book, and per room the subscribers and message sequence numbers of each chain.
-// Sessions hand it every frame they read; it answers through Subscriber::deliver.
+// book, the message log, and per room the subscribers of each chain. Sessions
+// hand it every frame they read; it answers through Subscriber::deliver.
 //
-// Each room has a mutex. Publish (compare-and-set on the head, then NewHead and
-// unsubscribe), join (token check, then subscribe) and send (sequence number,
-// then fan-out) each run entirely under it, so a join can never land between a
-// new head and the unsubscribe, and every member sees a chain's messages in
-// sequence order.
+// Store and forward (docs/PROTOCOL.md §6): a Send is queued to the group
+// commit; once its batch is durable the writer thread, under the room's lock,
+// acknowledges it and fans it out, in sequence order. A Join, under the same
+// lock, reads the stored items the connection missed (everything up to the last
+// one fanned out, `published_seq`), then subscribes it: what was fanned out
+// before is in the backlog, what is fanned out after reaches it live, so there
+// is no gap and no duplicate at the switch-over. A long backlog goes out in
+// pages (Subscriber::backlog_paused); live items skip a connection still
+// catching up, which reads them from the log instead.
+//
+// A successor record takes the next sequence number too: publish waits (under
+// the room's lock, holding new Sends back) until the room's queued Sends are
+// stored and fanned out, stores the record and its log item in one
+// transaction, then answers Published, sends NewHead and unsubscribes the
+// chain's members, so a join can never land between a new head and the
+// unsubscribe.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 
 #include "relay/chain_book.h"
-#include "relay/chain_store.h"
+#include "relay/group_commit.h"
 #include "relay/relay_limits.h"
+#include "relay/relay_metrics.h"
+#include "relay/relay_store.h"
 #include "relay/subscriber.h"
 #include "wire/frames.h"
 
@@ -25,24 +39,47 @@ namespace parley::relay {
 
 class RelayState {
 public:
-    RelayState(std::unique_ptr<ChainStore> store, RelayLimits limits);
+    RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit = {});
+    ~RelayState();
 
     // Handles one frame read from `from`'s connection. Every request gets
-    // exactly one reply (success or wire::Error) through from.deliver();
+    // exactly one reply (success or wire::Error) through from.deliver(), a
+    // Send's once it is stored (Error internal if storing failed);
     // undecodable frames and relay->client frame types get Error{0, malformed}
     // (bad_version for an unknown version byte).
     void handle(Subscriber& from, ByteView frame);
 
-    // Unsubscribes `s` from every chain. Sessions call it from their destructor.
+    // Sends the next page of `s`'s backlog for `chain`, if it is still catching up.
+    void continue_backlog(Subscriber& s, const ChainKey& chain);
+
+    // Unsubscribes `s` from every chain; no frame reaches it once this returns.
+    // Sessions call it from their destructor.
     void leave_all(Subscriber& s);
 
+    // Applies retention to the log; returns how many items went. Throws StorageError.
+    std::size_t prune(const RetentionPolicy& policy);
+
+    RelayMetrics& metrics() { return metrics_; }
+
 private:
+    static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+    struct Member {
+        Subscriber* subscriber = nullptr;
+        bool catching_up = false;   // live items skip it; it reads them from the log
+        std::uint64_t cursor = 0;   // last backlog item sent
+        std::uint64_t until = no_limit;  // draining: the NewHead that ends its backlog
+    };
     struct ChainChannel {
-        std::set<Subscriber*> members;
-        std::uint64_t next_seq = 1;
+        std::map<std::uint64_t, Member> members;   // joined, by Subscriber::id()
+        std::map<std::uint64_t, Member> draining;  // unsubscribed by a NewHead mid-backlog
+        std::uint64_t published_seq = 0;           // every item up to it was fanned out
+        std::size_t pending = 0;                   // Sends at the group commit
     };
     struct Room {
         std::mutex mutex;
+        std::condition_variable idle;  // pending or publishers_waiting changed
+        std::size_t pending = 0;
+        std::size_t publishers_waiting = 0;
         std::map<wire::Hash, ChainChannel> channels;  // by genesis hash
     };
 
@@ -50,15 +87,26 @@ private:
     void on_publish(Subscriber& from, const wire::Publish& f);
     void on_join(Subscriber& from, const wire::Join& f);
     void on_send(Subscriber& from, const wire::Send& f);
+    void on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs);
+    void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
+
+    // Under the room's lock. The next page of m's backlog; sending it returns
+    // false once m has everything up to published_seq (or its NewHead).
+    std::vector<LogItem> read_page(const ChainKey& key, const ChainChannel& ch, const Member& m);
+    bool send_page(const ChainKey& key, const ChainChannel& ch, Member& m, std::vector<LogItem> items);
 
     Room* find_room(const wire::RoomId& room);
     Room& room(const wire::RoomId& room);  // creates it
+    ChainChannel& channel(Room& r, const ChainKey& key);  // creates it; throws StorageError
+    void forget_membership(Subscriber& s, const ChainKey& key);
 
-    std::unique_ptr<ChainStore> store_;
+    std::unique_ptr<RelayStore> store_;
     ChainBook book_;
     RelayLimits limits_;
+    RelayMetrics metrics_;
     std::mutex rooms_mutex_;  // guards the map only; rooms are never removed
     std::map<wire::RoomId, std::unique_ptr<Room>> rooms_;
+    std::unique_ptr<GroupCommit> commit_;  // last: its writer uses everything above
 };
 
 }  // namespace parley::relay

@@ -6,17 +6,23 @@
 // fast enough is cut rather than allowed to grow the relay's memory. A frame
 // over max_frame_bytes fails the read (Beast sends close code 1009), which ends
 // this session only. Leaves every chain in its destructor.
+//
+// A request that is not a WebSocket upgrade is plain HTTP: GET /healthz and
+// GET /metrics are answered (then the connection closes), anything else is 404.
 #pragma once
 
 #include <cstdio>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <set>
 #include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -30,6 +36,10 @@ namespace parley::relay {
 
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace http = beast::http;
+
+inline constexpr std::size_t max_http_header_bytes = 8192;
+inline constexpr std::chrono::seconds http_request_timeout{30};
 
 using PlainLayer = beast::tcp_stream;
 using TlsLayer = beast::ssl_stream<beast::tcp_stream>;
@@ -62,6 +72,15 @@ public:
                           [weak = this->weak_from_this(), frame = std::move(frame)]() mutable {
                               if (auto self = weak.lock()) self->enqueue(std::move(frame));
                           });
+    }
+
+    void backlog_paused(const ChainKey& chain) override {
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this(), chain] {
+            if (auto self = weak.lock()) {
+                self->paused_backlogs_.insert(chain);
+                self->maybe_continue_backlog();
+            }
+        });
     }
 
     void shutdown() override {
@@ -101,7 +120,24 @@ private:
         }));
         ws_.read_message_max(limits_.max_frame_bytes);
         ws_.binary(true);
-        ws_.async_accept([self = this->shared_from_this()](beast::error_code ec) {
+        // Read the HTTP request ourselves: a WebSocket upgrade or a health/metrics GET.
+        beast::get_lowest_layer(ws_).expires_after(http_request_timeout);
+        parser_.emplace();
+        parser_->header_limit(max_http_header_bytes);
+        parser_->body_limit(0);
+        http::async_read(ws_.next_layer(), buffer_, *parser_,
+                         [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (!ec) self->on_request();
+                         });
+    }
+
+    void on_request() {
+        beast::get_lowest_layer(ws_).expires_never();
+        if (closing_) return beast::get_lowest_layer(ws_).close();
+        auto request = parser_->release();
+        parser_.reset();
+        if (!websocket::is_upgrade(request)) return answer_http(request);
+        ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code ec) {
             if (ec) return;
             self->accepted_ = true;
             if (self->closing_) {
@@ -110,6 +146,44 @@ private:
             }
             self->do_read();
         });
+    }
+
+    // GET /healthz and GET /metrics; the connection closes after the answer.
+    void answer_http(const http::request<http::empty_body>& request) {
+        auto response = std::make_shared<http::response<http::string_body>>();
+        response->version(request.version());
+        response->set(http::field::server, "parley-relay");
+        response->keep_alive(false);
+        response->set(http::field::content_type, "text/plain; charset=utf-8");
+        const bool get = request.method() == http::verb::get;
+        if (get && request.target() == "/healthz") {
+            response->result(http::status::ok);
+            response->body() = "ok\n";
+        } else if (get && request.target() == "/metrics") {
+            response->result(http::status::ok);
+            response->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+            response->body() = state_.metrics().render(connections_.size());
+        } else {
+            response->result(http::status::not_found);
+            response->body() = "not found\n";
+        }
+        response->prepare_payload();
+        beast::get_lowest_layer(ws_).expires_after(http_request_timeout);
+        http::async_write(ws_.next_layer(), *response,
+                          [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
+                              beast::error_code ignored;
+                              beast::get_lowest_layer(self->ws_).socket().shutdown(
+                                  boost::asio::ip::tcp::socket::shutdown_send, ignored);
+                              beast::get_lowest_layer(self->ws_).close();
+                          });
+    }
+
+    // Backlog pages go out one at a time, each once the queue has drained.
+    void maybe_continue_backlog() {
+        if (closing_ || paused_backlogs_.empty() || queued_bytes_ > backlog_resume_bytes) return;
+        auto chains = std::move(paused_backlogs_);
+        paused_backlogs_.clear();
+        for (const auto& chain : chains) state_.continue_backlog(*this, chain);
     }
 
     void do_read() {
@@ -148,6 +222,7 @@ private:
                             self->queued_bytes_ -= self->queue_.front()->size();
                             self->queue_.pop_front();
                             if (!self->queue_.empty()) self->do_write();
+                            self->maybe_continue_backlog();
                         });
     }
 
@@ -173,6 +248,8 @@ private:
     const RelayLimits& limits_;
     websocket::stream<NextLayer> ws_;
     beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::set<ChainKey> paused_backlogs_;
     std::deque<SharedFrame> queue_;
     std::size_t queued_bytes_ = 0;
     bool registered_ = false;

@@ -2,6 +2,8 @@
 // chains it has joined. A WebSocket session in the relay, a fake in tests.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -24,8 +26,19 @@ public:
     // back into RelayState.
     virtual void deliver(SharedFrame frame) = 0;
 
+    // RelayState stopped sending `chain`'s backlog after a page so this
+    // connection's queue stays bounded: call RelayState::continue_backlog
+    // (not from inside this call) once the queue has drained. Same rules as
+    // deliver(), whose frames it follows in order.
+    virtual void backlog_paused(const ChainKey& chain) = 0;
+
+    // Unique for the life of the process (unlike an address, never reused).
+    std::uint64_t id() const { return id_; }
+
 private:
     friend class RelayState;
+    static inline std::atomic<std::uint64_t> next_id_{1};
+    const std::uint64_t id_ = next_id_.fetch_add(1);
     // The chains this connection is subscribed to. Lock order: room, then this.
     std::mutex memberships_mutex_;
     std::set<ChainKey> memberships_;

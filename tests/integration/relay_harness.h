@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,19 +31,53 @@ namespace parley::relay_it {
 using namespace std::chrono_literals;
 constexpr auto wait_timeout = 5s;
 
-// The relay binary, its stderr collected by a thread.
+// A fresh directory under TMPDIR, removed with everything in it.
+class TempDir {
+public:
+    TempDir() {
+        auto base = std::filesystem::temp_directory_path() / "parley-relay-it-XXXXXX";
+        std::string name = base.string();
+        if (!::mkdtemp(name.data())) throw std::runtime_error("mkdtemp failed");
+        path_ = name;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The relay binary, its stderr collected by a thread. Unless the arguments
+// name a --data directory, it gets a fresh one of its own.
 class RelayProcess {
 public:
     ~RelayProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
+        kill_now();
         if (reader_.joinable()) reader_.join();
     }
 
+    // SIGKILL, and wait for it.
+    void kill_now() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+        }
+    }
+
+    const std::filesystem::path& own_data_dir() const { return data_.path(); }
+
     // Starts the relay; returns false if it exits or stays silent.
     bool start(std::vector<std::string> args) {
+        if (std::find(args.begin(), args.end(), "--data") == args.end()) {
+            args.push_back("--data");
+            args.push_back(data_.path().string());
+        }
         int fds[2];
         if (::pipe(fds) != 0) return false;
         posix_spawn_file_actions_t actions;
@@ -117,6 +153,7 @@ private:
         cv_.notify_all();
     }
 
+    TempDir data_;
     pid_t pid_ = -1;
     std::thread reader_;
     std::mutex mutex_;

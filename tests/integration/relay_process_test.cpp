@@ -35,8 +35,9 @@ protected:
         return wire::record_hash(genesis);
     }
 
-    void join(FrameClient& c, const wire::Hash& genesis, const wire::Token& token, std::uint64_t epoch) {
-        c.send(wire::Join{7, room_, genesis, token});
+    void join(FrameClient& c, const wire::Hash& genesis, const wire::Token& token, std::uint64_t epoch,
+              std::uint64_t after_seq = 0) {
+        c.send(wire::Join{7, room_, genesis, token, after_seq});
         auto joined = c.expect<wire::Joined>();
         ASSERT_TRUE(joined);
         EXPECT_EQ(joined->request_id, 7u);
@@ -168,7 +169,7 @@ TEST_F(RelayProcessTest, NewHeadUnsubscribesUntilRejoin) {
     bob->expect_error(13, RelayError::not_joined);
     bob->send(wire::Join{14, room_, g, token0_});  // the old epoch's token no longer works
     bob->expect_error(14, RelayError::forbidden);
-    join(*bob, g, token1_, 1);
+    join(*bob, g, token1_, 1, 1);  // after the NewHead it already has
     bob->send(wire::Send{15, room_, g, Bytes(32, 3)});
     auto ack = bob->expect<wire::Ack>();
     ASSERT_TRUE(ack);

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "relay/chain_book.h"
-#include "relay/memory_chain_store.h"
+#include "relay/memory_relay_store.h"
 #include "relay_test_records.h"
 
 namespace parley::relay {
@@ -25,7 +25,7 @@ protected:
         return book_.publish(to, token, *verified);
     }
 
-    MemoryChainStore store_;
+    MemoryRelayStore store_;
     ChainBook book_{store_};
     TestMember alice_ = make_member();
     TestMember bob_ = make_member();

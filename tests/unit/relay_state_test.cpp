@@ -1,7 +1,14 @@
 // RelayState with fake connections: replies, fan-out, NewHead and limits.
 #include <gtest/gtest.h>
 
-#include "relay/memory_chain_store.h"
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+#include "relay/memory_relay_store.h"
 #include "relay/relay_state.h"
 #include "relay_test_records.h"
 
@@ -11,34 +18,89 @@ namespace {
 using namespace parley::relay_test;
 using wire::RelayError;
 
+// Frames arrive from the test's thread and from the group commit's writer.
 class FakeConnection : public Subscriber {
 public:
     ~FakeConnection() override = default;
-    void deliver(SharedFrame frame) override { frames.push_back(std::move(frame)); }
+    void deliver(SharedFrame frame) override {
+        std::lock_guard lock(mutex_);
+        frames_.push_back(std::move(frame));
+        cv_.notify_all();
+    }
+    void backlog_paused(const ChainKey& chain) override {
+        std::lock_guard lock(mutex_);
+        paused_.push_back(chain);
+    }
 
-    // Takes the oldest frame, which must be a T.
+    // Waits (bounded) until `n` frames are queued; false if they do not come.
+    bool wait_for(std::size_t n) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return frames_.size() >= n; });
+    }
+    // True if no frame arrives within `quiet`.
+    bool quiet_for(std::chrono::milliseconds quiet) {
+        std::unique_lock lock(mutex_);
+        return !cv_.wait_for(lock, quiet, [&] { return !frames_.empty(); });
+    }
+    std::size_t size() {
+        std::lock_guard lock(mutex_);
+        return frames_.size();
+    }
+    SharedFrame at(std::size_t i) {
+        std::lock_guard lock(mutex_);
+        return frames_.at(i);
+    }
+    void clear() {
+        std::lock_guard lock(mutex_);
+        frames_.clear();
+    }
+    std::vector<ChainKey> take_paused() {
+        std::lock_guard lock(mutex_);
+        return std::exchange(paused_, {});
+    }
+
+    // Takes the oldest frame (waiting for it), which must be a T.
     template <class T>
     T take() {
-        EXPECT_FALSE(frames.empty());
-        if (frames.empty()) return T{};
-        auto decoded = wire::decode_frame(*frames.front());
-        frames.erase(frames.begin());
-        EXPECT_TRUE(decoded.frame && std::holds_alternative<T>(*decoded.frame));
+        EXPECT_TRUE(wait_for(1)) << "no frame within the timeout";
+        std::lock_guard lock(mutex_);
+        if (frames_.empty()) return T{};
+        auto decoded = wire::decode_frame(*frames_.front());
+        frames_.erase(frames_.begin());
+        EXPECT_TRUE(decoded.frame && std::holds_alternative<T>(*decoded.frame))
+            << "got frame index " << (decoded.frame ? decoded.frame->index() : 99);
         if (!decoded.frame || !std::holds_alternative<T>(*decoded.frame)) return T{};
         return std::get<T>(*decoded.frame);
     }
 
-    std::vector<SharedFrame> frames;
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<SharedFrame> frames_;
+    std::vector<ChainKey> paused_;
 };
 
 class RelayStateTest : public ::testing::Test {
 protected:
-    RelayStateTest() : state_(std::make_unique<MemoryChainStore>(), limits()) {}
+    RelayStateTest() : state_(make_store(), limits()) {}
+
+    std::unique_ptr<MemoryRelayStore> make_store() {
+        auto store = std::make_unique<MemoryRelayStore>([this] { return now_ms_.load(); });
+        store_ = store.get();
+        return store;
+    }
 
     static RelayLimits limits() {
         RelayLimits l;
         l.max_chains_per_connection = 2;
+        l.backlog_page_items = 2;
         return l;
+    }
+
+    // Sends one message from `c` and waits for its Ack; returns its seq.
+    std::uint64_t send(FakeConnection& c, const wire::Hash& g, std::uint8_t fill) {
+        handle(c, wire::Send{fill, room_, g, Bytes(8, fill)});
+        return c.take<wire::Ack>().seq;
     }
 
     void handle(FakeConnection& c, const wire::Frame& f) { state_.handle(c, wire::encode_frame(f)); }
@@ -53,6 +115,8 @@ protected:
         c.take<wire::Joined>();
     }
 
+    std::atomic<std::int64_t> now_ms_{1'700'000'000'000};
+    MemoryRelayStore* store_ = nullptr;  // owned by state_
     RelayState state_;
     TestMember alice_ = make_member();
     TestMember bob_ = make_member();
@@ -69,19 +133,21 @@ TEST_F(RelayStateTest, SendAcksSenderAndSharesOneFrameWithEveryOtherMember) {
 
     handle(a, wire::Send{5, room_, g, Bytes{1, 2, 3}});
     EXPECT_EQ(a.take<wire::Ack>().seq, 1u);
-    EXPECT_TRUE(a.frames.empty());
-    ASSERT_EQ(b.frames.size(), 1u);
-    ASSERT_EQ(c.frames.size(), 1u);
-    EXPECT_EQ(b.frames[0], c.frames[0]) << "recipients should share one encoded frame";
+    EXPECT_EQ(a.size(), 0u);
+    ASSERT_TRUE(b.wait_for(1));
+    ASSERT_TRUE(c.wait_for(1));
+    EXPECT_EQ(b.at(0), c.at(0)) << "recipients should share one encoded frame";
     EXPECT_EQ(b.take<wire::Deliver>().envelope, (Bytes{1, 2, 3}));
 
     handle(b, wire::Send{6, room_, g, Bytes{4}});
     EXPECT_EQ(b.take<wire::Ack>().seq, 2u);
     EXPECT_EQ(a.take<wire::Deliver>().seq, 2u);
     state_.leave_all(c);
-    c.frames.clear();
+    c.clear();
     handle(a, wire::Send{7, room_, g, Bytes{5}});
-    EXPECT_TRUE(c.frames.empty()) << "a connection that left still gets messages";
+    EXPECT_EQ(a.take<wire::Ack>().seq, 3u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 3u);
+    EXPECT_TRUE(c.quiet_for(std::chrono::milliseconds(50))) << "a connection that left still gets messages";
 }
 
 TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
@@ -123,6 +189,125 @@ TEST_F(RelayStateTest, UndecodableAndReversedFramesGetErrors) {
     auto error = a.take<wire::Error>();
     EXPECT_EQ(error.request_id, 4u);
     EXPECT_EQ(error.code, RelayError::bad_record);
+}
+
+
+TEST_F(RelayStateTest, JoinAfterSeqGetsTheBacklogThenLiveWithoutGapOrDuplicate) {
+    FakeConnection a, b;
+    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    join(a, g, token0_);
+    for (std::uint8_t i = 1; i <= 5; ++i) EXPECT_EQ(send(a, g, i), i);
+
+    handle(b, wire::Join{2, room_, g, token0_, 2});
+    auto joined = b.take<wire::Joined>();
+    EXPECT_EQ(joined.last_seq, 5u);
+    EXPECT_EQ(joined.first_seq, 1u);
+    // A page of two, then the rest when the connection asks for more.
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 3u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 4u);
+    ASSERT_EQ(b.take_paused().size(), 1u);
+    EXPECT_EQ(send(a, g, 6), 6u);  // live while b catches up: b reads it from the log
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(30)));
+    state_.continue_backlog(b, {room_, g});
+    auto five = b.take<wire::Deliver>();
+    EXPECT_EQ(five.seq, 5u);
+    EXPECT_EQ(five.envelope, Bytes(8, 5));
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 6u);
+    EXPECT_TRUE(b.take_paused().empty()) << "caught up, yet paused";
+    EXPECT_EQ(send(a, g, 7), 7u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 7u);
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(30))) << "a duplicate after the switch-over";
+}
+
+TEST_F(RelayStateTest, JoinedReportsWhatRetentionRemoved) {
+    FakeConnection a, b;
+    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    join(a, g, token0_);
+    for (std::uint8_t i = 1; i <= 5; ++i) send(a, g, i);
+    RetentionPolicy keep_two;
+    keep_two.max_items = 2;
+    EXPECT_EQ(state_.prune(keep_two), 3u);
+    handle(b, wire::Join{2, room_, g, token0_, 0});
+    auto joined = b.take<wire::Joined>();
+    EXPECT_EQ(joined.first_seq, 4u);
+    EXPECT_EQ(joined.last_seq, 5u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 4u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 5u);
+
+    now_ms_ += 31LL * 24 * 3600 * 1000;  // past the default 30 days
+    EXPECT_EQ(state_.prune(RetentionPolicy{}), 2u);
+    FakeConnection c;
+    handle(c, wire::Join{3, room_, g, token0_, 0});
+    joined = c.take<wire::Joined>();
+    EXPECT_EQ(joined.first_seq, 6u) << "nothing stored: first_seq is last_seq + 1";
+    EXPECT_EQ(joined.last_seq, 5u);
+    EXPECT_TRUE(c.quiet_for(std::chrono::milliseconds(30)));
+    EXPECT_EQ(send(a, g, 6), 6u) << "numbers go on after retention emptied the log";
+}
+
+TEST_F(RelayStateTest, NewHeadTakesItsPlaceInTheSequence) {
+    FakeConnection a, c;
+    auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    auto g = publish(a, genesis);
+    join(a, g, token0_);
+    send(a, g, 1);
+    send(a, g, 2);
+    auto next = make_successor(genesis, alice_, token1_);
+    handle(a, wire::Publish{9, room_, token0_, wire::encode_record(next)});
+    EXPECT_EQ(a.take<wire::Published>().request_id, 9u);
+    EXPECT_EQ(a.take<wire::NewHead>().seq, 3u);
+
+    handle(c, wire::Join{4, room_, g, token1_, 0});
+    auto joined = c.take<wire::Joined>();
+    EXPECT_EQ(joined.head_epoch, 1u);
+    EXPECT_EQ(joined.last_seq, 3u);
+    EXPECT_EQ(c.take<wire::Deliver>().seq, 1u);
+    EXPECT_EQ(c.take<wire::Deliver>().seq, 2u);
+    ASSERT_EQ(c.take_paused().size(), 1u);
+    state_.continue_backlog(c, {room_, g});
+    auto head = c.take<wire::NewHead>();
+    EXPECT_EQ(head.seq, 3u);
+    EXPECT_EQ(head.record, wire::encode_record(next));
+}
+
+TEST_F(RelayStateTest, FailedStoreRefusesTheSendAndUsesNoNumber) {
+    FakeConnection a, b;
+    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    join(a, g, token0_);
+    join(b, g, token0_);
+    store_->fail_next_append();
+    handle(a, wire::Send{5, room_, g, Bytes{1}});
+    auto error = a.take<wire::Error>();
+    EXPECT_EQ(error.request_id, 5u);
+    EXPECT_EQ(error.code, RelayError::internal);
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(30))) << "an unstored message went out";
+    EXPECT_EQ(send(a, g, 6), 1u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 1u);
+}
+
+TEST_F(RelayStateTest, JoinDuringASteadyStreamSeesEverySeqOnce) {
+    FakeConnection a, b;
+    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    join(a, g, token0_);
+    constexpr std::uint64_t total = 300;
+    std::thread sender([&] {
+        for (std::uint64_t i = 1; i <= total; ++i) handle(a, wire::Send{i, room_, g, Bytes{1}});
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    handle(b, wire::Join{2, room_, g, token0_, 0});
+    sender.join();
+    ASSERT_TRUE(a.wait_for(total));  // every Ack
+    std::vector<std::uint64_t> seen;
+    auto joined = b.take<wire::Joined>();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (seen.size() < total && std::chrono::steady_clock::now() < deadline) {
+        for (const auto& chain : b.take_paused()) state_.continue_backlog(b, chain);
+        while (b.size() > 0) seen.push_back(b.take<wire::Deliver>().seq);
+        if (seen.size() < total) b.quiet_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(seen.size(), total) << "joined at last_seq " << joined.last_seq;
+    for (std::uint64_t i = 0; i < total; ++i) ASSERT_EQ(seen[i], i + 1) << "gap or duplicate";
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(30)));
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+// Group commit (DESIGN.md "The relay": acknowledged only when durable): Sends
+// from every connection queue here, and one writer thread stores them in one
+// transaction per batch. A batch goes when it holds max_items or when its
+// first item has waited max_delay, whichever comes first; while one batch
+// commits the next one fills, so throughput does not wait on the disk.
+//
+// After each commit (or failure) the writer hands the batch, in queue order,
+// to the `done` callback, which acknowledges and fans out. Only then does the
+// next batch commit, so items leave in the order they were stored.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "relay/message_log.h"
+
+namespace parley::relay {
+
+struct PendingSend {
+    LogAppend append;
+    std::uint64_t sender_id = 0;  // Subscriber::id() of the connection to acknowledge
+    std::uint64_t request_id = 0;
+};
+
+struct GroupCommitOptions {
+    std::chrono::microseconds max_delay{1000};
+    std::size_t max_items = 512;
+};
+
+class GroupCommit {
+public:
+    // `seqs` is the stored items' sequence numbers in batch order, or null when
+    // the commit failed and nothing of the batch was stored.
+    using Done = std::function<void(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs)>;
+
+    GroupCommit(MessageLog& log, Done done, GroupCommitOptions options = {});
+    // Commits what is queued, then stops the writer.
+    ~GroupCommit();
+    GroupCommit(const GroupCommit&) = delete;
+    GroupCommit& operator=(const GroupCommit&) = delete;
+
+    // Queues one item; never blocks on the disk.
+    void submit(PendingSend item);
+
+private:
+    void run();
+
+    MessageLog& log_;
+    Done done_;
+    GroupCommitOptions options_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<PendingSend> queue_;
+    std::chrono::steady_clock::time_point first_queued_{};
+    bool stopping_ = false;
+    std::thread writer_;  // last: starts after everything it uses
+};
+
+}  // namespace parley::relay

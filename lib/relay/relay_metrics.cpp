@@ -1,0 +1,32 @@
+#include "relay/relay_metrics.h"
+
+namespace parley::relay {
+namespace {
+
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value,
+             const char* type = "counter") {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name +
+           " " + std::to_string(value) + "\n";
+}
+
+std::uint64_t get(const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+
+}  // namespace
+
+std::string RelayMetrics::render(std::size_t connections) const {
+    std::string out;
+    counter(out, "parley_relay_connections", "Open client connections.", connections, "gauge");
+    counter(out, "parley_relay_messages_stored_total", "Messages committed to the log.", get(messages_stored));
+    counter(out, "parley_relay_stored_bytes_total", "Envelope bytes committed to the log.", get(bytes_stored));
+    counter(out, "parley_relay_deliveries_total", "Deliver and NewHead frames queued to connections.",
+            get(deliveries));
+    counter(out, "parley_relay_delivered_bytes_total", "Bytes of those frames.", get(bytes_delivered));
+    counter(out, "parley_relay_backlog_items_total", "Stored items sent to joining connections.",
+            get(backlog_items));
+    counter(out, "parley_relay_commit_batches_total", "Group-commit transactions.", get(commit_batches));
+    counter(out, "parley_relay_storage_errors_total", "Failed storage reads and writes.", get(storage_errors));
+    counter(out, "parley_relay_pruned_items_total", "Log items removed by retention.", get(pruned_items));
+    return out;
+}
+
+}  // namespace parley::relay

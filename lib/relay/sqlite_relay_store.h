@@ -1,0 +1,91 @@
+// RelayStore in SQLite: the relay's chains and message log in one database,
+// DATA_DIR/relay.sqlite (WAL). Layout (docs/PROTOCOL.md §6, store and forward):
+//
+//   meta    (key TEXT PRIMARY KEY, value INTEGER)        'schema' = 1
+//   chains  (id INTEGER PRIMARY KEY, room BLOB, genesis BLOB, last_seq INTEGER,
+//            UNIQUE (room, genesis))                       oldest chain first by id
+//   records (chain, epoch, hash, token_hash, encoded; PRIMARY KEY (chain, epoch))
+//   log     (chain, seq, kind, stored_at_ms, payload; PRIMARY KEY (chain, seq))
+//
+// chains.last_seq is the last sequence number a chain used, kept apart from the
+// log so numbers never repeat after retention empties it. The access verifier is
+// each record's token hash; nothing else about tokens is stored.
+//
+// Durability: every write is one transaction, committed before the call
+// returns. With Sync::normal (WAL, synchronous=NORMAL) a committed transaction
+// survives a crash or kill -9 of the relay, but the last ones may be lost if the
+// machine loses power; Sync::full (synchronous=FULL) syncs every commit to disk.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "relay/relay_store.h"
+
+namespace parley::relay {
+
+class SqliteRelayStore final : public RelayStore {
+public:
+    enum class Sync { normal, full };
+    static constexpr const char* file_name = "relay.sqlite";
+
+    // Opens (or creates) DIR/relay.sqlite, checks it (application id, schema
+    // version, quick_check, a write) and loads the chain index. Throws
+    // StorageError naming the file when it is damaged, truncated, foreign,
+    // read-only or cannot be written.
+    SqliteRelayStore(const std::filesystem::path& dir, Sync sync, Clock clock = system_clock_ms());
+    ~SqliteRelayStore() override;
+    SqliteRelayStore(const SqliteRelayStore&) = delete;
+    SqliteRelayStore& operator=(const SqliteRelayStore&) = delete;
+
+    const std::string& path() const { return path_; }
+
+    // ChainStore
+    std::vector<wire::Hash> geneses(const wire::RoomId& room) const override;
+    std::optional<StoredRecord> head(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::vector<Bytes> records(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
+                                               const wire::Hash& record_hash) const override;
+    std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) override;
+
+    // MessageLog
+    std::vector<std::uint64_t> append(const std::vector<LogAppend>& items) override;
+    std::vector<LogItem> read(const ChainKey& chain, std::uint64_t after_seq, std::uint64_t up_to_seq,
+                              std::size_t max_items, std::size_t max_bytes) const override;
+    LogRange range(const ChainKey& chain) const override;
+    std::size_t prune(const RetentionPolicy& policy) override;
+
+private:
+    struct ChainInfo {
+        std::int64_t id = 0;
+        std::uint64_t last_seq = 0;
+    };
+    class Transaction;
+
+    void open_and_check(Sync sync);
+    void load_chains();
+    [[noreturn]] void fail(const std::string& what) const;
+    void exec(const char* sql) const;
+    std::int64_t query_int(const char* sql) const;
+    const ChainInfo* find(const ChainKey& chain) const;
+    std::int64_t ensure_chain(const ChainKey& chain);  // inside a transaction
+    void insert_log(std::int64_t chain_id, std::uint64_t seq, LogKind kind, ByteView payload,
+                    std::int64_t now_ms);
+    void set_last_seq(std::int64_t chain_id, std::uint64_t last_seq);
+
+    std::string path_;
+    Clock clock_;
+    sqlite3* db_ = nullptr;
+    // One connection, one lock: writes are batched by the caller (group
+    // commit), so there is little to gain from more.
+    mutable std::mutex mutex_;
+    std::map<ChainKey, ChainInfo> chains_;                  // committed state only
+    std::map<wire::RoomId, std::vector<wire::Hash>> order_;  // geneses, oldest first
+};
+
+}  // namespace parley::relay
