@@ -1,0 +1,197 @@
+// SqliteRelayStore: what survives a reopen, sequence numbers, retention with an
+// injected clock, and refusing damaged, foreign or unwritable databases.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "relay/sqlite_relay_store.h"
+#include "relay_test_records.h"
+
+namespace parley::relay {
+namespace {
+
+using namespace parley::relay_test;
+namespace fs = std::filesystem;
+
+class SqliteRelayStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string name = (fs::temp_directory_path() / "parley-relay-store-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(name.data()), nullptr);
+        dir_ = name;
+    }
+    void TearDown() override {
+        ::chmod(dir_.c_str(), 0700);
+        fs::remove_all(dir_);
+    }
+
+    std::unique_ptr<SqliteRelayStore> open() {
+        return std::make_unique<SqliteRelayStore>(dir_, SqliteRelayStore::Sync::normal,
+                                                  [this] { return now_ms_; });
+    }
+    fs::path file() const { return dir_ / SqliteRelayStore::file_name; }
+
+    // Opening must fail with a StorageError whose message names the file and says `why`.
+    void expect_refused(const std::string& why) {
+        try {
+            open();
+            ADD_FAILURE() << "opened a database it should refuse (" << why << ")";
+        } catch (const StorageError& e) {
+            std::string msg = e.what();
+            EXPECT_NE(msg.find(file().string()), std::string::npos) << msg;
+            EXPECT_NE(msg.find(why), std::string::npos) << msg;
+        }
+    }
+
+    // A store with one chain (genesis + successor) and three messages.
+    void fill(SqliteRelayStore& store) {
+        auto genesis = make_genesis(room_, {alice_}, alice_, make_token(1));
+        auto next = make_successor(genesis, alice_, make_token(2));
+        g_ = wire::record_hash(genesis);
+        EXPECT_EQ(store.append(room_, g_, {wire::encode_record(genesis), g_, 0, genesis.token_hash}), 0u);
+        EXPECT_EQ(store.append({{chain(), LogKind::message, Bytes{1}}, {chain(), LogKind::message, Bytes{2}}}),
+                  (std::vector<std::uint64_t>{1, 2}));
+        EXPECT_EQ(store.append(room_, g_, {wire::encode_record(next), wire::record_hash(next), 1, next.token_hash}),
+                  3u);
+        EXPECT_EQ(store.append({{chain(), LogKind::message, Bytes{4}}}), (std::vector<std::uint64_t>{4}));
+    }
+    ChainKey chain() const { return {room_, g_}; }
+
+    fs::path dir_;
+    std::int64_t now_ms_ = 1'700'000'000'000;
+    TestMember alice_ = make_member();
+    wire::RoomId room_ = make_room("sqlite");
+    wire::Hash g_{};
+};
+
+TEST_F(SqliteRelayStoreTest, RecordsAndLogSurviveReopen) {
+    fill(*open());
+    auto store = open();
+    EXPECT_EQ(store->geneses(room_), std::vector<wire::Hash>{g_});
+    EXPECT_EQ(store->length(room_, g_), 2u);
+    auto head = store->head(room_, g_);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->epoch, 1u);
+    EXPECT_EQ(store->records(room_, g_).size(), 2u);
+    EXPECT_EQ(store->chain_containing(room_, head->hash), g_);
+    auto items = store->read(chain(), 0, 100, 100, 1 << 20);
+    ASSERT_EQ(items.size(), 4u);
+    EXPECT_EQ(items[1].payload, Bytes{2});
+    EXPECT_EQ(items[2].kind, LogKind::new_head);
+    EXPECT_EQ(items[2].payload, store->records(room_, g_)[1]);
+    EXPECT_EQ(store->read(chain(), 1, 3, 100, 1 << 20).size(), 2u);
+    EXPECT_EQ(store->read(chain(), 0, 100, 100, 1).size(), 1u) << "max_bytes stops after one item";
+}
+
+TEST_F(SqliteRelayStoreTest, SequenceContinuesAfterReopenAndRetention) {
+    fill(*open());
+    auto store = open();
+    EXPECT_EQ(store->append({{chain(), LogKind::message, Bytes{5}}}), (std::vector<std::uint64_t>{5}));
+    RetentionPolicy none;
+    none.max_items = 0;
+    EXPECT_EQ(store->prune(none), 5u);
+    store.reset();
+    store = open();
+    EXPECT_EQ(store->range(chain()).first_seq, 6u);
+    EXPECT_EQ(store->range(chain()).last_seq, 5u);
+    EXPECT_EQ(store->append({{chain(), LogKind::message, Bytes{6}}}), (std::vector<std::uint64_t>{6}));
+    EXPECT_EQ(store->records(room_, g_).size(), 2u) << "retention must never touch records";
+}
+
+TEST_F(SqliteRelayStoreTest, RetentionByCountAndByAge) {
+    auto store = open();
+    fill(*store);
+    RetentionPolicy keep_three;
+    keep_three.max_items = 3;
+    EXPECT_EQ(store->prune(keep_three), 1u);
+    EXPECT_EQ(store->range(chain()).first_seq, 2u);
+    now_ms_ += 1000;
+    store->append({{chain(), LogKind::message, Bytes{5}}});
+    RetentionPolicy by_age;
+    by_age.max_age = std::chrono::milliseconds(500);
+    EXPECT_EQ(store->prune(by_age), 3u) << "items 2..4 are 1000 ms old";
+    EXPECT_EQ(store->range(chain()).first_seq, 5u);
+    EXPECT_EQ(store->range(chain()).last_seq, 5u);
+}
+
+TEST_F(SqliteRelayStoreTest, RefusesGarbage) {
+    std::ofstream(file(), std::ios::binary) << std::string(8192, '\x5a');
+    expect_refused("not a database");
+}
+
+TEST_F(SqliteRelayStoreTest, RefusesTruncatedFile) {
+    {
+        auto store = open();
+        fill(*store);
+        for (int i = 0; i < 200; ++i) store->append({{chain(), LogKind::message, Bytes(2000, 7)}});
+    }
+    ASSERT_GT(fs::file_size(file()), 100000u) << "the WAL should have been checkpointed on close";
+    fs::resize_file(file(), fs::file_size(file()) / 2);
+    expect_refused("damaged");
+}
+
+TEST_F(SqliteRelayStoreTest, RefusesEmptyFile) {
+    std::ofstream(file(), std::ios::binary).flush();
+    expect_refused("empty");
+}
+
+TEST_F(SqliteRelayStoreTest, RefusesForeignDatabase) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE photos (id INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    expect_refused("not a Parley relay database");
+}
+
+// A tmpfs mounted at dir_ for the test (root only: it is how a read-only or
+// full disk is made without touching the host's disks). False if mounting fails.
+bool mount_tmpfs(const fs::path& at, unsigned long flags, const char* size) {
+    return ::geteuid() == 0 && ::mount("tmpfs", at.c_str(), "tmpfs", flags, size) == 0;
+}
+
+TEST_F(SqliteRelayStoreTest, RefusesUnwritableDirectory) {
+    bool mounted = false;
+    if (::geteuid() == 0) {
+        mounted = mount_tmpfs(dir_, MS_RDONLY, "size=64k");
+        if (!mounted) GTEST_SKIP() << "root, and cannot mount a read-only tmpfs: permissions stop nothing";
+    } else {
+        ::chmod(dir_.c_str(), 0500);
+    }
+    try {
+        open();
+        ADD_FAILURE() << "opened a database in a read-only directory";
+    } catch (const StorageError& e) {
+        EXPECT_NE(std::string(e.what()).find(file().string()), std::string::npos) << e.what();
+    }
+    if (mounted) ::umount(dir_.c_str());
+}
+
+TEST_F(SqliteRelayStoreTest, FullDiskFailsTheAppendAndUsesNoNumber) {
+    if (!mount_tmpfs(dir_, 0, "size=256k")) GTEST_SKIP() << "cannot mount a tmpfs here";
+    {
+        auto store = open();
+        fill(*store);
+        bool full = false;
+        std::uint64_t last = store->range(chain()).last_seq;
+        for (int i = 0; i < 1000 && !full; ++i) {
+            try {
+                last = store->append({{chain(), LogKind::message, Bytes(16000, 3)}}).at(0);
+            } catch (const StorageError& e) {
+                full = true;
+                EXPECT_NE(std::string(e.what()).find(file().string()), std::string::npos) << e.what();
+            }
+        }
+        EXPECT_TRUE(full) << "a 256 KiB tmpfs never filled";
+        EXPECT_EQ(store->range(chain()).last_seq, last) << "a failed append used a number";
+        EXPECT_EQ(store->read(chain(), last - 1, last, 10, 1 << 20).size(), 1u) << "reads still work";
+    }
+    ::umount(dir_.c_str());
+}
+
+}  // namespace
+}  // namespace parley::relay
