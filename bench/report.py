@@ -65,11 +65,13 @@ p("figures are made: bench/README.md.")
 p("")
 p("## Machine")
 p("")
-p(f"- CPUs: {os.cpu_count()} ({sh('lscpu | sed -n s/^Model\\ name:\\ *//p')})")
-p(f"- kernel: {platform.release()}; {sh('node --version')} with ws "
-  f"{json.load(open('bench/reference/node_modules/ws/package.json'))['version']}; Python "
-  f"{sh('/usr/bin/python3 -c \"import sys,websockets; print(sys.version.split()[0], \\\"websockets\\\", websockets.__version__)\"')}")
-p(f"- load average when the report was written: {sh('cut -d\" \" -f1-3 /proc/loadavg')} "
+cpu_model = sh("lscpu | sed -n 's/^Model name: *//p'")
+ws_version = json.load(open("bench/reference/node_modules/ws/package.json"))["version"]
+py_version = sh("/usr/bin/python3 -c 'import sys, websockets; print(sys.version.split()[0], \"websockets\", websockets.__version__)'")
+load = open("/proc/loadavg").read().split()[:3]
+p(f"- CPUs: {os.cpu_count()} ({cpu_model})")
+p(f"- kernel: {platform.release()}; Node.js {sh('node --version')} with ws {ws_version}; Python {py_version}")
+p(f"- load average when the report was written: {' '.join(load)} "
   "(other work on this machine shares both cores: treat small differences as noise)")
 p(f"- built from: {open(os.path.join(out, 'source.txt')).read().strip()}, RelWithDebInfo (as the release preset)")
 p(f"- relay pinned to core 0 (`taskset -c 0`, parley-relay `--threads {relay_threads}`), load generator on core 1")

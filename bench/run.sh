@@ -44,7 +44,7 @@ src="$root" cmake_dir="$build/worktree"
 source_desc="working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- lib apps bench || echo ' with uncommitted changes')"
 if [[ -n "${BENCH_REV:-}" ]]; then
     rev="$(git rev-parse --short "$BENCH_REV")"
-    src="$build/src-$rev" cmake_dir="$build/rev"
+    src="$build/rev-src" cmake_dir="$build/rev"
     source_desc="commit $rev (git archive snapshot)"
     rm -rf "$src" && mkdir -p "$src"
     git archive "$rev" | tar -x -C "$src"
