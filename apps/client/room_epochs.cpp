@@ -241,12 +241,22 @@ void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
 
 void RoomClient::handle_new_head(const wire::NewHead& f) {
     if (!chain_ || f.room != room_ || f.genesis != chain_->genesis_hash()) return;
-    joined_ = false;  // the relay unsubscribed us
+    // A NewHead we ignore still takes its place in the stream: otherwise a
+    // resumed join would fetch the same bad item again, and again. The relay
+    // may have moved on (and unsubscribed us): joining again fetches and
+    // verifies the chain it really holds.
+    auto skip = [&](const std::string& why) {
+        notice("warning: " + why + "; ignored");
+        joined_ = false;
+        if (reader() && f.seq > last_seq_) {
+            member_.store->save_last_seq(room_, f.seq);
+            last_seq_ = f.seq;
+        }
+    };
     auto decoded = wire::decode_record(f.record);
     if (!decoded.record) {
-        notice(std::string("warning: the relay announced a new epoch that does not decode (") +
-               wire::to_string(decoded.error) + "); ignored");
-        return;
+        return skip(std::string("the relay announced a new epoch that does not decode (") +
+                    wire::to_string(decoded.error) + ")");
     }
     auto& record = *decoded.record;
     auto hash = wire::record_hash(record);
@@ -266,25 +276,19 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
         // the epoch before really wrote it; anything else is relay noise.
         const bool genuine = epoch > 0 && !wire::check_successor(chain_->records[epoch - 1], record) &&
                              wire::verify_record_signature(record);
-        if (!genuine) {
-            notice("warning: the relay announced an invalid record for epoch " + std::to_string(epoch) + "; ignored");
-            return;
-        }
+        if (!genuine) return skip("the relay announced an invalid record for epoch " + std::to_string(epoch));
         block("fork at epoch " + std::to_string(epoch) + ": " + display_name(chain_->records[epoch].author) +
               " and " + display_name(record.author) +
               " each wrote a record; nothing more is sent (compare room codes with /verify)");
         return;
     }
-    if (epoch != chain_->head().epoch + 1) {
-        notice("warning: the relay announced epoch " + std::to_string(epoch) + " out of order; ignored");
-        return;
-    }
+    if (epoch != chain_->head().epoch + 1)
+        return skip("the relay announced epoch " + std::to_string(epoch) + " out of order");
     // Check it fully before it touches our state.
     protocol::VerifiedChain next = *chain_;
-    if (auto err = protocol::extend_chain(next, std::move(record))) {
-        notice("warning: the relay announced an invalid new epoch: " + *err + "; ignored");
-        return;
-    }
+    if (auto err = protocol::extend_chain(next, std::move(record)))
+        return skip("the relay announced an invalid new epoch: " + *err);
+    joined_ = false;  // a real new head: the relay unsubscribed us, join again
     const auto& head = next.head();
     describe_changes(head);
     if (!contains(head.roster, member_.identity->public_key)) {
