@@ -22,7 +22,7 @@ namespace {
 using namespace parley::relay_test;
 using wire::RelayError;
 
-class StoreForwardTest : public ::testing::Test {
+class RelayStoreForwardTest : public ::testing::Test {
 protected:
     // Starts a relay on `data` (SIGKILLs any previous one first).
     void start(const std::filesystem::path& data, std::vector<std::string> extra = {}) {
@@ -75,7 +75,7 @@ protected:
     wire::EpochRecord genesis_;
 };
 
-TEST_F(StoreForwardTest, OfflineMemberGetsWhatItMissedInOrderOnce) {
+TEST_F(RelayStoreForwardTest, OfflineMemberGetsWhatItMissedInOrderOnce) {
     start(data_.path());
     auto alice = connect();
     auto g = publish_genesis(*alice);
@@ -101,7 +101,7 @@ TEST_F(StoreForwardTest, OfflineMemberGetsWhatItMissedInOrderOnce) {
     EXPECT_TRUE(bob->nothing_within(200ms));
 }
 
-TEST_F(StoreForwardTest, RestartKeepsChainsAndBacklog) {
+TEST_F(RelayStoreForwardTest, RestartKeepsChainsAndBacklog) {
     start(data_.path());
     wire::Hash g;
     {
@@ -134,7 +134,7 @@ TEST_F(StoreForwardTest, RestartKeepsChainsAndBacklog) {
     EXPECT_EQ(send(*alice, g, 4, numbered(4)), 4u) << "numbering continues after a restart";
 }
 
-TEST_F(StoreForwardTest, KillNineDuringAStreamLosesNoAcknowledgedMessage) {
+TEST_F(RelayStoreForwardTest, KillNineDuringAStreamLosesNoAcknowledgedMessage) {
     start(data_.path());
     auto alice = connect();
     auto g = publish_genesis(*alice);
@@ -184,7 +184,7 @@ TEST_F(StoreForwardTest, KillNineDuringAStreamLosesNoAcknowledgedMessage) {
     EXPECT_TRUE(bob->nothing_within(200ms));
 }
 
-TEST_F(StoreForwardTest, CorruptDatabaseExitsOneNamingTheFile) {
+TEST_F(RelayStoreForwardTest, CorruptDatabaseExitsOneNamingTheFile) {
     const auto file = data_.path() / "relay.sqlite";
     std::ofstream(file, std::ios::binary) << std::string(4096, '\x13');
     RelayProcess relay;
@@ -195,7 +195,7 @@ TEST_F(StoreForwardTest, CorruptDatabaseExitsOneNamingTheFile) {
     EXPECT_NE(relay.stderr_text().find(file.string()), std::string::npos) << relay.stderr_text();
 }
 
-TEST_F(StoreForwardTest, FullDiskRefusesSendsAndKeepsServing) {
+TEST_F(RelayStoreForwardTest, FullDiskRefusesSendsAndKeepsServing) {
     TempDir mount_point;
     if (::mount("tmpfs", mount_point.path().c_str(), "tmpfs", 0, "size=1m") != 0)
         GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << ")";
@@ -265,7 +265,7 @@ std::string http_get(const std::string& port, const std::string& target) {
     return out;
 }
 
-TEST_F(StoreForwardTest, HealthAndMetricsOverHttp) {
+TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
     start(data_.path());
     auto alice = connect();
     auto g = publish_genesis(*alice);
