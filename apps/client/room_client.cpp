@@ -215,8 +215,11 @@ wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
 void RoomClient::open(bool create_if_missing) {
     connect();
     auto pin = member_.store->load_pin(room_);
-    last_seq_ = member_.store->last_seq(room_);
-    stream_start_epoch_ = pin ? pin->head_epoch : 0;
+    // Where this device's reading stopped (not the pin: a process that only
+    // sends or rekeys moves the pin without reading).
+    const auto position = member_.store->stream_position(room_);
+    last_seq_ = position.seq;
+    stream_start_epoch_ = position.epoch;
     auto reply = fetch_chains(pin ? pin->genesis : wire::Hash{});
     if (reply.chains.empty()) {
         if (pin) {
@@ -338,7 +341,7 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
         store::HistoryEntry e{f.seq, *d.sender, d.header.epoch, d.header.counter, d.header.timestamp_ms, d.own, d.text};
         member_.store->add_history(room_, f.seq, history_.seal(room_, e));
     }
-    member_.store->save_last_seq(room_, f.seq);
+    member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
     tx.commit();
     last_seq_ = f.seq;
     if (!d.ignored) on_delivery_(in);

@@ -249,7 +249,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
         notice("warning: " + why + "; ignored");
         joined_ = false;
         if (reader() && f.seq > last_seq_) {
-            member_.store->save_last_seq(room_, f.seq);
+            member_.store->save_stream_position(room_, {f.seq, receiver_ ? receiver_->head_epoch() : 0});
             last_seq_ = f.seq;
         }
     };
@@ -265,7 +265,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     auto advance_stream = [&] {
         if (receiver_ && epoch > receiver_->head_epoch()) receiver_->set_stream_epoch(epoch);
         if (reader() && f.seq > last_seq_) {
-            member_.store->save_last_seq(room_, f.seq);
+            member_.store->save_stream_position(room_, {f.seq, receiver_ ? receiver_->head_epoch() : epoch});
             last_seq_ = f.seq;
         }
     };

@@ -53,7 +53,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "seen_below INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY, highest_sent INTEGER)");
         exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
-        exec("CREATE TABLE IF NOT EXISTS rooms (room BLOB PRIMARY KEY, last_seq INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS rooms (room BLOB PRIMARY KEY, last_seq INTEGER NOT NULL, "
+             "stream_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
              "PRIMARY KEY (room, seq))");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
@@ -218,20 +219,23 @@ void StateStore::save_window(const protocol::StreamKey& key, const protocol::Rep
     step_done(db_, path_, st.get());
 }
 
-std::uint64_t StateStore::last_seq(const wire::RoomId& room) {
-    auto st = prepare(db_, path_, "SELECT last_seq FROM rooms WHERE room=?",
+StateStore::StreamPosition StateStore::stream_position(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT last_seq, stream_epoch FROM rooms WHERE room=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
-    if (!step_row(db_, path_, st.get())) return 0;
-    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+    if (!step_row(db_, path_, st.get())) return {};
+    return {static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+            static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
 }
 
-void StateStore::save_last_seq(const wire::RoomId& room, std::uint64_t seq) {
+void StateStore::save_stream_position(const wire::RoomId& room, const StreamPosition& p) {
     auto st = prepare(db_, path_,
-                      "INSERT INTO rooms (room, last_seq) VALUES (?, ?) "
-                      "ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                      "INSERT INTO rooms (room, last_seq, stream_epoch) VALUES (?, ?, ?) "
+                      "ON CONFLICT(room) DO UPDATE SET last_seq = excluded.last_seq, stream_epoch = excluded.stream_epoch "
+                      "WHERE excluded.last_seq > rooms.last_seq",
                       [&](sqlite3_stmt* s) {
                           bind_blob(s, 1, room);
-                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(p.seq));
+                          sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(p.epoch));
                       });
     step_done(db_, path_, st.get());
 }

@@ -49,10 +49,15 @@ public:
     std::optional<protocol::ReplayWindow> load_window(const protocol::StreamKey& key) override;
     void save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& window) override;
 
-    // The relay sequence number up to which this room's stream was handled
-    // (0: nothing yet). Only moves forward.
-    std::uint64_t last_seq(const wire::RoomId& room);
-    void save_last_seq(const wire::RoomId& room, std::uint64_t seq);
+    // How far this device read a room's stream: the relay sequence number up
+    // to which it was handled (0: nothing yet) and the stream's epoch there.
+    // Only moves forward.
+    struct StreamPosition {
+        std::uint64_t seq = 0;
+        std::uint64_t epoch = 0;
+    };
+    StreamPosition stream_position(const wire::RoomId& room);
+    void save_stream_position(const wire::RoomId& room, const StreamPosition& position);
 
     // Message history, sealed by the caller (history_cipher.h): the store
     // only ever sees ciphertext. One row per (room, relay sequence number).

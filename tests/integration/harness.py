@@ -247,21 +247,24 @@ class Relay:
     """A parley-relay on 127.0.0.1 with an OS-chosen port. Use as a context manager."""
 
     def __init__(self, case: "Case", cert: Optional[Path] = None, key: Optional[Path] = None,
-                 extra_args: Sequence[str] = ()):
+                 extra_args: Sequence[str] = (), data: Optional[Path] = None, port: int = 0):
         self.case = case
         self.cert = cert
         self.key = key
         self.extra_args = list(extra_args)
+        # Its own data directory unless one is given (to restart on the same data).
+        self.data = data if data is not None else case.fresh_dir("relay-data")
+        self.fixed_port = port
         self.proc: Optional[Proc] = None
         self.scheme = ""
         self.port = 0
 
     def start(self) -> "Relay":
-        argv = [args().relay, "--listen", "127.0.0.1:0"]
+        argv = [args().relay, "--listen", f"127.0.0.1:{self.fixed_port}", "--data", str(self.data)]
         if self.cert:
             argv += ["--cert", str(self.cert), "--key", str(self.key)]
         argv += self.extra_args
-        # Its own working directory, so a restarted relay never finds old state.
+        # Its own working directory; state lives in self.data (fresh unless given).
         cwd = self.case.fresh_dir("relay")
         self.proc = Proc(self.case, "relay", argv, self.case.env(), cwd=cwd)
         match = self.proc.wait_for_stderr(READY_RE, STARTUP_TIMEOUT_S, "relay start")
@@ -286,6 +289,13 @@ class Relay:
         result = proc.wait(STOP_TIMEOUT_S, "relay stop (SIGTERM)")
         assert result.returncode == 0, f"relay: exit code after SIGTERM is not 0\n  {result.describe()}"
 
+    def kill9(self) -> None:
+        """SIGKILL: a crash, no chance to clean up."""
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            proc.signal(signal.SIGKILL)
+            proc.wait(STOP_TIMEOUT_S, "relay after SIGKILL")
+
     def __enter__(self) -> "Relay":
         return self.start()
 
@@ -294,6 +304,14 @@ class Relay:
             self.stop()
         elif self.proc is not None:
             self.proc.kill()
+
+
+def free_port() -> int:
+    """A port that was free a moment ago, for a relay that must come back on it."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- users

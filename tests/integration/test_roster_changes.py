@@ -67,10 +67,11 @@ def test_rekey_add_lets_the_new_member_in(t):
             f"alice's listener from before the rekey: expected epoch [1], got "
             f"{epochs_of(listen_alice)}")
 
-        # and dave can talk too
-        listen_bob = bob.listen(ROOM, relay.url, count=1)
+        # and dave can talk too (bob's first reader gets the backlog first:
+        # his own earlier message, then dave's)
+        listen_bob = bob.listen(ROOM, relay.url, count=2)
         dave.send(ROOM, relay.url, ["thanks"]).expect_ok("dave sends")
-        listen_bob.expect_messages([("dave", "thanks")], fingerprints)
+        listen_bob.expect_messages([("bob", "welcome dave"), ("dave", "thanks")], fingerprints)
 
 
 def test_rekey_sync_removes_a_deleted_key(t):
@@ -105,10 +106,18 @@ def test_rekey_sync_removes_a_deleted_key(t):
         assert res.returncode == EXIT_NOT_IN_ROOM, (
             f"charlie sends after --sync: expected exit {EXIT_NOT_IN_ROOM}\n  {res.describe()}")
 
-        listen_alice = alice.listen(ROOM, relay.url, count=1)
+        # alice's first reader: the backlog first brings charlie's message from
+        # before his removal (genuine, epoch 0; his key file is gone, so he
+        # shows by fingerprint), then bob's at epoch 1
+        listen_alice = alice.listen(ROOM, relay.url, count=2)
         bob.send(ROOM, relay.url, ["after sync"]).expect_ok("bob sends after the sync")
-        listen_alice.expect_messages([("bob", "after sync")], fingerprints)
-        assert epochs_of(listen_alice) == [1], f"expected epoch [1], got {epochs_of(listen_alice)}"
+        got = [(m["text"], m["epoch"]) for m in listen_alice.messages()]
+        assert got == [("charlie is in", 0), ("after sync", 1)], (
+            f"alice's listener: expected charlie's epoch-0 message, then bob's at epoch 1, got {got}")
+        for m, name in zip(listen_alice.messages(), ["charlie", "bob"]):
+            fp = harness.normalize_fingerprint(m["fingerprint"])
+            assert fp and fp in harness.normalize_fingerprint(fingerprints[name]), (
+                f"message {m['text']!r} should carry {name}'s fingerprint: {m}")
 
 
 def test_plain_rekey_notes_but_does_not_add(t):

@@ -21,7 +21,12 @@ using wire::RelayError;
 // Frames arrive from the test's thread and from the group commit's writer.
 class FakeConnection : public Subscriber {
 public:
-    ~FakeConnection() override = default;
+    // Like a real session, leave every room before going away: the writer
+    // thread may still be fanning out to this connection.
+    ~FakeConnection() override {
+        if (state_) state_->leave_all(*this);
+    }
+    void attach(RelayState& state) { state_ = &state; }
     void deliver(SharedFrame frame) override {
         std::lock_guard lock(mutex_);
         frames_.push_back(std::move(frame));
@@ -74,6 +79,7 @@ public:
     }
 
 private:
+    RelayState* state_ = nullptr;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::vector<SharedFrame> frames_;
@@ -103,7 +109,10 @@ protected:
         return c.take<wire::Ack>().seq;
     }
 
-    void handle(FakeConnection& c, const wire::Frame& f) { state_.handle(c, wire::encode_frame(f)); }
+    void handle(FakeConnection& c, const wire::Frame& f) {
+        c.attach(state_);
+        state_.handle(c, wire::encode_frame(f));
+    }
 
     wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r, const wire::Token& token = {}) {
         handle(c, wire::Publish{1, room_, token, wire::encode_record(r)});

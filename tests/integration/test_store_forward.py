@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Store and forward: nothing is lost when the relay or a member goes away.
+
+Real relay processes with a data directory, real clients. A member who was not
+connected gets what was said, once, in order; a relay restart (clean or kill -9)
+keeps rooms and every acknowledged message; a client restart resumes from its
+last sequence number; retention says what expired.
+"""
+import json
+import re
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+import harness  # noqa: E402
+
+ROOM = "porch"
+
+
+def texts(listener):
+    return [(m["from"], m["text"]) for m in listener.messages()]
+
+
+def expect_exactly(got, expected, who):
+    assert got == expected, (f"{who}: expected {len(expected)} messages in order, got {len(got)}"
+                             f"\n  missing: {[e for e in expected if e not in got][:5]}"
+                             f"\n  extra/duplicate: {[g for g in got if got.count(g) > 1 or g not in expected][:5]}")
+
+
+def history(user, room):
+    result = user.run(["history", "--user", user.name, "--room", room, "--dir", str(user.dir),
+                       "--state", str(user.state), "--limit", "100000", "--json"])
+    result.expect_ok(f"{user.name}'s history")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_offline_member_gets_what_was_said_once_in_order(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        first = [f"while bob was away #{i}" for i in range(5)]
+        alice.send(ROOM, relay.url, first).expect_ok("alice sends while bob is offline")
+
+        listener = bob.listen(ROOM, relay.url, count=5, timeout=30)
+        expect_exactly(texts(listener), [("alice", x) for x in first], "bob, first time back")
+
+        second = [f"later #{i}" for i in range(3)]
+        alice.send(ROOM, relay.url, second).expect_ok("alice sends again")
+        listener = bob.listen(ROOM, relay.url, count=3, timeout=30)
+        expect_exactly(texts(listener), [("alice", x) for x in second], "bob resumes after his last message")
+
+        stored = [(m["from"], m["text"]) for m in history(bob, ROOM)]
+        expect_exactly(stored, [("alice", x) for x in first + second], "bob's stored history")
+        assert "while bob was away #0" in bob.run(
+            ["history", "--user", "bob", "--room", ROOM, "--dir", str(bob.dir), "--state", str(bob.state)]).stdout
+
+
+def test_relay_restart_keeps_rooms_and_messages(t):
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    data = t.fresh_dir("shared-relay-data")
+    port = harness.free_port()
+    relay = t.relay(data=data, port=port).start()
+    alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+    alice.send(ROOM, relay.url, ["before the restart"]).expect_ok("alice sends")
+    relay.stop()
+
+    relay = t.relay(data=data, port=port).start()
+    try:
+        alice.send(ROOM, relay.url, ["after the restart"]).expect_ok("alice sends to the restarted relay")
+        listener = bob.listen(ROOM, relay.url, count=2, timeout=30)
+        expect_exactly(texts(listener), [("alice", "before the restart"), ("alice", "after the restart")],
+                       "bob after a relay restart")
+    finally:
+        relay.stop()
+
+
+def test_kill9_of_the_relay_loses_no_acknowledged_message(t):
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    data = t.fresh_dir("shared-relay-data")
+    port = harness.free_port()
+    relay = t.relay(data=data, port=port).start()
+    alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+
+    lines = [f"steady stream #{i:03d}" for i in range(150)]
+    sender = alice.start_send(ROOM, relay.url, lines)
+    time.sleep(0.4)  # let part of the stream through
+    relay.kill9()
+    time.sleep(0.3)
+    relay = t.relay(data=data, port=port).start()
+    try:
+        # `send` exits 0 only once every line was acknowledged; it reconnects and
+        # resends what the relay had not acknowledged when it died.
+        sender.wait(90, "alice's send across the relay crash").expect_ok("alice's send survives the crash")
+        listener = bob.listen(ROOM, relay.url, count=len(lines), timeout=40)
+        got = texts(listener)
+        expect_exactly(got, [("alice", x) for x in lines], "bob after the relay's kill -9")
+    finally:
+        relay.stop()
+
+
+def test_client_killed_and_restarted_resumes_without_gaps_or_duplicates(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        lines = [f"message {i:02d}" for i in range(12)]
+
+        listener = bob.listen(ROOM, relay.url, count=len(lines), timeout=40)
+        alice.send(ROOM, relay.url, lines[:6]).expect_ok("alice sends the first half")
+        listener.proc.wait_for_stdout(re.compile(r"message 05"), 20, "bob sees the first half")
+        listener.proc.signal(signal.SIGKILL)
+        listener.proc.wait(10, "bob's killed listener")
+
+        alice.send(ROOM, relay.url, lines[6:]).expect_ok("alice sends the second half")
+        listener = bob.listen(ROOM, relay.url, count=6, timeout=30)
+        expect_exactly(texts(listener), [("alice", x) for x in lines[6:]], "bob's restarted listener")
+        stored = [(m["from"], m["text"]) for m in history(bob, ROOM)]
+        expect_exactly(stored, [("alice", x) for x in lines], "bob's history across the kill")
+
+
+def test_retention_prunes_and_the_client_says_what_expired(t):
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    data = t.fresh_dir("shared-relay-data")
+    relay = t.relay(data=data).start()
+    alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+    lines = [f"old news #{i}" for i in range(8)]
+    alice.send(ROOM, relay.url, lines).expect_ok("alice sends")
+    relay.stop()
+    # the relay prunes at start-up (and every minute): keep the newest 3
+    relay = t.relay(data=data, extra_args=["--retain-messages", "3"]).start()
+    try:
+        listener = bob.listen(ROOM, relay.url, count=3, timeout=20, wait_joined=False)
+        result = listener.finish()
+        assert re.search(r"messages 1 to 5 expired", result.stderr), (
+            f"bob was not told that messages 1 to 5 expired\n  {result.describe()}")
+        got = texts(listener)
+        assert got == [("alice", x) for x in lines[-3:]], f"bob should get the last 3 only, got {got}"
+    finally:
+        relay.stop()
+
+
+def test_a_corrupt_state_file_is_a_clear_error(t):
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        bob.state.mkdir(parents=True, exist_ok=True)
+        for f in bob.state.glob("*.sqlite"):
+            f.unlink()
+        # the file name is derived from bob's key id; make every candidate garbage
+        bob.listen(ROOM, relay.url, count=0, timeout=5, wait_joined=False).finish()
+        files = list(bob.state.glob("state-*.sqlite"))
+        assert files, f"no state file in {bob.state}"
+        for f in files:
+            f.write_bytes(b"this is not a database\x00" * 64)
+        result = bob.run(["listen"] + bob.room_args(ROOM, relay.url) + ["--count", "1", "--timeout", "3"])
+        result.expect_fail("a corrupt state file", "state")
+        assert "Traceback" not in result.stderr and result.returncode not in (-6, -11, 134, 139), result.describe()
+
+
+if __name__ == "__main__":
+    harness.main([
+        test_offline_member_gets_what_was_said_once_in_order,
+        test_relay_restart_keeps_rooms_and_messages,
+        test_kill9_of_the_relay_loses_no_acknowledged_message,
+        test_client_killed_and_restarted_resumes_without_gaps_or_duplicates,
+        test_retention_prunes_and_the_client_says_what_expired,
+        test_a_corrupt_state_file_is_a_clear_error,
+    ])
