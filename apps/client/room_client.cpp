@@ -35,7 +35,8 @@ RoomClient::RoomClient(Member member, std::string room_name, net::Endpoint endpo
 }
 
 RoomClient::~RoomClient() {
-    if (net_) net_->close();
+    // Close and join the connection's thread while the event queue still exists.
+    net_.reset();
 }
 
 std::string RoomClient::display_name(const crypto::PublicKey& key) const {

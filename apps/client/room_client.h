@@ -138,8 +138,10 @@ private:
     wire::RoomId room_{};
     net::Endpoint endpoint_;
     net::Client::Options options_;
-    std::unique_ptr<net::Client> net_;
+    // events_ before net_: the connection's io thread pushes into the queue
+    // until the connection is gone, so the queue must outlive it.
     EventQueue events_;
+    std::unique_ptr<net::Client> net_;
     std::optional<protocol::VerifiedChain> chain_;
     std::optional<crypto::SymmetricKey> room_secret_;
     std::map<std::uint64_t, EpochState> epochs_;

@@ -27,6 +27,14 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 constexpr std::size_t max_pem_bytes = 64 * 1024;
 
+// OpenSSL asks for a pass phrase on the terminal when a PEM file says it is
+// encrypted and no callback is given; a hostile key file must not make us
+// wait on a prompt. Parley's key files are never encrypted.
+int refuse_pass_phrase(char*, int, int, void* asked) {
+    *static_cast<bool*>(asked) = true;
+    return 0;
+}
+
 constexpr const char* keygen_hint = "make an Ed25519 key with 'parley keygen --user NAME' or "
                                     "'openssl genpkey -algorithm ed25519 -out NAME.pem'";
 
@@ -51,7 +59,10 @@ std::string read_file(const std::filesystem::path& path, const std::string& what
 
 Identity parse_private_key_pem(std::string_view pem, const std::string& what) {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    bool encrypted = false;
+    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_pass_phrase, &encrypted) : nullptr);
+    if (!key && encrypted)
+        throw KeyFileError(what + " is encrypted with a pass phrase", "Parley needs an unencrypted key file (mode 0600)");
     if (!key) throw KeyFileError(what + " is not a PEM private key (PKCS#8)", keygen_hint);
     check_key_type(key.get(), what);
     Secret<crypto_sign_SEEDBYTES> seed;
@@ -68,7 +79,9 @@ Identity parse_private_key_pem(std::string_view pem, const std::string& what) {
 
 PublicKey parse_public_key_pem(std::string_view pem, const std::string& what) {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    PkeyPtr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    bool encrypted = false;
+    PkeyPtr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, refuse_pass_phrase, &encrypted) : nullptr);
+    if (!key && encrypted) throw KeyFileError(what + " claims to be encrypted, which a public key never is", "");
     if (!key) {
         throw KeyFileError(what + " is not a PEM public key (SubjectPublicKeyInfo)",
                            "export it with 'openssl pkey -in NAME.pem -pubout -out public_keys/NAME.pem'");

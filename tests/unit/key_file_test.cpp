@@ -142,6 +142,29 @@ TEST(KeyFile, AcceptsAnOpensslEd25519KeyWithTheSamePublicKey) {
     EXPECT_EQ(public_key_pem(id.public_key), slurp(pub));
 }
 
+// OpenSSL prompts on the terminal for an encrypted PEM unless told not to: a
+// key file must never make parley wait on a pass-phrase prompt.
+TEST(KeyFile, RefusesAnEncryptedPrivateKeyWithoutPrompting) {
+    TempDir dir;
+    const auto priv = dir / "enc.pem";
+    if (!run("openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out '" + priv.string() + "'"))
+        GTEST_SKIP() << "openssl is not available";
+    fs::permissions(priv, static_cast<fs::perms>(0600));
+    auto msg = message_of([&] { (void)load_private_key(priv); });
+    EXPECT_NE(msg.find("encrypted"), std::string::npos) << msg;
+}
+
+TEST(KeyFile, RefusesAPublicKeyClaimingToBeEncrypted) {
+    const std::string pem =
+        "-----BEGIN PUBLIC KEY-----\n"
+        "Proc-Type: 4,ENCRYPTED\n"
+        "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n"
+        "MCowBQYDK2VwAyEAZ4kycbH7TC7PXXal52WudLhZioGBJozDCW6C20NkyHg=\n"
+        "-----END PUBLIC KEY-----\n";
+    auto msg = message_of([&] { (void)parse_public_key_pem(pem, "public_keys/x.pem"); });
+    EXPECT_FALSE(msg.empty()) << "an 'encrypted' public key must be refused";
+}
+
 TEST(KeyFile, OpensslReadsOurPrivateKey) {
     TempDir dir;
     auto id = test::new_identity();
