@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""Relay under abuse (issue 4): the real parley-relay on loopback, played against by
+hostile raw-socket clients while genuine members (real `parley send`/`listen`
+processes) keep chatting.
+
+Every test is bounded in time and count. After each abuse the relay must still be
+up: its process running, GET /healthz answering 200 on the same port, and a fresh
+WebSocket client completing a GetChain -> Chain round trip. Memory is read from
+/proc/PID/status (VmRSS) and checked against generous bounds; timings are printed
+("measure:" lines), and only asserted against bounds of seconds.
+"""
+import base64
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+import harness  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from hostile_proxy import (CHAIN, GET_CHAIN, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG,  # noqa: E402
+                           accept_key, encode_ws, room_id)
+
+ROOM = "abused"
+MESSAGES = 20
+IO_TIMEOUT_S = 10.0
+
+
+def measure(text):
+    print(f"  measure: {text}", flush=True)
+
+
+# --------------------------------------------------------------------------- raw clients
+
+
+def tcp_connect(port, timeout=IO_TIMEOUT_S, rcvbuf=None):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def handshake_request(port):
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    return req.encode(), key
+
+
+def read_http_head(sock, limit=65536):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"closed during the HTTP head after {data[:200]!r}")
+        data += chunk
+        if len(data) > limit:
+            raise ConnectionError("HTTP head too long")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+def ws_connect(port, timeout=IO_TIMEOUT_S, rcvbuf=None):
+    """A WebSocket client socket after a checked 101 handshake (no bytes left over)."""
+    sock = tcp_connect(port, timeout, rcvbuf)
+    try:
+        req, key = handshake_request(port)
+        sock.sendall(req)
+        head, rest = read_http_head(sock)
+        assert head.startswith("HTTP/1.1 101"), f"handshake answered: {head.splitlines()[:1]}"
+        assert accept_key(key) in head, f"wrong Sec-WebSocket-Accept in {head!r}"
+        assert not rest, f"bytes after the 101 head: {rest[:40]!r}"
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed mid-frame")
+        buf += chunk
+    return bytes(buf)
+
+
+def ws_recv(sock):
+    """(opcode, payload) of the next message; pings answered. Unfragmented frames only
+    (the relay sends whole frames)."""
+    while True:
+        b0, b1 = recv_exact(sock, 2)
+        opcode, n = b0 & 0x0F, b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack(">H", recv_exact(sock, 2))
+        elif n == 127:
+            (n,) = struct.unpack(">Q", recv_exact(sock, 8))
+        payload = recv_exact(sock, n)
+        if opcode == OP_PING:
+            sock.sendall(encode_ws(OP_PONG, payload, mask=True))
+            continue
+        return opcode, payload
+
+
+def get_chain_frame(room=None):
+    return bytes([1, GET_CHAIN]) + (room or os.urandom(32)) + bytes(32)
+
+
+def ws_close(sock):
+    try:
+        sock.sendall(encode_ws(OP_CLOSE, struct.pack(">H", 1000), mask=True))
+    except OSError:
+        pass
+    sock.close()
+
+
+def chain_round_trip(port, room=None):
+    """A fresh client: handshake, GetChain, a Chain answer for that room. Seconds taken."""
+    start = time.monotonic()
+    room = room or os.urandom(32)
+    sock = ws_connect(port)
+    try:
+        sock.sendall(encode_ws(OP_BINARY, get_chain_frame(room), mask=True))
+        opcode, payload = ws_recv(sock)
+        assert opcode == OP_BINARY, f"GetChain answered with opcode {opcode}: {payload[:40]!r}"
+        assert payload[:2] == bytes([1, CHAIN]), f"GetChain answered with {payload[:2].hex()}"
+        assert payload[2:34] == room, "Chain frame for another room"
+    finally:
+        ws_close(sock)
+    return time.monotonic() - start
+
+
+def http_get(port, path, timeout=IO_TIMEOUT_S):
+    """(status, body) of a plain HTTP/1.1 GET."""
+    sock = tcp_connect(port, timeout)
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    assert m, f"GET {path}: not an HTTP answer: {data[:100]!r}"
+    return int(m.group(1)), body.decode(errors="replace")
+
+
+def metric(port, name):
+    status, body = http_get(port, "/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    m = re.search(rf"^{name} (\d+)$", body, re.M)
+    return int(m.group(1)) if m else None
+
+
+def rss_kib(relay):
+    text = Path(f"/proc/{relay.proc.popen.pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1))
+
+
+def assert_relay_up(relay, what):
+    assert relay.proc is not None and relay.proc.running(), (
+        f"{what}: the relay process died\n  {relay.proc.result().describe()}")
+    status, body = http_get(relay.port, "/healthz")
+    assert status == 200 and body.strip() == "ok", f"{what}: /healthz answered {status} {body!r}"
+    took = chain_round_trip(relay.port)
+    assert took < 10, f"{what}: a GetChain round trip took {took:.1f}s"
+    return took
+
+
+def wait_connections(relay, at_most, timeout):
+    """Poll the connections gauge until it is <= at_most; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        # Our own /metrics request is one of the open connections.
+        n = metric(relay.port, "parley_relay_connections")
+        if n is None or n <= at_most + 1 or time.monotonic() > deadline:
+            return n
+        time.sleep(0.2)
+
+
+class RssSampler(threading.Thread):
+    """The relay's VmRSS every 50 ms while running: its peak."""
+
+    def __init__(self, relay):
+        super().__init__(daemon=True)
+        self.relay = relay
+        self.peak = rss_kib(relay)
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                self.peak = max(self.peak, rss_kib(self.relay))
+            except (OSError, AttributeError):
+                return
+            self.stop_flag.wait(0.05)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join(5)
+        return self.peak
+
+
+# --------------------------------------------------------------------------- members
+
+
+def members(t, relay):
+    users = t.make_users(["alice", "bob"])
+    users["alice"].create(ROOM, relay.url).expect_ok("alice creates the room")
+    fps = harness.fingerprints_of(users["bob"], ["alice"])
+    return users["alice"], users["bob"], fps
+
+
+def chat(alice, bob, fps, relay, tag, count=MESSAGES):
+    """alice sends `count` messages with `parley send`; bob's listener gets them all."""
+    listener = bob.listen(ROOM, relay.url, count=count, timeout=40)
+    lines = [f"{tag} #{i}" for i in range(count)]
+    alice.send(ROOM, relay.url, lines).expect_ok(f"alice sends ({tag})")
+    listener.expect_messages([("alice", x) for x in lines], fps)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_garbage_instead_of_a_handshake(t):
+    with t.relay() as relay:
+        port = relay.port
+        answers = {}
+
+        def attempt(name, payload, half_close=False, read_answer=True):
+            sock = tcp_connect(port, timeout=5)
+            try:
+                try:
+                    sock.sendall(payload)
+                    if half_close:
+                        sock.shutdown(socket.SHUT_WR)
+                    data = b""
+                    if read_answer:
+                        while len(data) < 65536:
+                            chunk = sock.recv(65536)
+                            if not chunk:
+                                break
+                            data += chunk
+                except socket.timeout:
+                    data = b"(no answer within 5s)"
+                except OSError as e:
+                    data = f"({type(e).__name__})".encode()
+            finally:
+                sock.close()
+            answers[name] = data.split(b"\r\n", 1)[0][:60]
+            assert_relay_up(relay, f"after {name}")
+
+        attempt("random bytes", os.urandom(4096))
+        attempt("random bytes, 256 KiB", os.urandom(256 * 1024), read_answer=False)
+        attempt("NUL bytes", bytes(1024))
+        attempt("GET / without upgrade", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        attempt("POST /healthz", b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        attempt("upgrade without a key",
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n")
+        attempt("upgrade with version 99",
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n\r\n")
+        attempt("header over 8 KiB",
+                b"GET / HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * 20000 + b"\r\n\r\n")
+        attempt("HTTP/9 request line", b"GET / HTTP/9.9\r\n\r\n")
+        attempt("TLS ClientHello on plain ws", bytes.fromhex("16030100a50100") + os.urandom(160))
+        req, _ = handshake_request(port)
+        attempt("half handshake then close", req[:len(req) // 2], half_close=True)
+        attempt("half handshake then reset", req[:len(req) // 2], read_answer=False)
+
+        # A good handshake followed by frames a WebSocket server must refuse.
+        for name, raw in [
+            ("unmasked client frame", encode_ws(OP_BINARY, get_chain_frame(), mask=False)),
+            ("reserved opcode 0x3", bytes([0x83, 0x80]) + os.urandom(4)),
+            ("length 2^63-1", bytes([0x82, 0xFF]) + struct.pack(">Q", 2**63 - 1) + os.urandom(4)),
+            ("random after handshake", os.urandom(8192)),
+            ("not a Parley frame", encode_ws(OP_BINARY, os.urandom(300), mask=True)),
+            ("empty binary message", encode_ws(OP_BINARY, b"", mask=True)),
+            ("text message", encode_ws(0x1, b"hello", mask=True)),
+        ]:
+            sock = ws_connect(port, timeout=5)
+            reply = b""
+            try:
+                try:
+                    sock.sendall(raw)
+                    reply = sock.recv(4096) or b"EOF"
+                except OSError as e:
+                    reply = type(e).__name__.encode()
+            finally:
+                sock.close()
+            answers[name] = b"(after a good handshake) " + reply[:12]
+            assert_relay_up(relay, f"after {name}")
+
+        for name, first in answers.items():
+            measure(f"{name}: {first!r}")
+        assert answers["GET / without upgrade"].startswith(b"HTTP/1.1 404"), answers
+        assert_relay_up(relay, "at the end")
+
+
+def test_slowloris(t):
+    with t.relay() as relay:
+        port = relay.port
+        alice, bob, fps = members(t, relay)
+        req, _ = handshake_request(port)
+        socks = [tcp_connect(port, timeout=2) for _ in range(50)]
+        listener = bob.listen(ROOM, relay.url, count=5, timeout=40)
+        sender = None
+        trips = []
+        dropped_at = {}
+        start = time.monotonic()
+        try:
+            for step in range(10):  # one byte every 0.5 s on each connection: ~5 s
+                for i, s in enumerate(socks):
+                    if i in dropped_at:
+                        continue
+                    try:
+                        s.sendall(req[step:step + 1])
+                    except OSError:
+                        dropped_at[i] = time.monotonic() - start
+                if step == 2:
+                    lines = [f"during slowloris #{i}" for i in range(5)]
+                    sender = alice.start_send(ROOM, relay.url, lines)
+                if step % 3 == 0:
+                    trips.append(assert_relay_up(relay, f"slowloris step {step}"))
+                time.sleep(0.5)
+            conns = metric(port, "parley_relay_connections")
+            # Still open? A peer-closed socket reads EOF (or a reset) at once.
+            for i, s in enumerate(socks):
+                if i in dropped_at:
+                    continue
+                s.setblocking(False)
+                try:
+                    if s.recv(1) == b"":
+                        dropped_at[i] = time.monotonic() - start
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    dropped_at[i] = time.monotonic() - start
+            sender.wait(45, "alice's send during slowloris").expect_ok("alice sends during slowloris")
+            listener.expect_messages([("alice", f"during slowloris #{i}") for i in range(5)], fps)
+        finally:
+            for s in socks:
+                s.close()
+        measure(f"slowloris: 50 connections, {len(req)}-byte handshake, 10 bytes each over "
+                f"{time.monotonic() - start:.1f}s; GetChain round trips meanwhile: "
+                f"max {max(trips) * 1000:.0f} ms; connections gauge during: {conns}; "
+                f"dropped by the relay within the test: {len(dropped_at)}/50")
+        assert_relay_up(relay, "after slowloris")
+
+
+def test_client_that_never_reads(t):
+    with t.relay() as relay:
+        port = relay.port
+        alice, bob, fps = members(t, relay)
+        room = room_id(ROOM)
+        # The Chain answer for the real room is the whole epoch chain: big answers.
+        probe = ws_connect(port)
+        probe.sendall(encode_ws(OP_BINARY, get_chain_frame(room), mask=True))
+        _, answer = ws_recv(probe)
+        ws_close(probe)
+        baseline = rss_kib(relay)
+        sampler = RssSampler(relay)
+        sampler.start()
+
+        listener = bob.listen(ROOM, relay.url, count=MESSAGES, timeout=40)
+        stats = {"frames": 0, "cut": None}
+
+        def never_reader():
+            sock = ws_connect(port, rcvbuf=4096)
+            sock.settimeout(1.0)
+            chunk = b"".join(encode_ws(OP_BINARY, get_chain_frame(room), mask=True)
+                             for _ in range(1000))
+            start = time.monotonic()
+            try:
+                while time.monotonic() - start < 6.0:
+                    try:
+                        sock.sendall(chunk)
+                        stats["frames"] += 1000
+                    except socket.timeout:
+                        continue  # the relay is not reading just now; keep trying
+                    except OSError as e:
+                        stats["cut"] = (time.monotonic() - start, type(e).__name__)
+                        return
+            finally:
+                stats["elapsed"] = time.monotonic() - start
+                sock.close()
+
+        flood = threading.Thread(target=never_reader, daemon=True)
+        flood.start()
+        time.sleep(0.5)
+        lines = [f"beside a never-reader #{i}" for i in range(MESSAGES)]
+        alice.send(ROOM, relay.url, lines).expect_ok("alice sends beside a never-reader")
+        flood.join(15)
+        assert not flood.is_alive(), "the never-reading client did not finish"
+        listener.expect_messages([("alice", x) for x in lines], fps)
+        peak = sampler.stop()
+        wait_connections(relay, 0, 10)
+        time.sleep(1.0)
+        after = rss_kib(relay)
+        said_cut = "send queue is over its limit" in relay.proc.stderr()
+        measure(f"never-reader: Chain answer {len(answer)} bytes; {stats['frames']} GetChain frames "
+                f"sent in {stats['elapsed']:.1f}s; cut: {stats['cut']}; relay logged the cut: "
+                f"{said_cut}; VmRSS baseline {baseline // 1024} MiB, peak {peak // 1024} MiB, "
+                f"after {after // 1024} MiB")
+        assert peak < baseline + 64 * 1024, (
+            f"relay RSS grew from {baseline} KiB to {peak} KiB under a client that never reads")
+        assert stats["cut"] is not None or said_cut or peak < baseline + 32 * 1024, (
+            "the never-reader was neither cut nor kept small")
+        assert_relay_up(relay, "after the never-reader")
+
+
+def test_connection_churn(t):
+    total, batch, budget_s = 5000, 200, 20.0
+    with t.relay() as relay:
+        port = relay.port
+        alice, bob, fps = members(t, relay)
+        for _ in range(3):
+            chain_round_trip(port)
+        baseline = rss_kib(relay)
+        sampler = RssSampler(relay)
+        sampler.start()
+        done = failed = 0
+        start = time.monotonic()
+        while done + failed < total and time.monotonic() - start < budget_s:
+            socks = []
+            for _ in range(min(batch, total - done - failed)):
+                try:
+                    s = tcp_connect(port, timeout=5)
+                    req, key = handshake_request(port)
+                    s.sendall(req)
+                    socks.append((s, key))
+                except OSError:
+                    failed += 1
+            for n, (s, key) in enumerate(socks):
+                try:
+                    head, _ = read_http_head(s)
+                    if head.startswith("HTTP/1.1 101") and accept_key(key) in head:
+                        done += 1
+                    else:
+                        failed += 1
+                    if n % 2:  # half close politely, half reset
+                        ws_close(s)
+                    else:
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        s.close()
+                except OSError:
+                    failed += 1
+                    s.close()
+        elapsed = time.monotonic() - start
+        trip = assert_relay_up(relay, "right after churn")
+        left = wait_connections(relay, 0, 10)
+        time.sleep(1.0)
+        peak = sampler.stop()
+        after = rss_kib(relay)
+        measure(f"churn: {done} handshakes (+{failed} failed) in {elapsed:.1f}s = "
+                f"{done / elapsed:.0f}/s; GetChain round trip after {trip * 1000:.0f} ms; "
+                f"connections left {left}; VmRSS baseline {baseline // 1024} MiB, "
+                f"peak {peak // 1024} MiB, after settle {after // 1024} MiB")
+        assert done >= 1000, f"only {done} handshakes in {elapsed:.1f}s ({failed} failed)"
+        assert failed <= total // 100, f"{failed} churn connections failed"
+        assert after < baseline + 32 * 1024, (
+            f"relay RSS after churn {after} KiB, baseline {baseline} KiB")
+        chat(alice, bob, fps, relay, "after churn", count=5)
+        assert_relay_up(relay, "at the end")
+
+
+def test_flood_while_members_chat(t):
+    with t.relay() as relay:
+        port = relay.port
+        alice, bob, fps = members(t, relay)
+        quiet = [f"before the flood #{i}" for i in range(5)]
+        lines = [f"through the flood #{i}" for i in range(MESSAGES)]
+        listener = bob.listen(ROOM, relay.url, count=len(quiet) + MESSAGES, timeout=40)
+        argv = [harness.args().parley, "send"] + alice.room_args(ROOM, relay.url)
+        sender = harness.Proc(t, "alice-send", argv, alice.env(), stdin_pipe=True)
+
+        def timed_send(batch, last):
+            """Write one line every 0.1 s; each line's seconds from write to bob's stdout."""
+            sent_at, got_at = {}, {}
+            deadline = time.monotonic() + 40
+            while len(got_at) < len(batch) and time.monotonic() < deadline:
+                now = time.monotonic()
+                k = len(sent_at)
+                if k < len(batch) and (k == 0 or now - sent_at[k - 1] >= 0.1):
+                    sender.write_stdin(batch[k] + "\n", close=last and k == len(batch) - 1)
+                    sent_at[k] = now
+                out = listener.proc.stdout()
+                for i, line in enumerate(batch):
+                    if i not in got_at and f'"{line}"' in out:
+                        got_at[i] = now
+                time.sleep(0.01)
+            assert len(got_at) == len(batch), (
+                f"bob got {len(got_at)} of {len(batch)} messages within 40s")
+            return [got_at[i] - sent_at[i] for i in range(len(batch))]
+
+        # The first line also pays for the sender's start-up: left out of the figures.
+        quiet_lat = sorted(timed_send(quiet, last=False)[1:])
+        stop = threading.Event()
+        stats = {"sent": 0, "answered": 0, "malformed": 0}
+
+        def flooder():
+            sock = ws_connect(port)
+            sock.settimeout(2.0)
+            chunk = b"".join(encode_ws(OP_BINARY, get_chain_frame(), mask=True) for _ in range(200))
+
+            def reader():
+                # Whole chunks, frames counted in place: a per-frame recv falls behind the
+                # relay and the send-queue cap would cut this connection.
+                buf = bytearray()
+                try:
+                    while True:
+                        chunk = sock.recv(1 << 20)
+                        if not chunk:
+                            return
+                        buf += chunk
+                        pos, n = 0, len(buf)
+                        while pos + 2 <= n:
+                            length = buf[pos + 1] & 0x7F
+                            head = 2
+                            if length == 126:
+                                if pos + 4 > n:
+                                    break
+                                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+                            elif length == 127:
+                                if pos + 10 > n:
+                                    break
+                                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                            if pos + head + length > n:
+                                break
+                            if buf[pos] & 0x0F == OP_CLOSE:
+                                return
+                            stats["answered"] += 1
+                            pos += head + length
+                        del buf[:pos]
+                except OSError:
+                    return
+
+            r = threading.Thread(target=reader, daemon=True)
+            r.start()
+            start = time.monotonic()
+            try:
+                while not stop.is_set() and time.monotonic() - start < 8.0:
+                    sock.sendall(chunk)
+                    stats["sent"] += 200
+            except OSError as e:
+                stats["error"] = f"{type(e).__name__} after {time.monotonic() - start:.1f}s"
+            stats["elapsed"] = time.monotonic() - start
+            time.sleep(0.5)
+            sock.close()
+            r.join(3)
+
+        def malformed():
+            # A second connection sends frames the relay must refuse, as fast as it can.
+            start = time.monotonic()
+            while not stop.is_set() and time.monotonic() - start < 8.0:
+                try:
+                    sock = ws_connect(port, timeout=2)
+                    sock.sendall(b"".join(encode_ws(OP_BINARY, bytes([1, 0x7E]) + os.urandom(40),
+                                                    mask=True) for _ in range(100)))
+                    stats["malformed"] += 100
+                    sock.close()
+                except OSError:
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=flooder, daemon=True),
+                   threading.Thread(target=malformed, daemon=True)]
+        for th in threads:
+            th.start()
+        time.sleep(0.5)
+        flood_start = time.monotonic()
+        lat = sorted(timed_send(lines, last=True))
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - flood_start)))  # a flood of >= 3 s
+        stop.set()
+        for th in threads:
+            th.join(10)
+        sender.wait(45, "alice's send").expect_ok("alice sends through the flood")
+        listener.expect_messages([("alice", x) for x in quiet + lines], fps)
+        flood_s = stats.get("elapsed", 0.0)
+        measure(f"flood: one connection sent {stats['sent']} GetChain frames in {flood_s:.1f}s, "
+                f"{stats['answered']} answered ({stats['answered'] / max(flood_s, 0.001):.0f}/s)"
+                f", cut: {stats.get('error')} (relay logged a send-queue cut: "
+                f"{'send queue is over its limit' in relay.proc.stderr()}); {stats['malformed']} malformed frames on other "
+                f"connections; alice->bob latency quiet: p50 {quiet_lat[len(quiet_lat) // 2] * 1000:.0f} ms, "
+                f"max {quiet_lat[-1] * 1000:.0f} ms; during the flood ({len(lat)} messages): "
+                f"p50 {lat[len(lat) // 2] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
+        assert lat[-1] < 10, f"a message took {lat[-1]:.1f}s to arrive during the flood"
+        assert_relay_up(relay, "after the flood")
+
+
+if __name__ == "__main__":
+    harness.main([test_garbage_instead_of_a_handshake, test_slowloris, test_client_that_never_reads,
+                  test_connection_churn, test_flood_while_members_chat])
