@@ -1,8 +1,8 @@
 // One client connection (after Beast's chat-multi `websocket_session`): a
 // WebSocket over a plain or TLS tcp_stream, with a strand of its own.
 //
-// Reads one frame at a time and hands it to RelayState; writes the frames queued
-// for it one at a time. The queue is bounded: a connection that does not read
+// Reads one frame at a time and hands it to RelayState; writes every frame
+// queued for it in one gather write (see write_pending). The queue is bounded: a connection that does not read
 // fast enough is cut rather than allowed to grow the relay's memory. A frame
 // over max_frame_bytes fails the read (Beast sends close code 1009), which ends
 // this session only. Leaves every chain in its destructor.
@@ -11,12 +11,14 @@
 // GET /metrics are answered (then the connection closes), anything else is 404.
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <set>
 #include <type_traits>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -30,6 +32,7 @@
 #include "relay/connection_set.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_state.h"
+#include "relay/serial_write_stream.h"
 #include "relay/subscriber.h"
 
 namespace parley::relay {
@@ -101,7 +104,7 @@ private:
         registered_ = true;
         if constexpr (is_tls) {
             beast::get_lowest_layer(ws_).expires_after(limits_.tls_handshake_timeout);
-            ws_.next_layer().async_handshake(boost::asio::ssl::stream_base::server,
+            ws_.next_layer().next_layer().async_handshake(boost::asio::ssl::stream_base::server,
                                              [self = this->shared_from_this()](beast::error_code ec) {
                                                  if (!ec) self->start_accept();
                                              });
@@ -211,19 +214,39 @@ private:
             std::fprintf(stderr, "parley-relay: closing a connection whose send queue is over its limit\n");
             return abort();
         }
-        queue_.push_back(std::move(frame));
-        if (queue_.size() == 1) do_write();
+        queue_.push_back(OutFrame::binary(std::move(frame)));
+        if (writing_ == 0) write_pending();
     }
 
-    void do_write() {
-        ws_.async_write(boost::asio::buffer(*queue_.front()),
-                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                            if (ec || self->queue_.empty()) return;  // aborted or failed: we are done
-                            self->queued_bytes_ -= self->queue_.front()->size();
-                            self->queue_.pop_front();
-                            if (!self->queue_.empty()) self->do_write();
-                            self->maybe_continue_backlog();
-                        });
+    // The fan-out trick: Beast's websocket::stream writes one message per call,
+    // a system call each. Server-to-client frames are not masked (RFC 6455
+    // §5.1), so a frame is just a 2-10 byte header before the shared payload:
+    // we encode the header here and write everything queued, headers and
+    // payloads as one buffer sequence, in one async_write on the layer under
+    // Beast. SerialWriteStream keeps Beast's own writes (pong, close) whole
+    // and in order with ours. Over TLS, beast::ssl_stream flattens the
+    // sequence into 16 KiB records.
+    void write_pending() {
+        gather_.clear();
+        for (const auto& out : queue_) {
+            gather_.emplace_back(out.header.data(), out.header_bytes);
+            gather_.emplace_back(out.frame->data(), out.frame->size());
+        }
+        writing_ = queue_.size();
+        ws_.next_layer().write_whole(gather_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+            self->on_write(ec);
+        });
+    }
+
+    void on_write(beast::error_code ec) {
+        // Failed, aborted, or closing: the close frame is the last thing we send.
+        if (ec || closing_) return;
+        for (; writing_ > 0; --writing_) {
+            queued_bytes_ -= queue_.front().frame->size();
+            queue_.pop_front();
+        }
+        if (!queue_.empty()) write_pending();
+        maybe_continue_backlog();
     }
 
     // Graceful close (shutdown); before the WebSocket handshake, just drop the socket.
@@ -238,7 +261,8 @@ private:
     // A slow consumer: its TCP window is full, so a close handshake would stall too.
     void abort() {
         closing_ = true;
-        queue_.clear();
+        // The write in flight still points at its frames: they go when it fails.
+        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(writing_), queue_.end());
         queued_bytes_ = 0;
         beast::get_lowest_layer(ws_).close();
     }
@@ -246,11 +270,42 @@ private:
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;
-    websocket::stream<NextLayer> ws_;
+    // One queued frame: its WebSocket header (FIN, binary, unmasked length)
+    // and the payload every recipient shares.
+    struct OutFrame {
+        static constexpr std::size_t max_header_bytes = 10;
+        SharedFrame frame;
+        std::array<std::uint8_t, max_header_bytes> header{};
+        std::uint8_t header_bytes = 0;
+
+        static OutFrame binary(SharedFrame frame) {
+            OutFrame out{std::move(frame)};
+            const std::uint64_t n = out.frame->size();
+            out.header[0] = 0x82;  // FIN, opcode 2 (binary)
+            if (n < 126) {
+                out.header[1] = static_cast<std::uint8_t>(n);
+                out.header_bytes = 2;
+            } else if (n <= 0xffff) {
+                out.header[1] = 126;  // 16-bit length follows
+                out.header[2] = static_cast<std::uint8_t>(n >> 8);
+                out.header[3] = static_cast<std::uint8_t>(n);
+                out.header_bytes = 4;
+            } else {
+                out.header[1] = 127;  // 64-bit length follows
+                for (int i = 0; i < 8; ++i) out.header[2 + i] = static_cast<std::uint8_t>(n >> (56 - 8 * i));
+                out.header_bytes = 10;
+            }
+            return out;
+        }
+    };
+
+    websocket::stream<SerialWriteStream<NextLayer>> ws_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::set<ChainKey> paused_backlogs_;
-    std::deque<SharedFrame> queue_;
+    std::deque<OutFrame> queue_;       // the first writing_ are in flight
+    std::vector<boost::asio::const_buffer> gather_;  // the write in flight's buffers
+    std::size_t writing_ = 0;
     std::size_t queued_bytes_ = 0;
     bool registered_ = false;
     bool accepted_ = false;

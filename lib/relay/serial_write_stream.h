@@ -1,0 +1,108 @@
+// A stream layer between Beast's websocket::stream and the socket (or TLS
+// stream) that lets the session write pre-encoded WebSocket frames itself
+// without ever interleaving its bytes with Beast's own writes.
+//
+// Why: websocket::stream writes one message per async_write, so a relay that
+// fans a message out to a connection with many frames pending pays a system
+// call per frame. Session instead encodes the (unmasked, server-to-client)
+// frame headers itself and writes every pending frame in one gather write
+// (write_whole) on this layer. Beast still reads, answers pings, and sends
+// the close frame; those writes come through async_write_some below.
+//
+// How writes stay whole: every write on this layer, Beast's or the session's,
+// is written completely (asio::async_write) before the next one starts; one
+// arriving while another is in flight waits its turn in order. All of it runs
+// on the connection's strand, so a plain flag and queue suffice.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+
+namespace parley::relay {
+
+template <class NextLayer>
+class SerialWriteStream {
+public:
+    using executor_type = typename NextLayer::executor_type;
+
+    template <class... Args>
+    explicit SerialWriteStream(Args&&... args) : next_(std::forward<Args>(args)...) {}
+
+    executor_type get_executor() noexcept { return next_.get_executor(); }
+    NextLayer& next_layer() noexcept { return next_; }
+    const NextLayer& next_layer() const noexcept { return next_; }
+
+    template <class MutableBufferSequence, class ReadToken>
+    auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
+        return next_.async_read_some(buffers, std::forward<ReadToken>(token));
+    }
+
+    // Beast's writes: completes only once all of `buffers` is written (a
+    // valid write_some), so no other write can land in the middle of a frame.
+    template <class ConstBufferSequence, class WriteToken>
+    auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+        return write_whole(buffers, std::forward<WriteToken>(token));
+    }
+
+    // Writes all of `buffers` after any write already in flight or waiting.
+    // The buffers' memory must outlive the completion.
+    template <class ConstBufferSequence, class WriteToken>
+    auto write_whole(const ConstBufferSequence& buffers, WriteToken&& token) {
+        return boost::asio::async_initiate<WriteToken, void(boost::beast::error_code, std::size_t)>(
+            [this](auto handler, const ConstBufferSequence& b) { start_or_wait(b, std::move(handler)); },
+            token, buffers);
+    }
+
+private:
+    template <class ConstBufferSequence, class Handler>
+    void start_or_wait(const ConstBufferSequence& buffers, Handler handler) {
+        if (busy_) {
+            auto held = std::make_shared<Handler>(std::move(handler));  // std::function needs a copy
+            waiting_.push_back([this, buffers, held] { start_or_wait(buffers, std::move(*held)); });
+            return;
+        }
+        busy_ = true;
+        boost::asio::async_write(
+            next_, buffers,
+            [this, handler = std::move(handler)](boost::beast::error_code ec, std::size_t n) mutable {
+                busy_ = false;
+                if (!waiting_.empty()) {
+                    auto next = std::move(waiting_.front());
+                    waiting_.pop_front();
+                    next();
+                }
+                // On the handler's own executor (the same strand), as its initiator expects.
+                boost::asio::dispatch(boost::beast::bind_front_handler(std::move(handler), ec, n));
+            });
+    }
+
+    NextLayer next_;
+    bool busy_ = false;
+    std::deque<std::function<void()>> waiting_;
+};
+
+// The close handshake's teardown goes to the layer below (TCP or TLS).
+template <class NextLayer, class TeardownHandler>
+void async_teardown(boost::beast::role_type role, SerialWriteStream<NextLayer>& stream, TeardownHandler&& handler) {
+    using boost::beast::websocket::async_teardown;
+    async_teardown(role, stream.next_layer(), std::forward<TeardownHandler>(handler));
+}
+
+template <class NextLayer>
+void teardown(boost::beast::role_type role, SerialWriteStream<NextLayer>& stream, boost::beast::error_code& ec) {
+    using boost::beast::websocket::teardown;
+    teardown(role, stream.next_layer(), ec);
+}
+
+}  // namespace parley::relay
