@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <type_traits>
@@ -70,11 +71,19 @@ public:
         boost::asio::dispatch(ws_.get_executor(), [self = this->shared_from_this()] { self->on_run(); });
     }
 
+    // Called by the fan-out for every recipient, so it stays cheap: frames go
+    // into a small locked inbox, and only the first one since the strand last
+    // drained it posts a drain (no post, weak_ptr lock or handler per frame).
+    // Later calls (backlog_paused, shutdown) post after that drain, in order.
     void deliver(SharedFrame frame) override {
-        boost::asio::post(ws_.get_executor(),
-                          [weak = this->weak_from_this(), frame = std::move(frame)]() mutable {
-                              if (auto self = weak.lock()) self->enqueue(std::move(frame));
-                          });
+        {
+            std::lock_guard lock(inbox_mutex_);
+            inbox_.push_back(std::move(frame));
+            if (inbox_.size() > 1) return;  // a drain is already on its way
+        }
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+            if (auto self = weak.lock()) self->drain_inbox();
+        });
     }
 
     void backlog_paused(const ChainKey& chain) override {
@@ -207,6 +216,15 @@ private:
         do_read();
     }
 
+    void drain_inbox() {
+        {
+            std::lock_guard lock(inbox_mutex_);
+            draining_.swap(inbox_);
+        }
+        for (auto& frame : draining_) enqueue(std::move(frame));
+        draining_.clear();
+    }
+
     void enqueue(SharedFrame frame) {
         if (closing_ || !accepted_) return;
         queued_bytes_ += frame->size();
@@ -303,6 +321,9 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::set<ChainKey> paused_backlogs_;
+    std::mutex inbox_mutex_;
+    std::vector<SharedFrame> inbox_;     // delivered, not yet on the strand
+    std::vector<SharedFrame> draining_;  // the strand's; kept for its capacity
     std::deque<OutFrame> queue_;       // the first writing_ are in flight
     std::vector<boost::asio::const_buffer> gather_;  // the write in flight's buffers
     std::size_t writing_ = 0;
