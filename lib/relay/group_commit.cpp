@@ -38,9 +38,10 @@ void GroupCommit::run() {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, nothing left
-            // Let the batch fill for up to max_delay after its first item.
-            wake_.wait_until(lock, first_queued_ + options_.max_delay,
-                             [&] { return stopping_ || queue_.size() >= options_.max_items; });
+            // Let the batch fill for up to max_delay after its first item, if asked to.
+            if (options_.max_delay.count() > 0)
+                wake_.wait_until(lock, first_queued_ + options_.max_delay,
+                                 [&] { return stopping_ || queue_.size() >= options_.max_items; });
             batch.swap(queue_);
         }
         appends.clear();

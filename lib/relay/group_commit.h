@@ -1,8 +1,10 @@
 // Group commit (DESIGN.md "The relay": acknowledged only when durable): Sends
 // from every connection queue here, and one writer thread stores them in one
-// transaction per batch. A batch goes when it holds max_items or when its
-// first item has waited max_delay, whichever comes first; while one batch
-// commits the next one fills, so throughput does not wait on the disk.
+// transaction per batch. An idle writer commits what is queued at once (the
+// default max_delay is zero: a lone Send is not held back); while one batch
+// commits the next one fills, so batches grow with the load by themselves and
+// throughput does not wait on the disk. A non-zero max_delay lets a batch
+// fill for that long after its first item (or until max_items).
 //
 // After each commit (or failure) the writer hands the batch, in queue order,
 // to the `done` callback, which acknowledges and fans out. Only then does the
@@ -28,7 +30,7 @@ struct PendingSend {
 };
 
 struct GroupCommitOptions {
-    std::chrono::microseconds max_delay{1000};
+    std::chrono::microseconds max_delay{0};
     std::size_t max_items = 512;
 };
 
