@@ -164,6 +164,14 @@ def metric(port, name):
     return int(m.group(1)) if m else None
 
 
+def relay_is_sanitized() -> bool:
+    """ASan keeps freed memory in quarantine (and TSan shadows it): resident
+    memory says nothing about leaks there, so memory bounds are only asserted
+    for a plain build."""
+    data = Path(harness.args().relay).read_bytes()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def rss_kib(relay):
     text = Path(f"/proc/{relay.proc.popen.pid}/status").read_text()
     return int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1))
@@ -415,10 +423,13 @@ def test_client_that_never_reads(t):
                 f"sent in {stats['elapsed']:.1f}s; cut: {stats['cut']}; relay logged the cut: "
                 f"{said_cut}; VmRSS baseline {baseline // 1024} MiB, peak {peak // 1024} MiB, "
                 f"after {after // 1024} MiB")
-        assert peak < baseline + 64 * 1024, (
-            f"relay RSS grew from {baseline} KiB to {peak} KiB under a client that never reads")
-        assert stats["cut"] is not None or said_cut or peak < baseline + 32 * 1024, (
-            "the never-reader was neither cut nor kept small")
+        if not relay_is_sanitized():
+            assert peak < baseline + 64 * 1024, (
+                f"relay RSS grew from {baseline} KiB to {peak} KiB under a client that never reads")
+            assert stats["cut"] is not None or said_cut or peak < baseline + 32 * 1024, (
+                "the never-reader was neither cut nor kept small")
+        else:
+            assert stats["cut"] is not None or said_cut, "the never-reader was not cut (sanitized build)"
         assert_relay_up(relay, "after the never-reader")
 
 
@@ -471,8 +482,9 @@ def test_connection_churn(t):
                 f"peak {peak // 1024} MiB, after settle {after // 1024} MiB")
         assert done >= 1000, f"only {done} handshakes in {elapsed:.1f}s ({failed} failed)"
         assert failed <= total // 100, f"{failed} churn connections failed"
-        assert after < baseline + 32 * 1024, (
-            f"relay RSS after churn {after} KiB, baseline {baseline} KiB")
+        if not relay_is_sanitized():
+            assert after < baseline + 32 * 1024, (
+                f"relay RSS after churn {after} KiB, baseline {baseline} KiB")
         chat(alice, bob, fps, relay, "after churn", count=5)
         assert_relay_up(relay, "at the end")
 
