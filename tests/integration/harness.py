@@ -156,9 +156,15 @@ class Proc:
             pass
 
     def wait_for_stdout(self, pattern: re.Pattern, timeout: float, what: str) -> re.Match:
+        return self._wait_for("stdout", self.stdout, pattern, timeout, what)
+
+    def _wait_for(self, stream: str, read: Callable[[], str], pattern: re.Pattern,
+                  timeout: float, what: str) -> re.Match:
+        """Poll `read()` until `pattern` shows; fail if the process exits first
+        or the deadline passes (killing it)."""
         deadline = time.monotonic() + timeout
         while True:
-            match = pattern.search(self.stdout())
+            match = pattern.search(read())
             if match:
                 return match
             if not self.running():
@@ -166,7 +172,7 @@ class Proc:
                                      f"{pattern.pattern!r}\n  {self.result().describe()}")
             if time.monotonic() > deadline:
                 self.kill()
-                raise AssertionError(f"{what}: no {pattern.pattern!r} on stdout within "
+                raise AssertionError(f"{what}: no {pattern.pattern!r} on {stream} within "
                                      f"{timeout:.0f}s\n  {self.result(-9).describe()}")
             time.sleep(0.05)
 
@@ -197,19 +203,7 @@ class Proc:
                       self.stdout(), self.stderr())
 
     def wait_for_stderr(self, pattern: re.Pattern, timeout: float, what: str) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            match = pattern.search(self.stderr())
-            if match:
-                return match
-            if not self.running():
-                raise AssertionError(f"{what}: process exited before printing "
-                                     f"{pattern.pattern!r}\n  {self.result().describe()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"{what}: no {pattern.pattern!r} on stderr within "
-                                     f"{timeout:.0f}s\n  {self.result(-9).describe()}")
-            time.sleep(0.05)
+        return self._wait_for("stderr", self.stderr, pattern, timeout, what)
 
     def signal(self, sig: int) -> None:
         if self.running():
