@@ -4,6 +4,7 @@
 // Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 start-up failure,
 // 2 bad command line or a refused configuration.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdint>
 #include <exception>
@@ -45,8 +46,44 @@ int main(int argc, char** argv) {
                  "allow plain ws:// on a non-loopback address (behind a TLS proxy)");
     app.add_option("--threads", threads, "io threads (default: hardware concurrency)")
         ->check(CLI::Range(1u, 1024u));
+    // The limits (lib/relay/relay_limits.h has the defaults and why).
+    unsigned handshake_s = static_cast<unsigned>(limits.handshake_timeout.count());
+    unsigned idle_s = static_cast<unsigned>(limits.idle_timeout.count());
     app.add_option("--max-frame-bytes", limits.max_frame_bytes, "largest frame a client may send")
-        ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
+        ->capture_default_str();
+    app.add_option("--max-connections", limits.max_connections, "open connections in total")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+        ->capture_default_str();
+    app.add_option("--max-connections-per-address", limits.max_connections_per_address,
+                   "open connections from one IPv4 address or IPv6 /64")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+        ->capture_default_str();
+    app.add_option("--max-rooms-per-connection", limits.max_chains_per_connection,
+                   "rooms one connection may be joined to at once")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
+        ->capture_default_str();
+    app.add_option("--max-send-queue-bytes", limits.max_send_queue_bytes,
+                   "bytes waiting to go out to one connection before it is cut (it can resume later)")
+        ->check(CLI::Range(std::size_t{4} << 10, std::size_t{1} << 30))
+        ->capture_default_str();
+    app.add_option("--messages-per-second", limits.messages_per_second,
+                   "frames one connection may send per second (0 = no limit); over it, the relay "
+                   "reads from that connection more slowly")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    app.add_option("--message-burst", limits.message_burst,
+                   "frames one connection may send at once above that rate")
+        ->check(CLI::Range(1.0, 1e9))
+        ->capture_default_str();
+    app.add_option("--handshake-timeout", handshake_s,
+                   "seconds from connect to a complete WebSocket upgrade request, TLS included")
+        ->check(CLI::Range(1u, 3600u))
+        ->capture_default_str();
+    app.add_option("--idle-timeout", idle_s,
+                   "seconds without a frame from a client before it is closed (pinged at half)")
+        ->check(CLI::Range(2u, 86400u))
+        ->capture_default_str();
     app.add_option("--data", data_dir,
                    "directory for relay.sqlite (default: $XDG_STATE_HOME/parley-relay or "
                    "~/.local/state/parley-relay; created 0700)");
@@ -60,6 +97,17 @@ int main(int argc, char** argv) {
                    "keep at most this many stored messages per chain (default 100000)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
     CLI11_PARSE(app, argc, argv);
+    limits.handshake_timeout = std::chrono::seconds(handshake_s);
+    limits.idle_timeout = std::chrono::seconds(idle_s);
+    // A frame and a backlog page have to fit in a send queue, with room to spare.
+    if (limits.max_send_queue_bytes < 4 * limits.max_frame_bytes) {
+        std::fprintf(stderr,
+                     "parley-relay: --max-send-queue-bytes %zu is too small for --max-frame-bytes %zu\n"
+                     "hint: the send queue has to hold at least four frames (%zu bytes)\n",
+                     limits.max_send_queue_bytes, limits.max_frame_bytes, 4 * limits.max_frame_bytes);
+        return exit_usage;
+    }
+    limits.fit_backlog_to_send_queue();
 
     std::string error;
     auto address = parse_listen_address(listen, error);

@@ -48,10 +48,14 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
         std::fprintf(stderr, "parley-relay: accept failed: %s\n", ec.message().c_str());
     } else {
         socket.set_option(tcp::no_delay(true), ec);
+        const auto peer = socket.remote_endpoint(ec);
+        if (ec) return do_accept();  // already gone
+        const auto address = address_key(peer.address());
         if (tls_) {
-            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, std::move(socket), *tls_)->run();
+            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, address, std::move(socket), *tls_)
+                ->run();
         } else {
-            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, std::move(socket))->run();
+            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, address, std::move(socket))->run();
         }
     }
     do_accept();

@@ -1,6 +1,8 @@
-// The relay's resource limits, as named defaults the command line can override.
+// The relay's resource limits, as named defaults the command line can override
+// (apps/relay/main.cpp has a flag for each one a relay operator may need).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 
@@ -10,13 +12,26 @@ inline constexpr std::size_t default_max_frame_bytes = 256 * 1024;
 inline constexpr std::size_t default_max_send_queue_bytes = 8u << 20;
 inline constexpr std::size_t default_max_chains_per_connection = 64;
 inline constexpr std::size_t default_max_connections = 10000;
+// Counted per IPv4 address, or per IPv6 /64 (one host usually holds a whole /64).
+// A small group needs a handful; a household behind one NAT, a few dozen.
+inline constexpr std::size_t default_max_connections_per_address = 64;
+// Frames a connection may send per second, with a burst allowance. Over it the
+// relay stops reading from that connection until it is back under, so a flooder
+// is slowed by TCP itself and loses nothing; everyone else is served as usual.
+// A person types far less; `parley send` of a pasted file stays under it.
+inline constexpr double default_messages_per_second = 200;
+inline constexpr double default_message_burst = 400;
 // A joining connection's backlog goes out a page at a time, the next page once
 // its queue has drained below backlog_resume_bytes, so a long absence never
 // trips the send-queue limit.
 inline constexpr std::size_t default_backlog_page_bytes = 1u << 20;
 inline constexpr std::size_t default_backlog_page_items = 1024;
-inline constexpr std::size_t backlog_resume_bytes = 256u << 10;
-inline constexpr std::chrono::seconds default_tls_handshake_timeout{30};
+inline constexpr std::size_t default_backlog_resume_bytes = 256u << 10;
+// From TCP accept to a complete HTTP upgrade request (TLS handshake included):
+// a slowloris client is dropped when it runs out.
+inline constexpr std::chrono::seconds default_handshake_timeout{10};
+// No frame from the client for half of this: the relay pings; for all of it: closed.
+inline constexpr std::chrono::seconds default_idle_timeout{120};
 // After SIGTERM, how long sessions get to finish their close handshakes.
 inline constexpr std::chrono::seconds shutdown_grace{3};
 
@@ -28,9 +43,23 @@ struct RelayLimits {
     // (room, genesis) subscriptions one connection may hold.
     std::size_t max_chains_per_connection = default_max_chains_per_connection;
     std::size_t max_connections = default_max_connections;
+    std::size_t max_connections_per_address = default_max_connections_per_address;
+    // 0 = no limit.
+    double messages_per_second = default_messages_per_second;
+    double message_burst = default_message_burst;
     std::size_t backlog_page_bytes = default_backlog_page_bytes;
     std::size_t backlog_page_items = default_backlog_page_items;
-    std::chrono::seconds tls_handshake_timeout = default_tls_handshake_timeout;
+    std::size_t backlog_resume_bytes = default_backlog_resume_bytes;
+    std::chrono::seconds handshake_timeout = default_handshake_timeout;
+    std::chrono::seconds idle_timeout = default_idle_timeout;
+
+    // A backlog page, with what is still queued when it goes out, has to fit
+    // under the send-queue cap, or a member coming back would be cut on every
+    // page (a page holds at least one item, at most max_frame_bytes).
+    void fit_backlog_to_send_queue() {
+        backlog_page_bytes = std::min(backlog_page_bytes, max_send_queue_bytes / 4);
+        backlog_resume_bytes = std::min(backlog_resume_bytes, max_send_queue_bytes / 4);
+    }
 };
 
 }  // namespace parley::relay

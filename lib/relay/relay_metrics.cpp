@@ -26,6 +26,12 @@ std::string RelayMetrics::render(std::size_t connections) const {
     counter(out, "parley_relay_commit_batches_total", "Group-commit transactions.", get(commit_batches));
     counter(out, "parley_relay_storage_errors_total", "Failed storage reads and writes.", get(storage_errors));
     counter(out, "parley_relay_pruned_items_total", "Log items removed by retention.", get(pruned_items));
+    counter(out, "parley_relay_refused_connections_total",
+            "Connections refused by the total or per-address connection limit.", get(refused_connections));
+    counter(out, "parley_relay_throttled_reads_total",
+            "Times a connection's reading was paused by the message rate limit.", get(throttled_reads));
+    counter(out, "parley_relay_slow_consumers_cut_total",
+            "Connections closed because their send queue passed its cap.", get(slow_consumers_cut));
     return out;
 }
 

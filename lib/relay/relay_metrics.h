@@ -17,6 +17,9 @@ struct RelayMetrics {
     std::atomic<std::uint64_t> commit_batches{0};
     std::atomic<std::uint64_t> storage_errors{0};   // failed commits and reads
     std::atomic<std::uint64_t> pruned_items{0};
+    std::atomic<std::uint64_t> refused_connections{0};  // over the total or per-address cap
+    std::atomic<std::uint64_t> throttled_reads{0};      // reads paused by the rate limit
+    std::atomic<std::uint64_t> slow_consumers_cut{0};   // connections cut at the send-queue cap
 
     void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.fetch_add(n, std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 #include "relay/relay_server.h"
 
+#include <malloc.h>
 #include <openssl/ssl.h>
 
 #include <sys/stat.h>
@@ -23,6 +24,8 @@ namespace {
 
 constexpr std::chrono::milliseconds shutdown_poll{20};
 constexpr std::chrono::minutes prune_interval{1};
+constexpr std::chrono::seconds trim_interval{2};
+constexpr std::uint64_t trim_after_closed = 64;
 
 // Creates the data directory (parents as needed, the directory itself 0700:
 // the log holds every room's metadata) and opens the database in it.
@@ -76,11 +79,12 @@ std::filesystem::path default_data_dir() {
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
       state_(open_store(options_), options_.limits),
-      connections_(options_.limits.max_connections),
+      connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
       signals_(ioc_, SIGINT, SIGTERM),
       shutdown_timer_(ioc_),
-      prune_timer_(ioc_) {
+      prune_timer_(ioc_),
+      trim_timer_(ioc_) {
     prune();
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
@@ -103,6 +107,7 @@ void RelayServer::run() {
     });
     listener_->run();
     schedule_prune();
+    schedule_trim();
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
@@ -113,6 +118,7 @@ void RelayServer::on_signal() {
     std::fprintf(stderr, "parley-relay: shutting down\n");
     listener_->stop();
     prune_timer_.cancel();
+    trim_timer_.cancel();
     connections_.close_all();
     wait_for_sessions(std::chrono::steady_clock::now() + shutdown_grace);
 }
@@ -133,6 +139,27 @@ void RelayServer::schedule_prune() {
         if (ec) return;
         prune();
         schedule_prune();
+    });
+}
+
+// After many connections have gone, or a slow consumer's queue was dropped,
+// give the freed memory back: glibc keeps freed chunks in each thread's arena
+// and only returns the top of the heap on its own, so after a burst of
+// connections the relay's resident size would stay at its peak. malloc_trim
+// walks the arenas (about a millisecond for a busy relay): it runs at most
+// every few seconds, and only after such an event.
+void RelayServer::schedule_trim() {
+    trim_timer_.expires_after(trim_interval);
+    trim_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        const auto closed = connections_.closed_total();
+        const auto cuts = state_.metrics().slow_consumers_cut.load(std::memory_order_relaxed);
+        if (closed - closed_at_last_trim_ >= trim_after_closed || cuts != cuts_at_last_trim_) {
+            ::malloc_trim(0);
+            closed_at_last_trim_ = closed;
+            cuts_at_last_trim_ = cuts;
+        }
+        schedule_trim();
     });
 }
 

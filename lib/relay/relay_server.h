@@ -52,6 +52,7 @@ private:
     void on_signal();
     void schedule_prune();
     void prune();
+    void schedule_trim();
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
 
     RelayOptions options_;
@@ -63,6 +64,9 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer prune_timer_;
+    boost::asio::steady_timer trim_timer_;
+    std::uint64_t closed_at_last_trim_ = 0;
+    std::uint64_t cuts_at_last_trim_ = 0;
     std::shared_ptr<Listener> listener_;
 };
 

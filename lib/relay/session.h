@@ -12,6 +12,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -24,6 +26,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -35,6 +38,7 @@
 #include "relay/relay_state.h"
 #include "relay/serial_write_stream.h"
 #include "relay/subscriber.h"
+#include "relay/token_bucket.h"
 
 namespace parley::relay {
 
@@ -43,7 +47,6 @@ namespace websocket = beast::websocket;
 namespace http = beast::http;
 
 inline constexpr std::size_t max_http_header_bytes = 8192;
-inline constexpr std::chrono::seconds http_request_timeout{30};
 
 using PlainLayer = beast::tcp_stream;
 using TlsLayer = beast::ssl_stream<beast::tcp_stream>;
@@ -56,11 +59,14 @@ public:
     // `stream_args` build the next layer: (socket) or (socket, ssl::context&).
     template <class... StreamArgs>
     Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits,
-            StreamArgs&&... stream_args)
+            const AddressKey& address, StreamArgs&&... stream_args)
         : state_(state),
           connections_(connections),
           limits_(limits),
-          ws_(std::forward<StreamArgs>(stream_args)...) {}
+          address_(address),
+          ws_(std::forward<StreamArgs>(stream_args)...),
+          read_budget_(limits.messages_per_second, limits.message_burst, TokenBucket::Clock::now()),
+          read_pause_(ws_.get_executor()) {}
 
     ~Session() override {
         state_.leave_all(*this);
@@ -105,14 +111,12 @@ private:
     static constexpr bool is_tls = std::is_same_v<NextLayer, TlsLayer>;
 
     void on_run() {
-        if (!connections_.try_add(this, this->weak_from_this())) {
-            std::fprintf(stderr, "parley-relay: connection limit reached, refusing a connection\n");
-            beast::get_lowest_layer(ws_).close();
-            return;
-        }
+        if (!admit()) return beast::get_lowest_layer(ws_).close();
         registered_ = true;
+        // One deadline for the TLS handshake and the HTTP request together: a
+        // client that trickles bytes (slowloris) is dropped when it runs out.
+        beast::get_lowest_layer(ws_).expires_after(limits_.handshake_timeout);
         if constexpr (is_tls) {
-            beast::get_lowest_layer(ws_).expires_after(limits_.tls_handshake_timeout);
             ws_.next_layer().next_layer().async_handshake(boost::asio::ssl::stream_base::server,
                                              [self = this->shared_from_this()](beast::error_code ec) {
                                                  if (!ec) self->start_accept();
@@ -122,18 +126,42 @@ private:
         }
     }
 
+    // The connection caps, in total and per address. A refusal is counted and
+    // logged, at most one line a second so a connection flood cannot fill the log.
+    bool admit() {
+        const auto admission = connections_.try_add(this, this->weak_from_this(), address_);
+        if (admission == ConnectionSet::Admission::admitted) return true;
+        const char* why = admission == ConnectionSet::Admission::relay_full      ? "relay connection limit reached"
+                          : admission == ConnectionSet::Admission::address_full ? "too many connections from one address"
+                                                                                 : nullptr;  // shutting down
+        if (why) {
+            state_.metrics().add(state_.metrics().refused_connections);
+            static std::atomic<std::int64_t> last_logged[2]{};  // the second each reason was last logged
+            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()).count();
+            const int reason = admission == ConnectionSet::Admission::relay_full ? 0 : 1;
+            if (last_logged[reason].exchange(now) != now)
+                std::fprintf(stderr, "parley-relay: refusing a connection: %s\n", why);
+        }
+        return false;
+    }
+
     void start_accept() {
         if (closing_) return beast::get_lowest_layer(ws_).close();
-        // The WebSocket layer's own timeouts (handshake, idle with pings) from here on.
-        beast::get_lowest_layer(ws_).expires_never();
-        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        // From accept until the WebSocket upgrade, the handshake deadline set in
+        // on_run; the WebSocket layer's own timeouts (close handshake, idle with
+        // pings) from the upgrade on.
+        websocket::stream_base::timeout timeouts{};
+        timeouts.handshake_timeout = limits_.handshake_timeout;
+        timeouts.idle_timeout = limits_.idle_timeout;
+        timeouts.keep_alive_pings = true;
+        ws_.set_option(timeouts);
         ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
             res.set(beast::http::field::server, "parley-relay");
         }));
         ws_.read_message_max(limits_.max_frame_bytes);
         ws_.binary(true);
         // Read the HTTP request ourselves: a WebSocket upgrade or a health/metrics GET.
-        beast::get_lowest_layer(ws_).expires_after(http_request_timeout);
         parser_.emplace();
         parser_->header_limit(max_http_header_bytes);
         parser_->body_limit(0);
@@ -180,7 +208,7 @@ private:
             response->body() = "not found\n";
         }
         response->prepare_payload();
-        beast::get_lowest_layer(ws_).expires_after(http_request_timeout);
+        beast::get_lowest_layer(ws_).expires_after(limits_.handshake_timeout);
         http::async_write(ws_.next_layer(), *response,
                           [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
                               beast::error_code ignored;
@@ -192,7 +220,7 @@ private:
 
     // Backlog pages go out one at a time, each once the queue has drained.
     void maybe_continue_backlog() {
-        if (closing_ || paused_backlogs_.empty() || queued_bytes_ > backlog_resume_bytes) return;
+        if (closing_ || paused_backlogs_.empty() || queued_bytes_ > limits_.backlog_resume_bytes) return;
         auto chains = std::move(paused_backlogs_);
         paused_backlogs_.clear();
         for (const auto& chain : chains) state_.continue_backlog(*this, chain);
@@ -213,7 +241,21 @@ private:
         auto data = buffer_.cdata();
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
-        do_read();
+        read_when_allowed();
+    }
+
+    // The rate limit: each frame read takes a token; with none left, the next
+    // read waits until there is one. The flooder's frames wait in its own TCP
+    // buffers, then its kernel's, so it slows down and loses nothing, and the
+    // relay holds no more of its data than one frame.
+    void read_when_allowed() {
+        const auto now = TokenBucket::Clock::now();
+        if (read_budget_.take(now)) return do_read();
+        state_.metrics().add(state_.metrics().throttled_reads);
+        read_pause_.expires_after(read_budget_.wait_time(now));
+        read_pause_.async_wait([self = this->shared_from_this()](beast::error_code wait_error) {
+            if (!wait_error && !self->closing_) self->read_when_allowed();
+        });
     }
 
     void drain_inbox() {
@@ -230,6 +272,7 @@ private:
         queued_bytes_ += frame->size();
         if (queued_bytes_ > limits_.max_send_queue_bytes) {
             std::fprintf(stderr, "parley-relay: closing a connection whose send queue is over its limit\n");
+            state_.metrics().add(state_.metrics().slow_consumers_cut);
             return abort();
         }
         queue_.push_back(OutFrame::binary(std::move(frame)));
@@ -271,6 +314,7 @@ private:
     void do_close() {
         if (closing_) return;
         closing_ = true;
+        read_pause_.cancel();
         if (!accepted_) return;  // start_accept or its handler sees closing_
         ws_.async_close(websocket::close_code::going_away,
                         [self = this->shared_from_this()](beast::error_code) {});
@@ -279,6 +323,7 @@ private:
     // A slow consumer: its TCP window is full, so a close handshake would stall too.
     void abort() {
         closing_ = true;
+        read_pause_.cancel();
         // The write in flight still points at its frames: they go when it fails.
         queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(writing_), queue_.end());
         queued_bytes_ = 0;
@@ -288,6 +333,7 @@ private:
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;
+    const AddressKey address_;
     // One queued frame: its WebSocket header (FIN, binary, unmasked length)
     // and the payload every recipient shares.
     struct OutFrame {
@@ -318,6 +364,8 @@ private:
     };
 
     websocket::stream<SerialWriteStream<NextLayer>> ws_;
+    TokenBucket read_budget_;                // frames this connection may still send
+    boost::asio::steady_timer read_pause_;   // waits for the next token
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::set<ChainKey> paused_backlogs_;

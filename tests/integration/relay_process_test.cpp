@@ -222,5 +222,15 @@ TEST(RelayStartup, PortInUseFailsWithExitOne) {
     EXPECT_NE(second.stderr_text().find("cannot listen"), std::string::npos) << second.stderr_text();
 }
 
+TEST(RelayStartup, RefusesASendQueueThatCannotHoldFourFrames) {
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "127.0.0.1:0", "--max-frame-bytes", "262144",
+                             "--max-send-queue-bytes", "524288"}));
+    auto code = relay.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "relay started with a send queue of two frames";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(relay.stderr_text().find("--max-send-queue-bytes"), std::string::npos) << relay.stderr_text();
+}
+
 }  // namespace
 }  // namespace parley::relay_it
