@@ -133,18 +133,27 @@ med = {k: statistics.median(v) for k, v in rate.items()}
 py = json.load(open(os.path.join(out, "python_client.json")))
 s("### Client crypto, 256-byte message (messages/s, one core)")
 s("")
-s("| operation | Parley | bare libsodium | Parley cost ÷ bare | chat.py (primitives) | chat.py (as written) | Parley ÷ chat.py |")
-s("|---|---:|---:|---:|---:|---:|---:|")
-s(f"| seal + sign | {med['BM_SealMessage']:,.0f} | {med['BM_BareSealPrimitives']:,.0f} | "
-  f"{med['BM_BareSealPrimitives'] / med['BM_SealMessage']:.2f} | {py['seal_per_s']:,.0f} | "
-  f"{py['seal_as_written_per_s']:,.0f} | {med['BM_SealMessage'] / py['seal_per_s']:.0f}× |")
+receive = med.get("BM_ReceiveEncodedMessage", med["BM_OpenMessage"])
+s("| operation | Parley | bare libsodium | Parley cost ÷ bare | chat.py as written | Parley ÷ chat.py | chat.py primitives only | Parley ÷ that |")
+s("|---|---:|---:|---:|---:|---:|---:|---:|")
+s(f"| seal + sign (encoded) | {med['BM_SealMessage']:,.0f} | {med['BM_BareSealPrimitives']:,.0f} | "
+  f"{med['BM_BareSealPrimitives'] / med['BM_SealMessage']:.2f} | {py['seal_as_written_per_s']:,.0f} | "
+  f"{med['BM_SealMessage'] / py['seal_as_written_per_s']:.0f}× | {py['seal_per_s']:,.0f} | "
+  f"{med['BM_SealMessage'] / py['seal_per_s']:.0f}× |")
 s(f"| verify + open | {med['BM_OpenMessage']:,.0f} | {med['BM_BareOpenPrimitives']:,.0f} | "
-  f"{med['BM_BareOpenPrimitives'] / med['BM_OpenMessage']:.2f} | {py['open_per_s']:,.0f} | "
-  f"{py['open_as_written_per_s']:,.0f} | {med['BM_OpenMessage'] / py['open_per_s']:.0f}× |")
+  f"{med['BM_BareOpenPrimitives'] / med['BM_OpenMessage']:.2f} | | | {py['open_per_s']:,.0f} | "
+  f"{med['BM_OpenMessage'] / py['open_per_s']:.0f}× |")
+s(f"| receive: decode + verify + open | {receive:,.0f} | | | {py['open_as_written_per_s']:,.0f} | "
+  f"{receive / py['open_as_written_per_s']:.0f}× | | |")
 s("")
 s(f"Argon2id at the default parameters (ops 3, 64 MiB), once per join: {med['BM_Argon2idDefault']:.0f} ms.")
-s("Parley ÷ chat.py is against chat.py's primitives with its key preloaded (its best case);")
-s("chat.py as written also re-imports every public key file per received message.")
+s("")
+s("\"chat.py as written\" is the original client's own messages per second: what it does for")
+s("every message it sends (AES-EAX, RSA-2048 signature, hex and JSON) or receives (JSON,")
+s("reading and importing public key files until one verifies, three members, the sender")
+s("in the middle). Issue 5's ratios are taken against it. \"Primitives only\" is its best")
+s("case, its crypto calls alone with the key preloaded: RSA-2048 verification is cheap, so")
+s("against that Parley's receive, bound by one Ed25519 verification, is about 10×.")
 s("")
 
 # --- targets ---------------------------------------------------------------------------
@@ -158,8 +167,8 @@ p99_2 = median("2-latency-100", "parley", "p99_us")
 p99_3 = median("3-latency-1000", "parley", "p99_us")
 mem_plain = median("5-idle-5000-plain", "parley", "bytes_per_connection")
 mem_tls = median("5-idle-5000-tls", "parley", "bytes_per_connection")
-seal_x = med["BM_SealMessage"] / py["seal_per_s"]
-open_x = med["BM_OpenMessage"] / py["open_per_s"]
+seal_x = med["BM_SealMessage"] / py["seal_as_written_per_s"]
+open_x = receive / py["open_as_written_per_s"]
 seal_cost = med["BM_BareSealPrimitives"] / med["BM_SealMessage"]
 open_cost = med["BM_BareOpenPrimitives"] / med["BM_OpenMessage"]
 s("### Issue 5's targets")
@@ -177,8 +186,8 @@ if mem_plain is not None:
     s(f"| idle memory ≤ 6 KiB per plain connection (5,000) | {mem_plain / 1024:.1f} KiB | {check(mem_plain <= 6144)} |")
 if mem_tls is not None:
     s(f"| idle memory ≤ 40 KiB per TLS connection (5,000) | {mem_tls / 1024:.1f} KiB | {check(mem_tls <= 40960)} |")
-s(f"| seal+sign ≥ 40× chat.py | {seal_x:.0f}× | {check(seal_x >= 40)} |")
-s(f"| verify+open ≥ 20× chat.py | {open_x:.0f}× | {check(open_x >= 20)} |")
+s(f"| seal+sign ≥ 40× chat.py (as written) | {seal_x:.0f}× | {check(seal_x >= 40)} |")
+s(f"| verify+open ≥ 20× chat.py (as written; {med['BM_OpenMessage'] / py['open_per_s']:.0f}× its primitives alone) | {open_x:.0f}× | {check(open_x >= 20)} |")
 s(f"| seal+sign within 1.15× the bare primitives | {seal_cost:.2f}× | {check(seal_cost <= 1.15)} |")
 s(f"| verify+open within 1.15× the bare primitives | {open_cost:.2f}× | {check(open_cost <= 1.15)} |")
 s("")
