@@ -35,7 +35,9 @@ RoomClient::RoomClient(Member member, std::string room_name, net::Endpoint endpo
 }
 
 RoomClient::~RoomClient() {
-    // Close and join the connection's thread while the event queue still exists.
+    // Close and join the connection's thread while the event queue still exists;
+    // a push of its that waits for queue space is let go first.
+    events_.close();
     net_.reset();
 }
 
@@ -44,9 +46,12 @@ std::string RoomClient::display_name(const crypto::PublicKey& key) const {
 }
 
 void RoomClient::connect() {
+    // The old connection's frames are dropped from here on, so its io thread
+    // never waits for queue space while we join it (replacing net_).
+    const auto gen = ++generation_;
+    events_.drop_generations_before(gen);
     if (net_) net_->close();
     net_ = std::make_unique<net::Client>(endpoint_, options_);
-    const auto gen = ++generation_;
     try {
         net_->connect(
             [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
