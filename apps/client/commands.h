@@ -18,6 +18,7 @@ struct RoomOptions {
     std::string dir = ".";
     std::string ca;
     std::string state;
+    std::string config;  // --config; empty: DIR/parley.toml if it exists
     PasswordSource password;
 };
 

@@ -8,7 +8,11 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include <filesystem>
+#include <optional>
+
 #include "commands.h"
+#include "config/client_config.h"
 #include "password.h"
 #include "crypto/key_file.h"
 #include "crypto/primitives.h"
@@ -28,14 +32,43 @@ void disable_core_dumps() {
 
 void add_room_flags(CLI::App* cmd, RoomOptions& o) {
     cmd->add_option("--user", o.user, "your name: DIR/NAME.pem is your private key")->required();
-    cmd->add_option("--room", o.room, "room name (never sent to the relay)")->required();
-    cmd->add_option("--server", o.server, "relay URL, ws://host:port or wss://host:port")->required();
-    cmd->add_option("--dir", o.dir, "folder with NAME.pem and public_keys/ (default: .)");
+    cmd->add_option("--room", o.room, "room name (never sent to the relay; default: room in DIR/parley.toml)");
+    cmd->add_option("--server", o.server,
+                    "relay URL, ws://host:port or wss://host:port (default: server in DIR/parley.toml)");
+    cmd->add_option("--dir", o.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
+    cmd->add_option("--config", o.config, "settings file (default: DIR/parley.toml, if there is one)");
     cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
     cmd->add_option("--state", o.state, "local state folder (default: $XDG_DATA_HOME/parley)");
     cmd->add_option("--password", o.password.masked,
                     "room password (visible to other local users: prefer the prompt, PARLEY_PASSWORD or --password-file)");
     cmd->add_option("--password-file", o.password.file, "read the room password from this file");
+}
+
+// Fills what the command line left out from parley.toml; a setting still
+// missing is an error that says where it can go.
+void apply_config(RoomOptions& o, bool needs_server) {
+    const bool explicit_file = !o.config.empty();
+    const std::filesystem::path file = explicit_file ? std::filesystem::path(o.config)
+                                                     : std::filesystem::path(o.dir) / "parley.toml";
+    std::optional<parley::config::ClientConfig> config;
+    try {
+        config = parley::config::load_client_config(file);
+    } catch (const parley::config::ConfigError& e) {
+        throw UserError(e.what(), "fix the file, or move it away and pass --room and --server");
+    }
+    if (!config && explicit_file) throw UserError("no settings file " + file.string());
+    if (config) {
+        if (o.room.empty() && config->room) o.room = *config->room;
+        if (o.server.empty() && config->server) o.server = *config->server;
+        if (o.ca.empty() && config->ca) o.ca = parley::config::resolve(file, *config->ca);
+        if (o.state.empty() && config->state) o.state = parley::config::resolve(file, *config->state);
+    }
+    const std::string where = file.string();
+    if (o.room.empty())
+        throw UserError("no room given", "pass --room NAME, or put room = \"NAME\" in " + where);
+    if (needs_server && o.server.empty())
+        throw UserError("no relay given",
+                        "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in " + where);
 }
 
 int report(const std::string& message, const std::string& hint) {
@@ -88,8 +121,9 @@ int main(int argc, char** argv) {
     bool history_json = false;
     auto* history = app.add_subcommand("history", "print this device's stored messages of a room (no relay needed)");
     history->add_option("--user", room.user, "your name: DIR/NAME.pem is your private key")->required();
-    history->add_option("--room", room.room, "room name")->required();
-    history->add_option("--dir", room.dir, "folder with NAME.pem and public_keys/ (default: .)");
+    history->add_option("--room", room.room, "room name (default: room in DIR/parley.toml)");
+    history->add_option("--dir", room.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
+    history->add_option("--config", room.config, "settings file (default: DIR/parley.toml, if there is one)");
     history->add_option("--state", room.state, "local state folder (default: $XDG_DATA_HOME/parley)");
     history->add_option("--limit", history_limit, "the newest N messages (default 50)");
     history->add_flag("--json", history_json, "one JSON object per line, as listen prints");
@@ -103,6 +137,8 @@ int main(int argc, char** argv) {
     try {
         if (*keygen) return cmd_keygen(user, dir);
         if (*fingerprint) return cmd_fingerprint(dir, fp_name);
+        if (*create || *chat || *send || *listen || *rekey) apply_config(room, true);
+        if (*history) apply_config(room, false);
         if (*create) return cmd_create(room);
         if (*chat) return cmd_chat(room);
         if (*send) return cmd_send(room);

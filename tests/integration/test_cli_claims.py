@@ -253,6 +253,44 @@ def test_escape_sequences_do_not_reach_the_terminal(t):
         assert ESCAPES in texts, f"listen changed the text: {texts!r}"
 
 
+def test_settings_file_beside_the_key(t):
+    """README: parley.toml in the key folder holds server and room (and ca, state),
+    so `parley send --user alice` is enough; flags win over it; a bad file is an
+    error naming its line, before anything is sent."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        fps = harness.fingerprints_of(bob, ["alice"])
+        (alice.dir / "parley.toml").write_text(
+            f'# alice\'s flash drive\nserver = "{relay.url}"\nroom = "{ROOM}"\nstate = "from-config"\n')
+        alice.run(["create", "--user", "alice", "--dir", str(alice.dir)]).expect_ok(
+            "create with only --user (and --dir)")
+        assert (alice.dir / "from-config").is_dir(), "state = \"from-config\" was not used, relative to the file"
+        # bob's file names another room: the flag wins.
+        (bob.dir / "parley.toml").write_text(f'server = "{relay.url}"\nroom = "not-this-one"\n')
+        listener = bob.listen(ROOM, relay.url, count=1, timeout=30)
+        alice.run(["send", "--user", "alice", "--dir", str(alice.dir)],
+                  stdin="from the settings file\n").expect_ok("send with only --user")
+        listener.expect_messages([("alice", "from the settings file")], fps)
+
+        (alice.dir / "parley.toml").write_text(f'room = "{ROOM}"\nsever = "{relay.url}"\n')
+        alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n").expect_fail(
+            "a misspelt setting", "parley.toml:2: unknown setting 'sever'")
+        (alice.dir / "parley.toml").write_text(f'room = "{ROOM}"\n')
+        alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n").expect_fail(
+            "no server anywhere", "no relay given")
+        (alice.dir / "parley.toml").unlink()
+        result = alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n")
+        result.expect_fail("no settings file and no flags", "no room given")
+        assert "parley.toml" in result.stderr, f"the hint does not name the file\n  {result.describe()}"
+        alice.run(["send", "--user", "alice", "--dir", str(alice.dir), "--config", str(t.tmp / "nope.toml")],
+                  stdin="never sent\n").expect_fail("--config naming a missing file", "no settings file")
+        history = alice.run(["history", "--user", "alice", "--room", ROOM, "--dir", str(alice.dir),
+                             "--state", str(alice.dir / "from-config"), "--json"]).expect_ok("history")
+        texts = [json.loads(l)["text"] for l in history.stdout.splitlines() if l.strip()]
+        assert texts == ["from the settings file"], f"alice's history: {texts}"
+
+
 if __name__ == "__main__":
     harness.main([
         test_listen_to_missing_room_exits_4,
@@ -263,4 +301,5 @@ if __name__ == "__main__":
         test_short_password_warns_at_create,
         test_keygen_refuses_to_overwrite,
         test_escape_sequences_do_not_reach_the_terminal,
+        test_settings_file_beside_the_key,
     ])

@@ -1,0 +1,49 @@
+// parse_client_config on anything: a config or a ConfigError, nothing else; a
+// value it returns is a non-empty string without control characters; and a
+// file written back from what it returned parses to the same config.
+#include "config/client_config.h"
+
+#include "fuzz_support.h"
+
+using namespace parley;
+
+namespace {
+
+void check_value(const std::optional<std::string>& v) {
+    if (!v) return;
+    FUZZ_CHECK(!v->empty() && v->size() <= 4096);
+    for (unsigned char c : *v) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
+}
+
+// A TOML basic string (the values hold no control characters, so only quotes and backslashes need escaping).
+std::string quoted(const std::string& v) {
+    std::string out = "\"";
+    for (char c : v) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+    config::ClientConfig parsed;
+    try {
+        parsed = config::parse_client_config(in, "fuzz.toml");
+    } catch (const config::ConfigError& e) {
+        FUZZ_CHECK(std::string_view(e.what()).starts_with("fuzz.toml"));
+        return 0;
+    }
+    for (const auto* v : {&parsed.server, &parsed.room, &parsed.ca, &parsed.state}) check_value(*v);
+    std::string again;
+    if (parsed.server) again += "server = " + quoted(*parsed.server) + "\n";
+    if (parsed.room) again += "room = " + quoted(*parsed.room) + "\n";
+    if (parsed.ca) again += "ca = " + quoted(*parsed.ca) + "\n";
+    if (parsed.state) again += "state = " + quoted(*parsed.state) + "\n";
+    const auto round = config::parse_client_config(again, "again.toml");
+    FUZZ_CHECK(round.server == parsed.server && round.room == parsed.room && round.ca == parsed.ca &&
+               round.state == parsed.state);
+    return 0;
+}

@@ -1,0 +1,83 @@
+#include "config/client_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_support.h"
+
+using namespace parley::config;
+
+namespace {
+
+std::string error_of(std::string_view text) {
+    try {
+        parse_client_config(text, "parley.toml");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST(ClientConfig, ReadsEverySetting) {
+    auto c = parse_client_config(
+        "# alice's flash drive\nserver = \"wss://relay.example:8443\"\nroom = \"friends\"\n"
+        "ca = 'relay.crt'\nstate = \"state\"\n",
+        "parley.toml");
+    EXPECT_EQ(c.server, "wss://relay.example:8443");
+    EXPECT_EQ(c.room, "friends");
+    EXPECT_EQ(c.ca, "relay.crt");
+    EXPECT_EQ(c.state, "state");
+}
+
+TEST(ClientConfig, EverySettingIsOptional) {
+    auto c = parse_client_config("room = \"friends\"\n", "parley.toml");
+    EXPECT_EQ(c.room, "friends");
+    EXPECT_FALSE(c.server);
+    EXPECT_FALSE(c.ca);
+    EXPECT_FALSE(c.state);
+    auto empty = parse_client_config("", "parley.toml");
+    EXPECT_FALSE(empty.room);
+}
+
+TEST(ClientConfig, AMisspeltKeyIsAnErrorNamingItsLine) {
+    const auto error = error_of("room = \"friends\"\nsever = \"wss://x:1\"\n");
+    EXPECT_NE(error.find("parley.toml:2"), std::string::npos) << error;
+    EXPECT_NE(error.find("unknown setting 'sever'"), std::string::npos) << error;
+}
+
+TEST(ClientConfig, WrongTypesTablesAndBadValuesAreErrors) {
+    EXPECT_NE(error_of("room = 42\n").find("room must be a string"), std::string::npos);
+    EXPECT_NE(error_of("room = [\"a\"]\n").find("must be a string"), std::string::npos);
+    EXPECT_NE(error_of("[server]\nurl = \"x\"\n").find("server must be a string"), std::string::npos);
+    EXPECT_NE(error_of("room = \"\"\n").find("room is empty"), std::string::npos);
+    EXPECT_NE(error_of("room = \"a\\u001bb\"\n").find("control character"), std::string::npos);
+    EXPECT_NE(error_of("room = \"" + std::string(5000, 'r') + "\"\n").find("too long"), std::string::npos);
+}
+
+TEST(ClientConfig, SyntaxErrorsNameTheLine) {
+    const auto error = error_of("room = \"friends\"\nserver = wss://unquoted\n");
+    EXPECT_NE(error.find("parley.toml:2:"), std::string::npos) << error;
+    EXPECT_NE(error_of("room = \"a\"\nroom = \"b\"\n").find("parley.toml:2"), std::string::npos);
+    EXPECT_FALSE(error_of("room = \"\xff\xfe\"\n").empty()) << "invalid UTF-8 accepted";
+}
+
+TEST(ClientConfig, RefusesAnOversizedFile) {
+    std::string big = "room = \"friends\"\n" + std::string(max_config_bytes, '#');
+    EXPECT_NE(error_of(big).find("larger than"), std::string::npos);
+}
+
+TEST(ClientConfig, LoadsFromAFileAndResolvesPathsFromItsFolder) {
+    parley::test::TempDir dir;
+    const auto file = dir.path() / "parley.toml";
+    EXPECT_FALSE(load_client_config(file)) << "a missing file is not an error";
+    std::ofstream(file) << "room = \"friends\"\nca = \"relay.crt\"\nstate = \"/abs/state\"\n";
+    auto c = load_client_config(file);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(resolve(file, *c->ca), (dir.path() / "relay.crt").string());
+    EXPECT_EQ(resolve(file, *c->state), "/abs/state");
+    std::filesystem::create_directory(dir.path() / "adir.toml");
+    EXPECT_THROW(load_client_config(dir.path() / "adir.toml"), ConfigError);
+}
