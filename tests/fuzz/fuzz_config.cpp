@@ -2,7 +2,6 @@
 // value it returns is a non-empty string without control characters; and a
 // file written back from what it returned parses to the same config.
 #include "config/client_config.h"
-
 #include "fuzz_support.h"
 
 using namespace parley;
@@ -15,8 +14,9 @@ void check_value(const std::optional<std::string>& v) {
     for (unsigned char c : *v) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
 }
 
-// A TOML basic string (the values hold no control characters, so only quotes and backslashes need escaping).
-std::string quoted(const std::string& v) {
+// A TOML basic string (the values hold no control characters, so only quotes and backslashes need
+// escaping).
+std::string toml_string(const std::string& v) {
     std::string out = "\"";
     for (char c : v) {
         if (c == '"' || c == '\\') out += '\\';
@@ -38,12 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (const auto* v : {&parsed.server, &parsed.room, &parsed.ca, &parsed.state}) check_value(*v);
     std::string again;
-    if (parsed.server) again += "server = " + quoted(*parsed.server) + "\n";
-    if (parsed.room) again += "room = " + quoted(*parsed.room) + "\n";
-    if (parsed.ca) again += "ca = " + quoted(*parsed.ca) + "\n";
-    if (parsed.state) again += "state = " + quoted(*parsed.state) + "\n";
+    if (parsed.server) again += "server = " + toml_string(*parsed.server) + "\n";
+    if (parsed.room) again += "room = " + toml_string(*parsed.room) + "\n";
+    if (parsed.ca) again += "ca = " + toml_string(*parsed.ca) + "\n";
+    if (parsed.state) again += "state = " + toml_string(*parsed.state) + "\n";
     const auto round = config::parse_client_config(again, "again.toml");
-    FUZZ_CHECK(round.server == parsed.server && round.room == parsed.room && round.ca == parsed.ca &&
-               round.state == parsed.state);
+    FUZZ_CHECK(round.server == parsed.server && round.room == parsed.room &&
+               round.ca == parsed.ca && round.state == parsed.state);
     return 0;
 }

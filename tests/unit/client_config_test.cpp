@@ -50,11 +50,17 @@ TEST(ClientConfig, AMisspeltKeyIsAnErrorNamingItsLine) {
 
 TEST(ClientConfig, WrongTypesTablesAndBadValuesAreErrors) {
     EXPECT_NE(error_of("room = 42\n").find("room must be a string"), std::string::npos);
-    EXPECT_NE(error_of("room = [\"a\"]\n").find("must be a string"), std::string::npos);
-    EXPECT_NE(error_of("[server]\nurl = \"x\"\n").find("server must be a string"), std::string::npos);
+    EXPECT_NE(error_of("room = true\n").find("room must be a string"), std::string::npos);
+    EXPECT_NE(error_of("server.url = \"x\"\n").find("server must be a string"), std::string::npos);
+    EXPECT_NE(error_of("room = [\"a\"]\n").find("parley.toml:1: tables and arrays"),
+              std::string::npos);
+    EXPECT_NE(error_of("[server]\nurl = \"x\"\n").find("tables and arrays"), std::string::npos);
+    EXPECT_NE(error_of("[,").find("tables and arrays"), std::string::npos);
+    EXPECT_NE(error_of("room = {a = \"b\"}\n").find("tables and arrays"), std::string::npos);
     EXPECT_NE(error_of("room = \"\"\n").find("room is empty"), std::string::npos);
     EXPECT_NE(error_of("room = \"a\\u001bb\"\n").find("control character"), std::string::npos);
-    EXPECT_NE(error_of("room = \"" + std::string(5000, 'r') + "\"\n").find("too long"), std::string::npos);
+    EXPECT_NE(error_of("room = \"" + std::string(5000, 'r') + "\"\n").find("too long"),
+              std::string::npos);
 }
 
 TEST(ClientConfig, SyntaxErrorsNameTheLine) {
@@ -80,4 +86,40 @@ TEST(ClientConfig, LoadsFromAFileAndResolvesPathsFromItsFolder) {
     EXPECT_EQ(resolve(file, *c->state), "/abs/state");
     std::filesystem::create_directory(dir.path() / "adir.toml");
     EXPECT_THROW(load_client_config(dir.path() / "adir.toml"), ConfigError);
+}
+
+TEST(ClientConfig, NonAsciiOnlyInsideOneLineStrings) {
+    auto c = parse_client_config(
+        "room = \"café Ωmega\"  # ünïcode in a comment\nca = 'certs/é.crt'\n", "parley.toml");
+    EXPECT_EQ(c.room, "café Ωmega");
+    EXPECT_EQ(c.ca, "certs/é.crt");
+    EXPECT_EQ(parse_client_config("room = \"a\\\"é\"\n", "p").room, "a\"é");
+    // U+00E9 and U+FC7F outside a string (the second once reached toml++'s
+    // __builtin_unreachable()).
+    EXPECT_NE(error_of("room = \"a\" é\n").find("parley.toml:1: a non-ASCII character outside"),
+              std::string::npos);
+    EXPECT_NE(error_of("room = \"a\"\nx\xef\xb1\xbf = 1\n").find("parley.toml:2: a non-ASCII"),
+              std::string::npos);
+    EXPECT_NE(error_of("room = \"\"\"é\"\"\"\n").find("multi-line strings"), std::string::npos);
+    EXPECT_NE(error_of("room = '''x'''\n").find("multi-line strings"), std::string::npos);
+    // A string cut by the end of its line does not hide what follows.
+    EXPECT_NE(error_of("room = \"open\ný = 1\n").find("parley.toml:2: a non-ASCII"),
+              std::string::npos);
+}
+
+TEST(ClientConfig, AQuoteInsideABadValueDoesNotOpenAString) {
+    // The parser scans "0e9\"w..." as one bad bare value, past the quote: the
+    // non-ASCII character after it must be refused before the parser sees it.
+    EXPECT_NE(error_of("sm = 0e9\\\"w \xd3\x9a\"\n").find("parley.toml:1: a non-ASCII"),
+              std::string::npos);
+    EXPECT_EQ(parse_client_config("\"room\" = \"é\"\n", "p").room, "é");
+}
+
+TEST(ClientConfig, AQuoteAfterASecondEqualsSignDoesNotOpenAString) {
+    EXPECT_NE(error_of("s=8_7=\"9 \xc8\xa0\"\n").find("parley.toml:1: a non-ASCII"),
+              std::string::npos);
+    EXPECT_NE(error_of("a.b\"\xc3\xa9\" = 1\n").find("parley.toml:1: a non-ASCII"),
+              std::string::npos);
+    EXPECT_NE(error_of("room .\"x\" = \"é\"\n").find("room must be a string"),
+              std::string::npos);  // a dotted quoted key
 }
