@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -80,6 +81,20 @@ public:
             std::lock_guard lock(inbox_mutex_);
             inbox_.push_back(std::move(frame));
             if (inbox_.size() > 1) return;  // a drain is already on its way
+        }
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+            if (auto self = weak.lock()) self->drain_inbox();
+        });
+    }
+
+    // A committed batch's frames for this connection: one lock, at most one post.
+    void deliver_all(std::span<const SharedFrame> frames) override {
+        if (frames.empty()) return;
+        {
+            std::lock_guard lock(inbox_mutex_);
+            const bool drain_posted = !inbox_.empty();
+            inbox_.insert(inbox_.end(), frames.begin(), frames.end());
+            if (drain_posted) return;
         }
         boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
             if (auto self = weak.lock()) self->drain_inbox();
