@@ -75,7 +75,7 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
     }
     try {
         std::visit(
-            [&](const auto& f) {
+            [&](auto& f) {  // not const: a Send's envelope moves on to the log
                 using T = std::decay_t<decltype(f)>;
                 if constexpr (std::is_same_v<T, wire::GetChain>) on_get_chain(from, f);
                 else if constexpr (std::is_same_v<T, wire::Publish>) on_publish(from, f);
@@ -230,7 +230,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
     }
 }
 
-void RelayState::on_send(Subscriber& from, const wire::Send& f) {
+void RelayState::on_send(Subscriber& from, wire::Send& f) {
     Room* r = find_room(f.room);
     if (!r) return reply_error(from, f.request_id, RelayError::not_joined);
     std::unique_lock lock(r->mutex);
@@ -240,7 +240,7 @@ void RelayState::on_send(Subscriber& from, const wire::Send& f) {
         return reply_error(from, f.request_id, RelayError::not_joined);
     ++it->second.pending;
     ++r->pending;
-    commit_->submit({{{f.room, f.genesis}, LogKind::message, f.envelope}, from.id(), f.request_id});
+    commit_->submit({{{f.room, f.genesis}, LogKind::message, std::move(f.envelope)}, from.id(), f.request_id});
 }
 
 // The writer thread, after each batch: acknowledge and fan out in order,

@@ -87,7 +87,7 @@ private:
     void on_get_chain(Subscriber& from, const wire::GetChain& f);
     void on_publish(Subscriber& from, const wire::Publish& f);
     void on_join(Subscriber& from, const wire::Join& f);
-    void on_send(Subscriber& from, const wire::Send& f);
+    void on_send(Subscriber& from, wire::Send& f);  // takes f.envelope
     void on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs);
     void fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs);
     void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
