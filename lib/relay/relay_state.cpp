@@ -75,7 +75,7 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
     }
     try {
         std::visit(
-            [&](const auto& f) {
+            [&](auto& f) {  // not const: a Send's envelope moves on to the log
                 using T = std::decay_t<decltype(f)>;
                 if constexpr (std::is_same_v<T, wire::GetChain>) on_get_chain(from, f);
                 else if constexpr (std::is_same_v<T, wire::Publish>) on_publish(from, f);
@@ -230,7 +230,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
     }
 }
 
-void RelayState::on_send(Subscriber& from, const wire::Send& f) {
+void RelayState::on_send(Subscriber& from, wire::Send& f) {
     Room* r = find_room(f.room);
     if (!r) return reply_error(from, f.request_id, RelayError::not_joined);
     std::unique_lock lock(r->mutex);
@@ -240,43 +240,89 @@ void RelayState::on_send(Subscriber& from, const wire::Send& f) {
         return reply_error(from, f.request_id, RelayError::not_joined);
     ++it->second.pending;
     ++r->pending;
-    commit_->submit({{{f.room, f.genesis}, LogKind::message, f.envelope}, from.id(), f.request_id});
+    commit_->submit({{{f.room, f.genesis}, LogKind::message, std::move(f.envelope)}, from.id(), f.request_id});
 }
 
-// The writer thread, after each batch: acknowledge and fan out in order.
+// The writer thread, after each batch: acknowledge and fan out in order,
+// a run of consecutive items of one chain at a time.
 void RelayState::on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs) {
     if (seqs) metrics_.add(metrics_.commit_batches);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto& item = batch[i];
-        const auto& [room_id, genesis] = item.append.chain;
-        Room* r = find_room(room_id);
-        if (!r) continue;  // cannot happen: a Send needs a joined room
-        std::lock_guard lock(r->mutex);
-        auto& ch = r->channels[genesis];
-        --ch.pending;
-        if (--r->pending == 0) r->idle.notify_all();
-        auto sender = ch.members.find(item.sender_id);  // gone if it disconnected
-        if (!seqs) {
-            metrics_.add(metrics_.storage_errors);
-            if (sender != ch.members.end()) reply_error(*sender->second.subscriber, item.request_id, RelayError::internal);
-            continue;
+    std::size_t begin = 0;
+    while (begin < batch.size()) {
+        std::size_t end = begin + 1;
+        while (end < batch.size() && batch[end].append.chain == batch[begin].append.chain) ++end;
+        fan_out_run(std::span(batch).subspan(begin, end - begin), seqs ? seqs->data() + begin : nullptr);
+        begin = end;
+    }
+}
+
+// One run under one lock of its room: each member gets every Deliver of the
+// run in one deliver_all (one lock of its inbox instead of one per item),
+// except that its own items are replaced by their Acks, in place, so every
+// connection still sees the chain's items in sequence order. Counters are
+// added once per run, not per recipient.
+void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs) {
+    const auto& [room_id, genesis] = run.front().append.chain;
+    Room* r = find_room(room_id);
+    if (!r) return;  // cannot happen: a Send needs a joined room
+    std::lock_guard lock(r->mutex);
+    auto& ch = r->channels[genesis];
+    ch.pending -= run.size();
+    r->pending -= run.size();
+    if (r->pending == 0) r->idle.notify_all();
+    if (!seqs) {
+        metrics_.add(metrics_.storage_errors, run.size());
+        for (const auto& item : run)
+            if (auto sender = ch.members.find(item.sender_id); sender != ch.members.end())
+                reply_error(*sender->second.subscriber, item.request_id, RelayError::internal);
+        return;
+    }
+    // One encoding of each item for every recipient.
+    run_delivers_.clear();
+    run_acks_.clear();
+    std::uint64_t payload_bytes = 0, frame_bytes = 0;
+    for (std::size_t i = 0; i < run.size(); ++i) {
+        payload_bytes += run[i].append.payload.size();
+        run_acks_.push_back(encode(wire::Ack{run[i].request_id, seqs[i]}));
+        run_delivers_.push_back(encode(wire::Deliver{room_id, genesis, seqs[i], std::move(run[i].append.payload)}));
+        frame_bytes += run_delivers_.back()->size();
+    }
+    ch.published_seq = seqs[run.size() - 1];
+    // Counted stored before any Ack leaves: a client that has its Ack sees it in /metrics.
+    metrics_.add(metrics_.messages_stored, run.size());
+    metrics_.add(metrics_.bytes_stored, payload_bytes);
+    std::uint64_t deliveries = 0, delivered_bytes = 0;
+    const std::span<const SharedFrame> delivers(run_delivers_);
+    for (auto& entry : ch.members) {  // not a structured binding: clang 14's lambdas cannot capture one
+        const std::uint64_t id = entry.first;
+        Member& m = entry.second;
+        // A member still catching up reads the Delivers from the log, but
+        // gets the Acks of its own Sends now.
+        std::size_t from = 0;  // the Delivers before `from` are dealt with
+        auto flush = [&](std::size_t to) {
+            if (m.catching_up || to == from) return;
+            m.subscriber->deliver_all(delivers.subspan(from, to - from));
+            deliveries += to - from;
+            for (std::size_t i = from; i < to; ++i) delivered_bytes += delivers[i]->size();
+        };
+        for (std::size_t i = 0; i < run.size(); ++i) {
+            if (run[i].sender_id != id) continue;
+            flush(i);
+            m.subscriber->deliver(run_acks_[i]);
+            from = i + 1;
         }
-        const std::uint64_t seq = (*seqs)[i];
-        ch.published_seq = seq;
-        metrics_.add(metrics_.messages_stored);
-        metrics_.add(metrics_.bytes_stored, item.append.payload.size());
-        if (sender != ch.members.end())
-            sender->second.subscriber->deliver(encode(wire::Ack{item.request_id, seq}));
-        // One encoding for every recipient; the sender already has its message,
-        // and a member still catching up reads this one from the log.
-        auto deliver = encode(wire::Deliver{room_id, genesis, seq, std::move(item.append.payload)});
-        for (auto& [id, m] : ch.members) {
-            if (id == item.sender_id || m.catching_up) continue;
-            m.subscriber->deliver(deliver);
-            metrics_.add(metrics_.deliveries);
-            metrics_.add(metrics_.bytes_delivered, deliver->size());
+        if (from == 0 && !m.catching_up) {  // the common case: sent nothing in this run
+            m.subscriber->deliver_all(delivers);
+            deliveries += delivers.size();
+            delivered_bytes += frame_bytes;
+        } else {
+            flush(run.size());
         }
     }
+    run_delivers_.clear();  // the recipients hold their own references
+    run_acks_.clear();
+    metrics_.add(metrics_.deliveries, deliveries);
+    metrics_.add(metrics_.bytes_delivered, delivered_bytes);
 }
 
 void RelayState::leave_all(Subscriber& s) {

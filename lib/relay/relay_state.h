@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "relay/chain_book.h"
 #include "relay/group_commit.h"
@@ -86,8 +87,9 @@ private:
     void on_get_chain(Subscriber& from, const wire::GetChain& f);
     void on_publish(Subscriber& from, const wire::Publish& f);
     void on_join(Subscriber& from, const wire::Join& f);
-    void on_send(Subscriber& from, const wire::Send& f);
+    void on_send(Subscriber& from, wire::Send& f);  // takes f.envelope
     void on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs);
+    void fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs);
     void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
 
     // Under the room's lock. The next page of m's backlog; sending it returns
@@ -106,6 +108,8 @@ private:
     RelayMetrics metrics_;
     std::mutex rooms_mutex_;  // guards the map only; rooms are never removed
     std::map<wire::RoomId, std::unique_ptr<Room>> rooms_;
+    // The writer thread's scratch for fan_out_run, kept for its capacity.
+    std::vector<SharedFrame> run_delivers_, run_acks_;
     std::unique_ptr<GroupCommit> commit_;  // last: its writer uses everything above
 };
 

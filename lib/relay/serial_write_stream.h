@@ -15,13 +15,20 @@
 // on the connection's strand, so a plain flag and queue suffice.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -64,7 +71,49 @@ public:
             token, buffers);
     }
 
+    // Writes as much of `buffers` as the socket takes right now, without
+    // blocking, if no other write is in flight or waiting (so nothing can land
+    // in the middle of a frame); returns the bytes written. The caller writes
+    // the rest with write_whole. Always 0 over TLS, whose writes must go
+    // through the TLS stream.
+    std::size_t try_write_now(const std::vector<boost::asio::const_buffer>& buffers) {
+        if constexpr (requires { next_.socket().native_handle(); }) {
+            if (busy_) return 0;
+            return send_now(next_.socket().native_handle(), buffers);
+        } else {
+            return 0;
+        }
+    }
+
 private:
+    // sendmsg(MSG_DONTWAIT) in slices of up to max_iov buffers, until the
+    // socket would block or fails (the asynchronous write that follows then
+    // reports the error).
+    static std::size_t send_now(int fd, const std::vector<boost::asio::const_buffer>& buffers) {
+        constexpr std::size_t max_iov = 256;
+        std::array<iovec, max_iov> iov{};
+        std::size_t total = 0;
+        for (std::size_t at = 0; at < buffers.size();) {
+            std::size_t count = 0, slice_bytes = 0;
+            for (; count < max_iov && at + count < buffers.size(); ++count) {
+                iov[count].iov_base = const_cast<void*>(buffers[at + count].data());
+                iov[count].iov_len = buffers[at + count].size();
+                slice_bytes += iov[count].iov_len;
+            }
+            msghdr msg{};
+            msg.msg_iov = iov.data();
+            msg.msg_iovlen = count;
+            ssize_t n;
+            do n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            while (n < 0 && errno == EINTR);
+            if (n <= 0) break;
+            total += static_cast<std::size_t>(n);
+            if (static_cast<std::size_t>(n) < slice_bytes) break;  // the socket is full
+            at += count;
+        }
+        return total;
+    }
+
     template <class ConstBufferSequence, class Handler>
     void start_or_wait(const ConstBufferSequence& buffers, Handler handler) {
         if (busy_) {

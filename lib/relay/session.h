@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -86,6 +87,20 @@ public:
             std::lock_guard lock(inbox_mutex_);
             inbox_.push_back(std::move(frame));
             if (inbox_.size() > 1) return;  // a drain is already on its way
+        }
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+            if (auto self = weak.lock()) self->drain_inbox();
+        });
+    }
+
+    // A committed batch's frames for this connection: one lock, at most one post.
+    void deliver_all(std::span<const SharedFrame> frames) override {
+        if (frames.empty()) return;
+        {
+            std::lock_guard lock(inbox_mutex_);
+            const bool drain_posted = !inbox_.empty();
+            inbox_.insert(inbox_.end(), frames.begin(), frames.end());
+            if (drain_posted) return;
         }
         boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
             if (auto self = weak.lock()) self->drain_inbox();
@@ -265,6 +280,8 @@ private:
         }
         for (auto& frame : draining_) enqueue(std::move(frame));
         draining_.clear();
+        // Everything drained goes out together: one write, not one per frame.
+        if (writing_ == 0 && !queue_.empty()) write_pending();
     }
 
     void enqueue(SharedFrame frame) {
@@ -276,7 +293,6 @@ private:
             return abort();
         }
         queue_.push_back(OutFrame::binary(std::move(frame)));
-        if (writing_ == 0) write_pending();
     }
 
     // The fan-out trick: Beast's websocket::stream writes one message per call,
@@ -287,21 +303,44 @@ private:
     // Beast. SerialWriteStream keeps Beast's own writes (pong, close) whole
     // and in order with ours. Over TLS, beast::ssl_stream flattens the
     // sequence into 16 KiB records.
+    //
+    // Most of the time the socket's send buffer has room for all of it: then
+    // the write is done at once (try_write_now, plain TCP only), and no
+    // asynchronous operation, completion handler or strand hop is paid per
+    // write. Only what the socket does not take goes the asynchronous way.
     void write_pending() {
         gather_.clear();
+        std::size_t bytes = 0;
         for (const auto& out : queue_) {
             gather_.emplace_back(out.header.data(), out.header_bytes);
             gather_.emplace_back(out.frame->data(), out.frame->size());
+            bytes += out.header_bytes + out.frame->size();
         }
         writing_ = queue_.size();
+        const std::size_t written = ws_.next_layer().try_write_now(gather_);
+        if (written == bytes) return wrote();
+        skip_written(written);
         ws_.next_layer().write_whole(gather_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
             self->on_write(ec);
         });
     }
 
+    // Drops the first `n` bytes of gather_ (what try_write_now wrote).
+    void skip_written(std::size_t n) {
+        std::size_t whole = 0;
+        while (n > 0 && n >= gather_[whole].size()) n -= gather_[whole++].size();
+        gather_.erase(gather_.begin(), gather_.begin() + static_cast<std::ptrdiff_t>(whole));
+        if (n > 0) gather_.front() += n;
+    }
+
     void on_write(beast::error_code ec) {
         // Failed, aborted, or closing: the close frame is the last thing we send.
         if (ec || closing_) return;
+        wrote();
+    }
+
+    // The first writing_ frames are written.
+    void wrote() {
         for (; writing_ > 0; --writing_) {
             queued_bytes_ -= queue_.front().frame->size();
             queue_.pop_front();

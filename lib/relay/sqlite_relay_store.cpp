@@ -33,6 +33,13 @@ wire::Hash column_hash(sqlite3_stmt* st, int col) {
     return out;
 }
 
+// Prepares `sql` on `db`; the caller checks steps.
+Stmt prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return nullptr;
+    return Stmt(raw);
+}
+
 }  // namespace
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when left without commit().
@@ -64,7 +71,21 @@ SqliteRelayStore::SqliteRelayStore(const std::filesystem::path& dir, Sync sync, 
     }
 }
 
-SqliteRelayStore::~SqliteRelayStore() { sqlite3_close(db_); }
+SqliteRelayStore::~SqliteRelayStore() {
+    insert_log_.reset();
+    set_last_seq_.reset();
+    sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteRelayStore::cached(Statement& slot, const char* sql) {
+    if (!slot) {
+        slot.reset(prepare(db_, sql).release());
+        if (!slot) fail(sqlite3_errmsg(db_));
+    }
+    sqlite3_reset(slot.get());  // after a failed step, which throws before its own reset
+    sqlite3_clear_bindings(slot.get());
+    return slot.get();
+}
 
 void SqliteRelayStore::fail(const std::string& what) const {
     throw StorageError("relay database " + path_ + ": " + what);
@@ -86,17 +107,6 @@ std::int64_t SqliteRelayStore::query_int(const char* sql) const {
     if (sqlite3_step(st.get()) != SQLITE_ROW) fail(sqlite3_errmsg(db_));
     return sqlite3_column_int64(st.get(), 0);
 }
-
-namespace {
-
-// Prepares `sql` on `db`; the caller checks steps.
-Stmt prepare(sqlite3* db, const char* sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return nullptr;
-    return Stmt(raw);
-}
-
-}  // namespace
 
 void SqliteRelayStore::open_and_check(Sync sync) {
     // A zero-length file is what truncation leaves; SQLite would take it for a
@@ -258,22 +268,26 @@ std::int64_t SqliteRelayStore::ensure_chain(const ChainKey& chain) {
 
 void SqliteRelayStore::insert_log(std::int64_t chain_id, std::uint64_t seq, LogKind kind, ByteView payload,
                                   std::int64_t now_ms) {
-    auto st = prepare(db_, "INSERT INTO log (chain, seq, kind, stored_at_ms, payload) VALUES (?, ?, ?, ?, ?)");
-    if (!st) fail(sqlite3_errmsg(db_));
-    bind_int(st.get(), 1, chain_id);
-    bind_int(st.get(), 2, static_cast<std::int64_t>(seq));
-    bind_int(st.get(), 3, static_cast<std::int64_t>(kind));
-    bind_int(st.get(), 4, now_ms);
-    bind_blob(st.get(), 5, payload);
-    if (sqlite3_step(st.get()) != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    sqlite3_stmt* st = cached(insert_log_, "INSERT INTO log (chain, seq, kind, stored_at_ms, payload) VALUES (?, ?, ?, ?, ?)");
+    bind_int(st, 1, chain_id);
+    bind_int(st, 2, static_cast<std::int64_t>(seq));
+    bind_int(st, 3, static_cast<std::int64_t>(kind));
+    bind_int(st, 4, now_ms);
+    // SQLITE_STATIC: no copy of every envelope; the payload outlives the
+    // step, and the binding is cleared before the statement's next use.
+    sqlite3_bind_blob(st, 5, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) fail(sqlite3_errmsg(db_));  // before the reset: it keeps the message
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
 }
 
 void SqliteRelayStore::set_last_seq(std::int64_t chain_id, std::uint64_t last_seq) {
-    auto st = prepare(db_, "UPDATE chains SET last_seq = ? WHERE id = ?");
-    if (!st) fail(sqlite3_errmsg(db_));
-    bind_int(st.get(), 1, static_cast<std::int64_t>(last_seq));
-    bind_int(st.get(), 2, chain_id);
-    if (sqlite3_step(st.get()) != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    sqlite3_stmt* st = cached(set_last_seq_, "UPDATE chains SET last_seq = ? WHERE id = ?");
+    bind_int(st, 1, static_cast<std::int64_t>(last_seq));
+    bind_int(st, 2, chain_id);
+    if (sqlite3_step(st) != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    sqlite3_reset(st);
 }
 
 std::uint64_t SqliteRelayStore::append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) {

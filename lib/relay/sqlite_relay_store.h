@@ -21,6 +21,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -78,6 +79,14 @@ private:
                     std::int64_t now_ms);
     void set_last_seq(std::int64_t chain_id, std::uint64_t last_seq);
 
+    // The group commit's statements, prepared once and reset after each use:
+    // preparing one costs more than running it.
+    struct StatementFree {
+        void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+    };
+    using Statement = std::unique_ptr<sqlite3_stmt, StatementFree>;
+    sqlite3_stmt* cached(Statement& slot, const char* sql);
+
     std::string path_;
     Clock clock_;
     sqlite3* db_ = nullptr;
@@ -86,6 +95,7 @@ private:
     mutable std::mutex mutex_;
     std::map<ChainKey, ChainInfo> chains_;                  // committed state only
     std::map<wire::RoomId, std::vector<wire::Hash>> order_;  // geneses, oldest first
+    Statement insert_log_, set_last_seq_;  // under mutex_; finalized before db_ closes
 };
 
 }  // namespace parley::relay

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "wire/bytes.h"
@@ -25,6 +26,13 @@ public:
     // any thread, often under a room's lock: must not block and must not call
     // back into RelayState.
     virtual void deliver(SharedFrame frame) = 0;
+
+    // Queues several frames in order, as deliver() on each would. The fan-out
+    // hands a connection a whole committed batch at once, so a session can
+    // take it under one lock.
+    virtual void deliver_all(std::span<const SharedFrame> frames) {
+        for (const auto& frame : frames) deliver(frame);
+    }
 
     // RelayState stopped sending `chain`'s backlog after a page so this
     // connection's queue stays bounded: call RelayState::continue_backlog
