@@ -24,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
 namespace parley::relay {
@@ -77,7 +79,9 @@ public:
     // the rest with write_whole. Always 0 over TLS, whose writes must go
     // through the TLS stream.
     std::size_t try_write_now(const std::vector<boost::asio::const_buffer>& buffers) {
-        if constexpr (requires { next_.socket().native_handle(); }) {
+        // Only a plain TCP stream: bytes written here bypass the layer above the
+        // socket, which for TLS would put plaintext on the wire.
+        if constexpr (std::is_same_v<NextLayer, boost::beast::tcp_stream>) {
             if (busy_) return 0;
             return send_now(next_.socket().native_handle(), buffers);
         } else {
