@@ -177,7 +177,7 @@ private:
         ws_.read_message_max(limits_.max_frame_bytes);
         ws_.binary(true);
         // Read the HTTP request ourselves: a WebSocket upgrade or a health/metrics GET.
-        parser_.emplace();
+        parser_ = std::make_unique<http::request_parser<http::empty_body>>();
         parser_->header_limit(max_http_header_bytes);
         parser_->body_limit(0);
         http::async_read(ws_.next_layer(), buffer_, *parser_,
@@ -241,8 +241,19 @@ private:
         for (const auto& chain : chains) state_.continue_backlog(*this, chain);
     }
 
+    // A message is read in two steps so that an idle connection's buffer
+    // stays small: Beast prepares the buffer before any byte arrives, 1,536
+    // bytes for ws_.async_read. The first read of a message takes at most
+    // first_read_bytes, the next one the rest; between messages the buffer
+    // is freed (it may have grown to max_frame_bytes).
     void do_read() {
-        ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+        std::size_t limit = 0;  // the rest of the message
+        if (buffer_.size() == 0) {
+            buffer_.shrink_to_fit();
+            limit = first_read_bytes;
+        }
+        ws_.async_read_some(buffer_, limit, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+            if (!ec && !self->ws_.is_message_done()) return self->do_read();
             self->on_read(ec);
         });
     }
@@ -405,8 +416,9 @@ private:
     websocket::stream<SerialWriteStream<NextLayer>> ws_;
     TokenBucket read_budget_;                // frames this connection may still send
     boost::asio::steady_timer read_pause_;   // waits for the next token
+    static constexpr std::size_t first_read_bytes = 64;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::unique_ptr<http::request_parser<http::empty_body>> parser_;  // while reading the request
     std::set<ChainKey> paused_backlogs_;
     std::mutex inbox_mutex_;
     std::vector<SharedFrame> inbox_;     // delivered, not yet on the strand
