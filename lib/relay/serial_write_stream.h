@@ -21,7 +21,6 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -132,7 +131,7 @@ private:
                 busy_ = false;
                 if (!waiting_.empty()) {
                     auto next = std::move(waiting_.front());
-                    waiting_.pop_front();
+                    waiting_.erase(waiting_.begin());
                     next();
                 }
                 // On the handler's own executor (the same strand), as its initiator expects.
@@ -142,7 +141,9 @@ private:
 
     NextLayer next_;
     bool busy_ = false;
-    std::deque<std::function<void()>> waiting_;
+    // A vector, not a deque: libstdc++'s empty deque already holds 576 bytes,
+    // and rarely more than one write waits (a pong or close behind a batch).
+    std::vector<std::function<void()>> waiting_;
 };
 
 // The close handshake's teardown goes to the layer below (TCP or TLS).
