@@ -241,21 +241,33 @@ private:
         for (const auto& chain : chains) state_.continue_backlog(*this, chain);
     }
 
-    // A message is read in two steps so that an idle connection's buffer
-    // stays small: Beast prepares the buffer before any byte arrives, 1,536
-    // bytes for ws_.async_read. The first read of a message takes at most
-    // first_read_bytes, the next one the rest; between messages the buffer
-    // is freed (it may have grown to max_frame_bytes).
+    // A message is read in two steps so that an idle connection holds no
+    // read buffer: Beast wants the caller's buffer before any byte arrives
+    // (ws_.async_read prepares 1,536 bytes, kept for the connection's life,
+    // or as much as its largest message). The first read of a message goes
+    // into first_read_, the rest into buffer_, which is freed between
+    // messages. The first read only copies from Beast's own read buffer: no
+    // system call is added.
     void do_read() {
-        std::size_t limit = 0;  // the rest of the message
-        if (buffer_.size() == 0) {
-            buffer_.shrink_to_fit();
-            limit = first_read_bytes;
+        auto self = this->shared_from_this();
+        if (buffer_.size() > 0) {
+            return ws_.async_read_some(buffer_, 0, [self](beast::error_code ec, std::size_t) {
+                self->on_read_some(ec);
+            });
         }
-        ws_.async_read_some(buffer_, limit, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-            if (!ec && !self->ws_.is_message_done()) return self->do_read();
-            self->on_read(ec);
+        buffer_.shrink_to_fit();  // empty: frees it
+        ws_.async_read_some(boost::asio::buffer(first_read_), [self](beast::error_code ec, std::size_t n) {
+            if (!ec) {
+                auto first = boost::asio::buffer(self->first_read_.data(), n);
+                self->buffer_.commit(boost::asio::buffer_copy(self->buffer_.prepare(n), first));
+            }
+            self->on_read_some(ec);
         });
+    }
+
+    void on_read_some(beast::error_code ec) {
+        if (!ec && !ws_.is_message_done()) return do_read();
+        on_read(ec);
     }
 
     void on_read(beast::error_code ec) {
@@ -413,10 +425,12 @@ private:
         }
     };
 
-    websocket::stream<SerialWriteStream<NextLayer>> ws_;
+    // Without permessage-deflate (never offered: end-to-end-encrypted payloads
+    // do not compress), Beast keeps no compression state in each stream.
+    websocket::stream<SerialWriteStream<NextLayer>, false> ws_;
     TokenBucket read_budget_;                // frames this connection may still send
     boost::asio::steady_timer read_pause_;   // waits for the next token
-    static constexpr std::size_t first_read_bytes = 64;
+    std::array<std::uint8_t, 64> first_read_;  // see do_read
     beast::flat_buffer buffer_;
     std::unique_ptr<http::request_parser<http::empty_body>> parser_;  // while reading the request
     std::set<ChainKey> paused_backlogs_;
