@@ -92,6 +92,40 @@ TEST_F(RelayTlsTest, JoinAndSendRoundTripOverWss) {
     EXPECT_EQ(deliver->envelope, envelope);
 }
 
+// The relay's TlsStream reads and writes frames larger than one TLS record
+// (16 KiB), several in a row, byte for byte.
+TEST_F(RelayTlsTest, EnvelopesLargerThanATlsRecordRoundTrip) {
+    TestMember alice = make_member();
+    TestMember bob = make_member();
+    auto room = make_room("tls records");
+    auto token = make_token(0x31);
+    auto genesis = make_genesis(room, {alice, bob}, alice, token);
+    auto g = wire::record_hash(genesis);
+
+    FrameClient a("wss://localhost:" + port_, trusting_cert());
+    FrameClient b("wss://localhost:" + port_, trusting_cert());
+    a.send(wire::Publish{1, room, {}, wire::encode_record(genesis)});
+    ASSERT_TRUE(a.expect<wire::Published>());
+    for (auto* c : {&a, &b}) {
+        c->send(wire::Join{2, room, g, token});
+        ASSERT_TRUE(c->expect<wire::Joined>());
+    }
+    std::vector<Bytes> envelopes;
+    for (std::size_t size : {std::size_t{100}, std::size_t{20'000}, std::size_t{70'000}}) {
+        Bytes envelope(size);
+        for (std::size_t i = 0; i < size; ++i) envelope[i] = static_cast<std::uint8_t>(i * 7 + size);
+        envelopes.push_back(envelope);
+    }
+    std::uint64_t id = 10;
+    for (const auto& envelope : envelopes) b.send(wire::Send{id++, room, g, envelope});
+    for (const auto& envelope : envelopes) {
+        ASSERT_TRUE(b.expect<wire::Ack>());
+        auto deliver = a.expect<wire::Deliver>();
+        ASSERT_TRUE(deliver);
+        EXPECT_EQ(deliver->envelope, envelope);
+    }
+}
+
 TEST_F(RelayTlsTest, UntrustedCertificateFailsVerification) {
     net::Client::Options system_trust;  // the system store does not know our self-signed cert
     system_trust.timeout = std::chrono::seconds(5);
