@@ -304,7 +304,7 @@ private:
         for (auto& frame : draining_) enqueue(std::move(frame));
         draining_.clear();
         // Everything drained goes out together: one write, not one per frame.
-        if (writing_ == 0 && !queue_.empty()) write_pending();
+        if (writing_ == 0 && queue_ && !queue_->empty()) write_pending();
     }
 
     void enqueue(SharedFrame frame) {
@@ -315,7 +315,8 @@ private:
             state_.metrics().add(state_.metrics().slow_consumers_cut);
             return abort();
         }
-        queue_.push_back(OutFrame::binary(std::move(frame)));
+        if (!queue_) queue_.emplace();
+        queue_->push_back(OutFrame::binary(std::move(frame)));
     }
 
     // The fan-out trick: Beast's websocket::stream writes one message per call,
@@ -334,12 +335,12 @@ private:
     void write_pending() {
         gather_.clear();
         std::size_t bytes = 0;
-        for (const auto& out : queue_) {
+        for (const auto& out : *queue_) {
             gather_.emplace_back(out.header.data(), out.header_bytes);
             gather_.emplace_back(out.frame->data(), out.frame->size());
             bytes += out.header_bytes + out.frame->size();
         }
-        writing_ = queue_.size();
+        writing_ = queue_->size();
         const std::size_t written = ws_.next_layer().try_write_now(gather_);
         if (written == bytes) return wrote();
         skip_written(written);
@@ -365,10 +366,13 @@ private:
     // The first writing_ frames are written.
     void wrote() {
         for (; writing_ > 0; --writing_) {
-            queued_bytes_ -= queue_.front().frame->size();
-            queue_.pop_front();
+            queued_bytes_ -= queue_->front().frame->size();
+            queue_->pop_front();
         }
-        if (!queue_.empty()) write_pending();
+        if (!queue_->empty())
+            write_pending();
+        else
+            queue_.reset();  // an idle connection holds no queue (see queue_)
         maybe_continue_backlog();
     }
 
@@ -387,7 +391,7 @@ private:
         closing_ = true;
         read_pause_.cancel();
         // The write in flight still points at its frames: they go when it fails.
-        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(writing_), queue_.end());
+        if (queue_) queue_->erase(queue_->begin() + static_cast<std::ptrdiff_t>(writing_), queue_->end());
         queued_bytes_ = 0;
         beast::get_lowest_layer(ws_).close();
     }
@@ -437,7 +441,10 @@ private:
     std::mutex inbox_mutex_;
     std::vector<SharedFrame> inbox_;     // delivered, not yet on the strand
     std::vector<SharedFrame> draining_;  // the strand's; kept for its capacity
-    std::deque<OutFrame> queue_;       // the first writing_ are in flight
+    // The first writing_ are in flight. A deque keeps their addresses (gather_
+    // points at their headers) while more are queued; it exists only while
+    // there is something to send, since even an empty one holds 576 bytes.
+    std::optional<std::deque<OutFrame>> queue_;
     std::vector<boost::asio::const_buffer> gather_;  // the write in flight's buffers
     std::size_t writing_ = 0;
     std::size_t queued_bytes_ = 0;
