@@ -49,6 +49,26 @@ protected:
         return o;
     }
 
+    // `a` publishes the genesis of a two-member room and both join it.
+    struct Room {
+        wire::RoomId id;
+        wire::Hash genesis;
+    };
+    static Room publish_and_join(FrameClient& a, FrameClient& b, const char* name, std::uint8_t token_fill) {
+        TestMember alice = make_member();
+        TestMember bob = make_member();
+        auto room = make_room(name);
+        auto token = make_token(token_fill);
+        auto genesis = make_genesis(room, {alice, bob}, alice, token);
+        a.send(wire::Publish{1, room, {}, wire::encode_record(genesis)});
+        EXPECT_TRUE(a.expect<wire::Published>());
+        for (auto* c : {&a, &b}) {
+            c->send(wire::Join{2, room, wire::record_hash(genesis), token});
+            EXPECT_TRUE(c->expect<wire::Joined>());
+        }
+        return {room, wire::record_hash(genesis)};
+    }
+
     // What connect() throws, or "" if it connected.
     std::string connect_error(const std::string& url, net::Client::Options options) {
         try {
@@ -67,23 +87,12 @@ protected:
 };
 
 TEST_F(RelayTlsTest, JoinAndSendRoundTripOverWss) {
-    TestMember alice = make_member();
-    TestMember bob = make_member();
-    auto room = make_room("tls room");
-    auto token = make_token(0x30);
-    auto genesis = make_genesis(room, {alice, bob}, alice, token);
-    auto g = wire::record_hash(genesis);
-
     FrameClient a("wss://localhost:" + port_, trusting_cert());
     FrameClient b("wss://127.0.0.1:" + port_, trusting_cert());  // the IP SAN verifies too
-    a.send(wire::Publish{1, room, {}, wire::encode_record(genesis)});
-    ASSERT_TRUE(a.expect<wire::Published>());
-    for (auto* c : {&a, &b}) {
-        c->send(wire::Join{2, room, g, token});
-        ASSERT_TRUE(c->expect<wire::Joined>());
-    }
+    const auto room = publish_and_join(a, b, "tls room", 0x30);
+    ASSERT_FALSE(HasFailure());
     Bytes envelope(64, 0x5a);
-    b.send(wire::Send{3, room, g, envelope});
+    b.send(wire::Send{3, room.id, room.genesis, envelope});
     auto ack = b.expect<wire::Ack>();
     ASSERT_TRUE(ack);
     EXPECT_EQ(ack->seq, 1u);
@@ -92,24 +101,13 @@ TEST_F(RelayTlsTest, JoinAndSendRoundTripOverWss) {
     EXPECT_EQ(deliver->envelope, envelope);
 }
 
-// The relay's TlsStream reads and writes frames larger than one TLS record
-// (16 KiB), several in a row, byte for byte.
+// Frames larger than one TLS record (16 KiB), several in a row, arrive byte
+// for byte (the relay's gather writes go through the TLS layer in pieces).
 TEST_F(RelayTlsTest, EnvelopesLargerThanATlsRecordRoundTrip) {
-    TestMember alice = make_member();
-    TestMember bob = make_member();
-    auto room = make_room("tls records");
-    auto token = make_token(0x31);
-    auto genesis = make_genesis(room, {alice, bob}, alice, token);
-    auto g = wire::record_hash(genesis);
-
     FrameClient a("wss://localhost:" + port_, trusting_cert());
     FrameClient b("wss://localhost:" + port_, trusting_cert());
-    a.send(wire::Publish{1, room, {}, wire::encode_record(genesis)});
-    ASSERT_TRUE(a.expect<wire::Published>());
-    for (auto* c : {&a, &b}) {
-        c->send(wire::Join{2, room, g, token});
-        ASSERT_TRUE(c->expect<wire::Joined>());
-    }
+    const auto room = publish_and_join(a, b, "tls records", 0x31);
+    ASSERT_FALSE(HasFailure());
     std::vector<Bytes> envelopes;
     for (std::size_t size : {std::size_t{100}, std::size_t{20'000}, std::size_t{70'000}}) {
         Bytes envelope(size);
@@ -117,7 +115,7 @@ TEST_F(RelayTlsTest, EnvelopesLargerThanATlsRecordRoundTrip) {
         envelopes.push_back(envelope);
     }
     std::uint64_t id = 10;
-    for (const auto& envelope : envelopes) b.send(wire::Send{id++, room, g, envelope});
+    for (const auto& envelope : envelopes) b.send(wire::Send{id++, room.id, room.genesis, envelope});
     for (const auto& envelope : envelopes) {
         ASSERT_TRUE(b.expect<wire::Ack>());
         auto deliver = a.expect<wire::Deliver>();
