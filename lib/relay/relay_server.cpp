@@ -56,6 +56,13 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_fil
     // An idle TLS connection gives its ~34 KiB of read and write record
     // buffers back to the allocator; they are taken again when data flows.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    // No session resumption: no tickets (whose key, living as long as the
+    // process, would decrypt every recorded TLS 1.2 session) and no cache. A
+    // member keeps one long-lived connection, so a full handshake per connect
+    // costs nothing worth that.
+    SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
+    SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
     boost::system::error_code ec;
     ctx->use_certificate_chain_file(cert_file, ec);
     if (ec) throw std::runtime_error("cannot load certificate " + cert_file + ": " + ec.message());

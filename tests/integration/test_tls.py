@@ -5,6 +5,8 @@ Clients trust the certificate with --ca cert.pem and connect to wss://localhost:
 (the certificate names DNS:localhost and IP:127.0.0.1). Without --ca a client must
 refuse the connection with an error that mentions the certificate.
 """
+import socket
+import ssl
 import sys
 
 sys.dont_write_bytecode = True
@@ -68,7 +70,40 @@ def test_certificate_for_another_host_is_rejected(t):
             "certificate", "host")
 
 
+def test_no_tls_session_resumption(t):
+    """The relay issues no session tickets and keeps no session cache: a ticket key
+    that lives as long as the process would let whoever takes it decrypt every
+    recorded TLS 1.2 session (no forward secrecy), and resumption saves nothing
+    worth that for a handful of long-lived connections."""
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    with t.relay(cert=cert, key=key) as relay:
+        results = {}
+        for name, version in [("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3)]:
+            ctx = ssl.create_default_context(cafile=str(cert))
+            ctx.minimum_version = ctx.maximum_version = version
+
+            def get_healthz(session=None):
+                with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+                        negotiated = tls.version()
+                        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                        answer = b""
+                        while chunk := tls.recv(4096):
+                            answer += chunk
+                        assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+                        return tls.session, tls.session_reused, negotiated
+
+            first, _, negotiated = get_healthz()
+            assert negotiated == name.replace("TLS ", "TLSv"), f"{name}: negotiated {negotiated}"
+            _, reused, _ = get_healthz(session=first)
+            results[name] = (first.has_ticket, reused)
+        print(f"  measure: (session ticket issued, resumed) per version: {results}", flush=True)
+        for name, (ticket, reused) in results.items():
+            assert not ticket, f"{name}: the relay issued a session ticket"
+            assert not reused, f"{name}: the relay resumed a session"
+
+
 if __name__ == "__main__":
-    harness.main([test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
+    harness.main([test_no_tls_session_resumption, test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
                   test_ip_address_in_san_is_accepted,
                   test_certificate_for_another_host_is_rejected])
