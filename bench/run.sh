@@ -51,9 +51,10 @@ if [[ -n "${BENCH_REV:-}" ]]; then
 fi
 log "building $source_desc in $cmake_dir"
 cmake -S "$src" -B "$cmake_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TESTS=OFF -DPARLEY_BENCH=ON >/dev/null
-cmake --build "$cmake_dir" --target parley-relay parley-loadgen parley-crypto-bench
+cmake --build "$cmake_dir" --target parley-relay parley-loadgen parley-crypto-bench parley-fanout-floor
 relay_bin="$cmake_dir/parley-relay"
 loadgen="$cmake_dir/bench/parley-loadgen"
+floor="$cmake_dir/bench/parley-fanout-floor"
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -127,7 +128,23 @@ s2=(--rooms 1 --members 100 --senders 10 --bytes 256 --rate 1000 --duration "$du
 s3=(--rooms 1 --members 1000 --senders 10 --bytes 256 --rate 100 --duration "$duration")
 s4=(--rooms 1000 --members 5 --senders 1 --bytes 256 --rate 0 --window 4 --duration "$duration")
 
+# run_floor SCENARIO MEMBERS RATE: the fan-out with no relay, one send() per recipient
+# (bench/fanout_floor.cpp), with the latency scenario's shape and cores.
+run_floor() {
+    local scenario=$1 members=$2 rate=$3 line
+    if line=$("$floor" --members "$members" --rate "$rate" --duration "$duration" --bytes 256 \
+                  --relay-core 0 --client-core 1 2>>"$out/floor.log"); then
+        echo "{\"scenario\": \"$scenario\", \"relay\": \"floor\", \"args\": \"--members $members --rate $rate\", \"result\": $line}" >>"$out/runs.jsonl"
+        tail -n 1 "$out/floor.log" >&2
+    else
+        log "$scenario/floor failed (see $out/floor.log)"
+    fi
+}
+
 for i in $(seq "$runs"); do
+    log "run $i: the bare fan-out"
+    run_floor "2-latency-100" 100 1000
+    run_floor "3-latency-1000" 1000 100
     for kind in parley ws python; do
         log "run $i: $kind"
         run_case "1-throughput" "$kind" 0 "${s1[@]}"
