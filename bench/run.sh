@@ -75,7 +75,7 @@ start_relay() {
             # sending as fast as it can: lift the per-address cap and the rate limit.
             rm -rf "$out/parley-data"
             taskset -c 0 "$relay_bin" --listen "127.0.0.1:$port" --threads "$relay_threads" "${tls_args[@]}" \
-                --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 \
+                --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 --bytes-per-second 0 \
                 2>>"$out/relay-parley.log" &
             ;;
         ws)

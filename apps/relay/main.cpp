@@ -76,6 +76,14 @@ int main(int argc, char** argv) {
                    "frames one connection may send at once above that rate")
         ->check(CLI::Range(1.0, 1e9))
         ->capture_default_str();
+    app.add_option("--bytes-per-second", limits.bytes_per_second,
+                   "bytes of frames one connection may send per second (0 = no limit); over it, "
+                   "the relay reads from that connection more slowly")
+        ->check(CLI::Range(0.0, 1e12))
+        ->capture_default_str();
+    app.add_option("--byte-burst", limits.byte_burst, "bytes one connection may send at once above that rate")
+        ->check(CLI::Range(1.0, 1e12))
+        ->capture_default_str();
     app.add_option("--handshake-timeout", handshake_s,
                    "seconds from connect to a complete WebSocket upgrade request, TLS included")
         ->check(CLI::Range(1u, 3600u))

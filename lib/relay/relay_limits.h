@@ -21,6 +21,13 @@ inline constexpr std::size_t default_max_connections_per_address = 64;
 // A person types far less; `parley send` of a pasted file stays under it.
 inline constexpr double default_messages_per_second = 200;
 inline constexpr double default_message_burst = 400;
+// Bytes of frames a connection may send per second, with a burst allowance: the
+// frame limit alone would let one connection push 200 frames of 256 KiB, 50 MiB
+// a second, into the relay's disk. Chat text is small: 4 MiB/s is far above what
+// a member sends, `parley send` of a pasted file included. Over it, reading
+// waits as for the frame limit; a connection overdraws by at most one frame.
+inline constexpr double default_bytes_per_second = 4u << 20;
+inline constexpr double default_byte_burst = 16u << 20;
 // A joining connection's backlog goes out a page at a time, the next page once
 // its queue has drained below backlog_resume_bytes, so a long absence never
 // trips the send-queue limit.
@@ -47,6 +54,8 @@ struct RelayLimits {
     // 0 = no limit.
     double messages_per_second = default_messages_per_second;
     double message_burst = default_message_burst;
+    double bytes_per_second = default_bytes_per_second;
+    double byte_burst = default_byte_burst;
     std::size_t backlog_page_bytes = default_backlog_page_bytes;
     std::size_t backlog_page_items = default_backlog_page_items;
     std::size_t backlog_resume_bytes = default_backlog_resume_bytes;

@@ -67,6 +67,7 @@ public:
           address_(address),
           ws_(std::forward<StreamArgs>(stream_args)...),
           read_budget_(limits.messages_per_second, limits.message_burst, TokenBucket::Clock::now()),
+          byte_budget_(limits.bytes_per_second, limits.byte_burst, TokenBucket::Clock::now()),
           read_pause_(ws_.get_executor()) {}
 
     ~Session() override {
@@ -277,20 +278,24 @@ private:
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();
+        byte_budget_.spend(TokenBucket::Clock::now(), static_cast<double>(data.size()));
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
         read_when_allowed();
     }
 
-    // The rate limit: each frame read takes a token; with none left, the next
-    // read waits until there is one. The flooder's frames wait in its own TCP
-    // buffers, then its kernel's, so it slows down and loses nothing, and the
-    // relay holds no more of its data than one frame.
+    // The rate limits: each frame read takes a token, and its bytes are
+    // charged to the byte budget once read; with no frame token left, or the
+    // byte budget in debt, the next read waits until both allow it. The
+    // flooder's frames wait in its own TCP buffers, then its kernel's, so it
+    // slows down and loses nothing, and the relay holds no more of its data
+    // than one frame.
     void read_when_allowed() {
         const auto now = TokenBucket::Clock::now();
-        if (read_budget_.take(now)) return do_read();
+        const auto bytes_wait = byte_budget_.wait_time(now);
+        if (bytes_wait == TokenBucket::Clock::duration::zero() && read_budget_.take(now)) return do_read();
         state_.metrics().add(state_.metrics().throttled_reads);
-        read_pause_.expires_after(read_budget_.wait_time(now));
+        read_pause_.expires_after(std::max(bytes_wait, read_budget_.wait_time(now)));
         read_pause_.async_wait([self = this->shared_from_this()](beast::error_code wait_error) {
             if (!wait_error && !self->closing_) self->read_when_allowed();
         });
@@ -433,6 +438,7 @@ private:
     // do not compress), Beast keeps no compression state in each stream.
     websocket::stream<SerialWriteStream<NextLayer>, false> ws_;
     TokenBucket read_budget_;                // frames this connection may still send
+    TokenBucket byte_budget_;                // bytes of frames, charged once read
     boost::asio::steady_timer read_pause_;   // waits for the next token
     std::array<std::uint8_t, 64> first_read_;  // see do_read
     beast::flat_buffer buffer_;

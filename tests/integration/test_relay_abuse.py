@@ -119,6 +119,40 @@ def get_chain_frame(room=None):
     return bytes([1, GET_CHAIN]) + (room or os.urandom(32)) + bytes(32)
 
 
+def count_answers(sock, stats):
+    """Counts the frames the relay sends on `sock` into stats["answered"] until it
+    closes. Whole chunks, frames counted in place: a per-frame recv falls behind
+    the relay, and the send-queue cap would cut the connection."""
+    buf = bytearray()
+    try:
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                return
+            buf += chunk
+            pos, n = 0, len(buf)
+            while pos + 2 <= n:
+                length = buf[pos + 1] & 0x7F
+                head = 2
+                if length == 126:
+                    if pos + 4 > n:
+                        break
+                    length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+                elif length == 127:
+                    if pos + 10 > n:
+                        break
+                    length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                if pos + head + length > n:
+                    break
+                if buf[pos] & 0x0F == OP_CLOSE:
+                    return
+                stats["answered"] += 1
+                pos += head + length
+            del buf[:pos]
+    except OSError:
+        return
+
+
 def ws_close(sock):
     try:
         sock.sendall(encode_ws(OP_CLOSE, struct.pack(">H", 1000), mask=True))
@@ -569,39 +603,7 @@ def test_flood_while_members_chat(t):
             sock.settimeout(2.0)
             chunk = b"".join(encode_ws(OP_BINARY, get_chain_frame(), mask=True) for _ in range(200))
 
-            def reader():
-                # Whole chunks, frames counted in place: a per-frame recv falls behind the
-                # relay and the send-queue cap would cut this connection.
-                buf = bytearray()
-                try:
-                    while True:
-                        chunk = sock.recv(1 << 20)
-                        if not chunk:
-                            return
-                        buf += chunk
-                        pos, n = 0, len(buf)
-                        while pos + 2 <= n:
-                            length = buf[pos + 1] & 0x7F
-                            head = 2
-                            if length == 126:
-                                if pos + 4 > n:
-                                    break
-                                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-                            elif length == 127:
-                                if pos + 10 > n:
-                                    break
-                                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-                            if pos + head + length > n:
-                                break
-                            if buf[pos] & 0x0F == OP_CLOSE:
-                                return
-                            stats["answered"] += 1
-                            pos += head + length
-                        del buf[:pos]
-                except OSError:
-                    return
-
-            r = threading.Thread(target=reader, daemon=True)
+            r = threading.Thread(target=count_answers, args=(sock, stats), daemon=True)
             r.start()
             start = time.monotonic()
             try:
@@ -664,6 +666,50 @@ def test_flood_while_members_chat(t):
         throttled = metric(port, "parley_relay_throttled_reads_total")
         assert throttled and throttled > 0, f"parley_relay_throttled_reads_total is {throttled}"
         assert_relay_up(relay, "after the flood")
+
+
+def test_big_frames_are_read_at_the_byte_rate(t):
+    # Few frames, each large: under the frame limit, over the byte limit.
+    rate, burst, frame_bytes, seconds = 1 << 20, 256 << 10, 128 << 10, 4.0
+    with t.relay(extra_args=["--bytes-per-second", str(rate), "--byte-burst", str(burst)]) as relay:
+        port = relay.port
+        sock = ws_connect(port)
+        sock.settimeout(1.0)
+        stats = {"answered": 0}
+        reader = threading.Thread(target=count_answers, args=(sock, stats), daemon=True)
+        reader.start()
+        # A GetChain with 128 KiB of trailing bytes: undecodable, answered with an Error.
+        frame = encode_ws(OP_BINARY, get_chain_frame() + bytes(frame_bytes - 66), mask=True)
+        sent = 0
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < seconds:
+                try:
+                    sock.sendall(frame)
+                    sent += 1
+                except socket.timeout:
+                    continue  # the relay is not reading just now; keep pushing
+        except OSError as e:
+            raise AssertionError(f"the byte-limited connection was cut: {type(e).__name__}") from e
+        elapsed = time.monotonic() - start
+        time.sleep(0.5)
+        answered_then = stats["answered"]
+        ws_close(sock)
+        reader.join(3)
+        # Each frame is charged once read: the relay reads the burst, then the
+        # rate, and at most one frame more (its debt).
+        allowed = (burst + rate * (elapsed + 0.5)) / frame_bytes + 1
+        measure(f"byte limit: {sent} frames of {frame_bytes // 1024} KiB sent in {elapsed:.1f}s, "
+                f"{answered_then} answered ({answered_then * frame_bytes / elapsed / 1024:.0f} KiB/s at "
+                f"{rate // 1024} KiB/s, burst {burst // 1024} KiB); the frame limit alone would allow "
+                f"{400 + 200 * elapsed:.0f}")
+        assert answered_then <= allowed * 1.1, (
+            f"{answered_then} frames of {frame_bytes} bytes read in {elapsed:.1f}s; the byte limit allows {allowed:.0f}")
+        assert answered_then >= rate * elapsed / frame_bytes * 0.5, (
+            f"only {answered_then} frames read in {elapsed:.1f}s at {rate} bytes/s")
+        throttled = metric(port, "parley_relay_throttled_reads_total")
+        assert throttled and throttled > 0, f"parley_relay_throttled_reads_total is {throttled}"
+        assert_relay_up(relay, "after the big frames")
 
 
 def test_slow_reader_is_cut_and_resumes(t):
@@ -817,4 +863,5 @@ def test_idle_timeout(t):
 if __name__ == "__main__":
     harness.main([test_garbage_instead_of_a_handshake, test_slowloris, test_client_that_never_reads,
                   test_connection_churn, test_flood_while_members_chat, test_connection_caps,
-                  test_idle_timeout, test_slow_reader_is_cut_and_resumes])
+                  test_idle_timeout, test_big_frames_are_read_at_the_byte_rate,
+                  test_slow_reader_is_cut_and_resumes])

@@ -61,3 +61,35 @@ TEST(TokenBucket, ZeroRateMeansUnlimited) {
     for (int i = 0; i < 10000; ++i) ASSERT_TRUE(bucket.take(t0));
     EXPECT_EQ(bucket.wait_time(t0), TokenBucket::Clock::duration::zero());
 }
+
+TEST(TokenBucket, SpendGoesIntoDebtAndWaitTimeSaysWhenItIsPaidOff) {
+    TokenBucket bytes(1000, 500, t0);  // 1,000 bytes a second, 500 at once
+    bytes.spend(t0, 400);
+    EXPECT_EQ(bytes.wait_time(t0), TokenBucket::Clock::duration::zero()) << "400 of a 500 burst";
+    bytes.spend(t0, 1100);  // 1,500 spent at once: 1,000 over the burst... less the one token's slack
+    const auto wait = bytes.wait_time(t0);
+    EXPECT_GT(wait, 990ms);
+    EXPECT_LT(wait, 1010ms);
+    EXPECT_EQ(bytes.wait_time(t0 + wait), TokenBucket::Clock::duration::zero());
+    EXPECT_TRUE(bytes.take(t0 + wait));
+}
+
+TEST(TokenBucket, SpendingAtTheRateKeepsUpAndAboveItFallsBehind) {
+    TokenBucket at_rate(1 << 20, 1, t0);  // 1 MiB/s, charged 64 KiB at a time
+    TokenBucket above(1 << 20, 1, t0);
+    auto now = t0;
+    for (int i = 0; i < 160; ++i) {  // 10 s of 64 KiB every 62.5 ms: exactly 1 MiB/s
+        at_rate.spend(now, 64 * 1024);
+        above.spend(now, 80 * 1024);
+        now += 62500us;
+    }
+    EXPECT_LT(at_rate.wait_time(now), 1ms) << "a reader at the rate never waits";
+    EXPECT_GT(above.wait_time(now), 2400ms) << "25% over for 10 s: 2.5 s behind";
+    EXPECT_LT(above.wait_time(now), 2600ms);
+}
+
+TEST(TokenBucket, ZeroRateSpendsNothing) {
+    TokenBucket bucket(0, 1, t0);
+    bucket.spend(t0, 1e12);
+    EXPECT_EQ(bucket.wait_time(t0), TokenBucket::Clock::duration::zero());
+}
