@@ -11,13 +11,15 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, asio::ssl::context* tls,
-                   RelayState& state, ConnectionSet& connections, const RelayLimits& limits)
+                   RelayState& state, ConnectionSet& connections, const RelayLimits& limits,
+                   const ReadRates& rates)
     : ioc_(ioc),
       acceptor_(asio::make_strand(ioc)),
       tls_(tls),
       state_(state),
       connections_(connections),
-      limits_(limits) {
+      limits_(limits),
+      rates_(rates) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -52,10 +54,10 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
         if (ec) return do_accept();  // already gone
         const auto address = address_key(peer.address());
         if (tls_) {
-            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, address, std::move(socket), *tls_)
+            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, rates_, address, std::move(socket), *tls_)
                 ->run();
         } else {
-            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, address, std::move(socket))->run();
+            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, rates_, address, std::move(socket))->run();
         }
     }
     do_accept();

@@ -19,7 +19,7 @@ public:
     // use, address not available). `tls` null = plain ws://.
     Listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
              boost::asio::ssl::context* tls, RelayState& state, ConnectionSet& connections,
-             const RelayLimits& limits);
+             const RelayLimits& limits, const ReadRates& rates);
 
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     void run();
@@ -35,6 +35,7 @@ private:
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;
+    const ReadRates& rates_;
 };
 
 }  // namespace parley::relay

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 
+#include "relay/token_bucket.h"
+
 namespace parley::relay {
 
 inline constexpr std::size_t default_max_frame_bytes = 256 * 1024;
@@ -69,6 +71,15 @@ struct RelayLimits {
         backlog_page_bytes = std::min(backlog_page_bytes, max_send_queue_bytes / 4);
         backlog_resume_bytes = std::min(backlog_resume_bytes, max_send_queue_bytes / 4);
     }
+};
+
+// The read limits as token-bucket rates, made once for all connections.
+struct ReadRates {
+    explicit ReadRates(const RelayLimits& limits)
+        : frames(limits.messages_per_second, limits.message_burst),
+          bytes(limits.bytes_per_second, limits.byte_burst) {}
+    TokenBucket::Rate frames;
+    TokenBucket::Rate bytes;
 };
 
 }  // namespace parley::relay

@@ -85,6 +85,7 @@ std::filesystem::path default_data_dir() {
 
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
+      read_rates_(options_.limits),
       state_(open_store(options_), options_.limits),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
@@ -97,7 +98,7 @@ RelayServer::RelayServer(RelayOptions options)
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
     try {
         listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_,
-                                               options_.limits);
+                                               options_.limits, read_rates_);
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
                                  ": " + e.code().message());

@@ -56,6 +56,7 @@ private:
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
 
     RelayOptions options_;
+    ReadRates read_rates_;  // from options_.limits, for every session
     // Declared before ioc_: sessions destroyed with the io_context use them.
     RelayState state_;
     ConnectionSet connections_;

@@ -59,15 +59,16 @@ class Session final : public Subscriber,
 public:
     // `stream_args` build the next layer: (socket) or (socket, ssl::context&).
     template <class... StreamArgs>
-    Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits,
+    Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits, const ReadRates& rates,
             const AddressKey& address, StreamArgs&&... stream_args)
         : state_(state),
           connections_(connections),
           limits_(limits),
+          rates_(rates),
           address_(address),
           ws_(std::forward<StreamArgs>(stream_args)...),
-          read_budget_(limits.messages_per_second, limits.message_burst, TokenBucket::Clock::now()),
-          byte_budget_(limits.bytes_per_second, limits.byte_burst, TokenBucket::Clock::now()),
+          read_budget_(TokenBucket::Clock::now()),
+          byte_budget_(TokenBucket::Clock::now()),
           read_pause_(ws_.get_executor()) {}
 
     ~Session() override {
@@ -278,7 +279,7 @@ private:
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();
-        byte_budget_.spend(TokenBucket::Clock::now(), static_cast<double>(data.size()));
+        byte_budget_.spend(rates_.bytes, TokenBucket::Clock::now(), static_cast<double>(data.size()));
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
         read_when_allowed();
@@ -292,10 +293,11 @@ private:
     // than one frame.
     void read_when_allowed() {
         const auto now = TokenBucket::Clock::now();
-        const auto bytes_wait = byte_budget_.wait_time(now);
-        if (bytes_wait == TokenBucket::Clock::duration::zero() && read_budget_.take(now)) return do_read();
+        const auto bytes_wait = byte_budget_.wait_time(rates_.bytes, now);
+        if (bytes_wait == TokenBucket::Clock::duration::zero() && read_budget_.take(rates_.frames, now))
+            return do_read();
         state_.metrics().add(state_.metrics().throttled_reads);
-        read_pause_.expires_after(std::max(bytes_wait, read_budget_.wait_time(now)));
+        read_pause_.expires_after(std::max(bytes_wait, read_budget_.wait_time(rates_.frames, now)));
         read_pause_.async_wait([self = this->shared_from_this()](beast::error_code wait_error) {
             if (!wait_error && !self->closing_) self->read_when_allowed();
         });
@@ -404,6 +406,7 @@ private:
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;
+    const ReadRates& rates_;  // the Listener's, shared
     const AddressKey address_;
     // One queued frame: its WebSocket header (FIN, binary, unmasked length)
     // and the payload every recipient shares.
