@@ -273,6 +273,10 @@ private:
         if (ec) {
             if (ec == websocket::error::message_too_big)
                 std::fprintf(stderr, "parley-relay: closing a connection that sent a frame over the size limit\n");
+            // TlsStream's cap on TLS output waiting to be sent (tls_stream.h):
+            // the peer asks for replies (KeyUpdate requests) and does not read.
+            if (is_tls && ec == boost::asio::error::no_buffer_space)
+                std::fprintf(stderr, "parley-relay: closing a TLS connection whose unsent TLS output is over its limit\n");
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();

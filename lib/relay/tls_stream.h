@@ -382,8 +382,7 @@ private:
     void fail(boost::beast::error_code ec) {
         if (!failed_) failed_ = ec;
         release(out_);
-        boost::beast::error_code ignored;
-        next_.socket().close(ignored);
+        next_.close();  // noexcept; also cancels the tcp_stream's timer
         wake_all();
     }
 
