@@ -469,18 +469,30 @@ TEST_F(RelayTlsTest, Tls12OnlyClientIsRefused) {
 // the relay's read produce a KeyUpdate reply: the relay must send these (not
 // queue them without end) and so, once the peer's socket is full, stop
 // reading; its memory stays bounded and it keeps serving everyone else.
+//
+// Then a message for the flooder: the relay's write to it must wait behind
+// the read's stuck reply (one writer on the socket), the others get it, and
+// when the flooder goes, everything it held is released.
 TEST_F(RelayTlsTest, KeyUpdateFloodWithoutReadingStaysBounded) {
-    RawTls raw(port_, cert_, TLS1_3_VERSION, TLS1_3_VERSION, 8192);
-    ASSERT_TRUE(raw.open_websocket());
+    FrameClient a("wss://localhost:" + port_, trusting_cert());
+    FrameClient b("wss://localhost:" + port_, trusting_cert());
+    const auto room = publish_and_join(a, b, "tls flood", 0x35);
+    ASSERT_FALSE(HasFailure());
+    auto raw = std::make_unique<RawTls>(port_, cert_, TLS1_3_VERSION, TLS1_3_VERSION, 8192);
+    WsParser parser;
+    ASSERT_TRUE(raw_join(*raw, parser, room, 0x35));
     const std::size_t rss_before = rss_kib(relay_.pid());
     // 1.5 million requests (and replies) are about 40 MB of records.
-    const auto flood = flood_key_updates(raw, 1'500'000, std::chrono::seconds(40));
+    const auto flood = flood_key_updates(*raw, 1'500'000, std::chrono::seconds(40));
     const std::size_t rss_after = rss_kib(relay_.pid());
     std::printf("  measure: %zu KeyUpdate requests sent, then %s; relay RSS %zu -> %zu KiB\n", flood.sent,
                 flood.blocked ? "the relay stopped reading" : flood.closed ? "the connection closed" : "the limit",
                 rss_before, rss_after);
     EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
     EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+    send_envelopes(b, room, 1, 1000);
+    EXPECT_TRUE(a.expect<wire::Deliver>());
+    raw.reset();
     expect_relay_serving();
 }
 
