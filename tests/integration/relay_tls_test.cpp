@@ -28,6 +28,22 @@ namespace {
 namespace fs = std::filesystem;
 using namespace parley::relay_test;
 
+// Under AddressSanitizer the relay's freed memory sits in ASan's quarantine
+// (up to 256 MB) instead of being reused, so its resident size says nothing
+// about what it holds: the memory checks below are skipped there (the test
+// binary is built with the same sanitizers as the relay).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_meaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+
 // The relay's resident memory (VmRSS), in KiB; 0 if it cannot be read.
 std::size_t rss_kib(pid_t pid) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -337,6 +353,16 @@ protected:
         return flood;
     }
 
+    // SIGTERM: the relay closes every connection and exits 0 (under the
+    // sanitizers, also with nothing leaked: no operation left holding its
+    // session, e.g. a write parked behind another).
+    void expect_clean_exit() {
+        relay_.signal(SIGTERM);
+        auto code = relay_.wait_exit(std::chrono::seconds(20));
+        ASSERT_TRUE(code) << "still running after SIGTERM";
+        EXPECT_EQ(*code, 0) << relay_.stderr_text();
+    }
+
     // The relay still serves a new TLS client.
     void expect_relay_serving() {
         ASSERT_FALSE(relay_.wait_exit(std::chrono::milliseconds(0))) << relay_.stderr_text();
@@ -471,8 +497,12 @@ TEST_F(RelayTlsTest, Tls12OnlyClientIsRefused) {
 // reading; its memory stays bounded and it keeps serving everyone else.
 //
 // Then a message for the flooder: the relay's write to it must wait behind
-// the read's stuck reply (one writer on the socket), the others get it, and
-// when the flooder goes, everything it held is released.
+// the read's stuck reply (one writer on the socket), and the others get it.
+// When the flooder goes, the operations it held end: the relay exits cleanly
+// and (under the sanitizers) leaks nothing. (Not checked: stopping the relay
+// while the flooder is still connected and stuck. That leaks at exit, and not
+// because of TLS: SerialWriteStream keeps the close frame's write, whose
+// handler owns the session, queued behind the stuck write.)
 TEST_F(RelayTlsTest, KeyUpdateFloodWithoutReadingStaysBounded) {
     FrameClient a("wss://localhost:" + port_, trusting_cert());
     FrameClient b("wss://localhost:" + port_, trusting_cert());
@@ -489,11 +519,14 @@ TEST_F(RelayTlsTest, KeyUpdateFloodWithoutReadingStaysBounded) {
                 flood.blocked ? "the relay stopped reading" : flood.closed ? "the connection closed" : "the limit",
                 rss_before, rss_after);
     EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
-    EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+    if (rss_is_meaningful) {
+        EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+    }
     send_envelopes(b, room, 1, 1000);
     EXPECT_TRUE(a.expect<wire::Deliver>());
     raw.reset();
     expect_relay_serving();
+    expect_clean_exit();
 }
 
 // The same flood while the relay's write to the peer is stuck (the peer reads
@@ -518,7 +551,9 @@ TEST_F(RelayTlsTest, KeyUpdateFloodBehindAStuckWriteClosesTheConnection) {
                 flood.blocked ? "the relay stopped reading" : flood.closed ? "the connection closed" : "the limit",
                 rss_before, rss_after);
     EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
-    EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+    if (rss_is_meaningful) {
+        EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+    }
     expect_relay_serving();
     // Closed by the cap, not by chance: the relay says so (its stderr arrives
     // through a pipe, so allow it a moment).
@@ -529,6 +564,7 @@ TEST_F(RelayTlsTest, KeyUpdateFloodBehindAStuckWriteClosesTheConnection) {
     EXPECT_NE(relay_.stderr_text().find(cap_line), std::string::npos) << relay_.stderr_text();
     // The members who behave still get their messages.
     for (std::size_t i = 0; i < envelope_count; ++i) ASSERT_TRUE(a.expect<wire::Deliver>(std::chrono::seconds(20)));
+    expect_clean_exit();
 }
 
 // The peer closes (WebSocket close frame) while the relay is in the middle of
@@ -590,6 +626,7 @@ TEST_F(RelayTlsTest, PeerCloseDuringALargeWriteKeepsTheTlsStreamIntact) {
     EXPECT_EQ(end, RawTls::End::close_notify);
     EXPECT_TRUE(close_seen) << "the stream ended before the close frame";
     expect_relay_serving();
+    expect_clean_exit();
 }
 
 }  // namespace
