@@ -50,16 +50,26 @@ std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
 std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_file,
                                                      const std::string& key_file) {
     auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    // TLS 1.3 only. Parley's own client is the only client and speaks it, and
+    // it leaves out what TlsStream (tls_stream.h) would otherwise have to
+    // handle: renegotiation (a write that must read) and the TLS 1.2 cipher
+    // suites and key exchanges without forward secrecy. A TLS 1.2 client gets
+    // a protocol_version alert and the handshake fails.
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION);
+    // Kept should the minimum ever be lowered again: TlsStream relies on a
+    // write never having to read.
+    SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
     ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                      asio::ssl::context::no_sslv3);
     // An idle TLS connection gives its ~34 KiB of read and write record
     // buffers back to the allocator; they are taken again when data flows.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    // No session resumption: no tickets (whose key, living as long as the
-    // process, would decrypt every recorded TLS 1.2 session) and no cache. A
-    // member keeps one long-lived connection, so a full handshake per connect
-    // costs nothing worth that.
+    // No session resumption: no tickets and no cache. With TLS 1.3 only a
+    // stolen ticket key no longer decrypts recorded sessions (resumption keeps
+    // an ephemeral key exchange), but a cache or tickets still cost memory per
+    // session, and a member keeps one long-lived connection, so a full
+    // handshake per connect costs nothing worth it. SSL_OP_NO_TICKET also
+    // matters should the minimum ever be lowered to TLS 1.2 again.
     SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
     SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);

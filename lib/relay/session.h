@@ -30,15 +30,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "relay/connection_set.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_state.h"
 #include "relay/serial_write_stream.h"
 #include "relay/subscriber.h"
+#include "relay/tls_stream.h"
 #include "relay/token_bucket.h"
 
 namespace parley::relay {
@@ -50,7 +49,7 @@ namespace http = beast::http;
 inline constexpr std::size_t max_http_header_bytes = 8192;
 
 using PlainLayer = beast::tcp_stream;
-using TlsLayer = beast::ssl_stream<beast::tcp_stream>;
+using TlsLayer = TlsStream;  // not beast::ssl_stream: see tls_stream.h
 
 template <class NextLayer>
 class Session final : public Subscriber,
@@ -276,6 +275,10 @@ private:
         if (ec) {
             if (ec == websocket::error::message_too_big)
                 std::fprintf(stderr, "parley-relay: closing a connection that sent a frame over the size limit\n");
+            // TlsStream's cap on TLS output waiting to be sent (tls_stream.h):
+            // the peer asks for replies (KeyUpdate requests) and does not read.
+            if (is_tls && ec == boost::asio::error::no_buffer_space)
+                std::fprintf(stderr, "parley-relay: closing a TLS connection whose unsent TLS output is over its limit\n");
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();
@@ -332,8 +335,8 @@ private:
     // we encode the header here and write everything queued, headers and
     // payloads as one buffer sequence, in one async_write on the layer under
     // Beast. SerialWriteStream keeps Beast's own writes (pong, close) whole
-    // and in order with ours. Over TLS, beast::ssl_stream flattens the
-    // sequence into 16 KiB records.
+    // and in order with ours. Over TLS, TlsStream encrypts the sequence
+    // into 16 KiB records.
     //
     // Most of the time the socket's send buffer has room for all of it: then
     // the write is done at once (try_write_now, plain TCP only), and no

@@ -131,6 +131,7 @@ public:
     }
 
     void signal(int sig) { ::kill(pid_, sig); }
+    pid_t pid() const { return pid_; }
 
     std::string stderr_text() {
         std::lock_guard lock(mutex_);

@@ -70,40 +70,58 @@ def test_certificate_for_another_host_is_rejected(t):
             "certificate", "host")
 
 
+def get_healthz(port, ctx, session=None):
+    """GET /healthz over TLS; returns (session, reused, negotiated version)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+            negotiated = tls.version()
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := tls.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+            return tls.session, tls.session_reused, negotiated
+
+
 def test_no_tls_session_resumption(t):
-    """The relay issues no session tickets and keeps no session cache: a ticket key
-    that lives as long as the process would let whoever takes it decrypt every
-    recorded TLS 1.2 session (no forward secrecy), and resumption saves nothing
-    worth that for a handful of long-lived connections."""
+    """The relay issues no session tickets and keeps no session cache: tickets or a
+    cache cost memory for every session, and resumption saves nothing worth that for
+    a handful of long-lived connections. (It speaks TLS 1.3 only, see below.)"""
     cert, key = harness.make_test_cert(t.fresh_dir("tls"))
     with t.relay(cert=cert, key=key) as relay:
-        results = {}
-        for name, version in [("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3)]:
-            ctx = ssl.create_default_context(cafile=str(cert))
-            ctx.minimum_version = ctx.maximum_version = version
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        first, _, negotiated = get_healthz(relay.port, ctx)
+        assert negotiated == "TLSv1.3", f"negotiated {negotiated}"
+        _, reused, _ = get_healthz(relay.port, ctx, session=first)
+        print(f"  measure: TLS 1.3 session ticket issued {first.has_ticket}, resumed {reused}", flush=True)
+        assert not first.has_ticket, "the relay issued a session ticket"
+        assert not reused, "the relay resumed a session"
 
-            def get_healthz(session=None):
-                with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as raw:
-                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
-                        negotiated = tls.version()
-                        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                        answer = b""
-                        while chunk := tls.recv(4096):
-                            answer += chunk
-                        assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
-                        return tls.session, tls.session_reused, negotiated
 
-            first, _, negotiated = get_healthz()
-            assert negotiated == name.replace("TLS ", "TLSv"), f"{name}: negotiated {negotiated}"
-            _, reused, _ = get_healthz(session=first)
-            results[name] = (first.has_ticket, reused)
-        print(f"  measure: (session ticket issued, resumed) per version: {results}", flush=True)
-        for name, (ticket, reused) in results.items():
-            assert not ticket, f"{name}: the relay issued a session ticket"
-            assert not reused, f"{name}: the relay resumed a session"
+def test_tls12_client_is_refused(t):
+    """The relay speaks TLS 1.3 only (Parley's client is its only client): a client
+    limited to TLS 1.2 fails the handshake with a protocol_version alert, at once, and
+    a client that offers both gets TLS 1.3."""
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    with t.relay(cert=cert, key=key) as relay:
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            _, _, negotiated = get_healthz(relay.port, ctx)
+        except ssl.SSLError as e:
+            print(f"  measure: a TLS 1.2 client got: {e.reason}", flush=True)
+            assert "PROTOCOL_VERSION" in (e.reason or "").upper(), f"refused for another reason: {e}"
+        else:
+            raise AssertionError(f"a TLS 1.2-only client completed a handshake ({negotiated})")
+        both = ssl.create_default_context(cafile=str(cert))
+        both.minimum_version = ssl.TLSVersion.TLSv1_2
+        both.maximum_version = ssl.TLSVersion.TLSv1_3
+        _, _, negotiated = get_healthz(relay.port, both)
+        assert negotiated == "TLSv1.3", f"negotiated {negotiated}"
 
 
 if __name__ == "__main__":
-    harness.main([test_no_tls_session_resumption, test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
+    harness.main([test_no_tls_session_resumption, test_tls12_client_is_refused, test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
                   test_ip_address_in_san_is_accepted,
                   test_certificate_for_another_host_is_rejected])
