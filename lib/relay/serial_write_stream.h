@@ -72,6 +72,15 @@ public:
             token, buffers);
     }
 
+    // The owner of this stream (the Session) is kept alive by every write in
+    // flight. Without it a write that Beast started on its own, such as an
+    // idle ping holding only a weak reference to the WebSocket state, could
+    // complete after the session, and this stream with it, was destroyed: the
+    // completion would then run on freed memory. With it, such a write ends
+    // when the socket takes it or is closed (idle timeout, slow-consumer cut,
+    // shutdown), and only then can the session go.
+    void keep_alive_during_writes(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
+
     // Writes as much of `buffers` as the socket takes right now, without
     // blocking, if no other write is in flight or waiting (so nothing can land
     // in the middle of a frame); returns the bytes written. The caller writes
@@ -127,7 +136,8 @@ private:
         busy_ = true;
         boost::asio::async_write(
             next_, buffers,
-            [this, handler = std::move(handler)](boost::beast::error_code ec, std::size_t n) mutable {
+            [this, keep = owner_.lock(), handler = std::move(handler)](boost::beast::error_code ec,
+                                                                        std::size_t n) mutable {
                 busy_ = false;
                 if (!waiting_.empty()) {
                     auto next = std::move(waiting_.front());
@@ -136,10 +146,12 @@ private:
                 }
                 // On the handler's own executor (the same strand), as its initiator expects.
                 boost::asio::dispatch(boost::beast::bind_front_handler(std::move(handler), ec, n));
+                keep.reset();  // last: this may destroy the session, and this stream with it
             });
     }
 
     NextLayer next_;
+    std::weak_ptr<void> owner_;
     bool busy_ = false;
     // A vector, not a deque: libstdc++'s empty deque already holds 576 bytes,
     // and rarely more than one write waits (a pong or close behind a batch).

@@ -76,6 +76,7 @@ public:
     }
 
     void run() {
+        ws_.next_layer().keep_alive_during_writes(this->weak_from_this());
         boost::asio::dispatch(ws_.get_executor(), [self = this->shared_from_this()] { self->on_run(); });
     }
 

@@ -279,8 +279,14 @@ private:
                 } else {
                     done_ = true;
                     result_ = error_for(reason);
+                    // A write or shutdown that wants the peer's bytes, or any
+                    // step that wants to write (our BIO never asks it to), is
+                    // not something this stream can continue: fail it for good
+                    // rather than leave OpenSSL mid-step.
+                    if (reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE) s.fail(result_);
                 }
-                if (s.out_.size() > max_pending_output_bytes) {
+                // In flight plus queued: the bound on what one peer makes us hold.
+                if (s.out_.size() + s.sending_.size() > max_pending_output_bytes) {
                     s.fail(boost::asio::error::no_buffer_space);
                     result_ = s.failed_;
                     done_ = true;
@@ -441,6 +447,8 @@ private:
         try {
             self.out_.insert(self.out_.end(), data, data + size);
         } catch (const std::bad_alloc&) {
+            // OpenSSL may now hold half a record: nothing more may be sent.
+            if (!self.failed_) self.failed_ = boost::asio::error::no_buffer_space;
             return 0;
         }
         *written = size;
