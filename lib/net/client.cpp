@@ -113,7 +113,9 @@ public:
 private:
     void make_tls_stream() {
         tls_ctx_.set_verify_mode(asio::ssl::verify_peer);
-        SSL_CTX_set_min_proto_version(tls_ctx_.native_handle(), TLS1_2_VERSION);
+        // TLS 1.3 only, as the relay: no renegotiation, no RSA key exchange, and
+        // the certificate is encrypted in the handshake.
+        SSL_CTX_set_min_proto_version(tls_ctx_.native_handle(), TLS1_3_VERSION);
         error_code ec;
         if (options_.ca_file.empty()) {
             tls_ctx_.set_default_verify_paths(ec);

@@ -121,7 +121,38 @@ def test_tls12_client_is_refused(t):
         assert negotiated == "TLSv1.3", f"negotiated {negotiated}"
 
 
+def test_client_refuses_a_tls12_server(t):
+    """Parley's client speaks TLS 1.3 only as well: a server (say, a proxy in front of
+    the relay) that offers at most TLS 1.2 is refused during the handshake."""
+    import threading
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(cert), str(key))
+    server_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen = {}
+
+    def serve():
+        conn, _ = listener.accept()
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                seen["version"] = tls.version()
+        except (ssl.SSLError, OSError) as e:
+            seen["error"] = str(e)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    users = t.make_users(["alice"])
+    users["alice"].create(ROOM, f"wss://localhost:{port}", ca=cert).expect_fail(
+        "create against a TLS 1.2-only server", "TLS")
+    server.join(10)
+    listener.close()
+    print(f"  measure: the TLS 1.2-only server saw: {seen}", flush=True)
+    assert "version" not in seen, f"the client completed a {seen['version']} handshake"
+
+
 if __name__ == "__main__":
     harness.main([test_no_tls_session_resumption, test_tls12_client_is_refused, test_round_trip_over_wss, test_client_without_ca_rejects_self_signed_cert,
                   test_ip_address_in_san_is_accepted,
-                  test_certificate_for_another_host_is_rejected])
+                  test_certificate_for_another_host_is_rejected, test_client_refuses_a_tls12_server])
