@@ -26,7 +26,7 @@ help:
 	@echo "  make test    setup, build and run ctest (preset 'ci' with warnings as errors"
 	@echo "               when CI=true, else 'release')"
 	@echo "  make test-asan   the whole suite (e2e included) under ASan + UBSan, clang-14 (build/asan)"
-	@echo "  make test-tsan   the relay's tests (ctest -R 'Relay|relay') under TSan, clang-14 (build/tsan)"
+	@echo "  make test-tsan   the relay's tests (ctest -R 'Relay|relay', not the KeyUpdate floods: single-threaded memory bounds, run by the other suites) under TSan, clang-14 (build/tsan)"
 	@echo "  make fuzz        build the libFuzzer targets (build/fuzz) and run each for FUZZ_SECONDS"
 	@echo "                   (default $(FUZZ_SECONDS)); crashes land in build/fuzz/artifacts/"
 	@echo "  make fuzz-smoke  the same, $(FUZZ_SMOKE_SECONDS) s per target (CI)"
