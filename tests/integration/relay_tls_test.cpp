@@ -353,6 +353,25 @@ protected:
         return flood;
     }
 
+    // Floods (1.5 million requests and replies are about 40 MB of records),
+    // says what happened, and checks that the relay stopped taking requests
+    // (or closed the connection) with its memory bounded.
+    Flood flood_expecting_a_bound(RawTls& raw) {
+        const std::size_t rss_before = rss_kib(relay_.pid());
+        const auto flood = flood_key_updates(raw, 1'500'000, std::chrono::seconds(40));
+        const std::size_t rss_after = rss_kib(relay_.pid());
+        std::printf("  measure: %zu KeyUpdate requests sent, then %s; relay RSS %zu -> %zu KiB\n", flood.sent,
+                    flood.blocked  ? "the relay stopped reading"
+                    : flood.closed ? "the connection closed"
+                                   : "the limit",
+                    rss_before, rss_after);
+        EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
+        if (rss_is_meaningful) {
+            EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
+        }
+        return flood;
+    }
+
     // SIGTERM: the relay closes every connection and exits 0 (under the
     // sanitizers, also with nothing leaked: no operation left holding its
     // session, e.g. a write parked behind another).
@@ -511,17 +530,7 @@ TEST_F(RelayTlsTest, KeyUpdateFloodWithoutReadingStaysBounded) {
     auto raw = std::make_unique<RawTls>(port_, cert_, TLS1_3_VERSION, TLS1_3_VERSION, 8192);
     WsParser parser;
     ASSERT_TRUE(raw_join(*raw, parser, room, 0x35));
-    const std::size_t rss_before = rss_kib(relay_.pid());
-    // 1.5 million requests (and replies) are about 40 MB of records.
-    const auto flood = flood_key_updates(*raw, 1'500'000, std::chrono::seconds(40));
-    const std::size_t rss_after = rss_kib(relay_.pid());
-    std::printf("  measure: %zu KeyUpdate requests sent, then %s; relay RSS %zu -> %zu KiB\n", flood.sent,
-                flood.blocked ? "the relay stopped reading" : flood.closed ? "the connection closed" : "the limit",
-                rss_before, rss_after);
-    EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
-    if (rss_is_meaningful) {
-        EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
-    }
+    flood_expecting_a_bound(*raw);
     send_envelopes(b, room, 1, 1000);
     EXPECT_TRUE(a.expect<wire::Deliver>());
     raw.reset();
@@ -544,16 +553,7 @@ TEST_F(RelayTlsTest, KeyUpdateFloodBehindAStuckWriteClosesTheConnection) {
     send_envelopes(b, room, envelope_count, wire::max_envelope_bytes);
     ASSERT_FALSE(HasFailure());
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    const std::size_t rss_before = rss_kib(relay_.pid());
-    const auto flood = flood_key_updates(raw, 1'500'000, std::chrono::seconds(40));
-    const std::size_t rss_after = rss_kib(relay_.pid());
-    std::printf("  measure: %zu KeyUpdate requests sent, then %s; relay RSS %zu -> %zu KiB\n", flood.sent,
-                flood.blocked ? "the relay stopped reading" : flood.closed ? "the connection closed" : "the limit",
-                rss_before, rss_after);
-    EXPECT_TRUE(flood.blocked || flood.closed) << "the relay took every request: its replies went nowhere";
-    if (rss_is_meaningful) {
-        EXPECT_LT(rss_after, rss_before + 16 * 1024) << "the relay's memory grew with the flood";
-    }
+    const auto flood = flood_expecting_a_bound(raw);
     expect_relay_serving();
     // Closed by the cap, not by chance: the relay says so (its stderr arrives
     // through a pipe, so allow it a moment).
