@@ -119,7 +119,9 @@ int run(const Options& o) {
     std::atomic<std::uint64_t> received{0};
     std::atomic<bool> writer_done{false};
     double reader_cpu = 0;
+    std::string reader_error;
     std::thread reader([&] {
+      try {
         pin_to(o.client_core);
         const int ep = epoll_create1(0);
         std::vector<std::size_t> have(o.members, 0);
@@ -165,7 +167,20 @@ int run(const Options& o) {
         reader_cpu = thread_cpu_s() - cpu0;
         received = got;
         close(ep);
+      } catch (const std::exception& e) {
+        reader_error = e.what();  // reported after the join: a throw here would end the process
+      }
     });
+    // The writer's failure still joins the reader (a joinable thread's
+    // destructor would end the process): it stops a second after the last send.
+    struct JoinOnExit {
+        std::thread& t;
+        std::atomic<bool>& done;
+        ~JoinOnExit() {
+            done = true;
+            if (t.joinable()) t.join();
+        }
+    } join_on_exit{reader, writer_done};
 
     // The writer: message m starts at start + m / rate; one send() per recipient.
     pin_to(o.relay_core);
@@ -189,6 +204,7 @@ int run(const Options& o) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     writer_done = true;
     reader.join();
+    if (!reader_error.empty()) throw std::runtime_error(reader_error);
     for (const int s : relay_side) close(s);
     for (const int c : client_side) close(c);
 

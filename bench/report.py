@@ -203,11 +203,13 @@ for sc, p99, limit_ms, ws_said_ms in (("2-latency-100", p99_2, 0.5, 2), ("3-late
         continue
     floor_p99 = median(sc, "floor", "p99_us")
     ws_p99 = median(sc, "ws", "p99_us")
-    s(f"| scenario {sc[0]}: p99 < {limit_ms:g} ms (the issue: ws about {ws_said_ms} ms, so ≤ "
-      f"{limit_ms / ws_said_ms:.2f}× ws) | {p99 / 1000:.2f} ms = {ratio(p99, ws_p99)} ws in this run; the "
-      f"bare fan-out here: p99 {fmt(floor_p99 and floor_p99 / 1000, '{:.2f}')} ms | "
-      f"{check(p99 < limit_ms * 1000)} as a time; "
-      f"{'met' if ws_p99 and p99 <= ws_p99 * limit_ms / ws_said_ms else '**not met**'} as a ratio to ws |")
+    # The issue gives a time, and beside it what ws shows (2 ms, 30 ms): the time
+    # is the verdict; the ratio to ws in this run is shown for reading it on
+    # this machine, marked as such.
+    s(f"| scenario {sc[0]}: p99 < {limit_ms:g} ms | {p99 / 1000:.2f} ms; the bare fan-out here: p99 "
+      f"{fmt(floor_p99 and floor_p99 / 1000, '{:.2f}')} ms (informational: {ratio(p99, ws_p99)} ws in this run, "
+      f"where the issue's {limit_ms:g} ms is {limit_ms / ws_said_ms:.2f}× the {ws_said_ms} ms it expects of ws) | "
+      f"{check(p99 < limit_ms * 1000)} |")
 if mem_plain is not None:
     s(f"| idle memory ≤ 6 KiB per plain connection (5,000) | {mem_plain / 1024:.1f} KiB | {check(mem_plain <= 6144)} |")
 if mem_tls is not None:

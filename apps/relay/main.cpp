@@ -116,6 +116,17 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     limits.fit_backlog_to_send_queue();
+    // While the byte limit makes a connection wait, nothing is read from it, and
+    // the idle timeout counts that time: one frame's wait must stay well inside it.
+    if (limits.bytes_per_second > 0 &&
+        static_cast<double>(limits.max_frame_bytes) / limits.bytes_per_second * 4 >
+            static_cast<double>(limits.idle_timeout.count())) {
+        std::fprintf(stderr,
+                     "parley-relay: --bytes-per-second %.0f is too low for --max-frame-bytes %zu and --idle-timeout %u\n"
+                     "hint: one frame's worth of bytes must take at most a quarter of the idle timeout\n",
+                     limits.bytes_per_second, limits.max_frame_bytes, idle_s);
+        return exit_usage;
+    }
 
     std::string error;
     auto address = parse_listen_address(listen, error);

@@ -77,8 +77,8 @@ public:
     // idle ping holding only a weak reference to the WebSocket state, could
     // complete after the session, and this stream with it, was destroyed: the
     // completion would then run on freed memory. With it, such a write ends
-    // when the socket takes it or is closed (idle timeout, slow-consumer cut,
-    // shutdown), and only then can the session go.
+    // when the socket takes it or is closed (the session's read failed, idle
+    // timeout, slow-consumer cut, shutdown), and only then can the session go.
     void keep_alive_during_writes(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
     // Writes as much of `buffers` as the socket takes right now, without

@@ -280,6 +280,12 @@ private:
             // the peer asks for replies (KeyUpdate requests) and does not read.
             if (is_tls && ec == boost::asio::error::no_buffer_space)
                 std::fprintf(stderr, "parley-relay: closing a TLS connection whose unsent TLS output is over its limit\n");
+            // Nothing more can be read: close the socket, so that a write stuck
+            // on a peer that reads nothing (it holds the session, see
+            // SerialWriteStream::keep_alive_during_writes) ends now, not never.
+            // Beast has finished its own close handshake or teardown by now.
+            beast::error_code ignored;
+            beast::get_lowest_layer(ws_).socket().close(ignored);
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();
@@ -410,7 +416,7 @@ private:
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;
-    const ReadRates& rates_;  // the Listener's, shared
+    const ReadRates& rates_;  // RelayServer's, shared by every session
     const AddressKey address_;
     // One queued frame: its WebSocket header (FIN, binary, unmasked length)
     // and the payload every recipient shares.

@@ -29,12 +29,14 @@ public:
               tolerance_(rate > 0 ? ticks(seconds_per_token_ * (std::max(1.0, burst) - 1.0))
                                   : Clock::duration::zero()) {}
 
-        bool unlimited() const { return interval_ == Clock::duration::zero(); }
+        bool unlimited() const { return seconds_per_token_ == 0.0; }
 
     private:
         friend class TokenBucket;
+        // At most a year: a rate of one token a century, or a burst of 1e12,
+        // must not overflow the clock's 64-bit nanoseconds.
         static Clock::duration ticks(double seconds) {
-            return std::chrono::round<Clock::duration>(std::chrono::duration<double>(seconds));
+            return std::chrono::round<Clock::duration>(std::chrono::duration<double>(std::min(seconds, 365.0 * 86400)));
         }
 
         double seconds_per_token_;   // for spend(): a cost of many tokens, rounded once

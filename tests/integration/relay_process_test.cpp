@@ -232,5 +232,16 @@ TEST(RelayStartup, RefusesASendQueueThatCannotHoldFourFrames) {
     EXPECT_NE(relay.stderr_text().find("--max-send-queue-bytes"), std::string::npos) << relay.stderr_text();
 }
 
+TEST(RelayStartup, RefusesAByteRateThatWouldOutwaitTheIdleTimeout) {
+    // A 256 KiB frame at 4 KiB/s: a 64 s wait without a read, past a quarter of 120 s.
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "127.0.0.1:0", "--max-frame-bytes", "262144",
+                             "--bytes-per-second", "4096", "--idle-timeout", "120"}));
+    auto code = relay.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "relay started with a byte rate that makes the idle timeout cut a throttled connection";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(relay.stderr_text().find("--bytes-per-second"), std::string::npos) << relay.stderr_text();
+}
+
 }  // namespace
 }  // namespace parley::relay_it
