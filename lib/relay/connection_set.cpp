@@ -42,16 +42,22 @@ void ConnectionSet::remove(const Closable* key) {
     ++closed_;
 }
 
-void ConnectionSet::close_all() {
+std::vector<std::shared_ptr<Closable>> ConnectionSet::open_connections(bool closing) {
     std::vector<std::shared_ptr<Closable>> open;
-    {
-        std::lock_guard lock(mutex_);
-        closing_ = true;
-        for (auto& [key, entry] : connections_)
-            if (auto c = entry.connection.lock()) open.push_back(std::move(c));
-    }
+    std::lock_guard lock(mutex_);
+    closing_ = closing_ || closing;
+    for (auto& [key, entry] : connections_)
+        if (auto c = entry.connection.lock()) open.push_back(std::move(c));
+    return open;
+}
+
+void ConnectionSet::close_all() {
     // Outside the lock: a session may finish (and remove itself) meanwhile.
-    for (auto& c : open) c->shutdown();
+    for (auto& c : open_connections(true)) c->shutdown();
+}
+
+void ConnectionSet::abort_all() {
+    for (auto& c : open_connections(true)) c->abort_now();
 }
 
 std::size_t ConnectionSet::size() const {

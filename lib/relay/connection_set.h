@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace parley::relay {
 
@@ -17,6 +18,8 @@ public:
     virtual ~Closable() = default;
     // Starts a graceful close; safe from any thread, idempotent.
     virtual void shutdown() = 0;
+    // Closes the socket now, whatever is in flight; safe from any thread.
+    virtual void abort_now() = 0;
 };
 
 // What the per-address cap counts: an IPv4 address (as its v4-mapped IPv6
@@ -37,11 +40,15 @@ public:
     void remove(const Closable* key);
     // Refuses new connections from now on and asks every open one to close.
     void close_all();
+    // Closes every open connection's socket at once (after close_all's grace).
+    void abort_all();
     std::size_t size() const;
     std::size_t count_from(const AddressKey& address) const;
     std::uint64_t closed_total() const;  // connections removed since start
 
 private:
+    std::vector<std::shared_ptr<Closable>> open_connections(bool closing);
+
     struct Entry {
         std::weak_ptr<Closable> connection;
         AddressKey address;

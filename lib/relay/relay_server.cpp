@@ -181,12 +181,24 @@ void RelayServer::schedule_trim() {
     });
 }
 
-// Stops the io_context once every session has closed, or at the deadline.
-void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadline) {
-    if (connections_.size() == 0 || std::chrono::steady_clock::now() >= deadline) return ioc_.stop();
+// Stops the io_context once every session has closed. At the deadline, the
+// sessions still open (a peer that reads nothing holds their close frame's
+// write) get their sockets closed, which ends every operation they have in
+// flight, so they finish too; only if even that takes over a second is the
+// io_context stopped with them still there.
+void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadline, bool aborted) {
+    if (connections_.size() == 0) return ioc_.stop();
+    if (std::chrono::steady_clock::now() >= deadline) {
+        if (aborted) return ioc_.stop();
+        std::fprintf(stderr, "parley-relay: closing %zu connection(s) that did not finish closing\n",
+                     connections_.size());
+        connections_.abort_all();
+        deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        aborted = true;
+    }
     shutdown_timer_.expires_after(shutdown_poll);
-    shutdown_timer_.async_wait([this, deadline](boost::system::error_code ec) {
-        if (!ec) wait_for_sessions(deadline);
+    shutdown_timer_.async_wait([this, deadline, aborted](boost::system::error_code ec) {
+        if (!ec) wait_for_sessions(deadline, aborted);
     });
 }
 

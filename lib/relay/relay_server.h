@@ -53,7 +53,7 @@ private:
     void schedule_prune();
     void prune();
     void schedule_trim();
-    void wait_for_sessions(std::chrono::steady_clock::time_point deadline);
+    void wait_for_sessions(std::chrono::steady_clock::time_point deadline, bool aborted = false);
 
     RelayOptions options_;
     ReadRates read_rates_;  // from options_.limits, for every session

@@ -124,6 +124,12 @@ public:
         });
     }
 
+    void abort_now() override {
+        boost::asio::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+            if (auto self = weak.lock()) self->abort();
+        });
+    }
+
 private:
     static constexpr bool is_tls = std::is_same_v<NextLayer, TlsLayer>;
 

@@ -15,7 +15,9 @@ namespace {
 
 struct FakeConnection : Closable {
     int shutdowns = 0;
+    int aborts = 0;
     void shutdown() override { ++shutdowns; }
+    void abort_now() override { ++aborts; }
 };
 
 AddressKey key_of(const char* text) { return address_key(boost::asio::ip::make_address(text)); }
@@ -81,4 +83,18 @@ TEST(ConnectionSet, CloseAllShutsEveryConnectionAndRefusesNewOnes) {
     set.close_all();
     EXPECT_EQ(c1->shutdowns, 1);
     EXPECT_EQ(set.try_add(c2.get(), c2, key_of("10.0.0.1")), Admission::closing);
+}
+
+TEST(ConnectionSet, AbortAllClosesEveryOpenConnectionAndRefusesNewOnes) {
+    ConnectionSet set(10, 10);
+    auto c1 = std::make_shared<FakeConnection>(), c2 = std::make_shared<FakeConnection>();
+    auto c3 = std::make_shared<FakeConnection>();
+    ASSERT_EQ(set.try_add(c1.get(), c1, key_of("10.0.0.1")), Admission::admitted);
+    ASSERT_EQ(set.try_add(c2.get(), c2, key_of("10.0.0.2")), Admission::admitted);
+    set.remove(c2.get());  // closed on its own meanwhile
+    set.abort_all();
+    EXPECT_EQ(c1->aborts, 1);
+    EXPECT_EQ(c2->aborts, 0);
+    EXPECT_EQ(c1->shutdowns, 0) << "abort is not a graceful close";
+    EXPECT_EQ(set.try_add(c3.get(), c3, key_of("10.0.0.3")), Admission::closing);
 }
