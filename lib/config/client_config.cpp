@@ -35,68 +35,124 @@ std::string string_value(const std::string& name, std::string_view key, const to
     return text;
 }
 
-// What parley.toml needs of TOML is `key = "string"` lines. Outside a string and a
-// comment only ASCII means anything, so anything else there is refused here,
-// with a clearer message than the parser's; so are multi-line strings. This
-// also keeps toml++ 3.3.0 away from a bug: its Unicode-whitespace test reaches
-// __builtin_unreachable() for most code points from U+00A1 to U+0499 and from
-// U+FC7C (found by fuzz_config), and it runs only outside strings and in
-// multi-line ones.
-void check_characters(std::string_view text, const std::string& name) {
-    enum class In { normal, comment, basic, literal } in = In::normal;
-    std::size_t line = 1;
-    // A quote opens a string only where one can start: a key at the start of
-    // the line or after a dot, before any '='; a value right after the line's
-    // one '='. Anywhere else the parser reads it as part of a bad bare key or
-    // value and keeps scanning past it, so we do too. `before` is the last
-    // character of the line outside a string that is not a blank.
-    char before = '\n';
-    int equals = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\n') {
-            ++line;
-            in = In::normal;  // a one-line string cannot go on (the parser says so)
-            before = '\n';
-            equals = 0;
-            continue;
-        }
-        const auto at = [&](std::string_view what) {
-            return ConfigError(name + ":" + std::to_string(line) + ": " + std::string(what));
-        };
-        switch (in) {
-            case In::normal: {
-                if (static_cast<unsigned char>(c) >= 0x80)
-                    throw at("a non-ASCII character outside a quoted string");
-                if (text.substr(i, 3) == R"(""")" || text.substr(i, 3) == "'''")
-                    throw at("multi-line strings are not used in parley.toml");
-                // Nor are tables, arrays or inline tables; refusing them here also
-                // keeps toml++ 3.3.0 off an assertion it fails on "[," (an
-                // __builtin_assume in a release build), found by fuzz_config.
-                if (c == '[' || c == '{') throw at("tables and arrays are not used in parley.toml");
-                if (c == '=') ++equals;
-                const bool string_may_start = equals == 0 ? (before == '\n' || before == '.')
-                                                          : (equals == 1 && before == '=');
-                if (c == '#') in = In::comment;
-                if (c == '"' && string_may_start) in = In::basic;
-                if (c == '\'' && string_may_start) in = In::literal;
-                if (c != ' ' && c != '\t') before = c;
-                break;
+// parley.toml is `name = "value"` lines, comments and blank lines: no tables,
+// arrays, numbers, booleans, dates or multi-line strings. Every line is held to
+// that shape here before toml++ sees the file, for two reasons. The errors are
+// clearer than the parser's ("room must be a string, in quotes"). And toml++
+// 3.3.0 then only ever parses keys, one-line strings and comments: on other
+// malformed input fuzz_config found it failing its own assertions ("[,",
+// "s=8080-08-)=") and reaching __builtin_unreachable() (U+00A1 outside a
+// string), which in a release build are undefined behaviour, not errors.
+// What passes here (escapes, UTF-8 inside strings, duplicate or dotted keys) is
+// still the parser's to judge.
+class ShapeCheck {
+public:
+    ShapeCheck(std::string_view line, std::size_t number, const std::string& name)
+        : line_(line), number_(number), name_(name) {}
+
+    void run() {
+        skip_blanks();
+        if (at_end() || peek() == '#') return;
+        if (peek() == '[' || peek() == '{')
+            throw error("tables and arrays are not used in parley.toml");
+        const std::size_t key_begin = pos_;
+        key();
+        const std::string_view key_text = line_.substr(key_begin, pos_ - key_begin);
+        skip_blanks();
+        if (at_end() || peek() != '=') throw unexpected("'=' after the setting's name");
+        ++pos_;
+        skip_blanks();
+        value(key_text);
+        skip_blanks();
+        if (!at_end() && peek() != '#')
+            throw unexpected("a comment or the end of the line after the value");
+    }
+
+private:
+    bool at_end() const { return pos_ >= line_.size(); }
+    char peek() const { return line_[pos_]; }
+    void skip_blanks() {
+        while (!at_end() && (peek() == ' ' || peek() == '\t')) ++pos_;
+    }
+    static bool is_bare(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_';
+    }
+
+    ConfigError error(std::string_view what) const {
+        return ConfigError(name_ + ":" + std::to_string(number_) + ": " + std::string(what));
+    }
+    // What is at pos_ instead of `expected`.
+    ConfigError unexpected(std::string_view expected) const {
+        if (at_end()) return error("the line ends where it needs " + std::string(expected));
+        const auto c = static_cast<unsigned char>(peek());
+        if (c >= 0x80) return error("a non-ASCII character outside a quoted string");
+        if (c < 0x20 || c == 0x7f) return error("a control character outside a quoted string");
+        return error("found '" + std::string(1, peek()) + "' where it needs " +
+                     std::string(expected));
+    }
+
+    // A name, or a dotted name whose parts are bare or quoted.
+    void key() {
+        for (;;) {
+            skip_blanks();
+            if (!at_end() && (peek() == '"' || peek() == '\'')) {
+                one_line_string();
+            } else {
+                const std::size_t begin = pos_;
+                while (!at_end() && is_bare(peek())) ++pos_;
+                if (pos_ == begin) throw unexpected("a setting's name");
             }
-            case In::comment: break;
-            case In::basic:
-                if (c == '\\') {
-                    if (i + 1 < text.size() && text[i + 1] == '\n')
-                        break;  // the newline ends it above
-                    ++i;        // the escaped character
-                } else if (c == '"') {
-                    in = In::normal;
-                }
-                break;
-            case In::literal:
-                if (c == '\'') in = In::normal;
-                break;
+            const std::size_t after = pos_;
+            skip_blanks();
+            if (at_end() || peek() != '.') {
+                pos_ = after;
+                return;
+            }
+            ++pos_;
         }
+    }
+
+    void value(std::string_view key_text) {
+        const std::string key(key_text);
+        if (at_end() || peek() == '#') throw error(key + " has no value");
+        const std::string_view rest = line_.substr(pos_);
+        if (rest.starts_with(R"(""")") || rest.starts_with("'''"))
+            throw error("multi-line strings are not used in parley.toml");
+        if (peek() == '"' || peek() == '\'') return one_line_string();
+        if (peek() == '[' || peek() == '{')
+            throw error("tables and arrays are not used in parley.toml");
+        throw error(key + " must be a string, in quotes");
+    }
+
+    // "basic" (a backslash escapes the next character) or 'literal'; closed on its line.
+    void one_line_string() {
+        const char quote = peek();
+        for (++pos_; !at_end(); ++pos_) {
+            if (peek() == quote) {
+                ++pos_;
+                return;
+            }
+            if (quote == '"' && peek() == '\\') ++pos_;
+        }
+        throw error("a quoted string is not closed on its line");
+    }
+
+    std::string_view line_;
+    std::size_t number_;
+    const std::string& name_;
+    std::size_t pos_ = 0;
+};
+
+void check_shape(std::string_view text, const std::string& name) {
+    std::size_t number = 1;
+    for (std::size_t begin = 0; begin <= text.size(); ++number) {
+        std::size_t end = text.find('\n', begin);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(begin, end - begin);
+        if (line.ends_with('\r')) line.remove_suffix(1);  // CRLF line ends
+        ShapeCheck(line, number, name).run();
+        begin = end + 1;
     }
 }
 
@@ -106,7 +162,7 @@ ClientConfig parse_client_config(std::string_view text, const std::string& name)
     if (text.size() > max_config_bytes)
         throw ConfigError(name + ": larger than " + std::to_string(max_config_bytes / 1024) +
                           " KiB");
-    check_characters(text, name);
+    check_shape(text, name);
     toml::parse_result parsed = toml::parse(text, name);
     if (!parsed) {
         const auto& error = parsed.error();

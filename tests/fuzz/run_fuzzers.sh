@@ -25,6 +25,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$build/corpus/$t"
     log="$build/logs/$t.log"
     start=$SECONDS
+    touch "$build/logs/$t.start"
     # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a memory blow-up.
     # setsid: no controlling terminal, so OpenSSL's pass-phrase prompt (an
     # encrypted PEM) fails at once instead of waiting for someone to type.
@@ -37,7 +38,14 @@ for t in "${targets[@]}"; do
     if [[ $rc -ne 0 ]]; then
         failed+=("$t")
         echo "fuzz: $t FAILED after $((SECONDS - start)) s (exit $rc); log $log"
-        grep -E 'ERROR|SUMMARY|fuzz property failed|Test unit written|^    #[0-9]+ ' "$log" | head -40
+        grep -E 'ERROR|SUMMARY|fuzz property failed|Test unit written|^    #[0-9]+ ' "$log" | head -40 |
+            sed 's/^/fuzz:   /'
+        # The input itself, so a failure on another machine (CI) can be replayed here:
+        # base64 -d > crash && fuzz_<target> crash
+        find "$build/artifacts" -name "$t-*" -newer "$build/logs/$t.start" | while read -r artifact; do
+            echo "fuzz:   $(basename "$artifact"), $(stat -c %s "$artifact") bytes, base64:"
+            head -c 8192 "$artifact" | base64 -w 100 | sed 's/^/fuzz:     /'
+        done
     else
         echo "fuzz: $t ok, ${runs:-?} runs in $((SECONDS - start)) s, ${cov:-cov: ?}"
     fi
@@ -45,7 +53,7 @@ done
 
 if [[ ${#failed[@]} -ne 0 ]]; then
     echo "fuzz: ${#failed[@]} of ${#targets[@]} targets failed: ${failed[*]}"
-    echo "fuzz: reproduce with $bin/fuzz_<target> <artifact>"
+    echo "fuzz: reproduce with $bin/fuzz_<target> <artifact> (or the base64 above, decoded to a file)"
     exit 1
 fi
 echo "fuzz: all ${#targets[@]} targets ok (${seconds} s each)"
