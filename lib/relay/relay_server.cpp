@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 #include <openssl/ssl.h>
-
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "relay/sqlite_relay_store.h"
+#include "relay/tls_stream.h"
 
 namespace parley::relay {
 
@@ -45,6 +45,33 @@ std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
     } catch (const StorageError& e) {
         throw std::runtime_error(e.what());
     }
+}
+
+// The relay's first handshake flight (ServerHello to Finished, the certificate
+// chain included) goes out through TlsStream's output, which is capped at
+// TlsStream::max_pending_output_bytes (tls_stream.h). A chain that cannot fit
+// would fail every handshake, so it is refused here, at start. 8 KiB of the
+// cap is left for the rest of the flight: a few hundred bytes of hellos and
+// extensions, a signature of at most 512 bytes (RSA-4096), record headers.
+void check_chain_fits_first_flight(SSL_CTX* ctx, const std::string& cert_file) {
+    constexpr std::size_t budget = TlsStream::max_pending_output_bytes - 8 * 1024;
+    std::size_t bytes = 0;
+    const auto add = [&](X509* cert) {
+        const int n = i2d_X509(cert, nullptr);
+        if (n > 0) bytes += static_cast<std::size_t>(n) + 5;  // + its length and extensions fields
+    };
+    add(SSL_CTX_get0_certificate(ctx));
+    STACK_OF(X509)* chain = nullptr;
+    SSL_CTX_get_extra_chain_certs(ctx, &chain);  // or the chain the file loaded
+    for (int i = 0; chain && i < sk_X509_num(chain); ++i) add(sk_X509_value(chain, i));
+    if (bytes > budget)
+        throw std::runtime_error(
+            "certificate chain in " + cert_file + " is " + std::to_string(bytes) +
+            " bytes; the relay sends it in a first handshake flight of at most " +
+            std::to_string(TlsStream::max_pending_output_bytes / 1024) + " KiB, which leaves " +
+            std::to_string(budget) +
+            " bytes for the chain (leave out the root and any certificate the " +
+            "clients do not need)");
 }
 
 std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_file,
@@ -79,7 +106,9 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_fil
     ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
     if (ec) throw std::runtime_error("cannot load private key " + key_file + ": " + ec.message());
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
-        throw std::runtime_error("private key " + key_file + " does not match certificate " + cert_file);
+        throw std::runtime_error("private key " + key_file + " does not match certificate " +
+                                 cert_file);
+    check_chain_fits_first_flight(ctx->native_handle(), cert_file);
     return ctx;
 }
 
@@ -107,17 +136,20 @@ RelayServer::RelayServer(RelayOptions options)
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
     try {
-        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_,
-                                               options_.limits, read_rates_);
+        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_,
+                                               connections_, options_.limits, read_rates_);
     } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
-                                 ": " + e.code().message());
+        throw std::runtime_error("cannot listen on " +
+                                 listen_url(options_.listen, tls_ != nullptr) + ": " +
+                                 e.code().message());
     }
 }
 
 RelayServer::~RelayServer() = default;
 
-std::string RelayServer::url() const { return listen_url(listener_->local_endpoint(), tls_ != nullptr); }
+std::string RelayServer::url() const {
+    return listen_url(listener_->local_endpoint(), tls_ != nullptr);
+}
 
 void RelayServer::run() {
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -127,7 +159,8 @@ void RelayServer::run() {
     schedule_prune();
     schedule_trim();
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
+    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i)
+        threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
 }
@@ -190,7 +223,8 @@ void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadli
     if (connections_.size() == 0) return ioc_.stop();
     if (std::chrono::steady_clock::now() >= deadline) {
         if (aborted) return ioc_.stop();
-        std::fprintf(stderr, "parley-relay: closing %zu connection(s) that did not finish closing\n",
+        std::fprintf(stderr,
+                     "parley-relay: closing %zu connection(s) that did not finish closing\n",
                      connections_.size());
         connections_.abort_all();
         deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -83,7 +83,8 @@ public:
     // file). In normal use it holds at most one record (a write encrypts one
     // at a time, and only once the previous one is sent) plus the odd alert or
     // KeyUpdate reply; the server's first handshake flight (certificate chain
-    // included) must fit too.
+    // included) must fit too, which the relay checks when it loads its
+    // certificate (relay_server.cpp).
     static constexpr std::size_t max_pending_output_bytes = 64 * 1024;
 
     TlsStream(boost::asio::ip::tcp::socket&& socket, boost::asio::ssl::context& context)

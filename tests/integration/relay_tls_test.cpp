@@ -31,11 +31,13 @@ TEST_F(RelayTlsTest, EnvelopesLargerThanATlsRecordRoundTrip) {
     std::vector<Bytes> envelopes;
     for (std::size_t size : {std::size_t{100}, std::size_t{20'000}, std::size_t{70'000}}) {
         Bytes envelope(size);
-        for (std::size_t i = 0; i < size; ++i) envelope[i] = static_cast<std::uint8_t>(i * 7 + size);
+        for (std::size_t i = 0; i < size; ++i)
+            envelope[i] = static_cast<std::uint8_t>(i * 7 + size);
         envelopes.push_back(envelope);
     }
     std::uint64_t id = 10;
-    for (const auto& envelope : envelopes) b.send(wire::Send{id++, room.id, room.genesis, envelope});
+    for (const auto& envelope : envelopes)
+        b.send(wire::Send{id++, room.id, room.genesis, envelope});
     for (const auto& envelope : envelopes) {
         ASSERT_TRUE(b.expect<wire::Ack>());
         auto deliver = a.expect<wire::Deliver>();
@@ -68,6 +70,32 @@ TEST_F(RelayTlsTest, HostNameMismatchFailsVerification) {
     }
 }
 
+// The relay's first handshake flight, certificate chain included, goes
+// through TlsStream's 64 KiB output cap: a chain of 54 KiB (here the test
+// certificate and copies of it) still handshakes, and one of 60 KiB, which
+// would fail every handshake, is refused when the relay starts.
+TEST_F(RelayTlsTest, ALongCertificateChainHandshakesAndAnOverlongOneIsRefusedAtStart) {
+    const std::string near_cap = write_chain("chain-54k.pem", 54 * 1024);
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "127.0.0.1:0", "--cert", near_cap, "--key", key_}));
+    auto port = relay.wait_ready();
+    ASSERT_TRUE(port) << relay.stderr_text();
+    {
+        FrameClient c("wss://localhost:" + *port, trusting_cert());
+        c.send(wire::GetChain{make_room("long chain"), {}});
+        EXPECT_TRUE(c.expect<wire::Chain>());
+    }
+
+    const std::string over_cap = write_chain("chain-60k.pem", 60 * 1024);
+    RelayProcess refused;
+    ASSERT_TRUE(refused.start({"--listen", "127.0.0.1:0", "--cert", over_cap, "--key", key_}));
+    auto code = refused.wait_exit(std::chrono::seconds(5));
+    ASSERT_TRUE(code) << "the relay started with a chain its first flight cannot hold";
+    EXPECT_EQ(*code, 1);
+    EXPECT_NE(refused.stderr_text().find("certificate chain in " + over_cap), std::string::npos)
+        << refused.stderr_text();
+}
+
 TEST_F(RelayTlsTest, PlainClientOnTlsPortFailsCleanly) {
     auto started = std::chrono::steady_clock::now();
     auto error = connect_error("ws://127.0.0.1:" + port_, trusting_cert());
@@ -80,7 +108,6 @@ TEST_F(RelayTlsTest, PlainClientOnTlsPortFailsCleanly) {
     EXPECT_TRUE(c.expect<wire::Chain>());
 }
 
-
 // Envelopes of the largest size the protocol allows (wire::max_envelope_bytes,
 // 72 KiB: five TLS records each) in both directions, each member sending and
 // receiving.
@@ -92,7 +119,8 @@ TEST_F(RelayTlsTest, LargestEnvelopesRoundTripBothWays) {
     std::uint64_t id = 20;
     for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}, std::pair{&a, &b}}) {
         Bytes envelope(wire::max_envelope_bytes);
-        for (std::size_t i = 0; i < envelope.size(); ++i) envelope[i] = static_cast<std::uint8_t>(i * 31 + id);
+        for (std::size_t i = 0; i < envelope.size(); ++i)
+            envelope[i] = static_cast<std::uint8_t>(i * 31 + id);
         from->send(wire::Send{id++, room.id, room.genesis, envelope});
         ASSERT_TRUE(from->expect<wire::Ack>());
         auto deliver = to->expect<wire::Deliver>();
