@@ -28,6 +28,8 @@
 #include "wire/frames.h"
 #include "wire/record.h"
 
+#include "../unit/record_drafts.h"
+
 // A property failed: print it and abort, which libFuzzer reports as a crash
 // (with the input saved as an artifact).
 #define FUZZ_CHECK(cond)                                                                  \
@@ -122,39 +124,21 @@ struct Fixture {
         g.salt = fixed_array<wire::salt_bytes>("salt");
         g.kdf = wire::kdf_floor;
         g.created_at_ms = 1'795'000'000'000;
-        g.roster = {alice.public_key, bob.public_key};
-        std::sort(g.roster.begin(), g.roster.end());
-        for (const auto& k : g.roster) g.ops.push_back({wire::RosterOpKind::add, k});
+        g.roster = test::sorted({alice.public_key, bob.public_key});
+        g.ops = test::adds_for(g.roster);
         records[0] = must(protocol::build_record(alice, g, room_secret, secrets[0]));
         hashes[0] = wire::record_hash(records[0]);
 
         records[1] = must(protocol::build_record(
-            alice, successor(records[0], {{wire::RosterOpKind::add, charlie.public_key}}), room_secret, secrets[1]));
+            alice, test::successor_draft(records[0], {{wire::RosterOpKind::add, charlie.public_key}}), room_secret, secrets[1]));
         hashes[1] = wire::record_hash(records[1]);
 
         records[2] = must(protocol::build_record(
-            charlie, successor(records[1], {{wire::RosterOpKind::remove, bob.public_key}}), room_secret, secrets[2]));
+            charlie, test::successor_draft(records[1], {{wire::RosterOpKind::remove, bob.public_key}}), room_secret, secrets[2]));
         hashes[2] = wire::record_hash(records[2]);
 
         auto keys = protocol::derive_epoch_keys(room_secret, room, 0, wire::Hash{}, secrets[0]);
         genesis_message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
-    }
-
-    static protocol::RecordDraft successor(const wire::EpochRecord& prev, std::vector<wire::RosterOp> ops) {
-        protocol::RecordDraft d;
-        d.room = prev.room;
-        d.epoch = prev.epoch + 1;
-        d.previous = wire::record_hash(prev);
-        d.salt = prev.salt;
-        d.kdf = prev.kdf;
-        d.created_at_ms = prev.created_at_ms + 1000;
-        d.roster = prev.roster;
-        for (const auto& op : ops) {
-            if (op.kind == wire::RosterOpKind::add) d.roster.push_back(op.key);
-            else std::erase(d.roster, op.key);
-        }
-        d.ops = std::move(ops);
-        return d;
     }
 
     static wire::EpochRecord must(std::optional<wire::EpochRecord> r) {
@@ -167,14 +151,7 @@ struct Fixture {
     // An envelope in the genesis epoch, as `who` would send it from `session`.
     Bytes envelope(const crypto::Identity& who, const wire::SessionId& session, std::uint64_t counter,
                    std::string_view text, std::uint64_t epoch = 0) const {
-        protocol::SenderContext ctx;
-        ctx.me = &who;
-        ctx.my_id = crypto::key_id(who.public_key);
-        ctx.room = room;
-        ctx.epoch = epoch;
-        ctx.record_hash = hashes[0];
-        ctx.session = session;
-        ctx.message_key = genesis_message_key.get();
+        const auto ctx = test::sender_context(who, room, epoch, hashes[0], session, genesis_message_key.get());
         auto nonce = fixed_array<wire::nonce_bytes>("nonce/" + std::to_string(counter) + "/" + std::string(text));
         return protocol::seal_message(ctx, counter, 1'795'000'001'000 + counter, nonce, text);
     }

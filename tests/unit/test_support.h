@@ -20,6 +20,7 @@
 #include "protocol/key_schedule.h"
 #include "protocol/message.h"
 #include "protocol/receiver.h"
+#include "record_drafts.h"
 #include "wire/record.h"
 
 namespace parley::test {
@@ -74,17 +75,6 @@ inline crypto::Identity new_identity() {
     return crypto::generate_identity();
 }
 
-inline std::vector<wire::PublicKey> sorted(std::vector<wire::PublicKey> keys) {
-    std::sort(keys.begin(), keys.end());
-    return keys;
-}
-
-inline std::vector<wire::RosterOp> adds_for(const std::vector<wire::PublicKey>& roster) {
-    std::vector<wire::RosterOp> ops;
-    for (const auto& k : sorted(roster)) ops.push_back({wire::RosterOpKind::add, k});
-    return ops;
-}
-
 // A genesis draft for `room` whose ops add exactly `roster`.
 inline protocol::RecordDraft genesis_draft(const wire::RoomId& room, std::vector<wire::PublicKey> roster) {
     protocol::RecordDraft d;
@@ -95,24 +85,6 @@ inline protocol::RecordDraft genesis_draft(const wire::RoomId& room, std::vector
     d.created_at_ms = 1'700'000'000'000;
     d.ops = adds_for(roster);
     d.roster = std::move(roster);
-    return d;
-}
-
-// A successor draft: `prev`'s roster with `ops` applied.
-inline protocol::RecordDraft successor_draft(const wire::EpochRecord& prev, std::vector<wire::RosterOp> ops = {}) {
-    protocol::RecordDraft d;
-    d.room = prev.room;
-    d.epoch = prev.epoch + 1;
-    d.previous = wire::record_hash(prev);
-    d.salt = prev.salt;
-    d.kdf = prev.kdf;
-    d.created_at_ms = prev.created_at_ms + 1000;
-    d.roster = prev.roster;
-    for (const auto& op : ops) {
-        if (op.kind == wire::RosterOpKind::add) d.roster.push_back(op.key);
-        else std::erase(d.roster, op.key);
-    }
-    d.ops = std::move(ops);
     return d;
 }
 
@@ -164,15 +136,7 @@ struct LiveEpoch {
     }
     // What `who` needs to send in this epoch from `session`; tests may tweak it.
     protocol::SenderContext sender(const crypto::Identity& who, const wire::SessionId& session) const {
-        protocol::SenderContext ctx;
-        ctx.me = &who;
-        ctx.my_id = crypto::key_id(who.public_key);
-        ctx.room = record.room;
-        ctx.epoch = record.epoch;
-        ctx.record_hash = hash;
-        ctx.session = session;
-        ctx.message_key = message_key.get();
-        return ctx;
+        return sender_context(who, record.room, record.epoch, hash, session, message_key.get());
     }
 };
 
