@@ -279,6 +279,7 @@ void RoomClient::send_text(std::string_view text) {
                         std::to_string(wire::max_plaintext_bytes) + ")");
     Bytes envelope;
     std::uint64_t epoch = 0, counter = 0, timestamp = 0;
+    bool sent_before = false;  // these bytes went out on a connection that dropped before the Ack
     for (int attempt = 0; attempt < 20; ++attempt) {
         if (closed_) {
             if (!reconnect_) throw UserError("the relay closed the connection: " + close_reason_);
@@ -300,15 +301,22 @@ void RoomClient::send_text(std::string_view text) {
             timestamp = now_ms();
             member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
             envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(), text);
+            sent_before = false;
         }
         auto id = next_request_id();
-        send_frame(wire::Send{id, room_, chain_->genesis_hash(), envelope});
+        // Sent again as a Resend: if the relay stored it before the connection
+        // dropped, it acknowledges that copy instead of storing a second one,
+        // which the other members would see as a replay.
+        send_frame(wire::Send{id, room_, chain_->genesis_hash(), envelope, sent_before});
+        sent_before = true;
+        sending_ = &envelope;
         bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, 30s);
+        sending_ = nullptr;
         if (!answered) throw UserError("the relay did not acknowledge the message in time");
         if (closed_) continue;  // resend after reconnecting
         try {
             auto ack = await_reply<wire::Ack>(id, "the message");
-            store_own_message(ack.seq, epoch, counter, timestamp, text);
+            store_own_message(ack.seq, epoch, counter, timestamp, text, envelope);
             return;
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_joined) throw;
@@ -323,9 +331,34 @@ void RoomClient::send_text(std::string_view text) {
 }
 
 void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
-                                   std::uint64_t time_ms, std::string_view text) {
+                                   std::uint64_t time_ms, std::string_view text, const Bytes& envelope) {
     store::HistoryEntry e{seq, member_.identity->public_key, epoch, counter, time_ms, true, std::string(text)};
+    store::StateStore::Transaction tx(*member_.store);
     member_.store->add_history(room_, seq, history_.seal(room_, e));
+    // The relay never sends our own message back on this connection: it
+    // answers the Ack in its place, in sequence order. So when every number
+    // before this one was handled, this one is too, and the stream moves past
+    // it (a restart does not fetch it again). Otherwise (we are still catching
+    // up) the backlog will bring it: remember it as ours.
+    const bool next_in_stream = reader() && receiver_ && seq == last_seq_ + 1;
+    if (next_in_stream) member_.store->save_stream_position(room_, {seq, receiver_->head_epoch()});
+    tx.commit();
+    if (next_in_stream) {
+        last_seq_ = seq;
+        forget_own_messages_up_to(seq);
+    } else if (reader() && seq > last_seq_) {
+        own_stored_.emplace(seq, envelope);
+    }
+}
+
+void RoomClient::forget_own_messages_up_to(std::uint64_t seq) {
+    own_stored_.erase(own_stored_.begin(), own_stored_.upper_bound(seq));
+}
+
+bool RoomClient::is_own_stored_message(const wire::Deliver& f) const {
+    if (sending_ && *sending_ == f.envelope) return true;  // its Ack was lost with the connection
+    auto it = own_stored_.find(f.seq);
+    return it != own_stored_.end() && it->second == f.envelope;
 }
 
 void RoomClient::handle_deliver(const wire::Deliver& f) {
@@ -339,6 +372,15 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
         return;
     }
     if (f.seq <= last_seq_) return;  // already handled (a resumed stream overlaps)
+    if (is_own_stored_message(f)) {
+        // What this process sent, back in a stream resumed after a reconnect:
+        // ours and in history (with its Ack), not a reflection. Moves the
+        // stream on; shown nowhere.
+        member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
+        last_seq_ = f.seq;
+        forget_own_messages_up_to(f.seq);
+        return;
+    }
     // The replay window, the history row and the stream position move together.
     store::StateStore::Transaction tx(*member_.store);
     in.delivery = receiver_->receive(f.envelope);
@@ -350,6 +392,7 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
     tx.commit();
     last_seq_ = f.seq;
+    forget_own_messages_up_to(f.seq);
     if (!d.ignored) on_delivery_(in);
 }
 

@@ -108,8 +108,12 @@ private:
     void reconnect();
     void refresh_chain();
     bool reader() const { return static_cast<bool>(on_delivery_); }
+    // Our Ack'ed message into history, and the stream past it when nothing before it is missing.
     void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter, std::uint64_t time_ms,
-                           std::string_view text);
+                           std::string_view text, const Bytes& envelope);
+    void forget_own_messages_up_to(std::uint64_t seq);
+    // A Deliver of a message this process sent (own_stored_, or sending_).
+    bool is_own_stored_message(const wire::Deliver& f) const;
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
     void send_frame(const wire::Frame& frame);
     std::uint64_t next_request_id() {
@@ -149,6 +153,10 @@ private:
     std::uint64_t receiver_next_epoch_ = 0;  // epochs below this are in the receiver
     std::uint64_t stream_start_epoch_ = 0;   // where this device left off (its pin)
     std::uint64_t last_seq_ = 0;             // last relay sequence number handled
+    // Messages this process sent that the relay numbered above last_seq_ while
+    // we were still catching up (seq -> envelope): the backlog brings them back.
+    std::map<std::uint64_t, Bytes> own_stored_;
+    const Bytes* sending_ = nullptr;  // the envelope send_text waits to have acknowledged
     std::uint64_t generation_ = 0;           // connection count: events of old ones are dropped
     bool reconnect_ = false;
     std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();

@@ -5,7 +5,9 @@
 namespace parley::relay {
 
 GroupCommit::GroupCommit(MessageLog& log, Done done, GroupCommitOptions options)
-    : log_(log), done_(std::move(done)), options_(options), writer_([this] { run(); }) {}
+    : log_(log), recent_(log), done_(std::move(done)), options_(options), writer_([this] {
+          run();
+      }) {}
 
 GroupCommit::~GroupCommit() {
     {
@@ -44,18 +46,38 @@ void GroupCommit::run() {
                                  [&] { return stopping_ || queue_.size() >= options_.max_items; });
             batch.swap(queue_);
         }
+        // A Resend of a message already stored is answered with that copy's
+        // number (see PendingSend); the rest are stored in one transaction.
+        std::vector<std::uint64_t> seqs(batch.size());
+        std::vector<std::uint64_t> new_seqs;
         appends.clear();
-        for (auto& item : batch) appends.push_back(std::move(item.append));
-        std::vector<std::uint64_t> seqs;
         bool stored = false;
         try {
-            seqs = log_.append(appends);
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                auto& item = batch[i];
+                const auto copy = item.resend ? recent_.find(item.append.chain, item.append.payload)
+                                              : std::nullopt;
+                item.duplicate = copy.has_value();
+                if (copy) seqs[i] = *copy;
+            }
+            for (auto& item : batch)
+                if (!item.duplicate) appends.push_back(std::move(item.append));
+            new_seqs = log_.append(appends);
             stored = true;
         } catch (const StorageError& e) {
             std::fprintf(stderr, "parley-relay: cannot store %zu message(s), refusing them: %s\n",
                          batch.size(), e.what());
         }
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i].append = std::move(appends[i]);
+        // Every stored item gets its number, and its append back (the fan-out
+        // sends its payload).
+        for (std::size_t i = 0, next = 0; i < batch.size() && next < appends.size(); ++i) {
+            if (batch[i].duplicate) continue;
+            if (stored) {
+                seqs[i] = new_seqs[next];
+                recent_.add(appends[next].chain, seqs[i], appends[next].payload);
+            }
+            batch[i].append = std::move(appends[next++]);
+        }
         done_(batch, stored ? &seqs : nullptr);
         batch.clear();
     }

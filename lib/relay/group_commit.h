@@ -7,7 +7,8 @@
 // fill for that long after its first item (or until max_items).
 //
 // After each commit (or failure) the writer hands the batch, in queue order,
-// to the `done` callback, which acknowledges and fans out. Only then does the
+// to the `done` callback, which acknowledges and fans out (a resent message
+// the log already holds is only acknowledged, see PendingSend). Only then does the
 // next batch commit, so items leave in the order they were stored.
 #pragma once
 
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "relay/message_log.h"
+#include "relay/recent_messages.h"
 
 namespace parley::relay {
 
@@ -27,6 +29,12 @@ struct PendingSend {
     LogAppend append;
     std::uint64_t sender_id = 0;  // Subscriber::id() of the connection to acknowledge
     std::uint64_t request_id = 0;
+    // A Resend (wire::Send::resend): the writer first looks for an earlier
+    // copy among the chain's last messages (recent_messages.h). If there is one,
+    // `duplicate` is set, nothing is stored, and the item's sequence number is
+    // that copy's: its sender gets that Ack and no one gets a Deliver.
+    bool resend = false;
+    bool duplicate = false;
 };
 
 struct GroupCommitOptions {
@@ -38,7 +46,8 @@ class GroupCommit {
 public:
     // `seqs` is the stored items' sequence numbers in batch order, or null when
     // the commit failed and nothing of the batch was stored.
-    using Done = std::function<void(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs)>;
+    using Done = std::function<void(std::vector<PendingSend>& batch,
+                                    const std::vector<std::uint64_t>* seqs)>;
 
     GroupCommit(MessageLog& log, Done done, GroupCommitOptions options = {});
     // Commits what is queued, then stops the writer.
@@ -53,6 +62,7 @@ private:
     void run();
 
     MessageLog& log_;
+    RecentMessages recent_;  // the writer thread's only
     Done done_;
     GroupCommitOptions options_;
     std::mutex mutex_;

@@ -15,6 +15,7 @@ struct RelayMetrics {
     std::atomic<std::uint64_t> bytes_delivered{0};
     std::atomic<std::uint64_t> backlog_items{0};    // of those, sent from the stored log on join
     std::atomic<std::uint64_t> commit_batches{0};
+    std::atomic<std::uint64_t> resends_already_stored{0};  // Resends answered with a stored copy's Ack
     std::atomic<std::uint64_t> storage_errors{0};   // failed commits and reads
     std::atomic<std::uint64_t> pruned_items{0};
     std::atomic<std::uint64_t> refused_connections{0};  // over the total or per-address cap

@@ -240,20 +240,43 @@ void RelayState::on_send(Subscriber& from, wire::Send& f) {
         return reply_error(from, f.request_id, RelayError::not_joined);
     ++it->second.pending;
     ++r->pending;
-    commit_->submit({{{f.room, f.genesis}, LogKind::message, std::move(f.envelope)}, from.id(), f.request_id});
+    commit_->submit({{{f.room, f.genesis}, LogKind::message, std::move(f.envelope)}, from.id(), f.request_id,
+                     f.resend});
 }
 
 // The writer thread, after each batch: acknowledge and fan out in order,
-// a run of consecutive items of one chain at a time.
+// a run of consecutive items of one chain at a time. A resent message the log
+// already held is only acknowledged.
 void RelayState::on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs) {
     if (seqs) metrics_.add(metrics_.commit_batches);
+    const auto same_run = [&](const PendingSend& a, const PendingSend& b) {
+        return a.append.chain == b.append.chain && (!seqs || a.duplicate == b.duplicate);
+    };
     std::size_t begin = 0;
     while (begin < batch.size()) {
         std::size_t end = begin + 1;
-        while (end < batch.size() && batch[end].append.chain == batch[begin].append.chain) ++end;
-        fan_out_run(std::span(batch).subspan(begin, end - begin), seqs ? seqs->data() + begin : nullptr);
+        while (end < batch.size() && same_run(batch[end], batch[begin])) ++end;
+        const auto run = std::span(batch).subspan(begin, end - begin);
+        if (seqs && run.front().duplicate) acknowledge_duplicates(run, seqs->data() + begin);
+        else fan_out_run(run, seqs ? seqs->data() + begin : nullptr);
         begin = end;
     }
+}
+
+// Resends of messages stored before (their Acks were lost with a connection):
+// each sender gets the Ack of the stored copy; no one gets a second Deliver.
+void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::uint64_t* seqs) {
+    Room* r = find_room(run.front().append.chain.first);
+    if (!r) return;  // cannot happen: a Send needs a joined room
+    std::lock_guard lock(r->mutex);
+    auto& ch = r->channels[run.front().append.chain.second];
+    ch.pending -= run.size();
+    r->pending -= run.size();
+    if (r->pending == 0) r->idle.notify_all();
+    metrics_.add(metrics_.resends_already_stored, run.size());
+    for (std::size_t i = 0; i < run.size(); ++i)
+        if (auto sender = ch.members.find(run[i].sender_id); sender != ch.members.end())
+            sender->second.subscriber->deliver(encode(wire::Ack{run[i].request_id, seqs[i]}));
 }
 
 // One run under one lock of its room: each member gets every Deliver of the

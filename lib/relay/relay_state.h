@@ -90,6 +90,7 @@ private:
     void on_send(Subscriber& from, wire::Send& f);  // takes f.envelope
     void on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs);
     void fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs);
+    void acknowledge_duplicates(std::span<PendingSend> run, const std::uint64_t* seqs);
     void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
 
     // Under the room's lock. The next page of m's backlog; sending it returns

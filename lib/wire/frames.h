@@ -21,6 +21,7 @@ enum class FrameType : std::uint8_t {
     publish = 0x02,
     join = 0x03,
     send = 0x04,
+    resend = 0x05,  // a Send sent again (Send::resend)
     chain = 0x81,
     published = 0x82,
     joined = 0x83,
@@ -32,15 +33,15 @@ enum class FrameType : std::uint8_t {
 
 // Error codes the relay sends. Generic on purpose: nothing an attacker can use.
 enum class RelayError : std::uint16_t {
-    malformed = 1,       // frame did not decode
-    bad_version = 2,     // unknown protocol version
-    too_large = 3,       // frame over the relay's size limit
-    unknown_chain = 4,   // no such (room, genesis)
-    not_head = 5,        // publish lost the compare-and-set: previous hash is not the head
-    bad_record = 6,      // record failed the relay's structural or signature checks
-    forbidden = 7,       // access token does not match the head epoch
-    not_joined = 8,      // send before join, or the epoch moved on: join again
-    limit = 9,           // a relay limit (rooms per connection, rate, ...) was hit
+    malformed = 1,      // frame did not decode
+    bad_version = 2,    // unknown protocol version
+    too_large = 3,      // frame over the relay's size limit
+    unknown_chain = 4,  // no such (room, genesis)
+    not_head = 5,       // publish lost the compare-and-set: previous hash is not the head
+    bad_record = 6,     // record failed the relay's structural or signature checks
+    forbidden = 7,      // access token does not match the head epoch
+    not_joined = 8,     // send before join, or the epoch moved on: join again
+    limit = 9,          // a relay limit (rooms per connection, rate, ...) was hit
     internal = 10,
 };
 
@@ -70,11 +71,17 @@ struct Join {
     Token token{};
     std::uint64_t after_seq = 0;
 };
+// Encoded as type Resend when `resend`: the client sends this envelope again,
+// byte for byte, after losing the connection before its Ack. If the relay
+// already stored it (among the chain's last few thousand items), it answers
+// Ack with that copy's sequence number and neither stores nor delivers it again
+// (docs/PROTOCOL.md §6.2).
 struct Send {
     std::uint64_t request_id = 0;
     RoomId room{};
     Hash genesis{};
     Bytes envelope;
+    bool resend = false;
 };
 
 // --- relay -> client -------------------------------------------------------

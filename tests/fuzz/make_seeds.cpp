@@ -37,6 +37,7 @@ void frames(const fuzz::Fixture& fx, const Bytes& envelope) {
     frame("publish_epoch1", wire::Publish{2, fx.room, token, fx.encoded_record(1)});
     frame("join", wire::Join{3, fx.room, fx.hashes[0], token, 41});
     frame("send", wire::Send{4, fx.room, fx.hashes[0], envelope});
+    frame("resend", wire::Send{5, fx.room, fx.hashes[0], envelope, true});
     frame("chain", wire::Chain{fx.room, {{fx.encoded_record(0), fx.encoded_record(1), fx.encoded_record(2)},
                                          {fx.encoded_record(0)}}});
     frame("chain_empty", wire::Chain{fx.room, {}});

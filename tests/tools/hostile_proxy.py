@@ -53,7 +53,7 @@ MAX_MESSAGE = 64 * 1024 * 1024
 
 # --------------------------------------------------------------------------- Parley frames (§6)
 
-GET_CHAIN, PUBLISH, JOIN, SEND = 0x01, 0x02, 0x03, 0x04
+GET_CHAIN, PUBLISH, JOIN, SEND, RESEND = 0x01, 0x02, 0x03, 0x04, 0x05
 CHAIN, PUBLISHED, JOINED, ACK, DELIVER, NEW_HEAD, ERROR = 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x8F
 
 FRAME_FIELDS = {
@@ -61,6 +61,7 @@ FRAME_FIELDS = {
     PUBLISH: [("request", "u64"), ("room", 32), ("token", 32), ("record", "blob")],
     JOIN: [("request", "u64"), ("room", 32), ("genesis", 32), ("token", 32), ("after_seq", "u64")],
     SEND: [("request", "u64"), ("room", 32), ("genesis", 32), ("envelope", "blob")],
+    RESEND: [("request", "u64"), ("room", 32), ("genesis", 32), ("envelope", "blob")],
     CHAIN: [("room", 32), ("chains", "chains")],
     PUBLISHED: [("request", "u64"), ("hash", 32)],
     JOINED: [("request", "u64"), ("head_epoch", "u64"), ("head_hash", 32), ("last_seq", "u64"),
@@ -70,7 +71,8 @@ FRAME_FIELDS = {
     NEW_HEAD: [("room", 32), ("genesis", 32), ("seq", "u64"), ("record", "blob")],
     ERROR: [("request", "u64"), ("code", "u16")],
 }
-FRAME_NAMES = {GET_CHAIN: "GetChain", PUBLISH: "Publish", JOIN: "Join", SEND: "Send", CHAIN: "Chain",
+FRAME_NAMES = {GET_CHAIN: "GetChain", PUBLISH: "Publish", JOIN: "Join", SEND: "Send", RESEND: "Resend",
+               CHAIN: "Chain",
                PUBLISHED: "Published", JOINED: "Joined", ACK: "Ack", DELIVER: "Deliver",
                NEW_HEAD: "NewHead", ERROR: "Error"}
 INT_FORMATS = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
@@ -553,6 +555,12 @@ class Conn:
         if target is not None:
             await target.send(OP_BINARY, data)
 
+    def cut(self) -> None:
+        """Drop the connection both ways at once (from a hook): nothing more passes."""
+        for ep in (self.client, self.relay):
+            if ep is not None:
+                ep.abort()
+
     def frames(self, direction: str, stage: str = "sent", ftype: Optional[int] = None) -> list:
         out = []
         for e in list(self.log):
@@ -753,7 +761,7 @@ class HostileProxy:
         if f is None:
             return data
         if direction == "c2r":
-            if f.type in (JOIN, GET_CHAIN, SEND):
+            if f.type in (JOIN, GET_CHAIN, SEND, RESEND):
                 conn.room, conn.genesis = f.room, f.genesis
             if f.type == JOIN:
                 if conn.reader is None:

@@ -1,7 +1,10 @@
 // wire/frames.h: client <-> relay frames, exact decoding.
+#include "wire/frames.h"
+
 #include <gtest/gtest.h>
 
-#include "wire/frames.h"
+#include <algorithm>
+#include <utility>
 
 namespace parley::wire {
 namespace {
@@ -26,6 +29,7 @@ std::vector<Frame> one_of_each() {
         Publish{0x0102030405060708ull, filled<32>(3), filled<32>(4), some_bytes(300, 5)},
         Join{42, filled<32>(6), filled<32>(7), filled<32>(8), 99},
         Send{43, filled<32>(9), filled<32>(10), some_bytes(272, 11)},
+        Send{48, filled<32>(21), filled<32>(22), some_bytes(272, 23), true},  // as Resend
         Chain{filled<32>(12), {{some_bytes(10, 1), some_bytes(20, 2)}, {some_bytes(5, 3)}}},
         Published{44, filled<32>(13)},
         Joined{45, 7, filled<32>(14), 1000, 17},
@@ -38,7 +42,7 @@ std::vector<Frame> one_of_each() {
 
 TEST(Frames, EveryFrameTypeRoundTrips) {
     auto frames = one_of_each();
-    ASSERT_EQ(frames.size(), std::variant_size_v<Frame>);
+    ASSERT_EQ(frames.size(), std::variant_size_v<Frame> + 1);  // Send twice: as Send and as Resend
     for (const auto& frame : frames) {
         auto bytes = encode_frame(frame);
         auto decoded = decode_frame(bytes);
@@ -79,9 +83,32 @@ TEST(Frames, DecodedFieldsMatch) {
     EXPECT_EQ(std::get<Error>(*decoded.frame).request_id, 9u);
 }
 
+// A Send sent again is type 0x05, Resend, with the same fields; decoding keeps
+// which it was (the relay looks for an earlier copy of a Resend only).
+TEST(Frames, AResendIsASendOfItsOwnType) {
+    Send first{5, filled<32>(1), filled<32>(2), some_bytes(64, 3)};
+    Send again = first;
+    again.resend = true;
+    const auto first_bytes = encode_frame(first);
+    const auto again_bytes = encode_frame(again);
+    EXPECT_EQ(first_bytes[1], static_cast<std::uint8_t>(FrameType::send));
+    EXPECT_EQ(again_bytes[1], 0x05);
+    EXPECT_TRUE(std::equal(first_bytes.begin() + 2, first_bytes.end(), again_bytes.begin() + 2,
+                           again_bytes.end()));
+    for (const auto& [bytes, resend] :
+         {std::pair{first_bytes, false}, std::pair{again_bytes, true}}) {
+        auto decoded = decode_frame(bytes);
+        ASSERT_TRUE(decoded.frame);
+        const auto& got = std::get<Send>(*decoded.frame);
+        EXPECT_EQ(got.resend, resend);
+        EXPECT_EQ(got.request_id, 5u);
+        EXPECT_EQ(got.envelope, first.envelope);
+    }
+}
+
 TEST(Frames, RejectsUnknownType) {
     auto bytes = encode_frame(Ack{1, 2});
-    for (int type : {0x00, 0x05, 0x80, 0x87, 0x8e, 0x90, 0xff}) {
+    for (int type : {0x00, 0x06, 0x80, 0x87, 0x8e, 0x90, 0xff}) {
         bytes[1] = static_cast<std::uint8_t>(type);
         auto decoded = decode_frame(bytes);
         EXPECT_FALSE(decoded.frame) << "type " << type;
@@ -95,7 +122,8 @@ TEST(Frames, RejectsEveryTruncation) {
         for (std::size_t n = 0; n < bytes.size(); ++n) {
             auto decoded = decode_frame(ByteView(bytes).first(n));
             EXPECT_FALSE(decoded.frame) << "frame index " << frame.index() << ", prefix " << n;
-            EXPECT_EQ(decoded.error, FrameError::malformed) << "frame index " << frame.index() << ", prefix " << n;
+            EXPECT_EQ(decoded.error, FrameError::malformed)
+                << "frame index " << frame.index() << ", prefix " << n;
         }
     }
 }
@@ -123,7 +151,8 @@ TEST(Frames, RejectsOtherVersionsAsBadVersion) {
 }
 
 TEST(Frames, RejectsErrorCodeZeroAndUnknownCodes) {
-    for (std::uint16_t code : {std::uint16_t{0}, std::uint16_t{11}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
+    for (std::uint16_t code :
+         {std::uint16_t{0}, std::uint16_t{11}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
         auto bytes = encode_frame(Error{1, static_cast<RelayError>(code)});
         auto decoded = decode_frame(bytes);
         EXPECT_FALSE(decoded.frame) << "code " << code;

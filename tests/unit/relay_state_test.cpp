@@ -1,15 +1,20 @@
 // RelayState with fake connections: replies, fan-out, NewHead and limits.
+#include "relay/relay_state.h"
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <condition_variable>
+#include <filesystem>
+#include <limits>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "relay/memory_relay_store.h"
-#include "relay/relay_state.h"
+#include "relay/sqlite_relay_store.h"
 #include "relay_test_records.h"
 
 namespace parley::relay {
@@ -114,7 +119,8 @@ protected:
         state_.handle(c, wire::encode_frame(f));
     }
 
-    wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r, const wire::Token& token = {}) {
+    wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r,
+                       const wire::Token& token = {}) {
         handle(c, wire::Publish{1, room_, token, wire::encode_record(r)});
         return c.take<wire::Published>().record_hash;
     }
@@ -156,7 +162,88 @@ TEST_F(RelayStateTest, SendAcksSenderAndSharesOneFrameWithEveryOtherMember) {
     handle(a, wire::Send{7, room_, g, Bytes{5}});
     EXPECT_EQ(a.take<wire::Ack>().seq, 3u);
     EXPECT_EQ(b.take<wire::Deliver>().seq, 3u);
-    EXPECT_TRUE(c.quiet_for(std::chrono::milliseconds(50))) << "a connection that left still gets messages";
+    EXPECT_TRUE(c.quiet_for(std::chrono::milliseconds(50)))
+        << "a connection that left still gets messages";
+}
+
+// A Resend (the client lost the connection before the Ack) of a stored
+// message: Ack with the stored copy's number, no second Deliver, counted in
+// /metrics. A Resend of bytes the relay never stored is an ordinary Send; a
+// plain Send is never looked up.
+TEST_F(RelayStateTest, AResendOfAStoredMessageGetsItsAckAndNoSecondDeliver) {
+    FakeConnection a, b;
+    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    join(a, g, token0_);
+    join(b, g, token0_);
+    handle(a, wire::Send{5, room_, g, Bytes{1, 2, 3}});
+    EXPECT_EQ(a.take<wire::Ack>().seq, 1u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 1u);
+
+    handle(a, wire::Send{6, room_, g, Bytes{1, 2, 3}, true});
+    const auto ack = a.take<wire::Ack>();
+    EXPECT_EQ(ack.request_id, 6u);
+    EXPECT_EQ(ack.seq, 1u) << "the stored copy's number";
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(50)))
+        << "the resent message was delivered again";
+    EXPECT_EQ(state_.metrics().resends_already_stored.load(), 1u);
+    EXPECT_EQ(store_->range({room_, g}).last_seq, 1u) << "a second copy was stored";
+
+    handle(a, wire::Send{7, room_, g, Bytes{9}, true});
+    EXPECT_EQ(a.take<wire::Ack>().seq, 2u);
+    EXPECT_EQ(b.take<wire::Deliver>().envelope, Bytes{9});
+    handle(a, wire::Send{8, room_, g, Bytes{1, 2, 3}});
+    EXPECT_EQ(a.take<wire::Ack>().seq, 3u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 3u);
+    EXPECT_EQ(state_.metrics().resends_already_stored.load(), 1u);
+}
+
+// The relay crashed after storing a message and before its Ack left: a relay
+// started again over the same database answers the Resend with the stored
+// copy's number, and the other member gets no second Deliver.
+TEST_F(RelayStateTest, AResendAfterARestartGetsTheStoredCopysAck) {
+    std::string dir =
+        (std::filesystem::temp_directory_path() / "parley-relay-resend-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+    const auto open = [&] {
+        return std::make_unique<RelayState>(
+            std::make_unique<SqliteRelayStore>(dir, SqliteRelayStore::Sync::normal), limits());
+    };
+    wire::Hash g{};
+    {
+        auto before = open();
+        FakeConnection a;
+        a.attach(*before);
+        before->handle(
+            a, wire::encode_frame(wire::Publish{
+                   1,
+                   room_,
+                   {},
+                   wire::encode_record(make_genesis(room_, {alice_, bob_}, alice_, token0_))}));
+        g = a.take<wire::Published>().record_hash;
+        before->handle(a, wire::encode_frame(wire::Join{2, room_, g, token0_}));
+        a.take<wire::Joined>();
+        before->handle(a, wire::encode_frame(wire::Send{3, room_, g, Bytes(300, 0x5e)}));
+        EXPECT_EQ(a.take<wire::Ack>().seq, 1u);  // the Ack the crash lost
+        before->leave_all(a);
+    }
+    auto after = open();
+    FakeConnection a, b;
+    for (auto* c : {&a, &b}) {
+        c->attach(*after);
+        after->handle(*c, wire::encode_frame(wire::Join{
+                              2, room_, g, token0_, std::numeric_limits<std::uint64_t>::max()}));
+        c->take<wire::Joined>();
+    }
+    after->handle(a, wire::encode_frame(wire::Send{4, room_, g, Bytes(300, 0x5e), true}));
+    EXPECT_EQ(a.take<wire::Ack>().seq, 1u);
+    EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(50)))
+        << "the resent message was delivered again";
+    after->handle(a, wire::encode_frame(wire::Send{5, room_, g, Bytes(300, 0x61), true}));
+    EXPECT_EQ(a.take<wire::Ack>().seq, 2u) << "a Resend of something never stored is stored";
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 2u);
+    for (auto* c : {&a, &b}) after->leave_all(*c);
+    after.reset();
+    std::filesystem::remove_all(dir);
 }
 
 TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
@@ -165,7 +252,8 @@ TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
     auto g = publish(a, genesis);
     join(a, g, token0_);
     join(b, g, token0_);
-    handle(a, wire::Publish{9, room_, token0_, wire::encode_record(make_successor(genesis, alice_, token1_))});
+    handle(a, wire::Publish{9, room_, token0_,
+                            wire::encode_record(make_successor(genesis, alice_, token1_))});
     EXPECT_EQ(a.take<wire::Published>().request_id, 9u);
     EXPECT_EQ(a.take<wire::NewHead>().genesis, g);
     EXPECT_EQ(b.take<wire::NewHead>().genesis, g);
@@ -176,7 +264,8 @@ TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
 TEST_F(RelayStateTest, CapsChainsPerConnection) {
     FakeConnection a;
     std::vector<wire::Hash> geneses;
-    for (int i = 0; i < 3; ++i) geneses.push_back(publish(a, make_genesis(room_, {alice_}, alice_, token0_)));
+    for (int i = 0; i < 3; ++i)
+        geneses.push_back(publish(a, make_genesis(room_, {alice_}, alice_, token0_)));
     join(a, geneses[0], token0_);
     join(a, geneses[1], token0_);
     join(a, geneses[1], token0_);  // rejoining is idempotent, not a third chain
@@ -199,7 +288,6 @@ TEST_F(RelayStateTest, UndecodableAndReversedFramesGetErrors) {
     EXPECT_EQ(error.request_id, 4u);
     EXPECT_EQ(error.code, RelayError::bad_record);
 }
-
 
 TEST_F(RelayStateTest, JoinAfterSeqGetsTheBacklogThenLiveWithoutGapOrDuplicate) {
     FakeConnection a, b;

@@ -1,0 +1,72 @@
+#include "relay/recent_messages.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace parley::relay {
+
+RecentMessages::RecentMessages(const MessageLog& log) : log_(log) {
+    crypto_shorthash_keygen(key_.data());
+}
+
+void RecentMessages::Ring::push(Entry e) {
+    if (entries.size() < per_chain) {
+        entries.push_back(e);
+        return;
+    }
+    entries[next] = e;
+    next = (next + 1) % per_chain;
+}
+
+std::uint64_t RecentMessages::fingerprint(ByteView payload) const {
+    std::array<unsigned char, crypto_shorthash_BYTES> out{};
+    crypto_shorthash(out.data(), payload.data(), payload.size(), key_.data());
+    std::uint64_t v = 0;
+    std::memcpy(&v, out.data(), sizeof v);
+    return v;
+}
+
+RecentMessages::Ring& RecentMessages::ring_for(const ChainKey& chain) {
+    auto [it, created] = rings_.try_emplace(chain);
+    if (!created) return it->second;
+    // The chain's last per_chain items, a page of at most 1 MiB at a time.
+    const LogRange range = log_.range(chain);
+    std::uint64_t after = range.last_seq > per_chain ? range.last_seq - per_chain : 0;
+    after = std::max(after, range.first_seq - 1);
+    try {
+        while (after < range.last_seq) {
+            const auto page = log_.read(chain, after, range.last_seq, per_chain, 1 << 20);
+            if (page.empty()) break;
+            for (const auto& item : page)
+                if (item.kind == LogKind::message)
+                    it->second.push({fingerprint(item.payload), item.seq});
+            after = page.back().seq;
+        }
+    } catch (...) {
+        rings_.erase(it);  // filled next time instead of half-filled for good
+        throw;
+    }
+    return it->second;
+}
+
+std::optional<std::uint64_t> RecentMessages::find(const ChainKey& chain, ByteView payload) {
+    const Ring& ring = ring_for(chain);
+    const std::uint64_t f = fingerprint(payload);
+    for (const Entry& e : ring.entries) {
+        if (e.fingerprint != f) continue;
+        const auto items = log_.read(chain, e.seq - 1, e.seq, 1, 1);
+        if (items.size() == 1 && items[0].kind == LogKind::message &&
+            std::equal(items[0].payload.begin(), items[0].payload.end(), payload.begin(),
+                       payload.end()))
+            return e.seq;
+    }
+    return std::nullopt;
+}
+
+void RecentMessages::add(const ChainKey& chain, std::uint64_t seq, ByteView payload) {
+    if (rings_.empty()) return;  // no Resend yet: the common case costs nothing
+    auto it = rings_.find(chain);
+    if (it != rings_.end()) it->second.push({fingerprint(payload), seq});
+}
+
+}  // namespace parley::relay

@@ -1,0 +1,66 @@
+// Which messages the relay stored lately, so that a Resend (wire::Send::resend:
+// the client lost its connection before the Ack) is answered with the stored
+// copy's number instead of being stored and delivered twice (docs/PROTOCOL.md
+// §6.2).
+//
+// Per chain, a ring of the last `per_chain` messages' fingerprints (SipHash-2-4
+// under a key drawn at start, so no one can aim a collision) with their
+// sequence numbers. A fingerprint only points at a candidate: the stored item
+// is read back and compared byte for byte before it counts. So a Resend costs
+// a scan of the ring and at most one row read, whatever the envelopes' sizes.
+//
+// A chain gets a ring on its first Resend, filled from the log: that covers a
+// relay that crashed after storing a message and before its Ack left. From
+// then on every message stored on that chain is added. Chains that never see a
+// Resend cost nothing.
+//
+// Used by the group commit's writer thread only: no lock.
+#pragma once
+
+#include <sodium.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "relay/message_log.h"
+
+namespace parley::relay {
+
+class RecentMessages {
+public:
+    // A client resends within a minute of losing its connection; this many
+    // messages cover a busy room for longer than that.
+    static constexpr std::size_t per_chain = 4096;
+
+    explicit RecentMessages(const MessageLog& log);
+
+    // The number of the stored message of `chain` whose payload is exactly
+    // `payload`, if it is among the chain's last per_chain messages and still
+    // stored. Throws StorageError.
+    std::optional<std::uint64_t> find(const ChainKey& chain, ByteView payload);
+    // A message just stored (after its commit), in sequence order.
+    void add(const ChainKey& chain, std::uint64_t seq, ByteView payload);
+
+private:
+    struct Entry {
+        std::uint64_t fingerprint = 0;
+        std::uint64_t seq = 0;
+    };
+    struct Ring {
+        std::vector<Entry> entries;  // grows to per_chain, then wraps at `next`
+        std::size_t next = 0;
+        void push(Entry e);
+    };
+
+    std::uint64_t fingerprint(ByteView payload) const;
+    Ring& ring_for(const ChainKey& chain);  // filled from the log on first use
+
+    const MessageLog& log_;
+    std::array<unsigned char, crypto_shorthash_KEYBYTES> key_{};
+    std::map<ChainKey, Ring> rings_;
+};
+
+}  // namespace parley::relay

@@ -1,0 +1,87 @@
+// RecentMessages: which stored message a Resend is a copy of. Filled from the
+// log on a chain's first Resend (a relay restarted after storing a message
+// whose Ack never left), then kept up by add(); a fingerprint only counts once
+// the stored bytes match.
+#include <gtest/gtest.h>
+
+#include "relay/memory_relay_store.h"
+#include "relay/recent_messages.h"
+#include "relay_test_records.h"
+
+namespace parley::relay {
+namespace {
+
+using namespace parley::relay_test;
+
+class RecentMessagesTest : public ::testing::Test {
+protected:
+    // Appends one item to `chain`'s log; returns its number.
+    std::uint64_t store(const ChainKey& chain, Bytes payload, LogKind kind = LogKind::message) {
+        return store_.append({{chain, kind, std::move(payload)}}).at(0);
+    }
+    static Bytes numbered(std::uint32_t n) {
+        return Bytes{static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                     static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+    }
+
+    MemoryRelayStore store_{[] { return std::int64_t{1'700'000'000'000}; }};
+    ChainKey a_{make_room("a"), wire::Hash{}};
+    ChainKey b_{make_room("b"), wire::Hash{}};
+};
+
+TEST_F(RecentMessagesTest, FindsAMessageStoredBeforeItExistedByItsExactBytes) {
+    store(a_, Bytes{1});
+    store(a_, Bytes{2, 2});
+    store(a_, Bytes{3}, LogKind::new_head);
+    store(b_, Bytes{7});
+    RecentMessages recent(store_);  // as after a restart
+    EXPECT_EQ(recent.find(a_, Bytes{2, 2}), 2u);
+    EXPECT_EQ(recent.find(a_, Bytes{1}), 1u);
+    EXPECT_EQ(recent.find(a_, Bytes{2}), std::nullopt) << "a prefix matched";
+    EXPECT_EQ(recent.find(a_, Bytes{2, 2, 0}), std::nullopt) << "an extension matched";
+    EXPECT_EQ(recent.find(a_, Bytes{3}), std::nullopt) << "a NewHead is not a message";
+    EXPECT_EQ(recent.find(a_, Bytes{7}), std::nullopt) << "another chain's message matched";
+    EXPECT_EQ(recent.find(b_, Bytes{7}), 1u);
+}
+
+TEST_F(RecentMessagesTest, KeepsUpWithWhatIsStoredAfterwards) {
+    store(a_, Bytes{1});
+    RecentMessages recent(store_);
+    EXPECT_EQ(recent.find(a_, Bytes{5}), std::nullopt);
+    const auto seq = store(a_, Bytes{5});
+    recent.add(a_, seq, Bytes{5});
+    EXPECT_EQ(recent.find(a_, Bytes{5}), seq);
+    const auto again = store(a_, Bytes{5});  // the same bytes sent as a new Send
+    recent.add(a_, again, Bytes{5});
+    const auto found = recent.find(a_, Bytes{5});
+    EXPECT_TRUE(found == seq || found == again);
+}
+
+TEST_F(RecentMessagesTest, LooksOnlyAmongTheLastMessagesOfAChain) {
+    for (std::uint32_t n = 1; n <= RecentMessages::per_chain + 1; ++n) store(a_, numbered(n));
+    RecentMessages recent(store_);
+    EXPECT_EQ(recent.find(a_, numbered(1)), std::nullopt) << "older than the last per_chain";
+    EXPECT_EQ(recent.find(a_, numbered(2)), 2u);
+    // Past a full ring, each new message pushes out the oldest.
+    for (std::uint32_t n = RecentMessages::per_chain + 2; n <= RecentMessages::per_chain + 3; ++n)
+        recent.add(a_, store(a_, numbered(n)), numbered(n));
+    EXPECT_EQ(recent.find(a_, numbered(3)), std::nullopt);
+    EXPECT_EQ(recent.find(a_, numbered(4)), 4u);
+    EXPECT_EQ(recent.find(a_, numbered(RecentMessages::per_chain + 3)),
+              RecentMessages::per_chain + 3);
+}
+
+TEST_F(RecentMessagesTest, AMessageRetentionRemovedIsNotFound) {
+    store(a_, Bytes{1});
+    store(a_, Bytes{2});
+    RecentMessages recent(store_);
+    EXPECT_EQ(recent.find(a_, Bytes{1}), 1u);
+    RetentionPolicy keep_one;
+    keep_one.max_items = 1;
+    store_.prune(keep_one);
+    EXPECT_EQ(recent.find(a_, Bytes{1}), std::nullopt);
+    EXPECT_EQ(recent.find(a_, Bytes{2}), 2u);
+}
+
+}  // namespace
+}  // namespace parley::relay
