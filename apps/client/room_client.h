@@ -5,8 +5,8 @@
 // queues frames (event_queue.h).
 #pragma once
 
-#include <filesystem>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,7 +46,8 @@ public:
     using NoticeHandler = std::function<void(const std::string&)>;  // for the user, one line
     using InputHandler = std::function<void(const Event&)>;
 
-    RoomClient(Member member, std::string room_name, net::Endpoint endpoint, net::Client::Options options);
+    RoomClient(Member member, std::string room_name, net::Endpoint endpoint,
+               net::Client::Options options);
     ~RoomClient();
 
     void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
@@ -109,10 +110,10 @@ private:
     void refresh_chain();
     bool reader() const { return static_cast<bool>(on_delivery_); }
     // Our Ack'ed message into history, and the stream past it when nothing before it is missing.
-    void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter, std::uint64_t time_ms,
-                           std::string_view text, const Bytes& envelope);
+    void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
+                           std::uint64_t time_ms, std::string_view text, const Bytes& envelope);
     void forget_own_messages_up_to(std::uint64_t seq);
-    // A Deliver of a message this process sent (own_stored_, or sending_).
+    // A Deliver of a message this process sent (own_stored_, or unacknowledged_).
     bool is_own_stored_message(const wire::Deliver& f) const;
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
     void send_frame(const wire::Frame& frame);
@@ -135,7 +136,9 @@ private:
     std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
     void adopt_head();  // keys for the head, pin, receiver
-    void notice(const std::string& line) { if (on_notice_) on_notice_(line); }
+    void notice(const std::string& line) {
+        if (on_notice_) on_notice_(line);
+    }
 
     Member member_;
     std::string room_name_;
@@ -156,8 +159,11 @@ private:
     // Messages this process sent that the relay numbered above last_seq_ while
     // we were still catching up (seq -> envelope): the backlog brings them back.
     std::map<std::uint64_t, Bytes> own_stored_;
-    const Bytes* sending_ = nullptr;  // the envelope send_text waits to have acknowledged
-    std::uint64_t generation_ = 0;           // connection count: events of old ones are dropped
+    static constexpr std::size_t max_own_stored = 1024;
+    // The envelope send_text resends: its Ack was lost with a connection.
+    const Bytes* unacknowledged_ = nullptr;
+    std::uint64_t backlog_last_seq_ = 0;  // Joined.last_seq of the current connection
+    std::uint64_t generation_ = 0;        // connection count: events of old ones are dropped
     bool reconnect_ = false;
     std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();
     store::HistoryCipher history_;

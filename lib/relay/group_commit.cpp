@@ -55,14 +55,20 @@ void GroupCommit::run() {
         try {
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 auto& item = batch[i];
-                const auto copy = item.resend ? recent_.find(item.append.chain, item.append.payload)
-                                              : std::nullopt;
-                item.duplicate = copy.has_value();
-                if (copy) seqs[i] = *copy;
+                item.duplicate = false;
+                if (!item.resend) continue;
+                try {
+                    const auto copy = recent_.find(item.append.chain, item.append.payload);
+                    item.duplicate = copy.has_value();
+                    if (copy) seqs[i] = *copy;
+                } catch (const StorageError& e) {  // stored as a Send instead
+                    std::fprintf(stderr, "parley-relay: cannot look up a resent message: %s\n",
+                                 e.what());
+                }
             }
             for (auto& item : batch)
                 if (!item.duplicate) appends.push_back(std::move(item.append));
-            new_seqs = log_.append(appends);
+            if (!appends.empty()) new_seqs = log_.append(appends);  // not when all were resends
             stored = true;
         } catch (const StorageError& e) {
             std::fprintf(stderr, "parley-relay: cannot store %zu message(s), refusing them: %s\n",

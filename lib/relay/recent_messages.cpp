@@ -29,9 +29,9 @@ std::uint64_t RecentMessages::fingerprint(ByteView payload) const {
 RecentMessages::Ring& RecentMessages::ring_for(const ChainKey& chain) {
     auto [it, created] = rings_.try_emplace(chain);
     if (!created) return it->second;
-    // The chain's last per_chain items, a page of at most 1 MiB at a time.
+    // The chain's last primed_from_log items, a page of at most 1 MiB at a time.
     const LogRange range = log_.range(chain);
-    std::uint64_t after = range.last_seq > per_chain ? range.last_seq - per_chain : 0;
+    std::uint64_t after = range.last_seq > primed_from_log ? range.last_seq - primed_from_log : 0;
     after = std::max(after, range.first_seq - 1);
     try {
         while (after < range.last_seq) {
@@ -52,13 +52,16 @@ RecentMessages::Ring& RecentMessages::ring_for(const ChainKey& chain) {
 std::optional<std::uint64_t> RecentMessages::find(const ChainKey& chain, ByteView payload) {
     const Ring& ring = ring_for(chain);
     const std::uint64_t f = fingerprint(payload);
-    for (const Entry& e : ring.entries) {
+    // Newest first: entries[next - 1] back to entries[0], then from the end.
+    const std::size_t n = ring.entries.size();
+    for (std::size_t k = 1; k <= n; ++k) {
+        const Entry& e = ring.entries[(ring.next + n - k) % n];
         if (e.fingerprint != f) continue;
         const auto items = log_.read(chain, e.seq - 1, e.seq, 1, 1);
-        if (items.size() == 1 && items[0].kind == LogKind::message &&
-            std::equal(items[0].payload.begin(), items[0].payload.end(), payload.begin(),
-                       payload.end()))
-            return e.seq;
+        const bool same = items.size() == 1 && items[0].kind == LogKind::message &&
+                          std::equal(items[0].payload.begin(), items[0].payload.end(),
+                                     payload.begin(), payload.end());
+        return same ? std::optional(e.seq) : std::nullopt;
     }
     return std::nullopt;
 }

@@ -9,10 +9,11 @@
 // is read back and compared byte for byte before it counts. So a Resend costs
 // a scan of the ring and at most one row read, whatever the envelopes' sizes.
 //
-// A chain gets a ring on its first Resend, filled from the log: that covers a
-// relay that crashed after storing a message and before its Ack left. From
-// then on every message stored on that chain is added. Chains that never see a
-// Resend cost nothing.
+// A chain gets a ring on its first Resend, filled with its last
+// primed_from_log messages from the log: that covers a relay that crashed
+// after storing a message and before its Ack left (the clients come back
+// within seconds). From then on every message stored on that chain is added,
+// up to per_chain. Chains that never see a Resend cost nothing.
 //
 // Used by the group commit's writer thread only: no lock.
 #pragma once
@@ -31,15 +32,19 @@ namespace parley::relay {
 
 class RecentMessages {
 public:
-    // A client resends within a minute of losing its connection; this many
-    // messages cover a busy room for longer than that.
+    // A client resends as soon as it has reconnected (`send` gives up after
+    // a minute); this many messages cover a busy room for longer than that.
     static constexpr std::size_t per_chain = 4096;
+    // Read from the log on a chain's first Resend: at most this many
+    // messages, so at most ~18 MiB, once per chain after a start.
+    static constexpr std::size_t primed_from_log = 256;
 
     explicit RecentMessages(const MessageLog& log);
 
     // The number of the stored message of `chain` whose payload is exactly
-    // `payload`, if it is among the chain's last per_chain messages and still
-    // stored. Throws StorageError.
+    // `payload`, if it is among the chain's last messages (above) and still
+    // stored. The newest message with the same fingerprint decides: at most
+    // one row is read. Throws StorageError.
     std::optional<std::uint64_t> find(const ChainKey& chain, ByteView payload);
     // A message just stored (after its commit), in sequence order.
     void add(const ChainKey& chain, std::uint64_t seq, ByteView payload);

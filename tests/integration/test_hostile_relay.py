@@ -362,6 +362,35 @@ def test_reflection_of_own_message(t):
     run_setup(t, body)
 
 
+def test_reflection_before_the_ack(t):
+    """The relay echoes alice's Send back to her as a Deliver before it acknowledges it,
+    on the same connection. A client that resends recognises its own message in the
+    backlog after a reconnect; this is not that (no connection was lost, the number is
+    not from a backlog): rejected as reflected, shown once."""
+    def body(s):
+        create_room(s)
+
+        def c2r(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label == "alice" and f is not None and f.type == hp.SEND and "done" not in conn.state:
+                conn.state["done"] = True
+                conn.inject_to_client(hp.Frame(hp.DELIVER, room=f.room, genesis=f.genesis, seq=999,
+                                               envelope=f.envelope).encode())
+            return None
+        s.proxy.on_client_frame = c2r
+        alice = s.users["alice"]
+        chat = harness.Proc(t, "alice-chat", [harness.args().parley, "chat"] + alice.room_args(ROOM, s.url("alice")),
+                            alice.env(), stdin_pipe=True)
+        chat.write_stdin("hello early\n")
+        chat.wait_for_stdout(re.compile(r"rejected"), WAIT_S, "alice's chat shows the early reflection as rejected")
+        chat.write_stdin("/quit\n", close=True)
+        result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
+        result.expect_ok("alice's chat")
+        assert re.search(r"rejected a message: .*reflect", result.stdout), f"no 'reflected' reason\n  {result.describe()}"
+        assert result.stdout.count("hello early") == 1, f"message shown twice\n  {result.describe()}"
+    run_setup(t, body)
+
+
 # --------------------------------------------------------------------------- lost acknowledgements
 
 
@@ -969,6 +998,7 @@ if __name__ == "__main__":
         test_replay_into_another_room,
         test_replay_into_another_epoch,
         test_reflection_of_own_message,
+        test_reflection_before_the_ack,
         test_lost_ack_resend_is_stored_once,
         test_lost_ack_in_chat_is_not_a_reflection,
         test_reorder_two_delivers,

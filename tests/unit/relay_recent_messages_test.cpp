@@ -57,18 +57,22 @@ TEST_F(RecentMessagesTest, KeepsUpWithWhatIsStoredAfterwards) {
     EXPECT_TRUE(found == seq || found == again);
 }
 
+// The log fills a chain's ring with its last primed_from_log messages; from
+// then on it keeps the last per_chain, each new one pushing out the oldest.
 TEST_F(RecentMessagesTest, LooksOnlyAmongTheLastMessagesOfAChain) {
-    for (std::uint32_t n = 1; n <= RecentMessages::per_chain + 1; ++n) store(a_, numbered(n));
+    const std::uint32_t before = RecentMessages::primed_from_log + 10;
+    for (std::uint32_t n = 1; n <= before; ++n) store(a_, numbered(n));
     RecentMessages recent(store_);
-    EXPECT_EQ(recent.find(a_, numbered(1)), std::nullopt) << "older than the last per_chain";
-    EXPECT_EQ(recent.find(a_, numbered(2)), 2u);
-    // Past a full ring, each new message pushes out the oldest.
-    for (std::uint32_t n = RecentMessages::per_chain + 2; n <= RecentMessages::per_chain + 3; ++n)
+    EXPECT_EQ(recent.find(a_, numbered(10)), std::nullopt)
+        << "older than what is read from the log";
+    EXPECT_EQ(recent.find(a_, numbered(11)), 11u);
+    const std::uint32_t last = before + RecentMessages::per_chain;  // the ring fills, then wraps
+    for (std::uint32_t n = before + 1; n <= last; ++n)
         recent.add(a_, store(a_, numbered(n)), numbered(n));
-    EXPECT_EQ(recent.find(a_, numbered(3)), std::nullopt);
-    EXPECT_EQ(recent.find(a_, numbered(4)), 4u);
-    EXPECT_EQ(recent.find(a_, numbered(RecentMessages::per_chain + 3)),
-              RecentMessages::per_chain + 3);
+    const std::uint32_t oldest_kept = last - RecentMessages::per_chain + 1;
+    EXPECT_EQ(recent.find(a_, numbered(oldest_kept - 1)), std::nullopt) << "pushed out";
+    EXPECT_EQ(recent.find(a_, numbered(oldest_kept)), oldest_kept);
+    EXPECT_EQ(recent.find(a_, numbered(last)), last);
 }
 
 TEST_F(RecentMessagesTest, AMessageRetentionRemovedIsNotFound) {

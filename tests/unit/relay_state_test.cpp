@@ -172,7 +172,8 @@ TEST_F(RelayStateTest, SendAcksSenderAndSharesOneFrameWithEveryOtherMember) {
 // plain Send is never looked up.
 TEST_F(RelayStateTest, AResendOfAStoredMessageGetsItsAckAndNoSecondDeliver) {
     FakeConnection a, b;
-    auto g = publish(a, make_genesis(room_, {alice_, bob_}, alice_, token0_));
+    const auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    auto g = publish(a, genesis);
     join(a, g, token0_);
     join(b, g, token0_);
     handle(a, wire::Send{5, room_, g, Bytes{1, 2, 3}});
@@ -195,6 +196,16 @@ TEST_F(RelayStateTest, AResendOfAStoredMessageGetsItsAckAndNoSecondDeliver) {
     EXPECT_EQ(a.take<wire::Ack>().seq, 3u);
     EXPECT_EQ(b.take<wire::Deliver>().seq, 3u);
     EXPECT_EQ(state_.metrics().resends_already_stored.load(), 1u);
+
+    // The room counts no Send in flight any more (a Publish waits for that):
+    // a resend that was only acknowledged left it balanced.
+    handle(a, wire::Send{9, room_, g, Bytes{4}, true});
+    handle(a, wire::Send{10, room_, g, Bytes{4}, true});  // maybe in one batch with the first
+    EXPECT_EQ(a.take<wire::Ack>().seq, 4u);
+    EXPECT_GE(a.take<wire::Ack>().seq, 4u);
+    const auto next = make_successor(genesis, alice_, token1_);
+    handle(a, wire::Publish{11, room_, token0_, wire::encode_record(next)});
+    EXPECT_EQ(a.take<wire::Published>().record_hash, wire::record_hash(next));
 }
 
 // The relay crashed after storing a message and before its Ack left: a relay
