@@ -303,14 +303,17 @@ void RoomClient::send_text(std::string_view text) {
         throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
                         std::to_string(wire::max_plaintext_bytes) + ")");
     Bytes envelope;
-    // Set once these bytes went out on a connection that dropped before the
-    // Ack: the stream resumed on the next one (its backlog, from join() on)
-    // may bring them back, and handle_deliver then knows them as ours.
-    // Cleared however send_text ends.
+    // What went out on a connection that dropped before the Ack (one
+    // envelope, or more if the epoch moved on meanwhile and the message was
+    // sealed again): the stream resumed on the next connection (its backlog,
+    // from join() on) may bring them back, and handle_deliver then knows them
+    // as ours. Unset however send_text ends.
+    std::vector<Bytes> unacknowledged;
     struct Unacknowledged {
-        const Bytes*& slot;
+        const std::vector<Bytes>*& slot;
         ~Unacknowledged() { slot = nullptr; }
-    } unacknowledged{unacknowledged_};
+    } unset_on_return{unacknowledged_};
+    unacknowledged_ = &unacknowledged;
     std::uint64_t epoch = 0, counter = 0, timestamp = 0;
     bool sent_before = false;  // these bytes went out on a connection that dropped before the Ack
     for (int attempt = 0; attempt < 20; ++attempt) {
@@ -343,7 +346,6 @@ void RoomClient::send_text(std::string_view text) {
             envelope = protocol::seal_message(ctx, counter, timestamp,
                                               crypto::random_array<wire::nonce_bytes>(), text);
             sent_before = false;
-            unacknowledged_ = nullptr;
         }
         auto id = next_request_id();
         // Sent again as a Resend: if the relay stored it before the connection
@@ -354,7 +356,8 @@ void RoomClient::send_text(std::string_view text) {
         bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, 30s);
         if (!answered) throw UserError("the relay did not acknowledge the message in time");
         if (closed_) {  // resend after reconnecting
-            unacknowledged_ = &envelope;
+            if (unacknowledged.empty() || unacknowledged.back() != envelope)
+                unacknowledged.push_back(envelope);
             continue;
         }
         try {
@@ -407,7 +410,9 @@ bool RoomClient::is_own_stored_message(const wire::Deliver& f) const {
     // The message whose Ack a dropped connection lost, in the backlog of the
     // connection after it (not live: the relay never sends our own message
     // live to us, and a reflection before the Ack is still one).
-    if (unacknowledged_ && f.seq <= backlog_last_seq_ && *unacknowledged_ == f.envelope)
+    if (unacknowledged_ && f.seq <= backlog_last_seq_ &&
+        std::find(unacknowledged_->begin(), unacknowledged_->end(), f.envelope) !=
+            unacknowledged_->end())
         return true;
     auto it = own_stored_.find(f.seq);
     return it != own_stored_.end() && it->second == f.envelope;

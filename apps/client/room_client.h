@@ -160,8 +160,8 @@ private:
     // we were still catching up (seq -> envelope): the backlog brings them back.
     std::map<std::uint64_t, Bytes> own_stored_;
     static constexpr std::size_t max_own_stored = 1024;
-    // The envelope send_text resends: its Ack was lost with a connection.
-    const Bytes* unacknowledged_ = nullptr;
+    // What send_text sent on connections that dropped before its Ack (see there).
+    const std::vector<Bytes>* unacknowledged_ = nullptr;
     std::uint64_t backlog_last_seq_ = 0;  // Joined.last_seq of the current connection
     std::uint64_t generation_ = 0;        // connection count: events of old ones are dropped
     bool reconnect_ = false;
