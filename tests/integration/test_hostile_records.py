@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""A hostile relay, against epoch records: forged, forked, rolled-back and tampered
+NewHead and Chain frames between real clients and the real relay (the proxy and the
+rule are those of test_hostile_relay.py; helpers in tests/tools/hostile_setup.py).
+"""
+import os
+import re
+import struct
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import harness  # noqa: E402
+import hostile_proxy as hp  # noqa: E402
+from hostile_setup import (  # noqa: E402
+    LISTEN_TIMEOUT, OTHER_ROOM, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, has_ok,
+    json_lines, ok_lines, run_setup, wait_stdout)
+
+# BUG: (reported, client) a NewHead for an epoch the client already holds whose body
+# differs from the pinned record is ignored with a warning, but handle_new_head has
+# already set joined_ = false and does not move last_seq past it; the client rejoins,
+# the relay's backlog (after_seq below the NewHead) sends the same frame again, and
+# the listener loops: ~300-400 Join frames a second (and as many warnings) until the
+# next genuine message moves its position (once, with another client build, the
+# listener died in that loop with "malloc(): unsorted double linked list corrupted").
+# apps/client/room_epochs.cpp, RoomClient::handle_new_head. Until fixed,
+# test_forged_new_head_is_ignored tampers only the live copy of each NewHead and
+# prints a SKIP line; PARLEY_HOSTILE_STRICT=1 tampers every copy and fails on the storm.
+REJOIN_STORM_BUG = os.environ.get("PARLEY_HOSTILE_STRICT") != "1"
+MAX_QUIET_REJOINS = 5
+
+
+# --------------------------------------------------------------------------- epoch records
+
+
+def newhead_hook(label: str, fn):
+    counter = {"n": 0}
+
+    def hook(conn, data):
+        f = hp.parse_frame(data)
+        if conn.label != label or f is None or f.type != hp.NEW_HEAD:
+            return None
+        i = counter["n"]
+        counter["n"] += 1
+        return fn(conn, f, i)
+    return hook
+
+
+def test_forged_new_head_is_ignored(t):
+    """Each NewHead to bob is tampered (a byte of the roster, the signature, the epoch
+    number, the salt; unsigned; signed by a non-member; a member injected into the
+    roster): bob warns, ignores it, catches up on the genuine chain, keeps going."""
+    def body(s):
+        create_room(s)
+        mallory = harness.User(t, "mallory")
+        t.keygen(mallory)
+        m_seed = hp.load_private_seed(mallory.key_file)
+        m_pub = hp.ed25519_public_key(m_seed)
+
+        def inject_member(rec: hp.Record) -> hp.Record:
+            r = hp.Record(**rec.__dict__)
+            roster = sorted(rec.roster + [m_pub])
+            idx = roster.index(m_pub)
+            r.roster = roster
+            r.ops = rec.ops + [(1, m_pub)]
+            r.boxes = rec.boxes[:idx] + [os.urandom(hp.SEALED_BOX_BYTES)] + rec.boxes[idx:]
+            return r
+
+        def non_member(rec: hp.Record) -> hp.Record:
+            r = inject_member(rec).with_head_field(hp.REC_AUTHOR, m_pub)
+            r.signature = hp.ed25519_sign(m_seed, r.signed_message())
+            return r
+
+        def tamper(i: int, record: bytes) -> bytes:
+            rec = hp.Record.parse(record)
+            if i == 0:
+                return hp.flip(record, hp.REC_N + 2 + 5)            # a roster byte
+            if i == 1:
+                return hp.flip(record, len(record) - 10)            # the signature
+            if i == 2:
+                return hp.flip(record, hp.REC_EPOCH + 7, 0x02)      # epoch number
+            if i == 3:
+                return hp.flip(record, hp.REC_SALT + 3)             # salt
+            if i == 4:
+                return rec.body() + bytes(64)                       # unsigned
+            if i == 5:
+                return non_member(rec).encode()                     # signed by a non-member
+            return inject_member(rec).encode()                      # member injected by the relay
+        rounds = 7
+        tampered_once = set()
+
+        def hook(conn, data):
+            # Every copy of the NewHead for epoch e (live, and again in a backlog) is
+            # tampered the same way: tamper number e - 1.
+            f = hp.parse_frame(data)
+            if conn.label != "bob" or f is None or f.type != hp.NEW_HEAD:
+                return None
+            epoch = hp.Record.parse(f.record).epoch
+            if epoch > rounds:
+                return None
+            if REJOIN_STORM_BUG and epoch in tampered_once:
+                return None  # BUG: see REJOIN_STORM_BUG; only the live copy is tampered
+            tampered_once.add(epoch)
+            f.record = tamper(epoch - 1, f.record)
+            return [f.encode()]
+        s.proxy.on_relay_frame = hook
+        bob = s.users["bob"].listen(ROOM, s.url("bob"), count=rounds + 1, timeout=LISTEN_TIMEOUT + 60)
+        alice = s.users["alice"]
+        genuine = []
+        storms = []
+
+        def joins():
+            return sum(len(c.frames("c2r", stage="got", ftype=hp.JOIN)) for c in s.proxy.connections("bob"))
+        for i in range(rounds):
+            alice.rekey(ROOM, s.relay.url).expect_ok(f"alice rekeys to epoch {i + 1}")
+            before = joins()
+            time.sleep(1.0)  # nobody speaks for a second after the tampered NewHead
+            rejoins = joins() - before
+            text = f"in epoch {i + 1}"
+            alice.send(ROOM, s.relay.url, [text]).expect_ok("alice sends")
+            genuine.append(("alice", text))
+            wait_stdout(bob.proc, has_ok(text), WAIT_S, f"bob gets '{text}' after tampered NewHead {i}")
+            storms.append((i, rejoins))
+        alice.send(ROOM, s.relay.url, ["done"]).expect_ok("alice sends")
+        genuine.append(("alice", "done"))
+        result = bob.finish()
+        lines = bob.lines()
+        assert_genuine_only(lines, genuine, "bob", result)
+        assert [m["epoch"] for m in ok_lines(lines)] == list(range(1, rounds + 1)) + [rounds], result.describe()
+        warnings = re.findall(r"warning: the relay announced (?:an invalid|epoch).*", result.stderr)
+        # Rounds 1 and 4 change only the signature: the body (and so the record hash) is
+        # the genuine one, so a copy that arrives after bob fetched the genuine chain is
+        # rightly taken as the record he holds, without a warning. The other five change
+        # the body and must each be warned about.
+        assert len(warnings) >= rounds - 2, f"expected a warning per tampered NewHead\n  {result.describe()}"
+        assert "mallory" not in result.stderr and "added" not in result.stderr, result.describe()
+        result.expect_ok("bob's listener")
+        stormy = [(i, n) for i, n in storms if n > MAX_QUIET_REJOINS]
+        if stormy:
+            msg = (f"rejoin storm after an ignored NewHead (tamper round, Join frames in one quiet "
+                   f"second): {stormy}")
+            raise AssertionError(msg)
+        if REJOIN_STORM_BUG:
+            print("[ SKIP ] BUG (reported): backlog copies of a tampered NewHead are passed unchanged, "
+                  "since the client then rejoins in a tight loop (REJOIN_STORM_BUG); "
+                  "PARLEY_HOSTILE_STRICT=1 tampers every copy and checks", flush=True)
+    run_setup(t, body)
+
+
+def test_forked_new_head_blocks_the_room(t):
+    """alice (a member) signs a second, different record for epoch 1; the relay
+    announces it to bob, who holds the genuine epoch 1: a fork, both authors named,
+    exit 6, nothing more shown."""
+    def body(s):
+        create_room(s)
+        alice = s.users["alice"]
+        seed = hp.load_private_seed(alice.key_file)
+        bob = s.users["bob"].listen(ROOM, s.url("bob"), count=3, timeout=LISTEN_TIMEOUT)
+        alice.rekey(ROOM, s.relay.url).expect_ok("alice rekeys to epoch 1")
+        alice.send(ROOM, s.relay.url, ["in epoch 1"]).expect_ok("alice sends")
+        wait_stdout(bob.proc, has_ok("in epoch 1"), WAIT_S, "bob follows epoch 1")
+        chains = hp.fetch_chains("127.0.0.1", s.relay.port, hp.room_id(ROOM))
+        rec = hp.Record.parse(chains[0][1])
+        created = struct.unpack_from(">Q", rec.head, hp.REC_CREATED)[0] + 1
+        other = rec.with_head_field(hp.REC_CREATED, struct.pack(">Q", created))
+        other.signature = hp.ed25519_sign(seed, other.signed_message())
+        conn = [c for c in s.proxy.connections("bob", reader=True) if c.open][-1]
+        last = conn.frames("r2c", ftype=hp.DELIVER)[-1]
+        conn.inject_to_client(hp.Frame(hp.NEW_HEAD, room=last.room, genesis=last.genesis, seq=last.seq + 1,
+                                       record=other.encode()).encode())
+        result = bob.finish()
+        assert result.returncode == 6, f"fork: expected exit 6\n  {result.describe()}"
+        assert re.search(r"fork at epoch 1", result.stderr), result.describe()
+        assert_genuine_only(bob.lines(), [("alice", "in epoch 1")], "bob", result)
+    run_setup(t, body)
+
+
+def pin_bob_at_epoch_1(s: Setup) -> None:
+    s.users["alice"].rekey(ROOM, s.relay.url).expect_ok("alice rekeys to epoch 1")
+    s.users["bob"].send(ROOM, s.relay.url, ["pinning epoch 1"]).expect_ok("bob pins epoch 1")
+
+
+def chain_hook(label: str, rewrite):
+    def hook(conn, data):
+        f = hp.parse_frame(data)
+        if conn.label != label or f is None or f.type != hp.CHAIN:
+            return None
+        f.chains = [rewrite(list(c)) for c in f.chains]
+        return [f.encode()]
+    return hook
+
+
+def refused(s: Setup, user: str, label: str, what: str, *mentions: str) -> harness.Result:
+    result = s.users[user].room_cmd("listen", ROOM, s.url(label), extra=["--count", "1", "--timeout", "10"])
+    result.expect_fail(what, *mentions)
+    assert result.returncode != 3, f"{what}: timed out instead of refusing\n  {result.describe()}"
+    assert not ok_lines(json_lines(result.stdout)), f"{what}: showed messages\n  {result.describe()}"
+    return result
+
+
+def test_rollback_is_refused(t):
+    """bob pinned epoch 1; the relay serves the chain without its last record."""
+    def body(s):
+        create_room(s)
+        pin_bob_at_epoch_1(s)
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: c[:-1])
+        refused(s, "bob", "bob", "rolled-back chain", "rollback")
+    run_setup(t, body)
+
+
+def test_other_genesis_for_pinned_room_is_refused(t):
+    """bob pinned the room; the relay serves another valid chain under the same room
+    id (alice created the same room name on another relay), or another room's chain."""
+    def body(s):
+        create_room(s)
+        create_room(s, OTHER_ROOM)
+        pin_bob_at_epoch_1(s)
+        with t.relay() as relay2:
+            # alice on another device (fresh state: no pin) founds the same room name there
+            other_device = harness.User(t, "alice")
+            other_device.state = t.fresh_dir("alice-other-state")
+            other_device.create(ROOM, relay2.url).expect_ok("alice creates the same room name elsewhere")
+            foreign = hp.fetch_chains("127.0.0.1", relay2.port, hp.room_id(ROOM))
+        other_room = hp.fetch_chains("127.0.0.1", s.relay.port, hp.room_id(OTHER_ROOM))
+        assert foreign and other_room
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: foreign[0])
+        refused(s, "bob", "bob", "another genesis", "pinned")
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: other_room[0])
+        refused(s, "bob", "bob", "another room's chain", "pinned")
+    run_setup(t, body)
+
+
+def test_tampered_records_in_chain_are_refused(t):
+    """A byte of the salt, the KDF ops or the KDF memory changed (also to below the
+    floor), and a member injected into the roster, in a record of the Chain reply:
+    refused both by bob (pinned) and by charlie (first contact, no pin)."""
+    def body(s):
+        create_room(s)
+        pin_bob_at_epoch_1(s)
+        mallory = harness.User(t, "mallory")
+        t.keygen(mallory)
+        m_pub = hp.load_public_key(mallory.public_keys / "mallory.pem")
+
+        def inject(rec_bytes):
+            r = hp.Record.parse(rec_bytes)
+            roster = sorted(r.roster + [m_pub])
+            idx = roster.index(m_pub)
+            ops = list(r.ops)
+            if r.epoch == 0:
+                ops.insert(idx, (1, m_pub))   # a genesis adds exactly its roster, in order
+            else:
+                ops.append((1, m_pub))
+            r2 = hp.Record(r.head, roster, ops, r.token_hash, r.commitment,
+                           r.boxes[:idx] + [os.urandom(hp.SEALED_BOX_BYTES)] + r.boxes[idx:], r.signature)
+            return r2.encode()
+
+        cases = [
+            ("salt of the genesis", 0, lambda r: hp.flip(r, hp.REC_SALT + 7)),
+            ("salt of epoch 1", 1, lambda r: hp.flip(r, hp.REC_SALT)),
+            ("KDF ops of the genesis", 0, lambda r: hp.flip(r, hp.REC_KDF_OPS + 3)),
+            ("KDF memory of epoch 1", 1, lambda r: hp.flip(r, hp.REC_KDF_MEM + 1)),
+            ("KDF memory below the floor", 0,
+             lambda r: r[:hp.REC_KDF_MEM] + struct.pack(">I", 8) + r[hp.REC_KDF_MEM + 4:]),
+            ("KDF ops below the floor", 1,
+             lambda r: r[:hp.REC_KDF_OPS] + struct.pack(">I", 1) + r[hp.REC_KDF_OPS + 4:]),
+            ("member injected into the genesis roster", 0, inject),
+            ("member injected into the epoch-1 roster", 1, inject),
+        ]
+        for what, index, change in cases:
+            def rewrite(chain, index=index, change=change):
+                chain[index] = change(chain[index])
+                return chain
+            s.proxy.on_relay_frame = chain_hook("bob", rewrite)
+            refused(s, "bob", "bob", f"bob, {what}", "pinned", "signature", "kdf", "rejected")
+            s.proxy.on_relay_frame = chain_hook("charlie", rewrite)
+            refused(s, "charlie", "charlie", f"charlie, {what}", "usable", "signature", "kdf")
+    run_setup(t, body, names=("alice", "bob", "charlie"))
+
+
+if __name__ == "__main__":
+    harness.main([
+        test_forged_new_head_is_ignored,
+        test_forked_new_head_blocks_the_room,
+        test_rollback_is_refused,
+        test_other_genesis_for_pinned_room_is_refused,
+        test_tampered_records_in_chain_are_refused,
+    ])

@@ -1,0 +1,152 @@
+"""Shared by the hostile-relay tests (test_hostile_relay.py, test_hostile_records.py,
+test_lost_acks.py):
+a relay with the scripted man-in-the-middle proxy (hostile_proxy.py) in front of it,
+and helpers that read what the clients showed.
+
+Every hostile test checks the same rule: a forged, replayed or misattributed message
+is never shown with status ok; it is either shown as rejected/warning with a reason,
+or it leaves the client unaffected (nothing shown, later genuine messages arrive).
+"""
+import json
+import re
+import signal
+import time
+
+import harness
+import hostile_proxy as hp
+
+ROOM = "den"
+OTHER_ROOM = "attic"
+LISTEN_TIMEOUT = 40
+WAIT_S = 30.0
+
+
+class Setup:
+    """A relay, a proxy in front of it, and users. `url(label)` is a proxy port whose
+    connections carry that label (hooks pick their victims by label)."""
+
+    def __init__(self, t, names=("alice", "bob")):
+        self.t = t
+        self.relay = t.relay().start()
+        self.proxy = hp.HostileProxy("127.0.0.1", self.relay.port).start()
+        self.users = t.make_users(list(names))
+        self._urls = {}
+
+    def url(self, label: str) -> str:
+        if label not in self._urls:
+            self._urls[label] = self.proxy.listen(label)
+        return self._urls[label]
+
+    def close(self, ok: bool) -> None:
+        self.proxy.stop()
+        if ok:
+            self.relay.stop()
+        elif self.relay.proc is not None:
+            self.relay.proc.kill()
+
+    def check_proxy(self) -> None:
+        assert not self.proxy.errors, f"proxy errors: {self.proxy.errors}"
+
+
+def run_setup(t, body, names=("alice", "bob")):
+    s = Setup(t, names)
+    ok = False
+    try:
+        body(s)
+        s.check_proxy()
+        ok = True
+    finally:
+        s.close(ok)
+
+
+def json_lines(text: str) -> list:
+    out = []
+    for raw in text.splitlines():
+        raw = raw.strip()
+        if raw:
+            try:
+                out.append(json.loads(raw))
+            except json.JSONDecodeError:
+                raise AssertionError(f"listener printed a non-JSON line: {raw!r}")
+    return out
+
+
+def wait_stdout(proc: harness.Proc, pred, timeout: float, what: str) -> list:
+    """Poll a listener's JSON lines until pred(lines) holds (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = json_lines(proc.stdout())
+        if pred(lines):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout:.0f}s\n  {proc.result(-1).describe()}")
+        if not proc.running():
+            raise AssertionError(f"{what}: process exited first\n  {proc.result().describe()}")
+        time.sleep(0.05)
+
+
+def ok_lines(lines):
+    return [m for m in lines if m.get("status") == "ok"]
+
+
+def has_ok(text: str):
+    return lambda lines: any(m.get("status") == "ok" and m.get("text") == text for m in lines)
+
+
+def assert_genuine_only(lines: list, genuine: list, who: str, result=None) -> None:
+    """Every ok line is one of `genuine` [(from, text)], each at most once."""
+    ctx = f"\n  {result.describe()}" if result is not None else f"\n  lines: {lines}"
+    seen = []
+    for m in ok_lines(lines):
+        pair = (m.get("from"), m.get("text"))
+        assert pair in genuine, f"{who}: FORGED/ALTERED message shown as ok: {m}{ctx}"
+        assert pair not in seen, f"{who}: message shown twice (replay accepted): {m}{ctx}"
+        seen.append(pair)
+
+
+def rejected(lines, pattern: str = ""):
+    rx = re.compile(pattern, re.I)
+    return [m for m in lines if m.get("status") == "rejected" and rx.search(m.get("reason", ""))]
+
+
+def stop(proc: harness.Proc) -> None:
+    proc.signal(signal.SIGTERM)
+    try:
+        proc.popen.wait(timeout=5)
+    except Exception:
+        proc.kill()
+
+
+def renumbered(frame_bytes: bytes, seq: int) -> bytes:
+    f = hp.parse_frame(frame_bytes)
+    f.seq = seq
+    return f.encode()
+
+
+def deliver_hook(label: str, fn, readers_only: bool = True):
+    """A relay->client hook calling fn(conn, frame, index) for each Deliver to `label`'s
+    reading connections (index counts Delivers per label, from 0)."""
+    counter = {"n": 0}
+
+    def hook(conn, data):
+        if conn.label != label:
+            return None
+        f = hp.parse_frame(data)
+        if f is None or f.type != hp.DELIVER or (readers_only and conn.reader is False):
+            return None
+        i = counter["n"]
+        counter["n"] += 1
+        return fn(conn, f, i)
+    return hook
+
+
+def create_room(s: Setup, room: str = ROOM) -> None:
+    s.users["alice"].create(room, s.relay.url).expect_ok(f"alice creates {room}")
+
+
+def start_chat(s: Setup, name: str, label: str = "") -> harness.Proc:
+    """`parley chat` for `name` through the proxy port `label` (default: the name), with
+    stdin open for lines."""
+    user = s.users[name]
+    return harness.Proc(s.t, f"{name}-chat", [harness.args().parley, "chat"] + user.room_args(ROOM, s.url(label or name)),
+                        user.env(), stdin_pipe=True)
