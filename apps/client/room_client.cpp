@@ -1,8 +1,8 @@
 #include "room_client.h"
 
 #include <algorithm>
-#include <chrono>
 #include <limits>
+#include <chrono>
 #include <set>
 
 #include "user_error.h"
@@ -54,16 +54,10 @@ void RoomClient::connect() {
     net_ = std::make_unique<net::Client>(endpoint_, options_);
     try {
         net_->connect(
-            [this, gen](std::vector<std::uint8_t> frame) {
-                events_.push({Event::Kind::frame, std::move(frame), {}, gen});
-            },
-            [this, gen](std::string reason) {
-                events_.push({Event::Kind::closed, {}, std::move(reason), gen});
-            });
+            [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
+            [this, gen](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason), gen}); });
     } catch (const std::exception& e) {
-        throw UserError(
-            e.what(),
-            "check --server, that the relay runs, and --ca for a self-signed certificate");
+        throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
     }
     closed_ = false;
     joined_ = false;
@@ -71,9 +65,8 @@ void RoomClient::connect() {
 
 void RoomClient::reconnect() {
     using clock = std::chrono::steady_clock;
-    const auto give_up = reconnect_limit_ == std::chrono::seconds::max()
-                             ? clock::time_point::max()
-                             : clock::now() + reconnect_limit_;
+    const auto give_up = reconnect_limit_ == std::chrono::seconds::max() ? clock::time_point::max()
+                                                                           : clock::now() + reconnect_limit_;
     auto backoff = 250ms;
     notice("connection to the relay lost (" + close_reason_ + "); reconnecting");
     for (;;) {
@@ -88,8 +81,7 @@ void RoomClient::reconnect() {
             return;
         } catch (const UserError& e) {
             if (removed_ || blocked_) throw;
-            if (clock::now() >= give_up)
-                throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
+            if (clock::now() >= give_up) throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
         }
     }
 }
@@ -102,8 +94,7 @@ void RoomClient::maintain() {
 bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!done()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left <= 0ms) return false;
         maintain();
         pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
@@ -151,10 +142,8 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
         case Event::Kind::input_eof:
             // Input typed while we wait for the relay is handled afterwards, at
             // the top level, never inside another command.
-            if (depth_ > 0)
-                deferred_input_.push_back(std::move(*event));
-            else if (on_input_)
-                on_input_(*event);
+            if (depth_ > 0) deferred_input_.push_back(std::move(*event));
+            else if (on_input_) on_input_(*event);
             break;
     }
 }
@@ -167,8 +156,7 @@ bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::mill
         ~Leave() { --depth; }
     } leave{depth_};
     while (!done()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left <= 0ms) return false;
         pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
     }
@@ -190,12 +178,10 @@ void RoomClient::handle_frame(const Bytes& bytes) {
                 handle_new_head(f);
             } else if constexpr (std::is_same_v<T, wire::Chain>) {
                 chain_reply_ = std::move(f);
-            } else if constexpr (std::is_same_v<T, wire::Published> ||
-                                 std::is_same_v<T, wire::Joined> || std::is_same_v<T, wire::Ack> ||
-                                 std::is_same_v<T, wire::Error>) {
+            } else if constexpr (std::is_same_v<T, wire::Published> || std::is_same_v<T, wire::Joined> ||
+                                 std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::Error>) {
                 // Keep answers to requests we made; anything else is relay noise.
-                if (outstanding_.erase(f.request_id) != 0)
-                    replies_.insert_or_assign(f.request_id, wire::Frame(f));
+                if (outstanding_.erase(f.request_id) != 0) replies_.insert_or_assign(f.request_id, wire::Frame(f));
             } else {
                 notice("warning: the relay sent a client-to-relay frame; ignored");
             }
@@ -205,17 +191,14 @@ void RoomClient::handle_frame(const Bytes& bytes) {
 
 template <class T>
 T RoomClient::await_reply(std::uint64_t request_id, const char* what) {
-    bool got =
-        pump_until([&] { return closed_ || replies_.count(request_id) != 0; }, reply_timeout);
+    bool got = pump_until([&] { return closed_ || replies_.count(request_id) != 0; }, reply_timeout);
     if (!got) throw UserError(std::string("the relay did not answer ") + what + " in time");
     auto it = replies_.find(request_id);
     if (it == replies_.end()) throw UserError("the relay closed the connection: " + close_reason_);
     wire::Frame frame = std::move(it->second);
     replies_.erase(it);
     if (auto* err = std::get_if<wire::Error>(&frame)) {
-        throw RelayRefused(
-            std::string("the relay refused ") + what + ": " + wire::to_string(err->code),
-            err->code);
+        throw RelayRefused(std::string("the relay refused ") + what + ": " + wire::to_string(err->code), err->code);
     }
     if (auto* reply = std::get_if<T>(&frame)) return *reply;
     throw UserError(std::string("the relay answered ") + what + " with the wrong frame");
@@ -231,8 +214,7 @@ wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
     send_frame(wire::GetChain{room_, genesis});
     bool got = pump_until([&] { return closed_ || chain_reply_.has_value(); }, reply_timeout);
     if (!got || !chain_reply_) throw UserError("the relay did not send the room's epoch chain");
-    if (chain_reply_->room != room_)
-        throw UserError("the relay sent the epoch chain of another room");
+    if (chain_reply_->room != room_) throw UserError("the relay sent the epoch chain of another room");
     return std::move(*chain_reply_);
 }
 
@@ -248,8 +230,7 @@ void RoomClient::open(bool create_if_missing) {
     if (reply.chains.empty()) {
         if (pin) {
             throw UserError("the relay does not have the chain pinned for room " + room_name_ +
-                                " (genesis " + to_hex(pin->genesis).substr(0, 16) +
-                                "); refusing to use another",
+                                " (genesis " + to_hex(pin->genesis).substr(0, 16) + "); refusing to use another",
                             "the relay may have lost its data or be serving someone else's room; "
                             "compare the room code with the other members");
         }
@@ -267,11 +248,9 @@ void RoomClient::join() {
     for (int attempt = 0; attempt < 4; ++attempt) {
         joined_ = false;
         // A process that only sends wants no backlog.
-        const std::uint64_t after =
-            reader() ? last_seq_ : std::numeric_limits<std::uint64_t>::max();
+        const std::uint64_t after = reader() ? last_seq_ : std::numeric_limits<std::uint64_t>::max();
         auto id = next_request_id();
-        send_frame(wire::Join{id, room_, chain_->genesis_hash(),
-                              epochs_.at(chain_->head().epoch).token, after});
+        send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, after});
         std::optional<wire::Joined> joined;
         try {
             joined = await_reply<wire::Joined>(id, "the join");
@@ -279,21 +258,18 @@ void RoomClient::join() {
             // Another member moved the room to a new epoch since we fetched it.
             if (e.code() != wire::RelayError::forbidden || attempt == 3) throw;
         }
-        if (joined && joined->head_epoch == chain_->head().epoch &&
-            joined->head_hash == chain_->head_hash()) {
+        if (joined && joined->head_epoch == chain_->head().epoch && joined->head_hash == chain_->head_hash()) {
             joined_ = true;
             backlog_last_seq_ = joined->last_seq;
             if (reader() && joined->first_seq > last_seq_ + 1) {
-                notice("messages " + std::to_string(last_seq_ + 1) + " to " +
-                       std::to_string(joined->first_seq - 1) +
+                notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
                        " expired on the relay before this device fetched them");
             }
             return;
         }
         // Fetch and verify the chain again, then join with the new head.
         refresh_chain();
-        if (removed_ || blocked_)
-            throw UserError("cannot join room " + room_name_, "", removed_ ? 5 : 6);
+        if (removed_ || blocked_) throw UserError("cannot join room " + room_name_, "", removed_ ? 5 : 6);
     }
     throw UserError("the relay keeps reporting a head that differs from the chain it serves");
 }
@@ -321,9 +297,7 @@ void RoomClient::send_text(std::string_view text) {
             if (!reconnect_) throw UserError("the relay closed the connection: " + close_reason_);
             reconnect();
         }
-        if (removed_)
-            throw UserError("you were removed from room " + room_name_ + "; message not sent", "",
-                            5);
+        if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
         if (blocked_) throw UserError(*blocked_ + "; message not sent", "", 6);
         if (!joined_) join();
         const auto& head = chain_->head();
@@ -331,20 +305,14 @@ void RoomClient::send_text(std::string_view text) {
             // Seal under the current head. After a reconnect the same bytes are
             // sent again, so a message the relay did keep is a duplicate that
             // receivers drop by its counter.
-            protocol::SenderContext ctx{member_.identity,
-                                        crypto::key_id(member_.identity->public_key),
-                                        room_,
-                                        head.epoch,
-                                        chain_->head_hash(),
-                                        session_,
+            protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
+                                        head.epoch, chain_->head_hash(), session_,
                                         epochs_.at(head.epoch).message_key.get()};
             epoch = head.epoch;
             counter = send_counter_++;
             timestamp = now_ms();
-            member_.store->record_sent(
-                session_, counter);  // before it leaves: our other processes must know it
-            envelope = protocol::seal_message(ctx, counter, timestamp,
-                                              crypto::random_array<wire::nonce_bytes>(), text);
+            member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
+            envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(), text);
             sent_before = false;
         }
         auto id = next_request_id();
@@ -379,8 +347,7 @@ void RoomClient::send_text(std::string_view text) {
 void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
                                    std::uint64_t time_ms, std::string_view text,
                                    const Bytes& envelope) {
-    store::HistoryEntry e{
-        seq, member_.identity->public_key, epoch, counter, time_ms, true, std::string(text)};
+    store::HistoryEntry e{seq, member_.identity->public_key, epoch, counter, time_ms, true, std::string(text)};
     store::StateStore::Transaction tx(*member_.store);
     member_.store->add_history(room_, seq, history_.seal(room_, e));
     // The relay never sends our own message back on this connection: it
@@ -443,9 +410,7 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     in.delivery = receiver_->receive(f.envelope);
     const auto& d = in.delivery;
     if (d.accepted) {
-        store::HistoryEntry e{
-            f.seq, *d.sender, d.header.epoch, d.header.counter, d.header.timestamp_ms,
-            d.own, d.text};
+        store::HistoryEntry e{f.seq, *d.sender, d.header.epoch, d.header.counter, d.header.timestamp_ms, d.own, d.text};
         member_.store->add_history(room_, f.seq, history_.seal(room_, e));
     }
     member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});

@@ -5,8 +5,8 @@
 // queues frames (event_queue.h).
 #pragma once
 
-#include <deque>
 #include <filesystem>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,8 +46,7 @@ public:
     using NoticeHandler = std::function<void(const std::string&)>;  // for the user, one line
     using InputHandler = std::function<void(const Event&)>;
 
-    RoomClient(Member member, std::string room_name, net::Endpoint endpoint,
-               net::Client::Options options);
+    RoomClient(Member member, std::string room_name, net::Endpoint endpoint, net::Client::Options options);
     ~RoomClient();
 
     void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
@@ -136,9 +135,7 @@ private:
     std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
     void adopt_head();  // keys for the head, pin, receiver
-    void notice(const std::string& line) {
-        if (on_notice_) on_notice_(line);
-    }
+    void notice(const std::string& line) { if (on_notice_) on_notice_(line); }
 
     Member member_;
     std::string room_name_;
@@ -162,8 +159,8 @@ private:
     static constexpr std::size_t max_own_stored = 1024;
     // What send_text sent on connections that dropped before its Ack (see there).
     const std::vector<Bytes>* unacknowledged_ = nullptr;
-    std::uint64_t backlog_last_seq_ = 0;  // Joined.last_seq of the current connection
-    std::uint64_t generation_ = 0;        // connection count: events of old ones are dropped
+    std::uint64_t backlog_last_seq_ = 0;     // Joined.last_seq of the current connection
+    std::uint64_t generation_ = 0;           // connection count: events of old ones are dropped
     bool reconnect_ = false;
     std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();
     store::HistoryCipher history_;

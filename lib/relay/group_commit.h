@@ -46,8 +46,7 @@ class GroupCommit {
 public:
     // `seqs` is the stored items' sequence numbers in batch order, or null when
     // the commit failed and nothing of the batch was stored.
-    using Done = std::function<void(std::vector<PendingSend>& batch,
-                                    const std::vector<std::uint64_t>* seqs)>;
+    using Done = std::function<void(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs)>;
 
     GroupCommit(MessageLog& log, Done done, GroupCommitOptions options = {});
     // Commits what is queued, then stops the writer.

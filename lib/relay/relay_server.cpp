@@ -136,20 +136,17 @@ RelayServer::RelayServer(RelayOptions options)
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
     try {
-        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_,
-                                               connections_, options_.limits, read_rates_);
+        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_,
+                                               options_.limits, read_rates_);
     } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen on " +
-                                 listen_url(options_.listen, tls_ != nullptr) + ": " +
-                                 e.code().message());
+        throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
+                                 ": " + e.code().message());
     }
 }
 
 RelayServer::~RelayServer() = default;
 
-std::string RelayServer::url() const {
-    return listen_url(listener_->local_endpoint(), tls_ != nullptr);
-}
+std::string RelayServer::url() const { return listen_url(listener_->local_endpoint(), tls_ != nullptr); }
 
 void RelayServer::run() {
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -159,8 +156,7 @@ void RelayServer::run() {
     schedule_prune();
     schedule_trim();
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i)
-        threads.emplace_back([this] { ioc_.run(); });
+    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
 }
@@ -223,8 +219,7 @@ void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadli
     if (connections_.size() == 0) return ioc_.stop();
     if (std::chrono::steady_clock::now() >= deadline) {
         if (aborted) return ioc_.stop();
-        std::fprintf(stderr,
-                     "parley-relay: closing %zu connection(s) that did not finish closing\n",
+        std::fprintf(stderr, "parley-relay: closing %zu connection(s) that did not finish closing\n",
                      connections_.size());
         connections_.abort_all();
         deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -76,30 +76,18 @@ FrameType type_of(const Frame& frame) {
     return std::visit(
         [](const auto& f) {
             using T = std::decay_t<decltype(f)>;
-            if constexpr (std::is_same_v<T, GetChain>)
-                return FrameType::get_chain;
-            else if constexpr (std::is_same_v<T, Publish>)
-                return FrameType::publish;
-            else if constexpr (std::is_same_v<T, Join>)
-                return FrameType::join;
-            else if constexpr (std::is_same_v<T, Send>)
-                return f.resend ? FrameType::resend : FrameType::send;
-            else if constexpr (std::is_same_v<T, Chain>)
-                return FrameType::chain;
-            else if constexpr (std::is_same_v<T, Published>)
-                return FrameType::published;
-            else if constexpr (std::is_same_v<T, Joined>)
-                return FrameType::joined;
-            else if constexpr (std::is_same_v<T, Ack>)
-                return FrameType::ack;
-            else if constexpr (std::is_same_v<T, Deliver>)
-                return FrameType::deliver;
-            else if constexpr (std::is_same_v<T, NewHead>)
-                return FrameType::new_head;
-            else if constexpr (std::is_same_v<T, Error>)
-                return FrameType::error;
-            else
-                static_assert(always_false<T>);
+            if constexpr (std::is_same_v<T, GetChain>) return FrameType::get_chain;
+            else if constexpr (std::is_same_v<T, Publish>) return FrameType::publish;
+            else if constexpr (std::is_same_v<T, Join>) return FrameType::join;
+            else if constexpr (std::is_same_v<T, Send>) return f.resend ? FrameType::resend : FrameType::send;
+            else if constexpr (std::is_same_v<T, Chain>) return FrameType::chain;
+            else if constexpr (std::is_same_v<T, Published>) return FrameType::published;
+            else if constexpr (std::is_same_v<T, Joined>) return FrameType::joined;
+            else if constexpr (std::is_same_v<T, Ack>) return FrameType::ack;
+            else if constexpr (std::is_same_v<T, Deliver>) return FrameType::deliver;
+            else if constexpr (std::is_same_v<T, NewHead>) return FrameType::new_head;
+            else if constexpr (std::is_same_v<T, Error>) return FrameType::error;
+            else static_assert(always_false<T>);
         },
         frame);
 }
@@ -201,8 +189,7 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
             Error f;
             f.request_id = r.u64();
             auto code = r.u16();
-            if (code < 1 || code > static_cast<std::uint16_t>(RelayError::internal))
-                return std::nullopt;
+            if (code < 1 || code > static_cast<std::uint16_t>(RelayError::internal)) return std::nullopt;
             f.code = static_cast<RelayError>(code);
             return f;
         }

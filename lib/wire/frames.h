@@ -33,15 +33,15 @@ enum class FrameType : std::uint8_t {
 
 // Error codes the relay sends. Generic on purpose: nothing an attacker can use.
 enum class RelayError : std::uint16_t {
-    malformed = 1,      // frame did not decode
-    bad_version = 2,    // unknown protocol version
-    too_large = 3,      // frame over the relay's size limit
-    unknown_chain = 4,  // no such (room, genesis)
-    not_head = 5,       // publish lost the compare-and-set: previous hash is not the head
-    bad_record = 6,     // record failed the relay's structural or signature checks
-    forbidden = 7,      // access token does not match the head epoch
-    not_joined = 8,     // send before join, or the epoch moved on: join again
-    limit = 9,          // a relay limit (rooms per connection, rate, ...) was hit
+    malformed = 1,       // frame did not decode
+    bad_version = 2,     // unknown protocol version
+    too_large = 3,       // frame over the relay's size limit
+    unknown_chain = 4,   // no such (room, genesis)
+    not_head = 5,        // publish lost the compare-and-set: previous hash is not the head
+    bad_record = 6,      // record failed the relay's structural or signature checks
+    forbidden = 7,       // access token does not match the head epoch
+    not_joined = 8,      // send before join, or the epoch moved on: join again
+    limit = 9,           // a relay limit (rooms per connection, rate, ...) was hit
     internal = 10,
 };
 

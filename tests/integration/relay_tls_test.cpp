@@ -31,13 +31,11 @@ TEST_F(RelayTlsTest, EnvelopesLargerThanATlsRecordRoundTrip) {
     std::vector<Bytes> envelopes;
     for (std::size_t size : {std::size_t{100}, std::size_t{20'000}, std::size_t{70'000}}) {
         Bytes envelope(size);
-        for (std::size_t i = 0; i < size; ++i)
-            envelope[i] = static_cast<std::uint8_t>(i * 7 + size);
+        for (std::size_t i = 0; i < size; ++i) envelope[i] = static_cast<std::uint8_t>(i * 7 + size);
         envelopes.push_back(envelope);
     }
     std::uint64_t id = 10;
-    for (const auto& envelope : envelopes)
-        b.send(wire::Send{id++, room.id, room.genesis, envelope});
+    for (const auto& envelope : envelopes) b.send(wire::Send{id++, room.id, room.genesis, envelope});
     for (const auto& envelope : envelopes) {
         ASSERT_TRUE(b.expect<wire::Ack>());
         auto deliver = a.expect<wire::Deliver>();
@@ -119,8 +117,7 @@ TEST_F(RelayTlsTest, LargestEnvelopesRoundTripBothWays) {
     std::uint64_t id = 20;
     for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}, std::pair{&a, &b}}) {
         Bytes envelope(wire::max_envelope_bytes);
-        for (std::size_t i = 0; i < envelope.size(); ++i)
-            envelope[i] = static_cast<std::uint8_t>(i * 31 + id);
+        for (std::size_t i = 0; i < envelope.size(); ++i) envelope[i] = static_cast<std::uint8_t>(i * 31 + id);
         from->send(wire::Send{id++, room.id, room.genesis, envelope});
         ASSERT_TRUE(from->expect<wire::Ack>());
         auto deliver = to->expect<wire::Deliver>();

@@ -64,8 +64,7 @@ public:
 
     // `rcvbuf` > 0: a small receive buffer, so that a client that does not
     // read stalls the relay's writes early.
-    RawTls(const std::string& port, const std::string& ca, int min_version, int max_version,
-           int rcvbuf = 0) {
+    RawTls(const std::string& port, const std::string& ca, int min_version, int max_version, int rcvbuf = 0) {
         ctx_ = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(ctx_, min_version);
         SSL_CTX_set_max_proto_version(ctx_, max_version);
@@ -135,12 +134,10 @@ public:
         if (n < 126) {
             frame.push_back(static_cast<std::uint8_t>(0x80 | n));
         } else if (n <= 0xffff) {
-            frame.insert(frame.end(), {0x80 | 126, static_cast<std::uint8_t>(n >> 8),
-                                       static_cast<std::uint8_t>(n)});
+            frame.insert(frame.end(), {0x80 | 126, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
         } else {
             frame.push_back(0x80 | 127);
-            for (int i = 0; i < 8; ++i)
-                frame.push_back(static_cast<std::uint8_t>(n >> (56 - 8 * i)));
+            for (int i = 0; i < 8; ++i) frame.push_back(static_cast<std::uint8_t>(n >> (56 - 8 * i)));
         }
         std::array<std::uint8_t, 4> mask{};
         RAND_bytes(mask.data(), 4);
@@ -161,13 +158,15 @@ public:
         std::size_t n = 0;
         if (SSL_read_ex(ssl_, data, size, &n) == 1) return {End::data, n};
         switch (SSL_get_error(ssl_, 0)) {
-            case SSL_ERROR_ZERO_RETURN: return {End::close_notify};
-            case SSL_ERROR_WANT_READ: return {End::timeout};
-            case SSL_ERROR_SYSCALL: return {End::reset_or_eof};
+            case SSL_ERROR_ZERO_RETURN:
+                return {End::close_notify};
+            case SSL_ERROR_WANT_READ:
+                return {End::timeout};
+            case SSL_ERROR_SYSCALL:
+                return {End::reset_or_eof};
             default:
                 // OpenSSL 3 reports EOF without close_notify as an SSL error too.
-                if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-                    return {End::reset_or_eof};
+                if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return {End::reset_or_eof};
                 return {End::tls_error};
         }
     }
@@ -241,11 +240,9 @@ protected:
     }
 
     // A self-signed Ed25519 certificate; returns system()'s status.
-    static int make_certificate(const std::string& cert, const std::string& key,
-                                const std::string& san) {
-        std::string cmd =
-            "openssl req -x509 -newkey ed25519 -nodes -days 2 -keyout '" + key + "' -out '" + cert +
-            "' -subj /CN=localhost -addext subjectAltName=" + san + " >/dev/null 2>&1";
+    static int make_certificate(const std::string& cert, const std::string& key, const std::string& san) {
+        std::string cmd = "openssl req -x509 -newkey ed25519 -nodes -days 2 -keyout '" + key + "' -out '" +
+                          cert + "' -subj /CN=localhost -addext subjectAltName=" + san + " >/dev/null 2>&1";
         return std::system(cmd.c_str());
     }
 
@@ -281,8 +278,7 @@ protected:
         wire::RoomId id;
         wire::Hash genesis;
     };
-    static Room publish_and_join(FrameClient& a, FrameClient& b, const char* name,
-                                 std::uint8_t token_fill) {
+    static Room publish_and_join(FrameClient& a, FrameClient& b, const char* name, std::uint8_t token_fill) {
         TestMember alice = make_member();
         TestMember bob = make_member();
         auto room = make_room(name);

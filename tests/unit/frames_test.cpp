@@ -122,8 +122,7 @@ TEST(Frames, RejectsEveryTruncation) {
         for (std::size_t n = 0; n < bytes.size(); ++n) {
             auto decoded = decode_frame(ByteView(bytes).first(n));
             EXPECT_FALSE(decoded.frame) << "frame index " << frame.index() << ", prefix " << n;
-            EXPECT_EQ(decoded.error, FrameError::malformed)
-                << "frame index " << frame.index() << ", prefix " << n;
+            EXPECT_EQ(decoded.error, FrameError::malformed) << "frame index " << frame.index() << ", prefix " << n;
         }
     }
 }
@@ -151,8 +150,7 @@ TEST(Frames, RejectsOtherVersionsAsBadVersion) {
 }
 
 TEST(Frames, RejectsErrorCodeZeroAndUnknownCodes) {
-    for (std::uint16_t code :
-         {std::uint16_t{0}, std::uint16_t{11}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
+    for (std::uint16_t code : {std::uint16_t{0}, std::uint16_t{11}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
         auto bytes = encode_frame(Error{1, static_cast<RelayError>(code)});
         auto decoded = decode_frame(bytes);
         EXPECT_FALSE(decoded.frame) << "code " << code;

@@ -119,8 +119,7 @@ protected:
         state_.handle(c, wire::encode_frame(f));
     }
 
-    wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r,
-                       const wire::Token& token = {}) {
+    wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r, const wire::Token& token = {}) {
         handle(c, wire::Publish{1, room_, token, wire::encode_record(r)});
         return c.take<wire::Published>().record_hash;
     }
@@ -263,8 +262,7 @@ TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
     auto g = publish(a, genesis);
     join(a, g, token0_);
     join(b, g, token0_);
-    handle(a, wire::Publish{9, room_, token0_,
-                            wire::encode_record(make_successor(genesis, alice_, token1_))});
+    handle(a, wire::Publish{9, room_, token0_, wire::encode_record(make_successor(genesis, alice_, token1_))});
     EXPECT_EQ(a.take<wire::Published>().request_id, 9u);
     EXPECT_EQ(a.take<wire::NewHead>().genesis, g);
     EXPECT_EQ(b.take<wire::NewHead>().genesis, g);
@@ -275,8 +273,7 @@ TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
 TEST_F(RelayStateTest, CapsChainsPerConnection) {
     FakeConnection a;
     std::vector<wire::Hash> geneses;
-    for (int i = 0; i < 3; ++i)
-        geneses.push_back(publish(a, make_genesis(room_, {alice_}, alice_, token0_)));
+    for (int i = 0; i < 3; ++i) geneses.push_back(publish(a, make_genesis(room_, {alice_}, alice_, token0_)));
     join(a, geneses[0], token0_);
     join(a, geneses[1], token0_);
     join(a, geneses[1], token0_);  // rejoining is idempotent, not a third chain
