@@ -5,9 +5,7 @@
 namespace parley::relay {
 
 GroupCommit::GroupCommit(MessageLog& log, Done done, GroupCommitOptions options)
-    : log_(log), recent_(log), done_(std::move(done)), options_(options), writer_([this] {
-          run();
-      }) {}
+    : log_(log), recent_(log), done_(std::move(done)), options_(options), writer_([this] { run(); }) {}
 
 GroupCommit::~GroupCommit() {
     {

@@ -9,8 +9,8 @@
 // is read back and compared byte for byte before it counts. So a Resend costs
 // a scan of the ring and at most one row read, whatever the envelopes' sizes.
 //
-// A chain gets a ring on its first Resend, filled with its last
-// primed_from_log messages from the log: that covers a relay that crashed
+// A chain gets a ring on its first Resend, filled with the messages among its
+// last primed_from_log items in the log: that covers a relay that crashed
 // after storing a message and before its Ack left (the clients come back
 // within seconds). From then on every message stored on that chain is added,
 // up to per_chain. Chains that never see a Resend cost nothing.
@@ -35,8 +35,8 @@ public:
     // A client resends as soon as it has reconnected (`send` gives up after
     // a minute); this many messages cover a busy room for longer than that.
     static constexpr std::size_t per_chain = 4096;
-    // Read from the log on a chain's first Resend: at most this many
-    // messages, so at most ~18 MiB, once per chain after a start.
+    // Read from the log on a chain's first Resend: at most this many items,
+    // so at most ~18 MiB, once per chain after a start.
     static constexpr std::size_t primed_from_log = 256;
 
     explicit RecentMessages(const MessageLog& log);
