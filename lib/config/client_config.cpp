@@ -13,6 +13,14 @@
 namespace parley::config {
 namespace {
 
+// A name from the file, for an error message: printable ASCII, anything else
+// as '?' (a quoted name may hold terminal escapes).
+std::string shown(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+    return out;
+}
+
 std::string where(const std::string& name, const toml::source_region& source) {
     return name + ":" + std::to_string(source.begin.line);
 }
@@ -114,7 +122,7 @@ private:
     }
 
     void value(std::string_view key_text) {
-        const std::string key(key_text);
+        const std::string key = shown(key_text);
         if (at_end() || peek() == '#') throw error(key + " has no value");
         const std::string_view rest = line_.substr(pos_);
         if (rest.starts_with(R"(""")") || rest.starts_with("'''"))
@@ -181,10 +189,7 @@ ClientConfig parse_client_config(std::string_view text, const std::string& name)
         } else if (k == "state") {
             config.state = string_value(name, k, node);
         } else {
-            // Printed escaped: the key comes from a file we were handed.
-            std::string shown;
-            for (unsigned char c : k) shown += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-            throw ConfigError(where(name, key.source()) + ": unknown setting '" + shown +
+            throw ConfigError(where(name, key.source()) + ": unknown setting '" + shown(k) +
                               "' (known: server, room, ca, state)");
         }
     }

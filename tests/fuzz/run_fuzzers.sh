@@ -43,7 +43,8 @@ for t in "${targets[@]}"; do
         # The input itself, so a failure on another machine (CI) can be replayed here:
         # base64 -d > crash && fuzz_<target> crash
         find "$build/artifacts" -name "$t-*" -newer "$build/logs/$t.start" | while read -r artifact; do
-            echo "fuzz:   $(basename "$artifact"), $(stat -c %s "$artifact") bytes, base64:"
+            size=$(stat -c %s "$artifact")
+            echo "fuzz:   $(basename "$artifact"), $size bytes, base64$( ((size > 8192)) && echo " of the first 8192 (replay from the artifact)"):"
             head -c 8192 "$artifact" | base64 -w 100 | sed 's/^/fuzz:     /'
         done
     else

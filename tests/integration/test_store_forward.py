@@ -215,4 +215,3 @@ if __name__ == "__main__":
         test_a_corrupt_state_file_is_a_clear_error,
         test_chat_across_a_relay_restart_shows_no_warning_for_its_own_messages,
     ])
-

@@ -135,6 +135,10 @@ TEST(ClientConfig, ALineThatIsNotANameEqualsAStringIsRefusedBeforeTheParser) {
               std::string::npos);
     EXPECT_NE(error_of("room\x01 = \"a\"\n").find("parley.toml:1: a control character outside"),
               std::string::npos);
+    // A quoted name is shown without its control characters (no terminal escapes).
+    const auto escaped = error_of("\"\x1b]0;x\x07\" = 5\n");
+    EXPECT_NE(escaped.find("parley.toml:1: \"?]0;x?\" must be a string"), std::string::npos) << escaped;
+    EXPECT_EQ(escaped.find('\x1b'), std::string::npos);
 }
 
 TEST(ClientConfig, QuotedAndDottedNamesCommentsBlankLinesAndCrlfPassTheShapeCheck) {
