@@ -10,7 +10,8 @@ namespace {
 constexpr const char* prompt = "> ";
 }
 
-Terminal::Terminal(EventQueue& events) : events_(events) {
+Terminal::Terminal(EventQueue& events) {
+    input_->events = &events;
     tty_ = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
     if (tty_ && ::tcgetattr(STDIN_FILENO, &saved_) == 0) {
         termios raw = saved_;
@@ -24,6 +25,10 @@ Terminal::Terminal(EventQueue& events) : events_(events) {
 }
 
 Terminal::~Terminal() {
+    {
+        std::lock_guard lock(input_->mutex);
+        input_->events = nullptr;  // the input thread stops at its next line or key
+    }
     if (tty_) {
         ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
         std::cout << "\r\x1b[K" << std::flush;
@@ -34,45 +39,52 @@ Terminal::~Terminal() {
 }
 
 void Terminal::start() {
-    reader_ = std::thread([this] { tty_ ? read_tty() : read_lines(); });
+    reader_ = tty_ ? std::thread(read_tty, input_) : std::thread(read_lines, input_);
     if (tty_) {
-        std::lock_guard lock(mutex_);
-        redraw_locked();
+        std::lock_guard lock(input_->mutex);
+        redraw_locked(*input_);
     }
 }
 
-void Terminal::redraw_locked() {
-    std::cout << "\r\x1b[K" << prompt << line_ << std::flush;
+void Terminal::redraw_locked(const Input& in) {
+    std::cout << "\r\x1b[K" << prompt << in.line << std::flush;
 }
 
 void Terminal::print(const std::string& line) {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(input_->mutex);
     if (tty_) {
         std::cout << "\r\x1b[K" << line << "\r\n";
-        redraw_locked();
+        redraw_locked(*input_);
     } else {
         std::cout << line << std::endl;
     }
 }
 
-void Terminal::read_lines() {
+void Terminal::read_lines(const std::shared_ptr<Input>& in) {
     std::string line;
-    while (std::getline(std::cin, line)) events_.push({Event::Kind::input_line, {}, line});
-    events_.push({Event::Kind::input_eof, {}, {}});
+    while (std::getline(std::cin, line)) {
+        std::lock_guard lock(in->mutex);
+        if (!in->events) return;
+        in->events->push({Event::Kind::input_line, {}, line});
+    }
+    std::lock_guard lock(in->mutex);
+    if (in->events) in->events->push({Event::Kind::input_eof, {}, {}});
 }
 
-void Terminal::read_tty() {
+void Terminal::read_tty(const std::shared_ptr<Input>& in) {
     char c = 0;
+    std::string& line = in->line;
     while (::read(STDIN_FILENO, &c, 1) == 1) {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(in->mutex);
+        if (!in->events) return;
         if (c == '\r' || c == '\n') {
-            events_.push({Event::Kind::input_line, {}, line_});
-            line_.clear();
+            in->events->push({Event::Kind::input_line, {}, line});
+            line.clear();
         } else if (c == 0x7f || c == 0x08) {  // backspace: drop one UTF-8 character
-            while (!line_.empty() && (static_cast<unsigned char>(line_.back()) & 0xc0) == 0x80) line_.pop_back();
-            if (!line_.empty()) line_.pop_back();
-        } else if (c == 0x03 || (c == 0x04 && line_.empty())) {  // Ctrl-C, Ctrl-D
-            events_.push({Event::Kind::input_eof, {}, {}});
+            while (!line.empty() && (static_cast<unsigned char>(line.back()) & 0xc0) == 0x80) line.pop_back();
+            if (!line.empty()) line.pop_back();
+        } else if (c == 0x03 || (c == 0x04 && line.empty())) {  // Ctrl-C, Ctrl-D
+            in->events->push({Event::Kind::input_eof, {}, {}});
             return;
         } else if (c == 0x1b) {  // escape sequence (arrow keys...): not supported, skip it
             char seq = 0;
@@ -81,13 +93,14 @@ void Terminal::read_tty() {
                 }
             }
         } else if (c == 0x15) {  // Ctrl-U
-            line_.clear();
+            line.clear();
         } else if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') {
-            line_.push_back(c);
+            line.push_back(c);
         }
-        redraw_locked();
+        redraw_locked(*in);
     }
-    events_.push({Event::Kind::input_eof, {}, {}});
+    std::lock_guard lock(in->mutex);
+    if (in->events) in->events->push({Event::Kind::input_eof, {}, {}});
 }
 
 }  // namespace parley::client

@@ -6,6 +6,7 @@
 #include <termios.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,15 +27,23 @@ public:
     void print(const std::string& line);
 
 private:
-    void read_tty();
-    void read_lines();
-    void redraw_locked();
+    // What the input thread shares with the Terminal. The thread is detached
+    // (it may block in read() until the process exits), so it never touches
+    // the Terminal itself, which lives on cmd_chat's stack: it holds this,
+    // and the destructor cuts it off from the event queue (which goes with
+    // the client) before either is gone.
+    struct Input {
+        std::mutex mutex;
+        EventQueue* events = nullptr;  // null once the Terminal is gone
+        std::string line;              // what is being typed (TTY mode)
+    };
+    static void read_tty(const std::shared_ptr<Input>& in);
+    static void read_lines(const std::shared_ptr<Input>& in);
+    static void redraw_locked(const Input& in);
 
-    EventQueue& events_;
     bool tty_ = false;
     termios saved_{};
-    std::mutex mutex_;
-    std::string line_;  // what is being typed (TTY mode)
+    std::shared_ptr<Input> input_ = std::make_shared<Input>();
     std::thread reader_;
 };
 

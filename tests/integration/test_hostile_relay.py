@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
 import hostile_proxy as hp  # noqa: E402
 from hostile_setup import (  # noqa: E402
-    LISTEN_TIMEOUT, OTHER_ROOM, ROOM, WAIT_S, assert_genuine_only, create_room, deliver_hook,
+    LISTEN_TIMEOUT, OTHER_ROOM, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, deliver_hook,
     has_ok, ok_lines, rejected, renumbered, run_setup, start_chat, stop, wait_stdout)
 
 
@@ -177,6 +177,21 @@ def test_replay_into_another_epoch(t):
 # --------------------------------------------------------------------------- reflection
 
 
+def chat_rejects_reflection(s: Setup, line: str, then: str = "") -> harness.Result:
+    """alice says `line` in chat, with the proxy's hooks set to reflect it back to her:
+    her chat shows the reflection rejected as such and her line once. `then` is typed
+    before /quit. Returns the chat's result."""
+    chat = start_chat(s, "alice")
+    chat.write_stdin(line + "\n")
+    chat.wait_for_stdout(re.compile(r"rejected"), WAIT_S, "alice's chat shows the reflection as rejected")
+    chat.write_stdin(then + "/quit\n", close=True)
+    result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
+    result.expect_ok("alice's chat")
+    assert re.search(r"rejected a message: .*reflect", result.stdout), f"no 'reflected' reason\n  {result.describe()}"
+    assert result.stdout.count(line) == 1, f"message shown twice\n  {result.describe()}"
+    return result
+
+
 def test_reflection_of_own_message(t):
     """alice chats; the relay echoes her Send's envelope back to her own connection as
     a Deliver. Rejected as reflected, never shown as a new message from alice."""
@@ -200,16 +215,9 @@ def test_reflection_of_own_message(t):
         s.proxy.on_client_frame = c2r
         s.proxy.on_relay_frame = r2c
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
-        chat = start_chat(s, "alice")
-        chat.write_stdin("hello from chat\n")
-        chat.wait_for_stdout(re.compile(r"rejected"), WAIT_S, "alice's chat shows the reflection as rejected")
-        chat.write_stdin("still chatting\n/quit\n", close=True)
-        chat_result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
-        chat_result.expect_ok("alice's chat")
-        out = chat_result.stdout
-        assert re.search(r"rejected a message: .*reflect", out), f"no 'reflected' reason\n  {chat_result.describe()}"
-        assert "(you)" not in out, f"the reflected message was shown as alice's own\n  {chat_result.describe()}"
-        assert out.count("hello from chat") == 1, f"message shown twice\n  {chat_result.describe()}"
+        chat_result = chat_rejects_reflection(s, "hello from chat", then="still chatting\n")
+        assert "(you)" not in chat_result.stdout, (
+            f"the reflected message was shown as alice's own\n  {chat_result.describe()}")
         result = bob.finish()
         assert_genuine_only(bob.lines(), [("alice", "hello from chat"), ("alice", "still chatting")], "bob", result)
         result.expect_ok("bob's listener")
@@ -232,14 +240,7 @@ def test_reflection_before_the_ack(t):
                                                envelope=f.envelope).encode())
             return None
         s.proxy.on_client_frame = c2r
-        chat = start_chat(s, "alice")
-        chat.write_stdin("hello early\n")
-        chat.wait_for_stdout(re.compile(r"rejected"), WAIT_S, "alice's chat shows the early reflection as rejected")
-        chat.write_stdin("/quit\n", close=True)
-        result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
-        result.expect_ok("alice's chat")
-        assert re.search(r"rejected a message: .*reflect", result.stdout), f"no 'reflected' reason\n  {result.describe()}"
-        assert result.stdout.count("hello early") == 1, f"message shown twice\n  {result.describe()}"
+        chat_rejects_reflection(s, "hello early")
     run_setup(t, body)
 
 
