@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/demo.sh BUILD_DIR
 # A three-person Parley demo on loopback: three "flash drives" (alice/, bob/,
-# charlie/), a relay, a room, a short conversation, and what each person saw.
+# charlie/), a relay, a room alice creates and bob and charlie join with her
+# invite, a short conversation, and what each person saw.
 # Exits non-zero if anyone missed a message.
 set -euo pipefail
 
@@ -68,13 +69,40 @@ wait_for "$work/relay.log" "parley-relay: listening on" 20
 server="$(sed -n 's/.*parley-relay: listening on \(wss\{0,1\}:\/\/[^ ]*\).*/\1/p' "$work/relay.log" | head -n1)"
 echo "   $server"
 
-room_args() {  # room_args NAME
-    echo --user "$1" --room "$room" --server "$server" --dir "$work/$1" --state "$work/$1/state"
+member_args() {  # member_args NAME: whose key and state
+    echo --user "$1" --dir "$work/$1" --state "$work/$1/state"
+}
+room_args() {  # room_args NAME: a room this device knows (no --server: it is stored)
+    echo --user "$1" --dir "$work/$1" --state "$work/$1/state" --room "$room"
 }
 
 echo "== alice creates room '$room'"
+# create prints progress on stderr and the invite alone on its last stdout line
 # shellcheck disable=SC2046
-"$parley" create $(room_args alice) </dev/null 2>&1 | sed 's/^/   /'
+if ! "$parley" create $(room_args alice) --server "$server" </dev/null \
+        >"$work/create.out" 2>"$work/create.err"; then
+    echo "demo: alice could not create the room:" >&2
+    cat "$work/create.err" >&2
+    exit 1
+fi
+sed 's/^/   /' "$work/create.err"
+invite="$(tail -1 "$work/create.out")"
+if [[ "$invite" != parley-invite:* ]]; then
+    echo "demo: create printed no invite (stdout: '$(cat "$work/create.out")')" >&2
+    exit 1
+fi
+echo "   invite: $invite"
+
+for p in bob charlie; do
+    echo "== $p joins with alice's invite"
+    # shellcheck disable=SC2046
+    if ! "$parley" join "$invite" $(member_args "$p") </dev/null >"$work/join.out" 2>"$work/join.err"; then
+        echo "demo: $p could not join:" >&2
+        cat "$work/join.err" >&2
+        exit 1
+    fi
+    sed 's/^/   /' "$work/join.err" "$work/join.out"
+done
 
 # the scripted conversation: "speaker|text", spoken in turn
 conversation=(

@@ -140,10 +140,10 @@ private:
 }  // namespace
 
 int cmd_chat(RoomOptions& o) {
-    auto s = make_session(o, false);
+    auto s = make_session(o, RoomUse::existing);
     auto& client = *s->client;
     client.on_notice([](const std::string& line) { std::cerr << "parley: " << line << "\n"; });
-    client.open(true);
+    client.open();
 
     Terminal term(client.events());
     Chat chat(*s, term);
@@ -152,7 +152,7 @@ int cmd_chat(RoomOptions& o) {
     client.on_input([&chat](const Event& e) { chat.handle(e); });
     // What this device already has, then whatever the relay kept since.
     store::HistoryCipher cipher(s->identity);
-    const auto room = crypto::room_id(o.room);
+    const auto& room = client.room_id();
     for (const auto& [seq, sealed] : s->store->load_history(room, recent_history_lines)) {
         if (auto e = cipher.open(room, seq, sealed)) {
             term.print(clock_time(e->timestamp_ms) + " " + client.display_name(e->sender) + (e->own ? " (you)" : "") +

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "protocol/invite.h"
 #include "session_setup.h"
 #include "user_error.h"
 
@@ -64,23 +65,63 @@ int cmd_fingerprint(const std::string& dir, const std::optional<std::string>& na
 
 static void print_notice(const std::string& line) { std::cerr << "parley: " << line << "\n"; }
 
+static std::string invite_of(const RoomClient& client, const std::string& server) {
+    return protocol::format_invite({client.room_name(), client.room_id(), client.chain().genesis_hash(), server});
+}
+
 int cmd_create(RoomOptions& o) {
-    auto s = make_session(o, true);
+    auto s = make_session(o, RoomUse::create);
     if (password_looks_weak(s->password))
         print_notice("warning: the room password is short; anyone who steals a member's key file can guess it offline");
     s->client->on_notice(print_notice);
-    s->client->open(true);
+    s->client->create();
+    s->store->add_room({o.room, s->client->room_id(), o.server});
     for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::cerr << "parley: room " << o.room << " at epoch " << s->client->chain().head().epoch
-              << ", room code " << s->client->room_code() << "\n";
+              << ", room code " << s->client->room_code() << "\n"
+              << "parley: hand this invite to the members, with the public keys; each runs "
+                 "'parley join INVITE' once:\n";
+    // The invite alone on the last line of stdout, for scripts (tail -1).
+    std::cout << invite_of(*s->client, o.server) << std::endl;
+    return 0;
+}
+
+int cmd_join(RoomOptions& o) {
+    auto local = load_local(o);
+    const auto room = accept_invite(*local, o.invite, o.room, o.server);
+    local.reset();  // one state store open at a time
+    o.room = room.name;
+    o.invite.clear();
+    if (o.server.empty()) o.server = room.server;
+    // Check it now, not at the first message: the chain from the pinned
+    // genesis, our box in the head epoch, the password.
+    auto s = make_session(o, RoomUse::existing);
+    s->client->on_notice(print_notice);
+    s->client->open();
+    for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
+    const auto& head = s->client->chain().head();
+    std::cerr << "parley: joined room " << o.room << " at epoch " << head.epoch << " with " << head.roster.size()
+              << " members, room code " << s->client->room_code() << "\n"
+              << "parley: compare the room code with the other members (in person, by phone)\n";
+    return 0;
+}
+
+int cmd_invite(RoomOptions& o) {
+    auto s = load_local(o);
+    const auto room = resolve_room(*s, o);
+    const auto pin = s->store->load_pin(room.room);
+    if (!pin) throw UserError("internal: room " + o.room + " has no pinned genesis");
+    const std::string server = o.server.empty() ? room.server : o.server;
+    if (server.empty()) throw UserError("no relay known for room " + o.room, "pass --server wss://HOST:PORT");
+    std::cout << protocol::format_invite({room.name, room.room, pin->genesis, server}) << std::endl;
     return 0;
 }
 
 int cmd_send(RoomOptions& o) {
-    auto s = make_session(o, false);
+    auto s = make_session(o, RoomUse::existing);
     s->client->on_notice(print_notice);
     s->client->set_reconnect(true, std::chrono::seconds(60));  // resend what was not acknowledged
-    s->client->open(true);  // no delivery handler: this process only sends
+    s->client->open();  // no delivery handler: this process only sends
     for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::string line;
     std::size_t sent = 0;
@@ -124,7 +165,7 @@ static void print_json(const nlohmann::json& j) {
 }
 
 int cmd_listen(RoomOptions& o, const ListenOptions& l) {
-    auto s = make_session(o, false);
+    auto s = make_session(o, RoomUse::existing);
     auto& client = *s->client;
     std::uint64_t delivered = 0;
     client.on_notice(print_notice);
@@ -139,7 +180,7 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
         print_json(delivery_json(client, in));
         if (in.delivery.accepted) ++delivered;
     });
-    client.open(false);
+    client.open();
     client.join();
     std::cerr << "parley: joined room " << o.room << " at epoch " << client.chain().head().epoch
               << ", room code " << client.room_code() << "\n";
@@ -164,10 +205,9 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
     return 0;
 }
 
-int cmd_history(const RoomOptions& o, std::size_t limit, bool json) {
-    if (o.room.empty()) throw UserError("--room is required");
+int cmd_history(RoomOptions& o, std::size_t limit, bool json) {
     auto s = load_local(o);
-    const auto room = crypto::room_id(o.room);
+    const auto room = resolve_room(*s, o).room;
     store::HistoryCipher cipher(s->identity);
     auto rows = s->store->load_history(room, limit);
     if (rows.empty() && !json) std::cerr << "parley: no stored messages for room " << o.room << "\n";
@@ -207,10 +247,10 @@ static crypto::PublicKey resolve_member(const RoomClient& client, const protocol
 }
 
 int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
-    auto s = make_session(o, false);
+    auto s = make_session(o, RoomUse::existing);
     auto& client = *s->client;
     client.on_notice(print_notice);
-    client.open(false);
+    client.open();
     const auto& roster = client.chain().head().roster;
     auto in_roster = [&](const crypto::PublicKey& k) { return std::binary_search(roster.begin(), roster.end(), k); };
     std::vector<wire::RosterOp> ops;

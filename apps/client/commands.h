@@ -19,6 +19,7 @@ struct RoomOptions {
     std::string ca;
     std::string state;
     std::string config;  // --config; empty: DIR/parley.toml if it exists
+    std::string invite;  // `join INVITE`, or invite = "..." in parley.toml
     PasswordSource password;
 };
 
@@ -36,10 +37,12 @@ struct RekeyOptions {
 int cmd_keygen(const std::string& user, const std::string& dir);
 int cmd_fingerprint(const std::string& dir, const std::optional<std::string>& name);
 int cmd_create(RoomOptions& o);
+int cmd_join(RoomOptions& o);
+int cmd_invite(RoomOptions& o);
 int cmd_send(RoomOptions& o);
 int cmd_listen(RoomOptions& o, const ListenOptions& l);
 int cmd_rekey(RoomOptions& o, const RekeyOptions& r);
 int cmd_chat(RoomOptions& o);
-int cmd_history(const RoomOptions& o, std::size_t limit, bool json);
+int cmd_history(RoomOptions& o, std::size_t limit, bool json);
 
 }  // namespace parley::client

@@ -32,9 +32,11 @@ void disable_core_dumps() {
 
 void add_room_flags(CLI::App* cmd, RoomOptions& o) {
     cmd->add_option("--user", o.user, "your name: DIR/NAME.pem is your private key")->required();
-    cmd->add_option("--room", o.room, "room name (never sent to the relay; default: room in DIR/parley.toml)");
+    cmd->add_option("--room", o.room,
+                    "the room's local name (never sent to the relay; default: room in DIR/parley.toml)");
     cmd->add_option("--server", o.server,
-                    "relay URL, ws://host:port or wss://host:port (default: server in DIR/parley.toml)");
+                    "relay URL, ws://host:port or wss://host:port (default: the room's, or server in "
+                    "DIR/parley.toml)");
     cmd->add_option("--dir", o.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
     cmd->add_option("--config", o.config, "settings file (default: DIR/parley.toml, if there is one)");
     cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
@@ -46,7 +48,7 @@ void add_room_flags(CLI::App* cmd, RoomOptions& o) {
 
 // Fills what the command line left out from parley.toml; a setting still
 // missing is an error that says where it can go.
-void apply_config(RoomOptions& o, bool needs_server) {
+void apply_config(RoomOptions& o) {
     const bool explicit_file = !o.config.empty();
     const std::filesystem::path file = explicit_file ? std::filesystem::path(o.config)
                                                      : std::filesystem::path(o.dir) / "parley.toml";
@@ -59,16 +61,14 @@ void apply_config(RoomOptions& o, bool needs_server) {
     if (!config && explicit_file) throw UserError("no settings file " + file.string());
     if (config) {
         if (o.room.empty() && config->room) o.room = *config->room;
+        if (o.invite.empty() && config->invite) o.invite = *config->invite;
         if (o.server.empty() && config->server) o.server = *config->server;
         if (o.ca.empty() && config->ca) o.ca = parley::config::resolve(file, *config->ca);
         if (o.state.empty() && config->state) o.state = parley::config::resolve(file, *config->state);
     }
     const std::string where = file.string();
-    if (o.room.empty())
+    if (o.room.empty() && o.invite.empty())
         throw UserError("no room given", "pass --room NAME, or put room = \"NAME\" in " + where);
-    if (needs_server && o.server.empty())
-        throw UserError("no relay given",
-                        "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in " + where);
 }
 
 int report(const std::string& message, const std::string& hint) {
@@ -97,8 +97,14 @@ int main(int argc, char** argv) {
     fingerprint->add_option("name", fp_name, "member name (or a key file)");
 
     RoomOptions room;
-    auto* create = app.add_subcommand("create", "create a room whose roster is every key in public_keys/");
+    auto* create = app.add_subcommand(
+        "create", "create a room whose roster is every key in public_keys/; prints its invite on stdout");
     add_room_flags(create, room);
+    auto* join = app.add_subcommand("join", "join a room from its invite (the line 'parley create' printed)");
+    add_room_flags(join, room);
+    join->add_option("invite", room.invite, "the invite: parley-invite:1:...")->required();
+    auto* invite = app.add_subcommand("invite", "print the invite of a room this device knows");
+    add_room_flags(invite, room);
     auto* chat = app.add_subcommand("chat", "interactive chat");
     add_room_flags(chat, room);
     auto* send = app.add_subcommand("send", "send each line of standard input as one message");
@@ -137,9 +143,21 @@ int main(int argc, char** argv) {
     try {
         if (*keygen) return cmd_keygen(user, dir);
         if (*fingerprint) return cmd_fingerprint(dir, fp_name);
-        if (*create || *chat || *send || *listen || *rekey) apply_config(room, true);
-        if (*history) apply_config(room, false);
-        if (*create) return cmd_create(room);
+        if (*join) {
+            const std::string invite_arg = room.invite;
+            apply_config(room);
+            room.invite = invite_arg;  // the command's, not parley.toml's
+        } else if (*create || *chat || *send || *listen || *rekey || *history || *invite) {
+            apply_config(room);
+        }
+        if (*create) {
+            if (room.server.empty())
+                throw UserError("no relay given",
+                                "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in parley.toml");
+            return cmd_create(room);
+        }
+        if (*join) return cmd_join(room);
+        if (*invite) return cmd_invite(room);
         if (*chat) return cmd_chat(room);
         if (*send) return cmd_send(room);
         if (*listen) return cmd_listen(room, listen_opts);

@@ -22,11 +22,11 @@ std::uint64_t now_ms() {
 
 }  // namespace
 
-RoomClient::RoomClient(Member member, std::string room_name, net::Endpoint endpoint,
+RoomClient::RoomClient(Member member, std::string room_name, const wire::RoomId& room, net::Endpoint endpoint,
                        net::Client::Options options)
     : member_(member),
       room_name_(std::move(room_name)),
-      room_(crypto::room_id(room_name_)),
+      room_(room),
       endpoint_(std::move(endpoint)),
       options_(std::move(options)),
       history_(*member.identity) {
@@ -103,12 +103,9 @@ bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milli
 }
 
 void RoomClient::refresh_chain() {
-    auto reply = fetch_chains(chain_ ? chain_->genesis_hash() : wire::Hash{});
-    if (reply.chains.empty()) {
-        throw UserError("the relay no longer has the chain of room " + room_name_,
-                        "it may have lost its data; nothing was sent");
-    }
-    select_chain(std::move(reply.chains));
+    auto pin = member_.store->load_pin(room_);
+    if (!pin) throw UserError("internal: room " + room_name_ + " has no pinned genesis");
+    adopt_chain(fetch_chain(pin->genesis));
 }
 
 void RoomClient::send_frame(const wire::Frame& frame) { net_->send(wire::encode_frame(frame)); }
@@ -176,10 +173,9 @@ void RoomClient::handle_frame(const Bytes& bytes) {
                 handle_deliver(f);
             } else if constexpr (std::is_same_v<T, wire::NewHead>) {
                 handle_new_head(f);
-            } else if constexpr (std::is_same_v<T, wire::Chain>) {
-                chain_reply_ = std::move(f);
-            } else if constexpr (std::is_same_v<T, wire::Published> || std::is_same_v<T, wire::Joined> ||
-                                 std::is_same_v<T, wire::Ack> || std::is_same_v<T, wire::Error>) {
+            } else if constexpr (std::is_same_v<T, wire::Chain> || std::is_same_v<T, wire::Published> ||
+                                 std::is_same_v<T, wire::Joined> || std::is_same_v<T, wire::Ack> ||
+                                 std::is_same_v<T, wire::Error>) {
                 // Keep answers to requests we made; anything else is relay noise.
                 if (outstanding_.erase(f.request_id) != 0) replies_.insert_or_assign(f.request_id, wire::Frame(f));
             } else {
@@ -207,41 +203,50 @@ T RoomClient::await_reply(std::uint64_t request_id, const char* what) {
 // await_reply is used from room_epochs.cpp too.
 template wire::Published RoomClient::await_reply<wire::Published>(std::uint64_t, const char*);
 template wire::Joined RoomClient::await_reply<wire::Joined>(std::uint64_t, const char*);
+template wire::Chain RoomClient::await_reply<wire::Chain>(std::uint64_t, const char*);
 template wire::Ack RoomClient::await_reply<wire::Ack>(std::uint64_t, const char*);
 
-wire::Chain RoomClient::fetch_chains(const wire::Hash& genesis) {
-    chain_reply_.reset();
-    send_frame(wire::GetChain{room_, genesis});
-    bool got = pump_until([&] { return closed_ || chain_reply_.has_value(); }, reply_timeout);
-    if (!got || !chain_reply_) throw UserError("the relay did not send the room's epoch chain");
-    if (chain_reply_->room != room_) throw UserError("the relay sent the epoch chain of another room");
-    return std::move(*chain_reply_);
+std::vector<Bytes> RoomClient::fetch_chain(const wire::Hash& genesis) {
+    std::vector<Bytes> records;
+    wire::Hash after{};
+    for (;;) {
+        auto id = next_request_id();
+        send_frame(wire::GetChain{id, room_, genesis, after});
+        wire::Chain page;
+        try {
+            page = await_reply<wire::Chain>(id, "the request for the room's epoch chain");
+        } catch (const RelayRefused& e) {
+            if (e.code() != wire::RelayError::unknown_chain) throw;
+            throw UserError("the relay does not have room " + room_name_ + " (genesis " +
+                                to_hex(genesis).substr(0, 16) + ")",
+                            "check --server; the relay may have lost its data or be serving someone else's "
+                            "rooms. Nothing was sent");
+        }
+        if (page.room != room_ || page.genesis != genesis)
+            throw UserError("the relay answered with the epoch chain of another room");
+        for (auto& record : page.records) {
+            if (records.size() >= wire::max_records_per_chain)
+                throw UserError("the relay serves an epoch chain longer than any relay keeps");
+            auto decoded = wire::decode_record(record);
+            if (!decoded.record)
+                throw UserError(std::string("the relay sent an epoch record that does not decode (") +
+                                wire::to_string(decoded.error) + ")");
+            after = wire::record_hash(*decoded.record);
+            records.push_back(std::move(record));
+        }
+        if (page.complete) return records;
+        if (page.records.empty()) throw UserError("the relay sent an empty page of the room's epoch chain");
+    }
 }
 
-void RoomClient::open(bool create_if_missing) {
+void RoomClient::open() {
     connect();
-    auto pin = member_.store->load_pin(room_);
     // Where this device's reading stopped (not the pin: a process that only
     // sends or rekeys moves the pin without reading).
     const auto position = member_.store->stream_position(room_);
     last_seq_ = position.seq;
     stream_start_epoch_ = position.epoch;
-    auto reply = fetch_chains(pin ? pin->genesis : wire::Hash{});
-    if (reply.chains.empty()) {
-        if (pin) {
-            throw UserError("the relay does not have the chain pinned for room " + room_name_ +
-                                " (genesis " + to_hex(pin->genesis).substr(0, 16) + "); refusing to use another",
-                            "the relay may have lost its data or be serving someone else's room; "
-                            "compare the room code with the other members");
-        }
-        if (!create_if_missing) {
-            throw UserError("room " + room_name_ + " does not exist on this relay yet",
-                            "create it with 'parley create' (or start 'parley chat')", 4);
-        }
-        create_room();
-        return;
-    }
-    select_chain(std::move(reply.chains));
+    refresh_chain();
 }
 
 void RoomClient::join() {

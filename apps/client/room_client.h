@@ -46,7 +46,10 @@ public:
     using NoticeHandler = std::function<void(const std::string&)>;  // for the user, one line
     using InputHandler = std::function<void(const Event&)>;
 
-    RoomClient(Member member, std::string room_name, net::Endpoint endpoint, net::Client::Options options);
+    // `room` is the relay's id of the room this device calls `room_name`; its
+    // genesis is pinned in the state store (by create, or from an invite).
+    RoomClient(Member member, std::string room_name, const wire::RoomId& room, net::Endpoint endpoint,
+               net::Client::Options options);
     ~RoomClient();
 
     void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
@@ -54,9 +57,12 @@ public:
     void on_input(InputHandler h) { on_input_ = std::move(h); }
     EventQueue& events() { return events_; }
 
-    // Connects, fetches the chain, verifies and pins it. Creates the room when
-    // the relay has no chain for it and `create_if_missing`. Throws UserError.
-    void open(bool create_if_missing);
+    // Connects, fetches the pinned chain in pages, verifies it against the
+    // pin and adopts its head. Throws UserError.
+    void open();
+    // Connects and creates the room: a genesis whose roster is every key in
+    // public_keys/, published under this client's (random) room id; pins it.
+    void create();
     // Joins with the head epoch's token and waits for the relay's answer. A
     // reader (one with a delivery handler) asks for everything after the last
     // sequence number it handled; the backlog then arrives as Deliver/NewHead.
@@ -92,6 +98,7 @@ public:
     bool closed() const { return closed_ && !reconnect_; }
     const protocol::VerifiedChain& chain() const { return *chain_; }
     const std::string& room_name() const { return room_name_; }
+    const wire::RoomId& room_id() const { return room_; }
     std::string display_name(const crypto::PublicKey& key) const;
     // Lines describing how public_keys/ differs from the head roster.
     std::vector<std::string> roster_differences() const;
@@ -128,9 +135,10 @@ private:
     void handle_new_head(const wire::NewHead& f);
     template <class T>
     T await_reply(std::uint64_t request_id, const char* what);
-    wire::Chain fetch_chains(const wire::Hash& genesis);
-    void select_chain(std::vector<std::vector<Bytes>> candidates);
-    void create_room();
+    // Every record of the pinned chain, page by page (GetChain after the last).
+    std::vector<Bytes> fetch_chain(const wire::Hash& genesis);
+    // Verifies `encoded` against the pin and adopts it.
+    void adopt_chain(const std::vector<Bytes>& encoded);
     // Opens our box in `record`, derives keys; nullopt when we are not a member.
     std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
@@ -171,7 +179,6 @@ private:
     std::map<std::uint64_t, wire::Frame> replies_;
     std::deque<Event> deferred_input_;
     int depth_ = 0;
-    std::optional<wire::Chain> chain_reply_;
     bool joined_ = false;
     bool removed_ = false;
     bool password_confirmed_ = false;

@@ -26,54 +26,39 @@ bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::Public
 
 }  // namespace
 
-void RoomClient::select_chain(std::vector<std::vector<Bytes>> candidates) {
+// The client never chooses among chains: it follows the genesis it pinned
+// (from its own create, or an invite) and accepts only extensions of the
+// newest head it saw (docs/PROTOCOL.md §4).
+void RoomClient::adopt_chain(const std::vector<Bytes>& encoded) {
     auto pin = member_.store->load_pin(room_);
-    std::vector<std::string> reasons;
-    std::optional<protocol::VerifiedChain> chosen;
-    for (auto& encoded : candidates) {
-        auto verified = protocol::verify_chain(encoded, room_);
-        if (auto* why = std::get_if<std::string>(&verified)) {
-            reasons.push_back(*why);
-            continue;
-        }
-        auto& chain = std::get<protocol::VerifiedChain>(verified);
-        if (pin) {
-            switch (protocol::check_pin(chain, *pin)) {
-                case protocol::PinVerdict::other_chain: reasons.push_back("not the pinned chain"); continue;
-                case protocol::PinVerdict::rollback:
-                    throw UserError("rollback: the relay serves room " + room_name_ + " at epoch " +
-                                        std::to_string(chain.head().epoch) + ", older than the pinned epoch " +
-                                        std::to_string(pin->head_epoch),
-                                    "nothing was sent; the relay is stale or hostile");
-                case protocol::PinVerdict::fork:
-                    throw UserError("fork: the relay serves a different record for pinned epoch " +
-                                        std::to_string(pin->head_epoch) + " of room " + room_name_,
-                                    "nothing was sent; compare room codes (/verify) with the other members");
-                case protocol::PinVerdict::matches:
-                case protocol::PinVerdict::extends: break;
-            }
-        } else if (!member_.keyring->by_key(chain.records.front().author)) {
-            reasons.push_back("genesis written by a key not in public_keys/ (" +
-                              crypto::fingerprint(chain.records.front().author) + ")");
-            continue;
-        }
-        // Deterministic choice among several valid chains: the smallest genesis hash.
-        if (!chosen || chain.genesis_hash() < chosen->genesis_hash()) chosen = std::move(chain);
+    if (!pin) throw UserError("internal: room " + room_name_ + " has no pinned genesis");
+    auto verified = protocol::verify_chain(encoded, room_);
+    if (auto* why = std::get_if<std::string>(&verified))
+        throw UserError("the relay serves an invalid epoch chain for room " + room_name_ + ": " + *why,
+                        "nothing was sent; the relay is broken or hostile");
+    auto& chain = std::get<protocol::VerifiedChain>(verified);
+    switch (protocol::check_pin(chain, *pin)) {
+        case protocol::PinVerdict::other_chain:
+            throw UserError("the relay serves another genesis for room " + room_name_ + " than the pinned one",
+                            "nothing was sent; compare the invite and the room code with the other members");
+        case protocol::PinVerdict::rollback:
+            throw UserError("rollback: the relay serves room " + room_name_ + " at epoch " +
+                                std::to_string(chain.head().epoch) + ", older than the pinned epoch " +
+                                std::to_string(pin->head_epoch),
+                            "nothing was sent; the relay is stale or hostile");
+        case protocol::PinVerdict::fork:
+            throw UserError("fork: the relay serves a different record for pinned epoch " +
+                                std::to_string(pin->head_epoch) + " of room " + room_name_,
+                            "nothing was sent; compare room codes (/verify) with the other members");
+        case protocol::PinVerdict::matches:
+        case protocol::PinVerdict::extends: break;
     }
-    if (!chosen) {
-        std::string all;
-        for (const auto& r : reasons) all += (all.empty() ? "" : "; ") + r;
-        if (pin) {
-            throw UserError("the relay does not serve the chain pinned for room " + room_name_ + " (" + all + ")",
-                            "refusing to use another genesis; compare the room code with the other members");
-        }
-        throw UserError("no usable epoch chain for room " + room_name_ + ": " + all);
-    }
-    chain_ = std::move(chosen);
+    chain_ = std::move(chain);
     adopt_head();
 }
 
-void RoomClient::create_room() {
+void RoomClient::create() {
+    connect();
     protocol::RecordDraft draft;
     draft.room = room_;
     draft.salt = crypto::random_array<wire::salt_bytes>();
@@ -89,14 +74,30 @@ void RoomClient::create_room() {
     crypto::random_bytes(epoch_secret.mutable_bytes());
     auto record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
     if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
+    auto encoded = wire::encode_record(*record);
+    if (encoded.size() > wire::max_record_bytes)
+        throw UserError("too many members for one room: " + std::to_string(record->roster.size()) +
+                            " keys in public_keys/ make a " + std::to_string(encoded.size()) +
+                            "-byte record, over the 64 KiB limit",
+                        "a room holds at most " + std::to_string(wire::max_members_in_record) + " members");
     auto id = next_request_id();
-    send_frame(wire::Publish{id, room_, {}, wire::encode_record(*record)});
-    (void)await_reply<wire::Published>(id, "the new room");
+    send_frame(wire::Publish{id, room_, {}, encoded});
+    try {
+        (void)await_reply<wire::Published>(id, "the new room");
+    } catch (const RelayRefused& e) {
+        if (e.code() == wire::RelayError::not_founder)
+            throw UserError("this relay lets only its listed founders create rooms",
+                            "ask the relay's operator to add your public key (public_keys/" + member_.user +
+                                ".pem) to its --founders file, or have a founder create the room");
+        if (e.code() == wire::RelayError::quota)
+            throw UserError("the relay refused to create the room: over its quota of new rooms (per key or "
+                            "address, per hour) or of stored bytes",
+                            "try again later, or ask the relay's operator");
+        throw;
+    }
+    member_.store->save_pin(room_, {wire::record_hash(*record), 0, wire::record_hash(*record)});
+    adopt_chain({encoded});
     notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members");
-    // Fetch what the relay now holds: if another member created the room at the
-    // same moment, every client picks the same chain.
-    auto reply = fetch_chains({});
-    select_chain(std::move(reply.chains));
 }
 
 const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {

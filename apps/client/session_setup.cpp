@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "protocol/display_text.h"
+#include "protocol/invite.h"
 #include "user_error.h"
 
 namespace parley::client {
@@ -31,6 +32,7 @@ static fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
 
 std::unique_ptr<Session> load_local(const RoomOptions& o) {
     if (o.user.empty()) throw UserError("--user is required");
+    if (o.room.empty() && o.invite.empty()) throw UserError("--room is required");
     auto s = std::make_unique<Session>();
     const fs::path dir(o.dir);
     s->identity = crypto::load_private_key(dir / (o.user + ".pem"));
@@ -48,18 +50,89 @@ std::unique_ptr<Session> load_local(const RoomOptions& o) {
     return s;
 }
 
-std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password) {
+store::StateStore::LocalRoom accept_invite(Session& s, const std::string& text, const std::string& name_flag,
+                                           const std::string& server_flag) {
+    auto parsed = protocol::parse_invite(text);
+    if (auto* why = std::get_if<std::string>(&parsed))
+        throw UserError("bad invite: " + *why, "paste the whole line that 'parley create' printed");
+    const auto& invite = std::get<protocol::Invite>(parsed);
+    store::StateStore::LocalRoom local{name_flag.empty() ? invite.name : name_flag, invite.room,
+                                       server_flag.empty() ? invite.server : server_flag};
+    if (!protocol::valid_room_name(local.name))
+        throw UserError("bad room name '" + printable(local.name) + "'", "use 1 to 64 of A-Z a-z 0-9 . _ -");
+    if (auto pin = s.store->load_pin(invite.room); pin && pin->genesis != invite.genesis)
+        throw UserError("this device follows another genesis for that room id than the invite names",
+                        "the invite is not for the room this device knows; compare room codes with the others");
+    if (auto known = s.store->find_room(local.name)) {
+        if (known->room != invite.room)
+            throw UserError("a room named " + local.name + " exists on this device already",
+                            "join under another name: parley join INVITE --room OTHER");
+        if (s.store->load_pin(invite.room)) return *known;  // the same invite again
+    } else if (auto other = s.store->find_room(invite.room)) {
+        throw UserError("this device knows that room already, as " + other->name,
+                        "use --room " + other->name);
+    }
+    store::StateStore::Transaction tx(*s.store);
+    if (!s.store->load_pin(invite.room)) s.store->save_pin(invite.room, {invite.genesis, 0, invite.genesis});
+    if (!s.store->find_room(local.name)) s.store->add_room(local);
+    tx.commit();
+    return local;
+}
+
+store::StateStore::LocalRoom resolve_room(Session& s, RoomOptions& o) {
+    if (o.room.empty() && !o.invite.empty()) {
+        // parley.toml's invite with no room name: the invite's own name.
+        auto parsed = protocol::parse_invite(o.invite);
+        if (auto* invite = std::get_if<protocol::Invite>(&parsed)) o.room = invite->name;
+    }
     if (o.room.empty()) throw UserError("--room is required");
-    std::string url_error;
-    auto endpoint = net::parse_url(o.server, url_error);
-    if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
+    if (auto known = s.store->find_room(o.room)) return *known;
+    if (!o.invite.empty()) return accept_invite(s, o.invite, o.room, o.server);
+    // A room made before rooms had random ids was found by the hash of its
+    // name: if this device pinned one, it keeps working under that name.
+    const auto legacy = crypto::room_id(o.room);
+    if (s.store->load_pin(legacy)) {
+        store::StateStore::LocalRoom local{o.room, legacy, o.server};
+        s.store->add_room(local);
+        std::cerr << "parley: note: room " << o.room
+                  << " was made by an older Parley and keeps working; new devices join it with the invite "
+                     "that 'parley invite --room "
+                  << o.room << "' prints\n";
+        return local;
+    }
+    throw UserError("no room named " + printable(o.room) + " on this device",
+                    "create it with 'parley create --room " + printable(o.room) +
+                        "', or join it with 'parley join INVITE'",
+                    4);
+}
+
+std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     auto s = load_local(o);
-    s->password = read_password(o.password, o.room, confirm_password);
+    store::StateStore::LocalRoom local;
+    if (use == RoomUse::create) {
+        if (!protocol::valid_room_name(o.room))
+            throw UserError("bad room name '" + printable(o.room) + "'", "use 1 to 64 of A-Z a-z 0-9 . _ -");
+        if (s->store->find_room(o.room))
+            throw UserError("a room named " + o.room + " exists on this device already",
+                            "pick another name, or use that room: parley chat --room " + o.room);
+        local = {o.room, crypto::random_array<wire::hash_bytes>(), o.server};
+    } else {
+        local = resolve_room(*s, o);
+    }
+    const std::string server = o.server.empty() ? local.server : o.server;
+    if (server.empty())
+        throw UserError("no relay given", "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in "
+                                          "parley.toml");
+    std::string url_error;
+    auto endpoint = net::parse_url(server, url_error);
+    if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
+    o.server = server;
+    s->password = read_password(o.password, o.room, use == RoomUse::create);
 
     net::Client::Options net_options;
     net_options.ca_file = o.ca;
     Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user};
-    s->client = std::make_unique<RoomClient>(member, o.room, *endpoint, net_options);
+    s->client = std::make_unique<RoomClient>(member, o.room, local.room, *endpoint, net_options);
     return s;
 }
 

@@ -21,9 +21,24 @@ struct Session {
 // command needs that does not talk to the relay (history).
 std::unique_ptr<Session> load_local(const RoomOptions& o);
 
-// Loads and checks everything, then builds the RoomClient (not yet connected).
-// `confirm_password` asks twice at the prompt (when creating a room).
-std::unique_ptr<Session> make_session(RoomOptions& o, bool confirm_password);
+// Which room --room names on this device (local_rooms), joining o.invite
+// first if there is one and the room is not known yet, and adopting a room
+// made by an older Parley (found by its name hash). Throws UserError (exit 4)
+// for a name this device does not know: nothing is ever created here.
+store::StateStore::LocalRoom resolve_room(Session& s, RoomOptions& o);
+
+// Records an invite's room on this device: its local name and the pinned
+// genesis. Idempotent for the same invite; throws UserError when the name or
+// the room id is already taken by something else.
+store::StateStore::LocalRoom accept_invite(Session& s, const std::string& invite, const std::string& name,
+                                           const std::string& server);
+
+enum class RoomUse { existing, create };
+
+// Loads and checks everything, then builds the RoomClient (not yet connected)
+// for the room --room names (RoomUse::existing), or for a new room with a
+// random id (RoomUse::create: the password is asked twice at the prompt).
+std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use);
 
 std::string format_time(std::uint64_t ms);
 // Replaces control characters so a message cannot drive the terminal.

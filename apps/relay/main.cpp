@@ -12,12 +12,14 @@
 #include <string>
 #include <thread>
 
+#include "relay/admission.h"
 #include "relay/listen_address.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_server.h"
 
 namespace {
 
+constexpr std::size_t wire_max_records() { return parley::wire::max_records_per_chain; }
 constexpr int exit_startup_failure = 1;
 constexpr int exit_usage = 2;
 
@@ -37,6 +39,9 @@ int main(int argc, char** argv) {
     std::string sync = "normal";
     unsigned retain_days = 30;
     std::uint64_t retain_messages = 100000;
+    std::string founders_file;
+    bool open_rooms = false;
+    Quotas quotas;
     app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)")->required();
     auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
     auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
@@ -104,7 +109,38 @@ int main(int argc, char** argv) {
     app.add_option("--retain-messages", retain_messages,
                    "keep at most this many stored messages per chain (default 100000)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+    // Who may create rooms, and what any room may store (lib/relay/admission.h).
+    app.add_option("--founders", founders_file,
+                   "only these keys may create rooms: PEM public keys (cat public_keys/*.pem) or 64-hex-digit "
+                   "lines; re-read on SIGHUP");
+    app.add_flag("--open-rooms", open_rooms, "anyone may create rooms, within the quotas");
+    app.add_option("--rooms-per-founder-per-hour", quotas.rooms_per_founder_per_hour,
+                   "new rooms one key may create in an hour")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+        ->capture_default_str();
+    app.add_option("--rooms-per-address-per-hour", quotas.rooms_per_address_per_hour,
+                   "new rooms one IPv4 address or IPv6 /64 may create in an hour")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+        ->capture_default_str();
+    app.add_option("--max-room-bytes", quotas.max_room_bytes, "bytes one room may store (records and messages)")
+        ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 50))
+        ->capture_default_str();
+    app.add_option("--max-total-bytes", quotas.max_total_bytes, "bytes all rooms together may store")
+        ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 50))
+        ->capture_default_str();
+    app.add_option("--max-chain-records", quotas.max_chain_records, "epoch records one room may hold")
+        ->check(CLI::Range(std::size_t{2}, wire_max_records()))
+        ->capture_default_str();
+    app.add_option("--chain-page-bytes", limits.chain_page_bytes,
+                   "records in one page of a room's chain (at least one record)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{4} << 20))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    if (!founders_file.empty() && open_rooms) {
+        std::fprintf(stderr, "parley-relay: --founders and --open-rooms exclude each other\n"
+                             "hint: pick one: only the listed keys create rooms, or anyone does\n");
+        return exit_usage;
+    }
     limits.handshake_timeout = std::chrono::seconds(handshake_s);
     limits.idle_timeout = std::chrono::seconds(idle_s);
     // A frame and a backlog page have to fit in a send queue, with room to spare.
@@ -146,6 +182,19 @@ int main(int argc, char** argv) {
         options.sync_full = sync == "full";
         options.retention.max_age = std::chrono::hours(24) * retain_days;
         options.retention.max_items = retain_messages;
+        options.founders_file = founders_file;
+        options.quotas = quotas;
+
+        // Anyone who can reach a relay could fill it with rooms: off loopback,
+        // the operator says who may create them.
+        if (founders_file.empty() && !open_rooms && !is_loopback(options.listen)) {
+            std::fprintf(stderr,
+                         "parley-relay: who may create rooms? refusing to listen on %s without saying\n"
+                         "hint: pass --founders FILE (only those keys: cat public_keys/*.pem > FILE) or "
+                         "--open-rooms (anyone, within the quotas)\n",
+                         address->host.c_str());
+            return exit_usage;
+        }
 
         // Plain WebSocket off loopback would expose every frame's metadata.
         const bool tls = !cert_file.empty();

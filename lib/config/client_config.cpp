@@ -188,9 +188,11 @@ ClientConfig parse_client_config(std::string_view text, const std::string& name)
             config.ca = string_value(name, k, node);
         } else if (k == "state") {
             config.state = string_value(name, k, node);
+        } else if (k == "invite") {
+            config.invite = string_value(name, k, node);
         } else {
             throw ConfigError(where(name, key.source()) + ": unknown setting '" + shown(k) +
-                              "' (known: server, room, ca, state)");
+                              "' (known: server, room, ca, state, invite)");
         }
     }
     return config;

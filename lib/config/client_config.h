@@ -6,6 +6,7 @@
 //   ca     = "relay.crt"                  # optional: trust this certificate (relative
 //                                         # paths are from the file's folder)
 //   state  = "state"                      # optional: local state folder (same)
+//   invite = "parley-invite:1:..."        # optional: join this room on first use
 //
 // Flags on the command line win over the file. Anything else in the file (an
 // unknown key, a table, a value of the wrong type) is an error naming the line,
@@ -28,6 +29,7 @@ struct ClientConfig {
     std::optional<std::string> room;
     std::optional<std::string> ca;     // as written; see resolve()
     std::optional<std::string> state;  // as written; see resolve()
+    std::optional<std::string> invite;
 };
 
 class ConfigError : public std::runtime_error {

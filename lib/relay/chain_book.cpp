@@ -33,6 +33,9 @@ std::optional<VerifiedRecord> verify_published_record(const wire::RoomId& room, 
 }
 
 PublishOutcome ChainBook::publish_genesis(const wire::RoomId& room, const VerifiedRecord& verified) {
+    // One genesis per room id: whoever knows a room id cannot start a second
+    // chain beside the one its members follow. (A relay database from before
+    // this rule may hold several; they are kept and served by genesis.)
     auto geneses = store_.geneses(room);
     for (const auto& g : geneses) {
         if (g == verified.hash) {  // the same genesis again: a retry, not a new chain
@@ -41,7 +44,9 @@ PublishOutcome ChainBook::publish_genesis(const wire::RoomId& room, const Verifi
             return out;
         }
     }
-    if (geneses.size() >= wire::max_chains_per_room) return failed(RelayError::limit);
+    if (!geneses.empty()) return failed(RelayError::room_exists);
+    if (store_.total_stored_bytes() + verified.encoded.size() > quotas_.max_total_bytes)
+        return failed(RelayError::quota);
     store_.append(room, verified.hash,
                   {verified.encoded, verified.hash, 0, verified.record.token_hash});
     PublishOutcome out;
@@ -88,7 +93,9 @@ PublishOutcome ChainBook::publish(const wire::RoomId& room, const wire::Token& t
     auto prev = wire::decode_record(head->encoded);
     if (!prev.record) return failed(RelayError::internal);  // the store holds only checked records
     if (wire::check_successor(*prev.record, record)) return failed(RelayError::bad_record);
-    if (store_.length(room, *genesis) >= wire::max_records_per_chain) return failed(RelayError::limit);
+    if (store_.length(room, *genesis) >= quotas_.max_chain_records) return failed(RelayError::quota);
+    // A successor is stored twice: as a record and as its log item.
+    if (!fits(room, *genesis, 2 * verified.encoded.size())) return failed(RelayError::quota);
 
     PublishOutcome out;
     out.seq = store_.append(room, *genesis, {verified.encoded, verified.hash, record.epoch, record.token_hash});
@@ -115,15 +122,32 @@ JoinOutcome ChainBook::check_join(const wire::RoomId& room, const wire::Hash& ge
     return out;
 }
 
-std::vector<std::vector<Bytes>> ChainBook::chains(const wire::RoomId& room,
-                                                  const wire::Hash& genesis) const {
-    std::vector<std::vector<Bytes>> out;
-    if (genesis == wire::Hash{}) {
-        for (const auto& g : store_.geneses(room)) out.push_back(store_.records(room, g));
-    } else if (auto records = store_.records(room, genesis); !records.empty()) {
-        out.push_back(std::move(records));
+ChainPage ChainBook::page(const wire::RoomId& room, const wire::Hash& genesis, const wire::Hash& after,
+                          std::size_t max_bytes) const {
+    ChainPage out;
+    std::optional<std::uint64_t> after_epoch;
+    if (after != wire::Hash{}) {
+        after_epoch = store_.epoch_of(room, genesis, after);
+        if (!after_epoch) {
+            out.error = RelayError::unknown_chain;
+            return out;
+        }
     }
+    out.records = store_.records_after(room, genesis, after_epoch, wire::max_records_per_page, max_bytes);
+    auto head = store_.head(room, genesis);
+    if (!head) {
+        out.error = RelayError::unknown_chain;
+        return out;
+    }
+    // Records are unique in a chain: the page is complete when it ends at the
+    // head (or is empty: `after` was the head).
+    out.complete = out.records.empty() || out.records.back() == head->encoded;
     return out;
+}
+
+bool ChainBook::fits(const wire::RoomId& room, const wire::Hash& genesis, std::uint64_t bytes) const {
+    return store_.stored_bytes(room, genesis) + bytes <= quotas_.max_room_bytes &&
+           store_.total_stored_bytes() + bytes <= quotas_.max_total_bytes;
 }
 
 }  // namespace parley::relay

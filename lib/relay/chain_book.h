@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "relay/admission.h"
 #include "relay/chain_store.h"
 #include "wire/frames.h"
 #include "wire/record.h"
@@ -34,6 +35,13 @@ struct PublishOutcome {
     std::uint64_t seq = 0;  // an appended successor's place in the chain's message log
 };
 
+// One page of a chain (GetChain): records after `after`, and whether the last is the head.
+struct ChainPage {
+    std::optional<wire::RelayError> error;  // unknown_chain: no such room, chain or record
+    std::vector<Bytes> records;
+    bool complete = false;
+};
+
 struct JoinOutcome {
     std::optional<wire::RelayError> error;
     std::uint64_t head_epoch = 0;
@@ -46,13 +54,15 @@ struct JoinOutcome {
 
 class ChainBook {
 public:
-    explicit ChainBook(ChainStore& store) : store_(store) {}
+    explicit ChainBook(ChainStore& store, Quotas quotas = {}) : store_(store), quotas_(quotas) {}
 
-    // Epoch 0 starts a chain (at most wire::max_chains_per_room per room; the
-    // same genesis again is accepted idempotently). Any other epoch must extend
-    // the head whose hash is record.previous (else not_head if that hash is an
-    // older record, unknown_chain if it is none), with that head's access token
-    // (else forbidden) and as its valid successor (else bad_record).
+    // Epoch 0 starts the room's chain: one genesis per room id (another one is
+    // room_exists; the same genesis again is accepted idempotently, appended
+    // false). Who may start one is the caller's check (Admission). Any other
+    // epoch must extend the head whose hash is record.previous (else not_head
+    // if that hash is an older record, unknown_chain if it is none), with that
+    // head's access token (else forbidden) and as its valid successor (else
+    // bad_record), within the quotas (else quota).
     // Throws StorageError (nothing changed) when the store cannot write.
     [[nodiscard]] PublishOutcome publish(const wire::RoomId& room, const wire::Token& token,
                                          const VerifiedRecord& verified);
@@ -61,14 +71,20 @@ public:
     [[nodiscard]] JoinOutcome check_join(const wire::RoomId& room, const wire::Hash& genesis,
                                          const wire::Token& token) const;
 
-    // Every chain of the room (all-zero genesis) or only the one starting at `genesis`.
-    [[nodiscard]] std::vector<std::vector<Bytes>> chains(const wire::RoomId& room,
-                                                         const wire::Hash& genesis) const;
+    // The records of chain (room, genesis) after the record `after` (all zero:
+    // from the genesis), at most wire::max_records_per_page and stopping after
+    // the one that reaches `max_bytes`.
+    [[nodiscard]] ChainPage page(const wire::RoomId& room, const wire::Hash& genesis, const wire::Hash& after,
+                                 std::size_t max_bytes) const;
+
+    // Would storing `bytes` more for chain (room, genesis) stay within the quotas?
+    [[nodiscard]] bool fits(const wire::RoomId& room, const wire::Hash& genesis, std::uint64_t bytes) const;
 
 private:
     PublishOutcome publish_genesis(const wire::RoomId& room, const VerifiedRecord& verified);
 
     ChainStore& store_;
+    Quotas quotas_;
 };
 
 }  // namespace parley::relay

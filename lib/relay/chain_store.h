@@ -35,6 +35,20 @@ public:
     // The genesis of the room's chain that holds a record with this hash, if any.
     virtual std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
                                                        const wire::Hash& record_hash) const = 0;
+    // A page of a chain: its records with an epoch above `after_epoch` (all of
+    // them from the genesis when nullopt), oldest first, at most `max_items`,
+    // stopping after the record that reaches `max_bytes` (at least one record
+    // when there is one). Never reads more than the page from the store.
+    virtual std::vector<Bytes> records_after(const wire::RoomId& room, const wire::Hash& genesis,
+                                             std::optional<std::uint64_t> after_epoch, std::size_t max_items,
+                                             std::size_t max_bytes) const = 0;
+    // The epoch of the chain's record with this hash; nullopt if it has none.
+    virtual std::optional<std::uint64_t> epoch_of(const wire::RoomId& room, const wire::Hash& genesis,
+                                                  const wire::Hash& record_hash) const = 0;
+    // Bytes a chain holds (its records and its stored log items), and all chains
+    // together: what the relay's storage quotas count.
+    virtual std::uint64_t stored_bytes(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
+    virtual std::uint64_t total_stored_bytes() const = 0;
     // Number of records in a chain (0 if none).
     virtual std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const = 0;
     // Starts a chain (an epoch-0 record, genesis == record.hash) or appends to

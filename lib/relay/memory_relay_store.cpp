@@ -66,6 +66,54 @@ std::size_t MemoryRelayStore::length(const wire::RoomId& room, const wire::Hash&
     return chain ? chain->size() : 0;
 }
 
+std::vector<Bytes> MemoryRelayStore::records_after(const wire::RoomId& room, const wire::Hash& genesis,
+                                                  std::optional<std::uint64_t> after_epoch,
+                                                  std::size_t max_items, std::size_t max_bytes) const {
+    std::lock_guard lock(mutex_);
+    std::vector<Bytes> out;
+    const Chain* chain = find(room, genesis);
+    if (!chain) return out;
+    std::size_t bytes = 0;
+    for (const auto& record : *chain) {
+        if (after_epoch && record.epoch <= *after_epoch) continue;
+        if (out.size() >= max_items || bytes >= max_bytes) break;
+        bytes += record.encoded.size();
+        out.push_back(record.encoded);
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> MemoryRelayStore::epoch_of(const wire::RoomId& room, const wire::Hash& genesis,
+                                                        const wire::Hash& record_hash) const {
+    std::lock_guard lock(mutex_);
+    if (const Chain* chain = find(room, genesis))
+        for (const auto& record : *chain)
+            if (record.hash == record_hash) return record.epoch;
+    return std::nullopt;
+}
+
+std::uint64_t MemoryRelayStore::stored_bytes(const wire::RoomId& room, const wire::Hash& genesis) const {
+    std::lock_guard lock(mutex_);
+    std::uint64_t bytes = 0;
+    if (const Chain* chain = find(room, genesis))
+        for (const auto& record : *chain) bytes += record.encoded.size();
+    if (auto it = logs_.find({room, genesis}); it != logs_.end())
+        for (const auto& timed : it->second.items) bytes += timed.item.payload.size();
+    return bytes;
+}
+
+std::uint64_t MemoryRelayStore::total_stored_bytes() const {
+    std::uint64_t bytes = 0;
+    std::vector<ChainKey> keys;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [room, r] : rooms_)
+            for (const auto& g : r.order) keys.emplace_back(room, g);
+    }
+    for (const auto& [room, genesis] : keys) bytes += stored_bytes(room, genesis);
+    return bytes;
+}
+
 std::uint64_t MemoryRelayStore::append(const wire::RoomId& room, const wire::Hash& genesis,
                                        StoredRecord record) {
     std::lock_guard lock(mutex_);

@@ -21,6 +21,13 @@ public:
     std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
                                                const wire::Hash& record_hash) const override;
     std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::vector<Bytes> records_after(const wire::RoomId& room, const wire::Hash& genesis,
+                                     std::optional<std::uint64_t> after_epoch, std::size_t max_items,
+                                     std::size_t max_bytes) const override;
+    std::optional<std::uint64_t> epoch_of(const wire::RoomId& room, const wire::Hash& genesis,
+                                          const wire::Hash& record_hash) const override;
+    std::uint64_t stored_bytes(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::uint64_t total_stored_bytes() const override;
     std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) override;
 
     // MessageLog

@@ -61,6 +61,8 @@ struct RelayLimits {
     std::size_t backlog_page_bytes = default_backlog_page_bytes;
     std::size_t backlog_page_items = default_backlog_page_items;
     std::size_t backlog_resume_bytes = default_backlog_resume_bytes;
+    // Records in one Chain page (at least one record whatever its size).
+    std::size_t chain_page_bytes = 1u << 20;
     std::chrono::seconds handshake_timeout = default_handshake_timeout;
     std::chrono::seconds idle_timeout = default_idle_timeout;
 

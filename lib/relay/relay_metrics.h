@@ -21,6 +21,10 @@ struct RelayMetrics {
     std::atomic<std::uint64_t> refused_connections{0};  // over the total or per-address cap
     std::atomic<std::uint64_t> throttled_reads{0};      // reads paused by the rate limit
     std::atomic<std::uint64_t> slow_consumers_cut{0};   // connections cut at the send-queue cap
+    std::atomic<std::uint64_t> rooms_created{0};        // geneses accepted
+    std::atomic<std::uint64_t> founder_refusals{0};     // geneses by a key not in --founders
+    std::atomic<std::uint64_t> quota_refusals{0};       // requests refused by a storage or room quota
+    std::atomic<std::uint64_t> chain_pages{0};          // Chain pages sent
 
     void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.fetch_add(n, std::memory_order_relaxed);

@@ -114,6 +114,12 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_fil
 
 }  // namespace
 
+static std::shared_ptr<Admission> make_admission(const RelayOptions& options) {
+    std::optional<std::set<PublicKeyBytes>> founders;
+    if (!options.founders_file.empty()) founders = load_founders(options.founders_file);
+    return std::make_shared<Admission>(options.quotas, std::move(founders));
+}
+
 std::filesystem::path default_data_dir() {
     if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg)
         return std::filesystem::path(xdg) / "parley-relay";
@@ -125,10 +131,11 @@ std::filesystem::path default_data_dir() {
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
       read_rates_(options_.limits),
-      state_(open_store(options_), options_.limits),
+      state_(open_store(options_), options_.limits, {}, make_admission(options_)),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
       signals_(ioc_, SIGINT, SIGTERM),
+      reload_signals_(ioc_, SIGHUP),
       shutdown_timer_(ioc_),
       prune_timer_(ioc_),
       trim_timer_(ioc_) {
@@ -152,6 +159,7 @@ void RelayServer::run() {
     signals_.async_wait([this](boost::system::error_code ec, int) {
         if (!ec) on_signal();
     });
+    wait_for_reload();
     listener_->run();
     schedule_prune();
     schedule_trim();
@@ -161,7 +169,33 @@ void RelayServer::run() {
     for (auto& t : threads) t.join();
 }
 
+void RelayServer::wait_for_reload() {
+    reload_signals_.async_wait([this](boost::system::error_code ec, int) {
+        if (ec) return;
+        reload_founders();
+        wait_for_reload();
+    });
+}
+
+// SIGHUP: the founders file again. A file that does not parse keeps the list
+// in force, and says why.
+void RelayServer::reload_founders() {
+    if (options_.founders_file.empty()) {
+        std::fprintf(stderr, "parley-relay: SIGHUP: no --founders file to reload (an open relay)\n");
+        return;
+    }
+    try {
+        auto founders = load_founders(options_.founders_file);
+        const auto count = founders.size();
+        state_.admission().set_founders(std::move(founders));
+        std::fprintf(stderr, "parley-relay: reloaded %s: %zu founder key(s)\n", options_.founders_file.c_str(), count);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "parley-relay: SIGHUP: %s; the founder list in force is unchanged\n", e.what());
+    }
+}
+
 void RelayServer::on_signal() {
+    reload_signals_.cancel();
     std::fprintf(stderr, "parley-relay: shutting down\n");
     listener_->stop();
     prune_timer_.cancel();

@@ -27,6 +27,10 @@ struct RelayOptions {
     std::filesystem::path data_dir;  // holds relay.sqlite; created 0700 if missing
     bool sync_full = false;          // synchronous=FULL: survive power loss, not only a crash
     RetentionPolicy retention;
+    // Who may create rooms: the keys in this file (re-read on SIGHUP), or
+    // anyone when empty. Both within `quotas`.
+    std::filesystem::path founders_file;
+    Quotas quotas;
 };
 
 // $XDG_STATE_HOME/parley-relay, else $HOME/.local/state/parley-relay; empty if
@@ -50,6 +54,8 @@ public:
 
 private:
     void on_signal();
+    void wait_for_reload();
+    void reload_founders();
     void schedule_prune();
     void prune();
     void schedule_trim();
@@ -63,6 +69,7 @@ private:
     std::unique_ptr<boost::asio::ssl::context> tls_;
     boost::asio::io_context ioc_;
     boost::asio::signal_set signals_;
+    boost::asio::signal_set reload_signals_;  // SIGHUP: read --founders again
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer prune_timer_;
     boost::asio::steady_timer trim_timer_;

@@ -28,8 +28,13 @@ std::uint64_t request_id_of(const wire::Frame& frame) {
 
 }  // namespace
 
-RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit)
-    : store_(std::move(store)), book_(*store_), limits_(limits) {
+RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit,
+                       std::shared_ptr<Admission> admission)
+    : store_(std::move(store)),
+      admission_(admission ? std::move(admission) : std::make_shared<Admission>(Quotas{}, std::nullopt)),
+      book_(*store_, admission_->quotas()),
+      limits_(limits) {
+    stored_total_ = store_->total_stored_bytes();
     commit_ = std::make_unique<GroupCommit>(
         *store_, [this](auto& batch, const auto* seqs) { on_committed(batch, seqs); }, commit);
 }
@@ -56,8 +61,10 @@ RelayState::ChainChannel& RelayState::channel(Room& r, const ChainKey& key) {
     // A chain's first channel starts where its stored log ends (nothing is
     // queued for a chain nobody has joined).
     const std::uint64_t last = store_->range(key).last_seq;
+    const std::uint64_t bytes = store_->stored_bytes(key.first, key.second);
     auto& ch = r.channels[key.second];
     ch.published_seq = last;
+    ch.stored_bytes = bytes;
     return ch;
 }
 
@@ -92,41 +99,84 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
     }
 }
 
+// One page, read and encoded alone: what a GetChain costs is bounded by the
+// page, whatever the chain's length, and nothing is kept for the room.
 void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
-    wire::Chain reply{f.room, {}};
+    ChainPage page;
     if (Room* r = find_room(f.room)) {
         std::lock_guard lock(r->mutex);
-        reply.chains = book_.chains(f.room, f.genesis);
+        page = book_.page(f.room, f.genesis, f.after, limits_.chain_page_bytes);
     } else {
-        reply.chains = book_.chains(f.room, f.genesis);  // stored before this run
+        page = book_.page(f.room, f.genesis, f.after, limits_.chain_page_bytes);
     }
-    from.deliver(encode(reply));
+    if (page.error) return reply_error(from, f.request_id, *page.error);
+    metrics_.add(metrics_.chain_pages);
+    from.deliver(encode(wire::Chain{f.request_id, f.room, f.genesis, page.complete, std::move(page.records)}));
 }
 
 void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     // Decode and verify the signature before taking any lock or making a room.
     auto verified = verify_published_record(f.room, f.record);
     if (!verified) return reply_error(from, f.request_id, RelayError::bad_record);
+    if (verified->record.epoch == 0) return on_publish_genesis(from, f, *verified);
 
-    Room& r = room(f.room);
+    // A successor: only for a chain the store holds (no room is made for anything else).
+    Room* found = find_room(f.room);
+    if (!found && store_->geneses(f.room).empty()) return reply_error(from, f.request_id, RelayError::unknown_chain);
+    Room& r = found ? *found : room(f.room);
     std::unique_lock lock(r.mutex);
     struct WakeSends {  // on every way out: Sends held back may go on
         std::condition_variable& cv;
         ~WakeSends() { cv.notify_all(); }
     } wake{r.idle};
-    if (verified->record.epoch > 0) {
-        // A successor takes the next sequence number: first let the room's
-        // queued Sends be stored and fanned out, holding new ones back.
-        ++r.publishers_waiting;
-        r.idle.wait(lock, [&] { return r.pending == 0; });
-        --r.publishers_waiting;
-    }
+    // A successor takes the next sequence number: first let the room's queued
+    // Sends be stored and fanned out, holding new ones back.
+    ++r.publishers_waiting;
+    r.idle.wait(lock, [&] { return r.pending == 0; });
+    --r.publishers_waiting;
     auto outcome = book_.publish(f.room, f.token, *verified);  // durable when it returns
-    if (outcome.error) return reply_error(from, f.request_id, *outcome.error);
+    if (outcome.error) {
+        if (*outcome.error == RelayError::quota) metrics_.add(metrics_.quota_refusals);
+        return reply_error(from, f.request_id, *outcome.error);
+    }
     const ChainKey key{f.room, outcome.genesis};
     ChainChannel& ch = channel(r, key);
+    if (outcome.appended) {
+        ch.stored_bytes += 2 * verified->encoded.size();  // the record and its log item
+        stored_total_ += 2 * verified->encoded.size();
+    }
     from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
     if (outcome.appended && outcome.seq > 0) fan_out_new_head(ch, key, outcome.seq, verified->encoded);
+}
+
+// A new room: one genesis per room id, from a founder (or anyone on an open
+// relay) within the hourly room quotas. No Room is made: the first Join does.
+void RelayState::on_publish_genesis(Subscriber& from, const wire::Publish& f, const VerifiedRecord& verified) {
+    std::lock_guard creating(genesis_mutex_);
+    const auto& author = verified.record.author;
+    const auto address = from.address_key();
+    if (store_->geneses(f.room).empty()) {
+        if (auto refused = admission_->may_create(author, address)) {
+            metrics_.add(*refused == RelayError::quota ? metrics_.quota_refusals : metrics_.founder_refusals);
+            return reply_error(from, f.request_id, *refused);
+        }
+    }
+    auto outcome = book_.publish(f.room, f.token, verified);  // durable when it returns
+    if (outcome.error) {
+        if (*outcome.error == RelayError::quota) metrics_.add(metrics_.quota_refusals);
+        return reply_error(from, f.request_id, *outcome.error);
+    }
+    if (outcome.appended) {
+        admission_->room_created(author, address);
+        stored_total_ += verified.encoded.size();
+        metrics_.add(metrics_.rooms_created);
+    }
+    from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
+}
+
+std::size_t RelayState::rooms_in_memory() {
+    std::lock_guard lock(rooms_mutex_);
+    return rooms_.size();
 }
 
 // Tells the chain's members about a new head, then makes them join again with
@@ -238,6 +288,16 @@ void RelayState::on_send(Subscriber& from, wire::Send& f) {
     auto it = r->channels.find(f.genesis);
     if (it == r->channels.end() || !it->second.members.contains(from.id()))
         return reply_error(from, f.request_id, RelayError::not_joined);
+    // The storage quotas, counted without the store: a room's bytes and all
+    // rooms' bytes, Sends on their way included.
+    const std::uint64_t size = f.envelope.size();
+    const auto& quotas = admission_->quotas();
+    if (it->second.stored_bytes + size > quotas.max_room_bytes || stored_total_ + size > quotas.max_total_bytes) {
+        metrics_.add(metrics_.quota_refusals);
+        return reply_error(from, f.request_id, RelayError::quota);
+    }
+    it->second.stored_bytes += size;
+    stored_total_ += size;
     ++it->second.pending;
     ++r->pending;
     commit_->submit({{{f.room, f.genesis}, LogKind::message, std::move(f.envelope)}, from.id(), f.request_id,
@@ -273,6 +333,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
     ch.pending -= run.size();
     r->pending -= run.size();
     if (r->pending == 0) r->idle.notify_all();
+    uncount(ch, run);
     metrics_.add(metrics_.resends_already_stored, run.size());
     for (std::size_t i = 0; i < run.size(); ++i)
         if (auto sender = ch.members.find(run[i].sender_id); sender != ch.members.end())
@@ -294,6 +355,7 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
     r->pending -= run.size();
     if (r->pending == 0) r->idle.notify_all();
     if (!seqs) {
+        uncount(ch, run);
         metrics_.add(metrics_.storage_errors, run.size());
         for (const auto& item : run)
             if (auto sender = ch.members.find(item.sender_id); sender != ch.members.end())
@@ -366,9 +428,29 @@ void RelayState::leave_all(Subscriber& s) {
     }
 }
 
+void RelayState::uncount(ChainChannel& ch, std::span<const PendingSend> run) {
+    std::uint64_t bytes = 0;
+    for (const auto& item : run) bytes += item.append.payload.size();
+    ch.stored_bytes -= std::min(bytes, ch.stored_bytes);
+    stored_total_ -= std::min<std::uint64_t>(bytes, stored_total_);
+}
+
 std::size_t RelayState::prune(const RetentionPolicy& policy) {
     const std::size_t removed = store_->prune(policy);
     metrics_.add(metrics_.pruned_items, removed);
+    if (removed == 0) return removed;
+    // What retention freed counts for the quotas again. (A Send on its way to
+    // the store while this runs is left out of its room's count: at most a batch.)
+    stored_total_ = store_->total_stored_bytes();
+    std::vector<std::pair<wire::RoomId, Room*>> rooms;
+    {
+        std::lock_guard lock(rooms_mutex_);
+        for (auto& [id, r] : rooms_) rooms.emplace_back(id, r.get());
+    }
+    for (auto& [id, r] : rooms) {
+        std::lock_guard lock(r->mutex);
+        for (auto& [genesis, ch] : r->channels) ch.stored_bytes = store_->stored_bytes(id, genesis);
+    }
     return removed;
 }
 

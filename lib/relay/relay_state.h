@@ -20,6 +20,7 @@
 // unsubscribe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <limits>
@@ -28,6 +29,7 @@
 #include <mutex>
 #include <span>
 
+#include "relay/admission.h"
 #include "relay/chain_book.h"
 #include "relay/group_commit.h"
 #include "relay/relay_limits.h"
@@ -40,7 +42,10 @@ namespace parley::relay {
 
 class RelayState {
 public:
-    RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit = {});
+    // `admission` decides who may create rooms and holds the quotas; null: an
+    // open relay with the default quotas.
+    RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, GroupCommitOptions commit = {},
+               std::shared_ptr<Admission> admission = nullptr);
     ~RelayState();
 
     // Handles one frame read from `from`'s connection. Every request gets
@@ -61,6 +66,8 @@ public:
     std::size_t prune(const RetentionPolicy& policy);
 
     RelayMetrics& metrics() { return metrics_; }
+    Admission& admission() { return *admission_; }
+    std::size_t rooms_in_memory();
 
 private:
     static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
@@ -75,6 +82,9 @@ private:
         std::map<std::uint64_t, Member> draining;  // unsubscribed by a NewHead mid-backlog
         std::uint64_t published_seq = 0;           // every item up to it was fanned out
         std::size_t pending = 0;                   // Sends at the group commit
+        // What the room's quota counts: bytes stored, plus Sends on their way
+        // to the store (so a burst cannot overshoot it by more than one batch).
+        std::uint64_t stored_bytes = 0;
     };
     struct Room {
         std::mutex mutex;
@@ -86,6 +96,8 @@ private:
 
     void on_get_chain(Subscriber& from, const wire::GetChain& f);
     void on_publish(Subscriber& from, const wire::Publish& f);
+    void on_publish_genesis(Subscriber& from, const wire::Publish& f, const VerifiedRecord& verified);
+    void uncount(ChainChannel& ch, std::span<const PendingSend> run);  // stored_bytes of Sends not stored
     void on_join(Subscriber& from, const wire::Join& f);
     void on_send(Subscriber& from, wire::Send& f);  // takes f.envelope
     void on_committed(std::vector<PendingSend>& batch, const std::vector<std::uint64_t>* seqs);
@@ -104,11 +116,16 @@ private:
     void forget_membership(Subscriber& s, const ChainKey& key);
 
     std::unique_ptr<RelayStore> store_;
+    std::shared_ptr<Admission> admission_;
     ChainBook book_;
     RelayLimits limits_;
     RelayMetrics metrics_;
     std::mutex rooms_mutex_;  // guards the map only; rooms are never removed
+    // A room is made here only once the store holds its chain: nothing a peer
+    // without a room (a rejected Publish, a GetChain, a Join) sends allocates one.
     std::map<wire::RoomId, std::unique_ptr<Room>> rooms_;
+    std::mutex genesis_mutex_;  // one genesis at a time: the one-per-room check and the admission count
+    std::atomic<std::uint64_t> stored_total_{0};  // every chain's stored_bytes, and the rest of the store
     // The writer thread's scratch for fan_out_run, kept for its capacity.
     std::vector<SharedFrame> run_delivers_, run_acks_;
     std::unique_ptr<GroupCommit> commit_;  // last: its writer uses everything above

@@ -56,6 +56,8 @@ class Session final : public Subscriber,
                       public Closable,
                       public std::enable_shared_from_this<Session<NextLayer>> {
 public:
+    std::array<std::uint8_t, 16> address_key() const override { return address_; }
+
     // `stream_args` build the next layer: (socket) or (socket, ssl::context&).
     template <class... StreamArgs>
     Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits, const ReadRates& rates,

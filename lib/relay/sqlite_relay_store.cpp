@@ -159,6 +159,8 @@ void SqliteRelayStore::open_and_check(Sync sync) {
          "kind INTEGER NOT NULL, stored_at_ms INTEGER NOT NULL, payload BLOB NOT NULL, "
          "PRIMARY KEY (chain, seq))");
     exec("CREATE INDEX IF NOT EXISTS log_by_age ON log (stored_at_ms)");
+    // GetChain pages start after a record named by its hash.
+    exec("CREATE INDEX IF NOT EXISTS records_by_hash ON records (chain, hash)");
     exec(("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', " + std::to_string(schema_version) + ")").c_str());
     if (query_int("SELECT value FROM meta WHERE key='schema'") != schema_version)
         fail("unknown schema version (written by a newer relay?)");
@@ -189,6 +191,25 @@ void SqliteRelayStore::load_chains() {
         order_[key.first].push_back(key.second);
     }
     if (rc != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    count_bytes();
+}
+
+void SqliteRelayStore::count_bytes() {
+    std::map<std::int64_t, std::uint64_t> by_id;
+    for (const char* sql : {"SELECT chain, sum(length(encoded)) FROM records GROUP BY chain",
+                            "SELECT chain, sum(length(payload)) FROM log GROUP BY chain"}) {
+        auto st = prepare(db_, sql);
+        if (!st) fail(sqlite3_errmsg(db_));
+        int rc;
+        while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
+            by_id[sqlite3_column_int64(st.get(), 0)] += static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
+        if (rc != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    }
+    total_bytes_ = 0;
+    for (auto& [key, info] : chains_) {
+        info.bytes = by_id[info.id];
+        total_bytes_ += info.bytes;
+    }
 }
 
 const SqliteRelayStore::ChainInfo* SqliteRelayStore::find(const ChainKey& chain) const {
@@ -256,6 +277,54 @@ std::size_t SqliteRelayStore::length(const wire::RoomId& room, const wire::Hash&
     return static_cast<std::size_t>(sqlite3_column_int64(st.get(), 0));
 }
 
+std::vector<Bytes> SqliteRelayStore::records_after(const wire::RoomId& room, const wire::Hash& genesis,
+                                                  std::optional<std::uint64_t> after_epoch,
+                                                  std::size_t max_items, std::size_t max_bytes) const {
+    std::lock_guard lock(mutex_);
+    std::vector<Bytes> out;
+    const ChainInfo* info = find({room, genesis});
+    if (!info) return out;
+    auto st = prepare(db_, "SELECT encoded FROM records WHERE chain = ? AND epoch >= ? ORDER BY epoch LIMIT ?");
+    if (!st) fail(sqlite3_errmsg(db_));
+    bind_int(st.get(), 1, info->id);
+    bind_int(st.get(), 2, after_epoch ? static_cast<std::int64_t>(std::min<std::uint64_t>(*after_epoch, INT64_MAX - 1)) + 1 : 0);
+    bind_int(st.get(), 3, static_cast<std::int64_t>(std::min<std::size_t>(max_items, INT64_MAX)));
+    std::size_t bytes = 0;
+    int rc = SQLITE_DONE;
+    while (bytes < max_bytes && (rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+        out.push_back(column_bytes(st.get(), 0));
+        bytes += out.back().size();
+    }
+    if (bytes < max_bytes && rc != SQLITE_DONE) fail(sqlite3_errmsg(db_));
+    return out;
+}
+
+std::optional<std::uint64_t> SqliteRelayStore::epoch_of(const wire::RoomId& room, const wire::Hash& genesis,
+                                                        const wire::Hash& record_hash) const {
+    std::lock_guard lock(mutex_);
+    const ChainInfo* info = find({room, genesis});
+    if (!info) return std::nullopt;
+    auto st = prepare(db_, "SELECT epoch FROM records WHERE chain = ? AND hash = ? LIMIT 1");
+    if (!st) fail(sqlite3_errmsg(db_));
+    bind_int(st.get(), 1, info->id);
+    bind_blob(st.get(), 2, record_hash);
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_DONE) return std::nullopt;
+    if (rc != SQLITE_ROW) fail(sqlite3_errmsg(db_));
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+std::uint64_t SqliteRelayStore::stored_bytes(const wire::RoomId& room, const wire::Hash& genesis) const {
+    std::lock_guard lock(mutex_);
+    const ChainInfo* info = find({room, genesis});
+    return info ? info->bytes : 0;
+}
+
+std::uint64_t SqliteRelayStore::total_stored_bytes() const {
+    std::lock_guard lock(mutex_);
+    return total_bytes_;
+}
+
 std::int64_t SqliteRelayStore::ensure_chain(const ChainKey& chain) {
     if (const ChainInfo* info = find(chain)) return info->id;
     auto st = prepare(db_, "INSERT INTO chains (room, genesis, last_seq) VALUES (?, ?, 0)");
@@ -312,7 +381,11 @@ std::uint64_t SqliteRelayStore::append(const wire::RoomId& room, const wire::Has
         set_last_seq(id, seq);
     }
     tx.commit();
-    chains_[key] = {id, record.epoch > 0 ? seq : last};
+    // A successor is stored twice: as a record and as its log item.
+    const std::uint64_t added = record.encoded.size() * (record.epoch > 0 ? 2 : 1);
+    const std::uint64_t bytes = (is_new ? 0 : chains_[key].bytes) + added;
+    chains_[key] = {id, record.epoch > 0 ? seq : last, bytes};
+    total_bytes_ += added;
     if (is_new) order_[room].push_back(genesis);
     return seq;
 }
@@ -327,16 +400,19 @@ std::vector<std::uint64_t> SqliteRelayStore::append(const std::vector<LogAppend>
         auto [it, first] = touched.try_emplace(item.chain);
         if (first) {
             const ChainInfo* info = find(item.chain);
-            it->second = info ? *info : ChainInfo{ensure_chain(item.chain), 0};
+            it->second = info ? *info : ChainInfo{ensure_chain(item.chain), 0, 0};
         }
         const std::uint64_t seq = ++it->second.last_seq;
+        it->second.bytes += item.payload.size();
         insert_log(it->second.id, seq, item.kind, item.payload, now);
         seqs.push_back(seq);
     }
     for (const auto& [key, info] : touched) set_last_seq(info.id, info.last_seq);
     tx.commit();
     for (const auto& [key, info] : touched) {
-        if (!find(key)) order_[key.first].push_back(key.second);
+        const ChainInfo* before = find(key);
+        if (!before) order_[key.first].push_back(key.second);
+        total_bytes_ += info.bytes - (before ? before->bytes : 0);
         chains_[key] = info;
     }
     return seqs;
@@ -401,6 +477,7 @@ std::size_t SqliteRelayStore::prune(const RetentionPolicy& policy) {
         removed += static_cast<std::size_t>(sqlite3_changes(db_));
     }
     tx.commit();
+    if (removed > 0) count_bytes();
     return removed;
 }
 

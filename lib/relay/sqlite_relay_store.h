@@ -52,6 +52,13 @@ public:
     std::optional<wire::Hash> chain_containing(const wire::RoomId& room,
                                                const wire::Hash& record_hash) const override;
     std::size_t length(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::vector<Bytes> records_after(const wire::RoomId& room, const wire::Hash& genesis,
+                                     std::optional<std::uint64_t> after_epoch, std::size_t max_items,
+                                     std::size_t max_bytes) const override;
+    std::optional<std::uint64_t> epoch_of(const wire::RoomId& room, const wire::Hash& genesis,
+                                          const wire::Hash& record_hash) const override;
+    std::uint64_t stored_bytes(const wire::RoomId& room, const wire::Hash& genesis) const override;
+    std::uint64_t total_stored_bytes() const override;
     std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis, StoredRecord record) override;
 
     // MessageLog
@@ -65,11 +72,13 @@ private:
     struct ChainInfo {
         std::int64_t id = 0;
         std::uint64_t last_seq = 0;
+        std::uint64_t bytes = 0;  // records and stored log payloads (the quotas' count)
     };
     class Transaction;
 
     void open_and_check(Sync sync);
     void load_chains();
+    void count_bytes();  // ChainInfo::bytes and total_bytes_ from the tables
     [[noreturn]] void fail(const std::string& what) const;
     void exec(const char* sql) const;
     std::int64_t query_int(const char* sql) const;
@@ -95,6 +104,7 @@ private:
     mutable std::mutex mutex_;
     std::map<ChainKey, ChainInfo> chains_;                  // committed state only
     std::map<wire::RoomId, std::vector<wire::Hash>> order_;  // geneses, oldest first
+    std::uint64_t total_bytes_ = 0;
     Statement insert_log_, set_last_seq_;  // under mutex_; finalized before db_ closes
 };
 

@@ -2,6 +2,7 @@
 // chains it has joined. A WebSocket session in the relay, a fake in tests.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,10 @@ public:
     // (not from inside this call) once the queue has drained. Same rules as
     // deliver(), whose frames it follows in order.
     virtual void backlog_paused(const ChainKey& chain) = 0;
+
+    // What the per-address caps count (connection_set.h's AddressKey: an IPv4
+    // address or an IPv6 /64). All zero for a connection without one (tests).
+    virtual std::array<std::uint8_t, 16> address_key() const { return {}; }
 
     // Unique for the life of the process (unlike an address, never reused).
     std::uint64_t id() const { return id_; }

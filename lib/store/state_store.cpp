@@ -57,6 +57,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "stream_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
              "PRIMARY KEY (room, seq))");
+        exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
+             "server TEXT NOT NULL)");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
         Stmt st;
         sqlite3_stmt* raw = nullptr;
@@ -129,6 +131,48 @@ static bool step_row(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
 
 static void step_done(sqlite3* db, const std::string& path, sqlite3_stmt* st) {
     if (sqlite3_step(st) != SQLITE_DONE) throw StoreError("state database " + path + ": " + sqlite3_errmsg(db));
+}
+
+static StateStore::LocalRoom local_room_row(sqlite3_stmt* st) {
+    StateStore::LocalRoom r;
+    r.name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    r.room = column_array<wire::hash_bytes>(st, 1);
+    r.server = reinterpret_cast<const char*>(sqlite3_column_text(st, 2));
+    return r;
+}
+
+std::optional<StateStore::LocalRoom> StateStore::find_room(const std::string& name) {
+    auto st = prepare(db_, path_, "SELECT name, room, server FROM local_rooms WHERE name=?", [&](sqlite3_stmt* s) {
+        sqlite3_bind_text(s, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    return local_room_row(st.get());
+}
+
+std::optional<StateStore::LocalRoom> StateStore::find_room(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT name, room, server FROM local_rooms WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    return local_room_row(st.get());
+}
+
+void StateStore::add_room(const LocalRoom& r) {
+    if (find_room(r.name)) throw StoreError("a room named " + r.name + " exists on this device already");
+    if (find_room(r.room)) throw StoreError("this device knows that room already, by another name");
+    auto st = prepare(db_, path_, "INSERT INTO local_rooms (name, room, server) VALUES (?, ?, ?)",
+                      [&](sqlite3_stmt* s) {
+                          sqlite3_bind_text(s, 1, r.name.data(), static_cast<int>(r.name.size()), SQLITE_TRANSIENT);
+                          bind_blob(s, 2, r.room);
+                          sqlite3_bind_text(s, 3, r.server.data(), static_cast<int>(r.server.size()), SQLITE_TRANSIENT);
+                      });
+    step_done(db_, path_, st.get());
+}
+
+std::vector<StateStore::LocalRoom> StateStore::rooms() {
+    auto st = prepare(db_, path_, "SELECT name, room, server FROM local_rooms ORDER BY name", [](sqlite3_stmt*) {});
+    std::vector<LocalRoom> out;
+    while (step_row(db_, path_, st.get())) out.push_back(local_room_row(st.get()));
+    return out;
 }
 
 std::optional<protocol::Pin> StateStore::load_pin(const wire::RoomId& room) {

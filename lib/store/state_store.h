@@ -32,6 +32,19 @@ public:
     StateStore(const StateStore&) = delete;
     StateStore& operator=(const StateStore&) = delete;
 
+    // The rooms this device knows, by local name (never sent to the relay):
+    // made here by `create` or joined from an invite.
+    struct LocalRoom {
+        std::string name;
+        wire::RoomId room{};
+        std::string server;
+    };
+    std::optional<LocalRoom> find_room(const std::string& name);
+    std::optional<LocalRoom> find_room(const wire::RoomId& room);
+    // Adds the name; throws StoreError if the name or the room id is taken.
+    void add_room(const LocalRoom& room);
+    std::vector<LocalRoom> rooms();
+
     std::optional<protocol::Pin> load_pin(const wire::RoomId& room);
     void save_pin(const wire::RoomId& room, const protocol::Pin& pin);
 

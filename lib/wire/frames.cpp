@@ -10,8 +10,10 @@ template <class>
 inline constexpr bool always_false = false;
 
 void put(Writer& w, const GetChain& f) {
+    w.u64(f.request_id);
     w.raw(f.room);
     w.raw(f.genesis);
+    w.raw(f.after);
 }
 void put(Writer& w, const Publish& f) {
     w.u64(f.request_id);
@@ -33,12 +35,12 @@ void put(Writer& w, const Send& f) {
     w.blob(f.envelope);
 }
 void put(Writer& w, const Chain& f) {
+    w.u64(f.request_id);
     w.raw(f.room);
-    w.u16(static_cast<std::uint16_t>(f.chains.size()));
-    for (const auto& chain : f.chains) {
-        w.u32(static_cast<std::uint32_t>(chain.size()));
-        for (const auto& record : chain) w.blob(record);
-    }
+    w.raw(f.genesis);
+    w.u8(f.complete ? 1 : 0);
+    w.u32(static_cast<std::uint32_t>(f.records.size()));
+    for (const auto& record : f.records) w.blob(record);
 }
 void put(Writer& w, const Published& f) {
     w.u64(f.request_id);
@@ -96,8 +98,10 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
     switch (type) {
         case FrameType::get_chain: {
             GetChain f;
+            f.request_id = r.u64();
             f.room = r.fixed<hash_bytes>();
             f.genesis = r.fixed<hash_bytes>();
+            f.after = r.fixed<hash_bytes>();
             return f;
         }
         case FrameType::publish: {
@@ -131,18 +135,17 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
         }
         case FrameType::chain: {
             Chain f;
+            f.request_id = r.u64();
             f.room = r.fixed<hash_bytes>();
-            auto n_chains = r.u16();
-            if (n_chains > max_chains_per_room) return std::nullopt;
-            for (std::uint16_t i = 0; i < n_chains && !r.failed(); ++i) {
-                auto n_records = r.u32();
-                if (n_records == 0 || n_records > max_records_per_chain) return std::nullopt;
-                std::vector<Bytes> chain;
-                for (std::uint32_t j = 0; j < n_records && !r.failed(); ++j) {
-                    auto rec = r.blob(max_record_bytes);
-                    chain.emplace_back(rec.begin(), rec.end());
-                }
-                f.chains.push_back(std::move(chain));
+            f.genesis = r.fixed<hash_bytes>();
+            auto complete = r.u8();
+            if (complete > 1) return std::nullopt;
+            f.complete = complete == 1;
+            auto n_records = r.u32();
+            if (n_records > max_records_per_page || (n_records == 0 && !f.complete)) return std::nullopt;
+            for (std::uint32_t j = 0; j < n_records && !r.failed(); ++j) {
+                auto rec = r.blob(max_record_bytes);
+                f.records.emplace_back(rec.begin(), rec.end());
             }
             return f;
         }
@@ -189,7 +192,7 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
             Error f;
             f.request_id = r.u64();
             auto code = r.u16();
-            if (code < 1 || code > static_cast<std::uint16_t>(RelayError::internal)) return std::nullopt;
+            if (code < 1 || code > static_cast<std::uint16_t>(RelayError::quota)) return std::nullopt;
             f.code = static_cast<RelayError>(code);
             return f;
         }
@@ -230,6 +233,9 @@ const char* to_string(RelayError code) {
         case RelayError::not_joined: return "not joined (or the epoch changed): join again";
         case RelayError::limit: return "relay limit reached";
         case RelayError::internal: return "relay internal error";
+        case RelayError::room_exists: return "the relay already holds another room with this id";
+        case RelayError::not_founder: return "this relay lets only its listed founders create rooms";
+        case RelayError::quota: return "over a relay quota";
     }
     return "unknown relay error";
 }

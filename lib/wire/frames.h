@@ -43,15 +43,22 @@ enum class RelayError : std::uint16_t {
     not_joined = 8,      // send before join, or the epoch moved on: join again
     limit = 9,           // a relay limit (rooms per connection, rate, ...) was hit
     internal = 10,
+    room_exists = 11,    // a genesis for a room id that already has another one
+    not_founder = 12,    // this relay lets only its listed founder keys create rooms
+    quota = 13,          // a storage quota: rooms per key or address, bytes, records
 };
 
 // --- client -> relay -------------------------------------------------------
 
-// All chains the relay holds for the room, or only the one starting at `genesis`
-// (all-zero genesis = every chain of the room).
+// One page of the chain starting at `genesis`: the records after the record
+// whose hash is `after` (all-zero: from the genesis, genesis included), in
+// epoch order. Answered by Chain, or Error unknown_chain (no such room, chain
+// or record).
 struct GetChain {
+    std::uint64_t request_id = 0;
     RoomId room{};
     Hash genesis{};
+    Hash after{};
 };
 // Append `record` to a chain: epoch 0 starts a new chain (token all-zero); any
 // other epoch must extend the head and come with the head epoch's access token.
@@ -86,9 +93,15 @@ struct Send {
 
 // --- relay -> client -------------------------------------------------------
 
+// A page of records, in epoch order. `complete`: the last one is the chain's
+// head (or there are none: `after` was the head); otherwise there is at least
+// one, and the client asks again after the last one.
 struct Chain {
+    std::uint64_t request_id = 0;
     RoomId room{};
-    std::vector<std::vector<Bytes>> chains;  // each: records from epoch 0 to head
+    Hash genesis{};
+    bool complete = false;
+    std::vector<Bytes> records;
 };
 struct Published {
     std::uint64_t request_id = 0;
@@ -131,8 +144,9 @@ struct Error {
 using Frame = std::variant<GetChain, Publish, Join, Send, Chain, Published, Joined, Ack, Deliver,
                            NewHead, Error>;
 
-inline constexpr std::size_t max_chains_per_room = 16;
 inline constexpr std::size_t max_records_per_chain = 100000;
+// A Chain page holds at most this many records (and the relay's byte budget).
+inline constexpr std::size_t max_records_per_page = 1024;
 
 enum class FrameError { malformed, bad_version };
 

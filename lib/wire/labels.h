@@ -49,5 +49,10 @@ inline constexpr std::size_t max_record_bytes = 64 * 1024;
 inline constexpr std::size_t max_envelope_bytes = 72 * 1024;
 inline constexpr std::size_t max_plaintext_bytes = 64 * 1024;
 inline constexpr std::size_t padding_block_bytes = 256;
+// What fits a record in practice: a genesis carries per member a roster key
+// (32), an add operation (33) and a sealed box (243), beside 205 bytes of fixed
+// fields and the 64-byte signature, so at most 211 members fit in 64 KiB.
+inline constexpr std::size_t max_members_in_record = (max_record_bytes - 205 - 64) / (32 + 33 + 243);
+static_assert(max_members_in_record == 211);
 
 }  // namespace parley::wire

@@ -24,6 +24,12 @@ Conventions:
 - Listener counts (`listen --count N`) include the user's own messages sent from
   another process (those arrive with own=true): a listener expects every message
   of the room.
+- Rooms are made by `User.create` (`parley create`), whose last stdout line is the
+  room's invite: it is kept in Case.invites[room]. Any other room command of a user
+  (send, listen, chat, rekey, history, invite) on a room with an invite that this
+  user's state folder has not joined yet first runs `parley join INVITE` (and
+  requires it to succeed); the creator's state counts as joined. `auto_join=False`
+  runs a command without that (to see what an unknown room does).
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ SCRIPTS_DIR = REPO_ROOT / "scripts"
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 READY_RE = re.compile(r"parley-relay: listening on (wss?)://([^\s/]+):(\d+)")
+INVITE_RE = re.compile(r"^parley-invite:1:([A-Za-z0-9._-]{1,64}):([0-9a-f]{64}):([0-9a-f]{64}):(wss?://\S+)$")
+# Commands that name a room the device must know (joined or created).
+ROOM_COMMANDS = ("send", "listen", "chat", "rekey", "history", "invite")
 STARTUP_TIMEOUT_S = 20.0
 COMMAND_TIMEOUT_S = 45.0
 STOP_TIMEOUT_S = 10.0
@@ -83,6 +92,42 @@ def tail(text: str, lines: int = 30) -> str:
 def normalize_fingerprint(text: str) -> str:
     """Lowercase alphanumerics only, so 'AB:CD ef' and 'abcdef' compare equal."""
     return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+class Invite:
+    """A parsed `parley-invite:1:NAME:ROOMHEX:GENESISHEX:SERVER` line."""
+
+    def __init__(self, line: str):
+        match = INVITE_RE.match(line.strip())
+        assert match, f"not a well-formed invite: {line!r}"
+        self.line = line.strip()
+        self.name = match.group(1)
+        self.room = bytes.fromhex(match.group(2))
+        self.genesis = bytes.fromhex(match.group(3))
+        self.server = match.group(4)
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def invite_of(result: "Result", what: str = "create") -> str:
+    """The invite `parley create` (or `parley invite`) printed: its stdout's last line."""
+    lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    assert lines and INVITE_RE.match(lines[-1].strip()), (
+        f"{what}: stdout's last line is not an invite (parley-invite:1:NAME:ROOM:GENESIS:SERVER)"
+        f"\n  {result.describe()}")
+    return lines[-1].strip()
+
+
+def flag_value(argv: Sequence[str], name: str) -> Optional[str]:
+    """The value of `--name V` or `--name=V` in argv (the last one), else None."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(name + "="):
+            value = a[len(name) + 1:]
+    return value
 
 
 # --------------------------------------------------------------------------- processes
@@ -274,6 +319,19 @@ class Relay:
     def url_for(self, host: str) -> str:
         return f"{self.scheme}://{host}:{self.port}"
 
+    def db_counts(self) -> dict:
+        """Rows in the relay database's chains, records and log tables (read-only,
+        beside the running relay): what it holds."""
+        import sqlite3
+        path = self.data / "relay.sqlite"
+        assert path.is_file(), f"no relay database at {path}"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            return {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    for table in ("chains", "records", "log")}
+        finally:
+            db.close()
+
     def stop(self) -> None:
         """SIGTERM, and require a clean exit 0."""
         if self.proc is None:
@@ -330,9 +388,10 @@ class User:
     def public_keys(self) -> Path:
         return self.dir / "public_keys"
 
-    def room_args(self, room: str, server: str, ca: Optional[Path] = None) -> list:
+    def room_args(self, room: str, server: str, ca: Optional[Path] = None,
+                  state: Optional[Path] = None) -> list:
         argv = ["--user", self.name, "--room", room, "--server", server,
-                "--dir", str(self.dir), "--state", str(self.state)]
+                "--dir", str(self.dir), "--state", str(state or self.state)]
         if ca is not None:
             argv += ["--ca", str(ca)]
         return argv
@@ -340,26 +399,106 @@ class User:
     def env(self, password: Optional[str] = None) -> dict:
         return self.case.env(PARLEY_PASSWORD=self.password if password is None else password)
 
+    # ---- rooms: create, join, and the automatic join before a room command
+
+    def joined(self, room: str, state: Optional[Path] = None) -> bool:
+        return (str(state or self.state), room) in self.case.joined
+
+    def mark_joined(self, room: str, state: Optional[Path] = None) -> None:
+        self.case.joined.add((str(state or self.state), room))
+
+    def remember_created(self, room: str, result: Result, state: Optional[Path] = None) -> str:
+        """Record the invite a successful `create` printed (and that this state folder
+        holds the room). Returns the invite."""
+        invite = invite_of(result, f"{self.name}'s create of {room}")
+        self.case.invites[room] = invite
+        self.mark_joined(room, state)
+        return invite
+
+    def join(self, invite: Optional[str] = None, room: Optional[str] = None,
+             server: Optional[str] = None, ca: Optional[Path] = None,
+             password: Optional[str] = None, state: Optional[Path] = None,
+             extra: Sequence[str] = (), timeout: float = COMMAND_TIMEOUT_S) -> Result:
+        """`parley join INVITE` (the case's invite for `room` unless given); `--room` and
+        `--server` only when given. On success the room counts as joined for `state`."""
+        if invite is None:
+            assert room in self.case.invites, f"no invite for room {room!r} in this test"
+            invite = self.case.invites[room]
+        state = state or self.state
+        argv = ["join", invite, "--user", self.name, "--dir", str(self.dir), "--state", str(state)]
+        if room is not None:
+            argv += ["--room", room]
+        if server is not None:
+            argv += ["--server", server]
+        if ca is not None:
+            argv += ["--ca", str(ca)]
+        result = self.run(argv + list(extra), password=password, timeout=timeout, auto_join=False)
+        if result.returncode == 0:
+            name = room
+            if name is None:
+                match = INVITE_RE.match(invite.strip())
+                name = match.group(1) if match else None
+            if name is not None:
+                self.mark_joined(name, state)
+        return result
+
+    def ensure_joined(self, room: Optional[str], server: Optional[str] = None,
+                      ca: Optional[Path] = None, state: Optional[Path] = None) -> None:
+        """Join `room` with its invite first if this state folder has not (and the test
+        has an invite for it), with this user's own password; the join must succeed."""
+        if room is None or room not in self.case.invites or self.joined(room, state):
+            return
+        self.join(room=room, server=server, ca=ca, state=state).expect_ok(
+            f"{self.name} joins {room} with its invite (before a room command)")
+
+    def _auto_join(self, argv: Sequence[str]) -> None:
+        if argv and argv[0] in ROOM_COMMANDS:
+            state = flag_value(argv, "--state")
+            ca = flag_value(argv, "--ca")
+            self.ensure_joined(flag_value(argv, "--room"), flag_value(argv, "--server"),
+                               Path(ca) if ca else None, Path(state) if state else None)
+
     def run(self, argv: Sequence[str], stdin: Optional[str] = None,
-            password: Optional[str] = None, timeout: float = COMMAND_TIMEOUT_S) -> Result:
-        """Run `parley ARGV...` as this user (password via PARLEY_PASSWORD)."""
+            password: Optional[str] = None, timeout: float = COMMAND_TIMEOUT_S,
+            auto_join: bool = True) -> Result:
+        """Run `parley ARGV...` as this user (password via PARLEY_PASSWORD). A room
+        command first joins its room if needed (see the module docstring)."""
+        if auto_join:
+            self._auto_join(argv)
         return self.case.run_parley(argv, stdin=stdin, env=self.env(password), timeout=timeout,
                                     name=f"{self.name}-{argv[0]}")
+
+    def start(self, cmd: str, room: str, server: str, extra: Sequence[str] = (),
+              ca: Optional[Path] = None, stdin_pipe: bool = True, auto_join: bool = True,
+              password: Optional[str] = None) -> "Proc":
+        """`parley CMD` for a room in the background (stdin open for `chat` lines by
+        default), after the automatic join."""
+        if auto_join:
+            self.ensure_joined(room, server, ca)
+        argv = [args().parley, cmd] + self.room_args(room, server, ca) + list(extra)
+        return Proc(self.case, f"{self.name}-{cmd}", argv, self.env(password), stdin_pipe=stdin_pipe)
 
     def room_cmd(self, cmd: str, room: str, server: str, extra: Sequence[str] = (),
                  ca: Optional[Path] = None, **kw) -> Result:
         return self.run([cmd] + self.room_args(room, server, ca) + list(extra), **kw)
 
-    def create(self, room: str, server: str, **kw) -> Result:
-        return self.room_cmd("create", room, server, **kw)
+    def create(self, room: str, server: str, remember: bool = True, **kw) -> Result:
+        """`parley create`; on success the invite is kept in the case (unless
+        remember=False) and this user counts as joined."""
+        result = self.room_cmd("create", room, server, **kw)
+        if result.returncode == 0 and remember:
+            self.remember_created(room, result)
+        return result
 
     def send(self, room: str, server: str, lines: Iterable[str], **kw) -> Result:
         text = "".join(line + "\n" for line in lines)
         return self.room_cmd("send", room, server, stdin=text, **kw)
 
     def start_send(self, room: str, server: str, lines: Iterable[str],
-                   ca: Optional[Path] = None) -> Proc:
+                   ca: Optional[Path] = None, auto_join: bool = True) -> Proc:
         """`parley send` in the background (for concurrent senders); wait() on it."""
+        if auto_join:
+            self.ensure_joined(room, server, ca)
         argv = [args().parley, "send"] + self.room_args(room, server, ca)
         return Proc(self.case, f"{self.name}-send", argv, self.env(),
                     stdin_data="".join(line + "\n" for line in lines))
@@ -373,7 +512,9 @@ class User:
 
     def listen(self, room: str, server: str, count: int, timeout: float = 40.0,
                ca: Optional[Path] = None, password: Optional[str] = None,
-               wait_joined: bool = True) -> "Listener":
+               wait_joined: bool = True, auto_join: bool = True) -> "Listener":
+        if auto_join:
+            self.ensure_joined(room, server, ca)
         listener = Listener(self, room, server, count, timeout, ca, password)
         if wait_joined:
             listener.wait_joined()
@@ -477,6 +618,13 @@ class Case:
         self.procs: list = []
         self._seq = 0
         self._dirs: dict = {}
+        self.invites: dict = {}    # room name -> invite line (from its create)
+        self.joined: set = set()   # (state folder, room name) pairs that know the room
+
+    def invite(self, room: str) -> Invite:
+        """The parsed invite of a room created in this test."""
+        assert room in self.invites, f"no invite for room {room!r} in this test"
+        return Invite(self.invites[room])
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -39,6 +39,8 @@ def test_listen_to_missing_room_exits_4(t):
             f"listen on a room that does not exist: expected exit {EXIT_NO_ROOM}\n"
             f"  {result.describe()}")
         result.expect_fail("listen on a missing room", "parley create")
+        result.expect_fail("listen on a missing room", "parley join")
+        result.expect_fail("listen on a missing room", "no room named no-such-room")
         assert "joined" not in result.stderr, f"listener says it joined\n  {result.describe()}"
 
 
@@ -155,12 +157,15 @@ def test_no_password_source_without_tty_fails_fast(t):
         users = t.make_users(["alice", "bob"])
         alice, bob = users["alice"], users["bob"]
         alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        bob.ensure_joined(ROOM, relay.url)  # bob knows the room: only the password is missing
         sources = ("PARLEY_PASSWORD", "password-file")
         cases = [
             ("listen", ["listen"] + bob.room_args(ROOM, relay.url) + ["--count", "1",
                                                                      "--timeout", "20"], None),
             ("send", ["send"] + bob.room_args(ROOM, relay.url), "hello\n"),
             ("create", ["create"] + bob.room_args("other-room", relay.url), None),
+            ("join", ["join", t.invites[ROOM], "--user", "bob", "--dir", str(bob.dir),
+                      "--state", str(t.fresh_dir("bob-new-device"))], None),
         ]
         for what, argv, stdin in cases:
             result = t.run_parley(argv, stdin=stdin, env=no_password_env(t), timeout=15,
@@ -226,9 +231,7 @@ def test_escape_sequences_do_not_reach_the_terminal(t):
         alice.create(ROOM, relay.url).expect_ok("alice creates the room")
 
         listener = carol.listen(ROOM, relay.url, count=2)
-        chat = harness.Proc(t, "bob-chat",
-                            [harness.args().parley, "chat"] + bob.room_args(ROOM, relay.url),
-                            bob.env(), stdin_pipe=True)
+        chat = bob.start("chat", ROOM, relay.url)
         chat.wait_for_stdout(re.compile(r"joined"), harness.JOIN_TIMEOUT_S, "bob's chat join")
 
         alice.send(ROOM, relay.url, [ESCAPES, "marker after"]).expect_ok("alice sends")
@@ -255,16 +258,19 @@ def test_escape_sequences_do_not_reach_the_terminal(t):
 
 def test_settings_file_beside_the_key(t):
     """README: parley.toml in the key folder holds server and room (and ca, state),
-    so `parley send --user alice` is enough; flags win over it; a bad file is an
-    error naming its line, before anything is sent."""
+    so `parley send --user alice` is enough; flags win over it; a room the device
+    knows needs no server; a bad file is an error naming its line, before anything
+    is sent."""
     with t.relay() as relay:
         users = t.make_users(["alice", "bob"])
         alice, bob = users["alice"], users["bob"]
         fps = harness.fingerprints_of(bob, ["alice"])
         (alice.dir / "parley.toml").write_text(
             f'# alice\'s flash drive\nserver = "{relay.url}"\nroom = "{ROOM}"\nstate = "from-config"\n')
-        alice.run(["create", "--user", "alice", "--dir", str(alice.dir)]).expect_ok(
+        created = alice.run(["create", "--user", "alice", "--dir", str(alice.dir)]).expect_ok(
             "create with only --user (and --dir)")
+        alice.remember_created(ROOM, created, state=alice.dir / "from-config")
+        assert t.invite(ROOM).server == relay.url, f"the invite names another server\n  {created.describe()}"
         assert (alice.dir / "from-config").is_dir(), "state = \"from-config\" was not used, relative to the file"
         # bob's file names another room: the flag wins.
         (bob.dir / "parley.toml").write_text(f'server = "{relay.url}"\nroom = "not-this-one"\n')
@@ -276,9 +282,13 @@ def test_settings_file_beside_the_key(t):
         (alice.dir / "parley.toml").write_text(f'room = "{ROOM}"\nsever = "{relay.url}"\n')
         alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n").expect_fail(
             "a misspelt setting", "parley.toml:2: unknown setting 'sever'")
-        (alice.dir / "parley.toml").write_text(f'room = "{ROOM}"\n')
-        alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n").expect_fail(
-            "no server anywhere", "no relay given")
+        # A room this device knows needs no server: the one stored with it is used.
+        (alice.dir / "parley.toml").write_text(f'room = "{ROOM}"\nstate = "from-config"\n')
+        alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="no server needed\n").expect_ok(
+            "send to a known room without a server anywhere")
+        (alice.dir / "parley.toml").write_text('room = "elsewhere"\n')
+        alice.run(["create", "--user", "alice", "--dir", str(alice.dir)]).expect_fail(
+            "create with no server anywhere", "no relay given")
         (alice.dir / "parley.toml").unlink()
         result = alice.run(["send", "--user", "alice", "--dir", str(alice.dir)], stdin="never sent\n")
         result.expect_fail("no settings file and no flags", "no room given")
@@ -288,7 +298,7 @@ def test_settings_file_beside_the_key(t):
         history = alice.run(["history", "--user", "alice", "--room", ROOM, "--dir", str(alice.dir),
                              "--state", str(alice.dir / "from-config"), "--json"]).expect_ok("history")
         texts = [json.loads(l)["text"] for l in history.stdout.splitlines() if l.strip()]
-        assert texts == ["from the settings file"], f"alice's history: {texts}"
+        assert texts == ["from the settings file", "no server needed"], f"alice's history: {texts}"
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 """A hostile relay, against epoch records: forged, forked, rolled-back and tampered
 NewHead and Chain frames between real clients and the real relay (the proxy and the
 rule are those of test_hostile_relay.py; helpers in tests/tools/hostile_setup.py).
+
+A room is the one chain that starts at the genesis its invite names: the relay refuses
+a second genesis for a room id (room_exists), and a client follows only the genesis it
+pinned (from the invite, or its own create), whatever a relay serves.
 """
 import os
 import re
@@ -139,15 +143,15 @@ def test_forked_new_head_blocks_the_room(t):
     announces it to bob, who holds the genuine epoch 1: a fork, both authors named,
     exit 6, nothing more shown."""
     def body(s):
-        create_room(s)
+        invite = create_room(s)
         alice = s.users["alice"]
         seed = hp.load_private_seed(alice.key_file)
         bob = s.users["bob"].listen(ROOM, s.url("bob"), count=3, timeout=LISTEN_TIMEOUT)
         alice.rekey(ROOM, s.relay.url).expect_ok("alice rekeys to epoch 1")
         alice.send(ROOM, s.relay.url, ["in epoch 1"]).expect_ok("alice sends")
         wait_stdout(bob.proc, has_ok("in epoch 1"), WAIT_S, "bob follows epoch 1")
-        chains = hp.fetch_chains("127.0.0.1", s.relay.port, hp.room_id(ROOM))
-        rec = hp.Record.parse(chains[0][1])
+        records = hp.fetch_chain("127.0.0.1", s.relay.port, invite.room, invite.genesis)
+        rec = hp.Record.parse(records[1])
         created = struct.unpack_from(">Q", rec.head, hp.REC_CREATED)[0] + 1
         other = rec.with_head_field(hp.REC_CREATED, struct.pack(">Q", created))
         other.signature = hp.ed25519_sign(seed, other.signed_message())
@@ -168,11 +172,13 @@ def pin_bob_at_epoch_1(s: Setup) -> None:
 
 
 def chain_hook(label: str, rewrite):
+    """A relay->client hook: each Chain page to `label` gets its records from
+    rewrite(records) (a list it may change)."""
     def hook(conn, data):
         f = hp.parse_frame(data)
         if conn.label != label or f is None or f.type != hp.CHAIN:
             return None
-        f.chains = [rewrite(list(c)) for c in f.chains]
+        f.records = rewrite(list(f.records))
         return [f.encode()]
     return hook
 
@@ -182,6 +188,21 @@ def refused(s: Setup, user: str, label: str, what: str, *mentions: str) -> harne
     result.expect_fail(what, *mentions)
     assert result.returncode != 3, f"{what}: timed out instead of refusing\n  {result.describe()}"
     assert not ok_lines(json_lines(result.stdout)), f"{what}: showed messages\n  {result.describe()}"
+    return result
+
+
+def new_device_join_refused(s: Setup, user: str, label: str, what: str, *mentions: str) -> harness.Result:
+    """`user` on a new device (fresh state) joins ROOM with the invite through the proxy
+    port `label`: the join must fail, and a listen on that device afterwards too."""
+    state = s.t.fresh_dir(f"{user}-new-device")
+    u = s.users[user]
+    result = u.join(room=ROOM, server=s.url(label), state=state)
+    result.expect_fail(what, *mentions)
+    assert result.returncode != 3, f"{what}: timed out instead of refusing\n  {result.describe()}"
+    after = u.run(["listen"] + u.room_args(ROOM, s.url(label), state=state) + ["--count", "1", "--timeout", "5"],
+                  auto_join=False)
+    assert after.returncode not in (0, 3) and not ok_lines(json_lines(after.stdout)), (
+        f"{what}: the device that failed to join listens anyway\n  {after.describe()}")
     return result
 
 
@@ -195,34 +216,98 @@ def test_rollback_is_refused(t):
     run_setup(t, body)
 
 
-def test_other_genesis_for_pinned_room_is_refused(t):
-    """bob pinned the room; the relay serves another valid chain under the same room
-    id (alice created the same room name on another relay), or another room's chain."""
+def test_relay_refuses_a_second_genesis_for_a_room_id(t):
+    """alice (a member, so she knows the room id and holds a roster key) signs a second
+    genesis for the room id, ground so that its hash sorts below the real one (what
+    the old 'smallest genesis wins' rule rewarded), and publishes it with a raw client:
+    the relay refuses it (room_exists) and stores nothing; the real genesis published
+    again is answered idempotently; the chain the relay serves starts at the invite's
+    genesis."""
     def body(s):
-        create_room(s)
+        invite = create_room(s)
+        alice = s.users["alice"]
+        seed = hp.load_private_seed(alice.key_file)
+        before = s.relay.db_counts()
+        genuine = hp.fetch_chain("127.0.0.1", s.relay.port, invite.room, invite.genesis)
+        assert hp.Record.parse(genuine[0]).hash() == invite.genesis, "the invite's genesis is not the chain's"
+        forged = hp.forge_genesis(genuine[0], invite.room, seed, below=invite.genesis)
+        forged_hash = hp.Record.parse(forged).hash()
+        assert forged_hash < invite.genesis and forged != genuine[0]
+        with hp.RawClient("127.0.0.1", s.relay.port) as c:
+            reply = c.publish(invite.room, forged)
+            assert reply.type == hp.ERROR and reply.code == hp.ERR_ROOM_EXISTS, (
+                f"a second genesis for the room id: expected Error {hp.ERR_ROOM_EXISTS} (room_exists), got "
+                f"{reply.name} {vars(reply)}")
+            reply = c.get_chain(invite.room, forged_hash)
+            assert reply.type == hp.ERROR and reply.code == hp.ERR_UNKNOWN_CHAIN, (
+                f"GetChain for the refused genesis: expected Error {hp.ERR_UNKNOWN_CHAIN}, got {reply.name}")
+            reply = c.publish(invite.room, genuine[0])
+            assert reply.type == hp.PUBLISHED and reply.hash == invite.genesis, (
+                f"the same genesis again: expected Published (idempotent), got {reply.name} {vars(reply)}")
+        assert s.relay.db_counts() == before, f"the relay stored something: {before} -> {s.relay.db_counts()}"
+        served = hp.fetch_chain("127.0.0.1", s.relay.port, invite.room, invite.genesis)
+        assert served == genuine, "the relay's chain changed"
+        # The room works as before for its members.
+        bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
+        alice.send(ROOM, s.relay.url, ["after the forgery"]).expect_ok("alice sends")
+        result = bob.finish()
+        assert_genuine_only(bob.lines(), [("alice", "after the forgery")], "bob", result)
+        assert [m["text"] for m in ok_lines(bob.lines())] == ["after the forgery"], result.describe()
+    run_setup(t, body)
+
+
+def test_other_genesis_for_pinned_room_is_refused(t):
+    """bob pinned the room; a hostile relay serves him another valid chain: one whose
+    genesis a member signed for the same room id (smaller hash), one made for another
+    room id on another relay, or another room's chain. Each is refused; so is a join by
+    invite on bob's new device (no other pin than the invite's) to which the relay
+    serves the forged chain, and that device, joining through an honest relay, follows
+    the real chain."""
+    def body(s):
+        invite = create_room(s)
         create_room(s, OTHER_ROOM)
         pin_bob_at_epoch_1(s)
+        other_invite = t.invite(OTHER_ROOM)
         with t.relay() as relay2:
-            # alice on another device (fresh state: no pin) founds the same room name there
+            # alice on another device (fresh state) founds a room of the same name there
             other_device = harness.User(t, "alice")
             other_device.state = t.fresh_dir("alice-other-state")
-            other_device.create(ROOM, relay2.url).expect_ok("alice creates the same room name elsewhere")
-            foreign = hp.fetch_chains("127.0.0.1", relay2.port, hp.room_id(ROOM))
-        other_room = hp.fetch_chains("127.0.0.1", s.relay.port, hp.room_id(OTHER_ROOM))
-        assert foreign and other_room
-        s.proxy.on_relay_frame = chain_hook("bob", lambda c: foreign[0])
-        refused(s, "bob", "bob", "another genesis", "pinned")
-        s.proxy.on_relay_frame = chain_hook("bob", lambda c: other_room[0])
+            made = other_device.create(ROOM, relay2.url, remember=False).expect_ok(
+                "alice creates the same room name elsewhere")
+            elsewhere = harness.Invite(harness.invite_of(made))
+            assert elsewhere.room != invite.room, "two creates of one name made the same room id"
+            foreign = hp.fetch_chain("127.0.0.1", relay2.port, elsewhere.room, elsewhere.genesis)
+        real = hp.fetch_chain("127.0.0.1", s.relay.port, invite.room, invite.genesis)
+        other_room = hp.fetch_chain("127.0.0.1", s.relay.port, other_invite.room, other_invite.genesis)
+        seed = hp.load_private_seed(s.users["alice"].key_file)
+        forged = [hp.forge_genesis(foreign[0], invite.room, seed, below=invite.genesis)]
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: forged)
+        refused(s, "bob", "bob", "a forged genesis for the room id", "pinned")
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: foreign)
+        refused(s, "bob", "bob", "another room's genesis (another relay)", "pinned")
+        s.proxy.on_relay_frame = chain_hook("bob", lambda c: other_room)
         refused(s, "bob", "bob", "another room's chain", "pinned")
+        # bob's new device knows only the invite: the relay serves the forged chain.
+        s.proxy.on_relay_frame = chain_hook("bob-new", lambda c: forged)
+        new_device_join_refused(s, "bob", "bob-new", "a new device served a forged genesis",
+                                "pinned", "genesis", "invite")
+        s.proxy.reset_hooks()
+        state = t.fresh_dir("bob-honest-device")
+        result = s.users["bob"].join(room=ROOM, server=s.relay.url, state=state).expect_ok(
+            "bob's new device joins through the honest relay")
+        assert re.search(rf"joined room {ROOM} at epoch 1\b", result.stderr), (
+            f"bob's new device did not follow the real chain to epoch 1\n  {result.describe()}")
+        assert len(real) == 2
     run_setup(t, body)
 
 
 def test_tampered_records_in_chain_are_refused(t):
     """A byte of the salt, the KDF ops or the KDF memory changed (also to below the
     floor), and a member injected into the roster, in a record of the Chain reply:
-    refused both by bob (pinned) and by charlie (first contact, no pin)."""
+    refused both by bob (pinned at epoch 1) and by charlie joining with the invite on a
+    new device each time (first contact: only the invite's genesis hash pinned)."""
     def body(s):
-        create_room(s)
+        create_room(s, joiners=["bob"])
         pin_bob_at_epoch_1(s)
         mallory = harness.User(t, "mallory")
         t.keygen(mallory)
@@ -260,7 +345,8 @@ def test_tampered_records_in_chain_are_refused(t):
             s.proxy.on_relay_frame = chain_hook("bob", rewrite)
             refused(s, "bob", "bob", f"bob, {what}", "pinned", "signature", "kdf", "rejected")
             s.proxy.on_relay_frame = chain_hook("charlie", rewrite)
-            refused(s, "charlie", "charlie", f"charlie, {what}", "usable", "signature", "kdf")
+            new_device_join_refused(s, "charlie", "charlie", f"charlie, {what}", "usable", "signature", "kdf",
+                                    "invite", "genesis")
     run_setup(t, body, names=("alice", "bob", "charlie"))
 
 
@@ -269,6 +355,7 @@ if __name__ == "__main__":
         test_forged_new_head_is_ignored,
         test_forked_new_head_blocks_the_room,
         test_rollback_is_refused,
+        test_relay_refuses_a_second_genesis_for_a_room_id,
         test_other_genesis_for_pinned_room_is_refused,
         test_tampered_records_in_chain_are_refused,
     ])

@@ -7,9 +7,12 @@ case-insensitive).
 import os
 import shutil
 import sys
+from pathlib import Path
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
+import hostile_proxy as hp  # noqa: E402
 
 ROOM = "negatives"
 
@@ -25,6 +28,10 @@ def test_wrong_password_is_refused(t):
         assert result.returncode != 3, f"listen timed out instead of failing\n  {result.describe()}"
         bob.send(ROOM, relay.url, ["hi"], password="wrong password").expect_fail(
             "send with a wrong password", "password")
+        # joining on a new device checks the password too
+        result = bob.join(room=ROOM, server=relay.url, password="wrong password",
+                          state=t.fresh_dir("bob-new-device"))
+        result.expect_fail("join with a wrong password", "password")
         # and the right password still works afterwards
         bob.send(ROOM, relay.url, ["hi"]).expect_ok("send with the right password")
 
@@ -37,11 +44,16 @@ def test_key_not_in_roster_is_refused(t):
         dave = harness.User(t, "dave")
         t.keygen(dave)
         harness.share_public_keys(list(users.values()) + [dave], to=[dave])
-        dave.send(ROOM, relay.url, ["let me in"]).expect_fail(
-            "send by a key that is not in the roster", "roster", "not a member")
-        listener = dave.listen(ROOM, relay.url, count=1, timeout=15, wait_joined=False)
+        # dave got the invite, but his key is not in the roster
+        result = dave.join(room=ROOM, server=relay.url)
+        result.expect_fail("join by a key that is not in the roster", "roster", "not a member")
+        assert result.returncode == 5, f"join by a non-member: expected exit 5\n  {result.describe()}"
+        # whatever the failed join kept on his device, he can neither send nor listen
+        dave.send(ROOM, relay.url, ["let me in"], auto_join=False).expect_fail(
+            "send by a key that is not in the roster", "roster", "not a member", "no room named")
+        listener = dave.listen(ROOM, relay.url, count=1, timeout=15, wait_joined=False, auto_join=False)
         listener.finish().expect_fail("listen by a key that is not in the roster",
-                                      "roster", "not a member")
+                                      "roster", "not a member", "no room named")
 
 
 def test_world_readable_private_key_is_refused(t):
@@ -61,6 +73,7 @@ def test_missing_public_keys_folder_is_an_error(t):
         users = t.make_users(["alice", "bob"])
         users["alice"].create(ROOM, relay.url).expect_ok("alice creates the room")
         bob = users["bob"]
+        bob.ensure_joined(ROOM, relay.url)
         shutil.rmtree(bob.public_keys)
         bob.send(ROOM, relay.url, ["hi"]).expect_fail(
             "send without a public_keys/ folder", "public_keys")
@@ -118,20 +131,37 @@ def test_openssl_ed25519_key_works(t):
         listener.expect_messages([("frank", "made with openssl")], fingerprints)
 
 
-def test_new_chain_under_a_pinned_room_name_is_refused(t):
-    """The relay restarts with empty state and charlie re-creates the room name: bob,
-    who pinned the old genesis, refuses the new chain."""
+def test_new_chain_under_a_pinned_room_id_is_refused(t):
+    """The relay comes back with empty state. Re-creating the room name there makes
+    another room (room ids are random, never derived from the name); but charlie, a
+    member who knows the room id from the invite, publishes a genesis of his own for
+    it. bob and alice, who pinned the old genesis, refuse that chain."""
     users = t.make_users(["alice", "bob", "charlie"])
     alice, bob, charlie = users["alice"], users["bob"], users["charlie"]
     fingerprints = harness.fingerprints_of(bob, ["alice", "bob", "charlie"])
     with t.relay() as relay:
         alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        invite = t.invite(ROOM)
         listener = bob.listen(ROOM, relay.url, count=1)
         alice.send(ROOM, relay.url, ["first chain"]).expect_ok("alice sends")
         listener.expect_messages([("alice", "first chain")], fingerprints)
     with t.relay() as relay:  # a fresh relay process: no rooms
-        charlie.create(ROOM, relay.url).expect_ok("charlie re-creates the room name")
         pinned_words = ("pin", "genesis")
+        # nothing there yet: refused, not a timeout, not a new room
+        result = bob.listen(ROOM, relay.url, count=1, timeout=15, wait_joined=False).finish()
+        result.expect_fail("bob listens to a relay that lost his room", *pinned_words, "does not have")
+        assert result.returncode != 3, f"listen timed out instead of failing\n  {result.describe()}"
+        # charlie's own room of the same name is another room
+        made = charlie.create(ROOM, relay.url, remember=False).expect_ok("charlie creates a room of that name")
+        assert harness.Invite(harness.invite_of(made)).room != invite.room, (
+            "re-creating a room name made the same room id")
+        # charlie's genesis for the room id itself
+        theirs = harness.Invite(harness.invite_of(made))
+        record = hp.fetch_chain("127.0.0.1", relay.port, theirs.room, theirs.genesis)[0]
+        forged = hp.forge_genesis(record, invite.room, hp.load_private_seed(charlie.key_file))
+        with hp.RawClient("127.0.0.1", relay.port) as c:
+            reply = c.publish(invite.room, forged)
+        assert reply.type == hp.PUBLISHED, f"charlie's genesis on the empty relay: got {reply.name} {vars(reply)}"
         listener = bob.listen(ROOM, relay.url, count=1, timeout=15, wait_joined=False)
         result = listener.finish().expect_fail("bob listens to a foreign chain", *pinned_words)
         assert result.returncode != 3, f"listen timed out instead of failing\n  {result.describe()}"
@@ -150,5 +180,5 @@ if __name__ == "__main__":
         test_duplicate_public_key_is_an_error,
         test_rsa_key_is_refused_with_ed25519_hint,
         test_openssl_ed25519_key_works,
-        test_new_chain_under_a_pinned_room_name_is_refused,
+        test_new_chain_under_a_pinned_room_id_is_refused,
     ])

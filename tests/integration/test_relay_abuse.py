@@ -5,7 +5,8 @@ processes) keep chatting.
 
 Every test is bounded in time and count. After each abuse the relay must still be
 up: its process running, GET /healthz answering 200 on the same port, and a fresh
-WebSocket client completing a GetChain -> Chain round trip. Memory is read from
+WebSocket client completing a GetChain round trip (for a random room id: answered
+by an Error unknown_chain; for the real room: a Chain page). Memory is read from
 /proc/PID/status (VmRSS) and checked against generous bounds; timings are printed
 ("measure:" lines), and only asserted against bounds of seconds.
 """
@@ -24,8 +25,8 @@ sys.dont_write_bytecode = True
 import harness  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from hostile_proxy import (CHAIN, GET_CHAIN, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG,  # noqa: E402
-                           accept_key, encode_ws, room_id)
+from hostile_proxy import (CHAIN, ERR_UNKNOWN_CHAIN, ERROR, GET_CHAIN, OP_BINARY, OP_CLOSE,  # noqa: E402
+                           OP_PING, OP_PONG, accept_key, encode_ws)
 
 ROOM = "abused"
 MESSAGES = 20
@@ -115,8 +116,11 @@ def ws_recv(sock):
         return opcode, payload
 
 
-def get_chain_frame(room=None):
-    return bytes([1, GET_CHAIN]) + (room or os.urandom(32)) + bytes(32)
+def get_chain_frame(room=None, genesis=None, request=1):
+    """GetChain: u64 request id, room id, genesis, after (all-zero: from the genesis).
+    A random room by default (answered with an Error unknown_chain)."""
+    return (bytes([1, GET_CHAIN]) + struct.pack(">Q", request) + (room or os.urandom(32)) +
+            (genesis or os.urandom(32)) + bytes(32))
 
 
 def count_answers(sock, stats):
@@ -164,17 +168,25 @@ def ws_close(sock):
     sock.close()
 
 
-def chain_round_trip(port, room=None):
-    """A fresh client: handshake, GetChain, a Chain answer for that room. Seconds taken."""
+def chain_round_trip(port, room=None, genesis=None):
+    """A fresh client: handshake, GetChain, its answer: a Chain page for that room, or
+    (a room the relay does not have, a random one by default) an Error unknown_chain
+    for that request. Seconds taken."""
     start = time.monotonic()
     room = room or os.urandom(32)
+    request = int.from_bytes(os.urandom(4), "big") + 1
     sock = ws_connect(port)
     try:
-        sock.sendall(encode_ws(OP_BINARY, get_chain_frame(room), mask=True))
+        sock.sendall(encode_ws(OP_BINARY, get_chain_frame(room, genesis, request), mask=True))
         opcode, payload = ws_recv(sock)
         assert opcode == OP_BINARY, f"GetChain answered with opcode {opcode}: {payload[:40]!r}"
-        assert payload[:2] == bytes([1, CHAIN]), f"GetChain answered with {payload[:2].hex()}"
-        assert payload[2:34] == room, "Chain frame for another room"
+        assert payload[:2] in (bytes([1, CHAIN]), bytes([1, ERROR])), f"GetChain answered with {payload[:2].hex()}"
+        assert payload[2:10] == struct.pack(">Q", request), "the answer is for another request"
+        if payload[1] == CHAIN:
+            assert payload[10:42] == room, "Chain frame for another room"
+        else:
+            assert payload[10:12] == struct.pack(">H", ERR_UNKNOWN_CHAIN), (
+                f"GetChain for an unknown room answered with Error {payload[10:12].hex()}")
     finally:
         ws_close(sock)
     return time.monotonic() - start
@@ -445,12 +457,14 @@ def test_client_that_never_reads(t):
     with t.relay(extra_args=["--messages-per-second", "0"]) as relay:
         port = relay.port
         alice, bob, fps = members(t, relay)
-        room = room_id(ROOM)
+        invite = t.invite(ROOM)
+        room, genesis = invite.room, invite.genesis
         # The Chain answer for the real room is the whole epoch chain: big answers.
         probe = ws_connect(port)
-        probe.sendall(encode_ws(OP_BINARY, get_chain_frame(room), mask=True))
+        probe.sendall(encode_ws(OP_BINARY, get_chain_frame(room, genesis), mask=True))
         _, answer = ws_recv(probe)
         ws_close(probe)
+        assert answer[:2] == bytes([1, CHAIN]), f"GetChain for the real room answered with {answer[:2].hex()}"
         baseline = rss_kib(relay)
         sampler = RssSampler(relay)
         sampler.start()
@@ -461,7 +475,7 @@ def test_client_that_never_reads(t):
         def never_reader():
             sock = ws_connect(port, rcvbuf=4096)
             sock.settimeout(1.0)
-            chunk = b"".join(encode_ws(OP_BINARY, get_chain_frame(room), mask=True)
+            chunk = b"".join(encode_ws(OP_BINARY, get_chain_frame(room, genesis), mask=True)
                              for _ in range(1000))
             start = time.monotonic()
             try:
@@ -682,7 +696,8 @@ def test_big_frames_are_read_at_the_byte_rate(t):
         reader = threading.Thread(target=count_answers, args=(sock, stats), daemon=True)
         reader.start()
         # A GetChain with 128 KiB of trailing bytes: undecodable, answered with an Error.
-        frame = memoryview(encode_ws(OP_BINARY, get_chain_frame() + bytes(frame_bytes - 66), mask=True))
+        frame = memoryview(encode_ws(OP_BINARY, get_chain_frame() + bytes(frame_bytes - len(get_chain_frame())),
+                                     mask=True))
         sent = at = 0
         start = time.monotonic()
         try:

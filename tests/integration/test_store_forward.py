@@ -158,7 +158,7 @@ def test_a_corrupt_state_file_is_a_clear_error(t):
         for f in bob.state.glob("*.sqlite"):
             f.unlink()
         # the file name is derived from bob's key id; make every candidate garbage
-        bob.listen(ROOM, relay.url, count=0, timeout=5, wait_joined=False).finish()
+        bob.ensure_joined(ROOM, relay.url)
         files = list(bob.state.glob("state-*.sqlite"))
         assert files, f"no state file in {bob.state}"
         for f in files:

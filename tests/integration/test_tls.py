@@ -42,6 +42,8 @@ def test_client_without_ca_rejects_self_signed_cert(t):
         users["alice"].create(ROOM, server).expect_fail(
             "create over wss without --ca", "certificate")
         users["alice"].create(ROOM, server, ca=cert).expect_ok("create over wss with --ca")
+        users["bob"].join(room=ROOM, server=server).expect_fail("join over wss without --ca", "certificate")
+        users["bob"].join(room=ROOM, server=server, ca=cert).expect_ok("join over wss with --ca")
         users["bob"].send(ROOM, server, ["should not go"]).expect_fail(
             "send over wss without --ca", "certificate")
         listener = users["bob"].listen(ROOM, server, count=1, timeout=15, wait_joined=False)

@@ -57,12 +57,12 @@ GET_CHAIN, PUBLISH, JOIN, SEND, RESEND = 0x01, 0x02, 0x03, 0x04, 0x05
 CHAIN, PUBLISHED, JOINED, ACK, DELIVER, NEW_HEAD, ERROR = 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x8F
 
 FRAME_FIELDS = {
-    GET_CHAIN: [("room", 32), ("genesis", 32)],
+    GET_CHAIN: [("request", "u64"), ("room", 32), ("genesis", 32), ("after", 32)],
     PUBLISH: [("request", "u64"), ("room", 32), ("token", 32), ("record", "blob")],
     JOIN: [("request", "u64"), ("room", 32), ("genesis", 32), ("token", 32), ("after_seq", "u64")],
     SEND: [("request", "u64"), ("room", 32), ("genesis", 32), ("envelope", "blob")],
     RESEND: [("request", "u64"), ("room", 32), ("genesis", 32), ("envelope", "blob")],
-    CHAIN: [("room", 32), ("chains", "chains")],
+    CHAIN: [("request", "u64"), ("room", 32), ("genesis", 32), ("complete", "u8"), ("records", "records")],
     PUBLISHED: [("request", "u64"), ("hash", 32)],
     JOINED: [("request", "u64"), ("head_epoch", "u64"), ("head_hash", 32), ("last_seq", "u64"),
              ("first_seq", "u64")],
@@ -77,10 +77,17 @@ FRAME_NAMES = {GET_CHAIN: "GetChain", PUBLISH: "Publish", JOIN: "Join", SEND: "S
                NEW_HEAD: "NewHead", ERROR: "Error"}
 INT_FORMATS = {"u8": ">B", "u16": ">H", "u32": ">I", "u64": ">Q"}
 
+# Error codes (lib/wire/frames.h RelayError).
+ERR_MALFORMED, ERR_BAD_VERSION, ERR_TOO_LARGE, ERR_UNKNOWN_CHAIN = 1, 2, 3, 4
+ERR_NOT_HEAD, ERR_BAD_RECORD, ERR_FORBIDDEN, ERR_NOT_JOINED, ERR_LIMIT, ERR_INTERNAL = 5, 6, 7, 8, 9, 10
+ERR_ROOM_EXISTS, ERR_NOT_FOUNDER, ERR_QUOTA = 11, 12, 13
+ZERO32 = bytes(32)
+
 
 class Frame:
     """A decoded Parley frame: .version, .type, and one attribute per field.
-    Chain.chains is a list of chains, each a list of record bytes."""
+    Chain.records is one page of the chain: a list of record bytes (Chain.complete
+    is 1 when the page ends at the head)."""
 
     def __init__(self, ftype: int, version: int = 1, **fields):
         self.version = version
@@ -101,12 +108,10 @@ class Frame:
                 out += value
             elif kind == "blob":
                 out += struct.pack(">I", len(value)) + value
-            elif kind == "chains":
-                out += struct.pack(">H", len(value))
-                for chain in value:
-                    out += struct.pack(">I", len(chain))
-                    for rec in chain:
-                        out += struct.pack(">I", len(rec)) + rec
+            elif kind == "records":
+                out += struct.pack(">I", len(value))
+                for rec in value:
+                    out += struct.pack(">I", len(rec)) + rec
             else:
                 out += struct.pack(INT_FORMATS[kind], value)
         return bytes(out)
@@ -135,23 +140,18 @@ def parse_frame(data: bytes) -> Optional[Frame]:
                     return None
                 fields[fname] = bytes(data[pos:pos + n])
                 pos += n
-            elif kind == "chains":
-                (count,) = struct.unpack_from(">H", data, pos)
-                pos += 2
-                chains = []
+            elif kind == "records":
+                (count,) = struct.unpack_from(">I", data, pos)
+                pos += 4
+                recs = []
                 for _ in range(count):
-                    (nrec,) = struct.unpack_from(">I", data, pos)
+                    (n,) = struct.unpack_from(">I", data, pos)
                     pos += 4
-                    recs = []
-                    for _ in range(nrec):
-                        (n,) = struct.unpack_from(">I", data, pos)
-                        pos += 4
-                        if pos + n > len(data):
-                            return None
-                        recs.append(bytes(data[pos:pos + n]))
-                        pos += n
-                    chains.append(recs)
-                fields[fname] = chains
+                    if pos + n > len(data):
+                        return None
+                    recs.append(bytes(data[pos:pos + n]))
+                    pos += n
+                fields[fname] = recs
             else:
                 fmt = INT_FORMATS[kind]
                 (fields[fname],) = struct.unpack_from(fmt, data, pos)
@@ -294,6 +294,8 @@ def key_id(public_key: bytes) -> bytes:
 
 
 def room_id(name: str) -> bytes:
+    """The room id older versions derived from a room's name (only for migration now:
+    a new room's id is random; tests take it from the room's invite)."""
     return hashlib.blake2b(b"parley/v1/room-id" + name.encode(), digest_size=32).digest()
 
 
@@ -789,44 +791,150 @@ def flip(data: bytes, pos: int, mask: int = 0x01) -> bytes:
     return bytes(b)
 
 
-def fetch_chains(host: str, port: int, room: bytes, genesis: bytes = bytes(32),
-                 timeout: float = 10.0) -> list:
-    """Ask a relay for a room's chains directly (a blocking one-shot WebSocket client):
-    the list of chains, each a list of record bytes."""
-    import socket
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("relay closed during the handshake")
-            buf += chunk
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        if accept_key(key).encode() not in head:
-            raise ConnectionError("bad Sec-WebSocket-Accept from the relay")
-        sock.sendall(encode_ws(OP_BINARY, Frame(GET_CHAIN, room=room, genesis=genesis).encode(), mask=True))
+class RelayRefusal(Exception):
+    """The relay answered a request with an Error frame."""
 
-        def need(n):
-            nonlocal rest
-            while len(rest) < n:
-                chunk = sock.recv(65536)
+    def __init__(self, what: str, code: int):
+        super().__init__(f"{what}: the relay answered Error code {code}")
+        self.code = code
+
+
+class RawClient:
+    """A blocking WebSocket client that speaks raw Parley frames to a relay (ws:// only):
+    what a hostile member or a curious stranger can send without the real client.
+
+        with RawClient("127.0.0.1", relay.port) as c:
+            reply = c.request(Frame(GET_CHAIN, room=..., genesis=..., after=ZERO32))
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0):
+        import socket
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._next_request = 0
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            self.sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                               f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = self.sock.recv(4096)
                 if not chunk:
-                    raise ConnectionError("relay closed the connection")
-                rest += chunk
-            out, rest = rest[:n], rest[n:]
-            return out
+                    raise ConnectionError("relay closed during the handshake")
+                buf += chunk
+            head, self._rest = buf.split(b"\r\n\r\n", 1)
+            if not head.startswith(b"HTTP/1.1 101") or accept_key(key).encode() not in head:
+                raise ConnectionError(f"relay refused the WebSocket handshake: {head[:80]!r}")
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self) -> "RawClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(encode_ws(OP_CLOSE, struct.pack(">H", 1000), mask=True))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(encode_ws(OP_BINARY, data, mask=True))
+
+    def _need(self, n: int) -> bytes:
+        while len(self._rest) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the relay closed the connection")
+            self._rest += chunk
+        out, self._rest = self._rest[:n], self._rest[n:]
+        return out
+
+    def recv(self) -> bytes:
+        """The next binary message (pings answered; the relay sends whole frames)."""
         while True:
-            b0, b1 = need(2)
+            b0, b1 = self._need(2)
             n = b1 & 0x7F
             if n == 126:
-                (n,) = struct.unpack(">H", need(2))
+                (n,) = struct.unpack(">H", self._need(2))
             elif n == 127:
-                (n,) = struct.unpack(">Q", need(8))
-            payload = need(n)
-            f = parse_frame(payload) if (b0 & 0x0F) == OP_BINARY else None
-            if f is not None and f.type == CHAIN:
-                return f.chains
+                (n,) = struct.unpack(">Q", self._need(8))
+            payload = self._need(n)
+            opcode = b0 & 0x0F
+            if opcode == OP_PING:
+                self.sock.sendall(encode_ws(OP_PONG, payload, mask=True))
+            elif opcode == OP_CLOSE:
+                raise ConnectionError(f"the relay closed the WebSocket: {payload[:40]!r}")
+            elif opcode == OP_BINARY:
+                return payload
+
+    def request(self, frame: Frame) -> Frame:
+        """Send a request frame (its request id set here) and return the relay's answer
+        to it (a Chain, Published, Joined, Ack or Error with that id); other frames
+        (Deliver, NewHead) are skipped."""
+        self._next_request += 1
+        frame.request = self._next_request
+        self.send(frame.encode())
+        while True:
+            data = self.recv()
+            f = parse_frame(data)
+            if f is None:
+                raise AssertionError(f"the relay sent a frame that does not decode: {data[:40].hex()}")
+            if getattr(f, "request", None) == frame.request and f.type in (CHAIN, PUBLISHED, JOINED, ACK, ERROR):
+                return f
+
+    def get_chain(self, room: bytes, genesis: bytes, after: bytes = ZERO32) -> Frame:
+        """One GetChain: the Chain page or the Error the relay answered."""
+        return self.request(Frame(GET_CHAIN, request=0, room=room, genesis=genesis, after=after))
+
+    def fetch_chain(self, room: bytes, genesis: bytes, after: bytes = ZERO32) -> tuple:
+        """Every page of a chain from `after` (all-zero: from the genesis) up to its head:
+        (records, pages), pages being the Chain frames in order. An Error answer raises
+        RelayRefusal."""
+        records, pages = [], []
+        while True:
+            f = self.get_chain(room, genesis, after)
+            if f.type == ERROR:
+                raise RelayRefusal(f"GetChain (page {len(pages) + 1})", f.code)
+            assert f.room == room and f.genesis == genesis, "a Chain page for another chain"
+            assert f.records, "a Chain page without records"
+            pages.append(f)
+            records += f.records
+            if f.complete:
+                return records, pages
+            assert len(pages) < 10000, "the relay never said complete"
+            after = Record.parse(f.records[-1]).hash()
+
+    def publish(self, room: bytes, record: bytes, token: bytes = ZERO32) -> Frame:
+        """A Publish: the relay's Published or Error."""
+        return self.request(Frame(PUBLISH, request=0, room=room, token=token, record=record))
+
+
+def fetch_chain(host: str, port: int, room: bytes, genesis: bytes, timeout: float = 10.0) -> list:
+    """A room's chain straight from a relay (a one-shot raw client following every
+    page): the list of record bytes, genesis first. An Error answer raises RelayRefusal."""
+    with RawClient(host, port, timeout) as c:
+        return c.fetch_chain(room, genesis)[0]
+
+
+def forge_genesis(record: bytes, room: bytes, seed: bytes, below: Optional[bytes] = None) -> bytes:
+    """An epoch-0 record re-addressed to `room` and signed again with `seed` (its
+    author's key): what a member who knows a room id (from an invite) can make for it
+    without any client's help. Structurally valid and correctly signed, so a relay
+    cannot tell it from a genuine genesis; its sealed boxes were made for another room.
+    With `below`, its creation time is ground until its hash sorts below `below`: the
+    prize of the old rule under which a new device followed the smallest genesis."""
+    rec = Record.parse(record)
+    assert rec.epoch == 0, "not a genesis record"
+    assert rec.author == ed25519_public_key(seed), "the seed is not the record's author's key"
+    rec = rec.with_head_field(REC_ROOM, room)
+    created = struct.unpack_from(">Q", rec.head, REC_CREATED)[0]
+    while below is not None and rec.hash() >= below:
+        created += 1
+        rec = rec.with_head_field(REC_CREATED, struct.pack(">Q", created))
+    rec.signature = ed25519_sign(seed, rec.signed_message())
+    return rec.encode()

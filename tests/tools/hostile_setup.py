@@ -140,13 +140,17 @@ def deliver_hook(label: str, fn, readers_only: bool = True):
     return hook
 
 
-def create_room(s: Setup, room: str = ROOM) -> None:
+def create_room(s: Setup, room: str = ROOM, joiners=None) -> harness.Invite:
+    """alice creates `room`; then each of `joiners` (default: every other user) joins it
+    with the invite straight at the relay, not through the proxy, as members do before
+    the tests' hostile relay plays its part. Returns the invite."""
     s.users["alice"].create(room, s.relay.url).expect_ok(f"alice creates {room}")
+    for name in (joiners if joiners is not None else [n for n in s.users if n != "alice"]):
+        s.users[name].join(room=room, server=s.relay.url).expect_ok(f"{name} joins {room} with the invite")
+    return s.t.invite(room)
 
 
 def start_chat(s: Setup, name: str, label: str = "") -> harness.Proc:
     """`parley chat` for `name` through the proxy port `label` (default: the name), with
     stdin open for lines."""
-    user = s.users[name]
-    return harness.Proc(s.t, f"{name}-chat", [harness.args().parley, "chat"] + user.room_args(ROOM, s.url(label or name)),
-                        user.env(), stdin_pipe=True)
+    return s.users[name].start("chat", ROOM, s.url(label or name))
