@@ -185,16 +185,6 @@ int main(int argc, char** argv) {
         options.founders_file = founders_file;
         options.quotas = quotas;
 
-        // Anyone who can reach a relay could fill it with rooms: off loopback,
-        // the operator says who may create them.
-        if (founders_file.empty() && !open_rooms && !is_loopback(options.listen)) {
-            std::fprintf(stderr,
-                         "parley-relay: who may create rooms? refusing to listen on %s without saying\n"
-                         "hint: pass --founders FILE (only those keys: cat public_keys/*.pem > FILE) or "
-                         "--open-rooms (anyone, within the quotas)\n",
-                         address->host.c_str());
-            return exit_usage;
-        }
 
         // Plain WebSocket off loopback would expose every frame's metadata.
         const bool tls = !cert_file.empty();
@@ -203,6 +193,17 @@ int main(int argc, char** argv) {
                          "parley-relay: refusing plain ws:// on non-loopback address %s\n"
                          "hint: pass --cert FILE --key FILE for wss://, or --insecure-plaintext "
                          "if a TLS proxy sits in front\n",
+                         address->host.c_str());
+            return exit_usage;
+        }
+
+        // Anyone who can reach a relay could fill it with rooms: off loopback,
+        // the operator says who may create them.
+        if (founders_file.empty() && !open_rooms && !is_loopback(options.listen)) {
+            std::fprintf(stderr,
+                         "parley-relay: who may create rooms? refusing to listen on %s without saying\n"
+                         "hint: pass --founders FILE (only those keys: cat public_keys/*.pem > FILE) or "
+                         "--open-rooms (anyone, within the quotas)\n",
                          address->host.c_str());
             return exit_usage;
         }

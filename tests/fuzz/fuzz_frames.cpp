@@ -14,11 +14,9 @@ void decode_payloads(const wire::Frame& frame) {
     if (const auto* s = std::get_if<wire::Send>(&frame)) (void)wire::decode_envelope(s->envelope);
     if (const auto* d = std::get_if<wire::Deliver>(&frame)) (void)wire::decode_envelope(d->envelope);
     if (const auto* c = std::get_if<wire::Chain>(&frame)) {
-        FUZZ_CHECK(c->chains.size() <= wire::max_chains_per_room);
-        for (const auto& chain : c->chains) {
-            FUZZ_CHECK(!chain.empty());
-            for (const auto& record : chain) (void)wire::decode_record(record);
-        }
+        FUZZ_CHECK(c->records.size() <= wire::max_records_per_page);
+        FUZZ_CHECK(c->complete || !c->records.empty());
+        for (const auto& record : c->records) (void)wire::decode_record(record);
     }
     if (const auto* e = std::get_if<wire::Error>(&frame)) (void)wire::to_string(e->code);
 }

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "fuzz_support.h"
+#include "protocol/invite.h"
 
 using namespace parley;
 
@@ -29,24 +30,37 @@ void write(const std::string& target, const std::string& name, std::string_view 
     write(target, name, as_bytes(text));
 }
 
+void invites(const fuzz::Fixture& fx) {
+    protocol::Invite invite{"friends", fx.room, fx.hashes[0], "wss://relay.example:8443"};
+    write("invite", "plain", protocol::format_invite(invite));
+    invite.server = "ws://[::1]:8080";
+    write("invite", "ipv6", protocol::format_invite(invite) + "\n");
+    write("invite", "bad_version", std::string("parley-invite:2:friends:") + to_hex(fx.room) + ":" +
+                                       to_hex(fx.hashes[0]) + ":ws://x:1");
+    write("invite", "cut", std::string("parley-invite:1:friends:") + to_hex(fx.room));
+}
+
 void frames(const fuzz::Fixture& fx, const Bytes& envelope) {
     const wire::Token token = fuzz::fixed_array<wire::token_bytes>("token");
     auto frame = [&](const std::string& name, const wire::Frame& f) { write("frames", name, wire::encode_frame(f)); };
-    frame("get_chain", wire::GetChain{fx.room, fx.hashes[0]});
+    frame("get_chain", wire::GetChain{6, fx.room, fx.hashes[0], {}});
+    frame("get_chain_after", wire::GetChain{7, fx.room, fx.hashes[0], fx.hashes[1]});
     frame("publish_genesis", wire::Publish{1, fx.room, wire::Token{}, fx.encoded_record(0)});
     frame("publish_epoch1", wire::Publish{2, fx.room, token, fx.encoded_record(1)});
     frame("join", wire::Join{3, fx.room, fx.hashes[0], token, 41});
     frame("send", wire::Send{4, fx.room, fx.hashes[0], envelope});
     frame("resend", wire::Send{5, fx.room, fx.hashes[0], envelope, true});
-    frame("chain", wire::Chain{fx.room, {{fx.encoded_record(0), fx.encoded_record(1), fx.encoded_record(2)},
-                                         {fx.encoded_record(0)}}});
-    frame("chain_empty", wire::Chain{fx.room, {}});
+    frame("chain", wire::Chain{6, fx.room, fx.hashes[0], true,
+                               {fx.encoded_record(0), fx.encoded_record(1), fx.encoded_record(2)}});
+    frame("chain_page", wire::Chain{7, fx.room, fx.hashes[0], false, {fx.encoded_record(1)}});
+    frame("chain_empty", wire::Chain{8, fx.room, fx.hashes[0], true, {}});
     frame("published", wire::Published{1, fx.hashes[0]});
     frame("joined", wire::Joined{3, 2, fx.hashes[2], 42, 7});
     frame("ack", wire::Ack{4, 42});
     frame("deliver", wire::Deliver{fx.room, fx.hashes[0], 42, envelope});
     frame("new_head", wire::NewHead{fx.room, fx.hashes[0], 43, fx.encoded_record(2)});
     frame("error", wire::Error{5, wire::RelayError::not_head});
+    frame("error_quota", wire::Error{9, wire::RelayError::quota});
 }
 
 void records(const fuzz::Fixture& fx) {
@@ -109,6 +123,7 @@ int main(int argc, char** argv) {
     const auto& fx = fuzz::fixture();
     auto envelope = fx.envelope(fx.alice, fx.alice_session, 0, "hello bob");
     frames(fx, envelope);
+    invites(fx);
     records(fx);
     envelopes(fx);
     pems(fx);

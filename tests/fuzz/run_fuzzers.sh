@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 seconds="${1:-60}"
 build="${2:-build/fuzz}"
 bin="$build/tests/fuzz"
-targets=(frames envelope record chain receiver pem_private pem_public display_text config)
+targets=(frames envelope record chain receiver pem_private pem_public display_text config invite)
 
 mkdir -p "$build/artifacts" "$build/logs"
 failed=()

@@ -44,12 +44,11 @@ protected:
         EXPECT_EQ(joined->head_epoch, epoch);
     }
 
-    // The relay still serves: a GetChain gets its Chain.
+    // The relay still serves: a GetChain for a chain it does not hold gets
+    // its Error, with the request's id.
     void expect_serving(FrameClient& c) {
-        c.send(wire::GetChain{room_, {}});
-        auto chain = c.expect<wire::Chain>();
-        ASSERT_TRUE(chain);
-        EXPECT_EQ(chain->room, room_);
+        c.send(wire::GetChain{9, room_, make_room("no such chain"), {}});
+        c.expect_error(9, RelayError::unknown_chain);
     }
 
     RelayProcess relay_;
@@ -70,11 +69,13 @@ TEST_F(RelayProcessTest, DeliversToOtherMembersAndAcksTheSender) {
     join(*bob, g, token0_, 0);
 
     // GetChain serves the genesis back.
-    bob->send(wire::GetChain{room_, g});
+    bob->send(wire::GetChain{3, room_, g, {}});
     auto chain = bob->expect<wire::Chain>();
     ASSERT_TRUE(chain);
-    ASSERT_EQ(chain->chains.size(), 1u);
-    EXPECT_EQ(chain->chains[0].at(0), wire::encode_record(genesis));
+    EXPECT_EQ(chain->request_id, 3u);
+    EXPECT_TRUE(chain->complete);
+    ASSERT_EQ(chain->records.size(), 1u);
+    EXPECT_EQ(chain->records.at(0), wire::encode_record(genesis));
 
     for (std::uint64_t i = 1; i <= 3; ++i) {
         Bytes envelope(100 + i, static_cast<std::uint8_t>(i));
@@ -112,7 +113,7 @@ TEST_F(RelayProcessTest, RelayToClientFrameFromClientIsMalformed) {
 
 TEST_F(RelayProcessTest, UnknownVersionGetsBadVersion) {
     auto c = connect();
-    auto frame = wire::encode_frame(wire::GetChain{room_, {}});
+    auto frame = wire::encode_frame(wire::GetChain{0, room_, {}, {}});
     frame[0] = 0x7f;
     c->send_raw(frame);
     c->expect_error(0, RelayError::bad_version);
@@ -207,6 +208,28 @@ TEST(RelayStartup, RefusesPlaintextOffLoopback) {
     ASSERT_TRUE(code) << "relay accepted a non-loopback plain listen";
     EXPECT_NE(*code, 0);
     EXPECT_NE(relay.stderr_text().find("--insecure-plaintext"), std::string::npos) << relay.stderr_text();
+}
+
+// Off loopback the operator says who may create rooms: listed founders or
+// anyone (within quotas); the relay does not guess. Both at once is refused.
+TEST(RelayStartup, RefusesToListenOffLoopbackWithoutSayingWhoCreatesRooms) {
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "0.0.0.0:0", "--insecure-plaintext"}));
+    auto code = relay.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "relay listened off loopback without founders or --open-rooms";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(relay.stderr_text().find("--founders FILE"), std::string::npos) << relay.stderr_text();
+    EXPECT_NE(relay.stderr_text().find("--open-rooms"), std::string::npos) << relay.stderr_text();
+
+    RelayProcess both;
+    ASSERT_TRUE(both.start({"--listen", "127.0.0.1:0", "--open-rooms", "--founders", "/dev/null"}));
+    code = both.wait_exit(5000ms);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+
+    RelayProcess open;
+    ASSERT_TRUE(open.start({"--listen", "0.0.0.0:0", "--insecure-plaintext", "--open-rooms"}));
+    EXPECT_TRUE(open.wait_ready()) << open.stderr_text();
 }
 
 TEST(RelayStartup, PortInUseFailsWithExitOne) {

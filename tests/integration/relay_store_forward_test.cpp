@@ -115,11 +115,11 @@ TEST_F(RelayStoreForwardTest, RestartKeepsChainsAndBacklog) {
     start(data_.path());
 
     auto bob = connect();
-    bob->send(wire::GetChain{room_, g});
+    bob->send(wire::GetChain{2, room_, g, {}});
     auto chain = bob->expect<wire::Chain>();
     ASSERT_TRUE(chain);
-    ASSERT_EQ(chain->chains.size(), 1u);
-    EXPECT_EQ(chain->chains[0].at(0), wire::encode_record(genesis_));
+    ASSERT_EQ(chain->records.size(), 1u);
+    EXPECT_EQ(chain->records.at(0), wire::encode_record(genesis_));
     auto joined = join(*bob, g, 1);
     ASSERT_TRUE(joined);
     EXPECT_EQ(joined->last_seq, 3u);
@@ -227,7 +227,7 @@ TEST_F(RelayStoreForwardTest, FullDiskRefusesSendsAndKeepsServing) {
     }
     ASSERT_TRUE(refused) << "a 1 MiB disk never filled";
     EXPECT_FALSE(relay_->wait_exit(100ms)) << "relay died on a full disk: " << relay_->stderr_text();
-    alice->send(wire::GetChain{room_, g});
+    alice->send(wire::GetChain{5, room_, g, {}});
     EXPECT_TRUE(alice->expect<wire::Chain>()) << "relay stopped serving";
     EXPECT_NE(relay_->stderr_text().find("cannot store"), std::string::npos) << relay_->stderr_text();
     auto bob = connect();
@@ -280,7 +280,7 @@ TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
     EXPECT_NE(metrics.find("parley_relay_connections "), std::string::npos) << metrics;
     EXPECT_EQ(http_get(port_, "/nope").rfind("HTTP/1.1 404", 0), 0u);
     // WebSockets still work after plain HTTP requests.
-    alice->send(wire::GetChain{room_, g});
+    alice->send(wire::GetChain{6, room_, g, {}});
     EXPECT_TRUE(alice->expect<wire::Chain>());
 }
 

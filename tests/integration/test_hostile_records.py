@@ -284,9 +284,9 @@ def test_other_genesis_for_pinned_room_is_refused(t):
         s.proxy.on_relay_frame = chain_hook("bob", lambda c: forged)
         refused(s, "bob", "bob", "a forged genesis for the room id", "pinned")
         s.proxy.on_relay_frame = chain_hook("bob", lambda c: foreign)
-        refused(s, "bob", "bob", "another room's genesis (another relay)", "pinned")
+        refused(s, "bob", "bob", "another room's genesis (another relay)", "pinned", "another room")
         s.proxy.on_relay_frame = chain_hook("bob", lambda c: other_room)
-        refused(s, "bob", "bob", "another room's chain", "pinned")
+        refused(s, "bob", "bob", "another room's chain", "pinned", "another room")
         # bob's new device knows only the invite: the relay serves the forged chain.
         s.proxy.on_relay_frame = chain_hook("bob-new", lambda c: forged)
         new_device_join_refused(s, "bob", "bob-new", "a new device served a forged genesis",
@@ -343,10 +343,10 @@ def test_tampered_records_in_chain_are_refused(t):
                 chain[index] = change(chain[index])
                 return chain
             s.proxy.on_relay_frame = chain_hook("bob", rewrite)
-            refused(s, "bob", "bob", f"bob, {what}", "pinned", "signature", "kdf", "rejected")
+            refused(s, "bob", "bob", f"bob, {what}", "pinned", "signature", "kdf", "rejected", "invalid epoch chain")
             s.proxy.on_relay_frame = chain_hook("charlie", rewrite)
             new_device_join_refused(s, "charlie", "charlie", f"charlie, {what}", "usable", "signature", "kdf",
-                                    "invite", "genesis")
+                                    "invite", "genesis", "invalid epoch chain")
     run_setup(t, body, names=("alice", "bob", "charlie"))
 
 

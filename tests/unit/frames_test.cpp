@@ -25,12 +25,12 @@ Bytes some_bytes(std::size_t n, std::uint8_t start) {
 // One frame of every type, with every field set to something non-default.
 std::vector<Frame> one_of_each() {
     return {
-        GetChain{filled<32>(1), filled<32>(2)},
+        GetChain{49, filled<32>(1), filled<32>(2), filled<32>(24)},
         Publish{0x0102030405060708ull, filled<32>(3), filled<32>(4), some_bytes(300, 5)},
         Join{42, filled<32>(6), filled<32>(7), filled<32>(8), 99},
         Send{43, filled<32>(9), filled<32>(10), some_bytes(272, 11)},
         Send{48, filled<32>(21), filled<32>(22), some_bytes(272, 23), true},  // as Resend
-        Chain{filled<32>(12), {{some_bytes(10, 1), some_bytes(20, 2)}, {some_bytes(5, 3)}}},
+        Chain{50, filled<32>(12), filled<32>(25), true, {some_bytes(10, 1), some_bytes(20, 2), some_bytes(5, 3)}},
         Published{44, filled<32>(13)},
         Joined{45, 7, filled<32>(14), 1000, 17},
         Ack{46, 1000},
@@ -69,12 +69,24 @@ TEST(Frames, DecodedFieldsMatch) {
     EXPECT_EQ(got.token, p.token);
     EXPECT_EQ(got.record, p.record);
 
-    Chain c{filled<32>(4), {{some_bytes(3, 1)}, {some_bytes(4, 2), some_bytes(0, 0)}}};
+    Chain c{51, filled<32>(4), filled<32>(5), false, {some_bytes(3, 1), some_bytes(4, 2), some_bytes(0, 0)}};
     decoded = decode_frame(encode_frame(c));
     ASSERT_TRUE(decoded.frame);
     const auto& chain = std::get<Chain>(*decoded.frame);
+    EXPECT_EQ(chain.request_id, c.request_id);
     EXPECT_EQ(chain.room, c.room);
-    EXPECT_EQ(chain.chains, c.chains);
+    EXPECT_EQ(chain.genesis, c.genesis);
+    EXPECT_FALSE(chain.complete);
+    EXPECT_EQ(chain.records, c.records);
+
+    GetChain g{52, filled<32>(6), filled<32>(7), filled<32>(8)};
+    decoded = decode_frame(encode_frame(g));
+    ASSERT_TRUE(decoded.frame);
+    const auto& get = std::get<GetChain>(*decoded.frame);
+    EXPECT_EQ(get.request_id, g.request_id);
+    EXPECT_EQ(get.room, g.room);
+    EXPECT_EQ(get.genesis, g.genesis);
+    EXPECT_EQ(get.after, g.after);
 
     Error e{9, RelayError::not_head};
     decoded = decode_frame(encode_frame(e));
@@ -150,7 +162,7 @@ TEST(Frames, RejectsOtherVersionsAsBadVersion) {
 }
 
 TEST(Frames, RejectsErrorCodeZeroAndUnknownCodes) {
-    for (std::uint16_t code : {std::uint16_t{0}, std::uint16_t{11}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
+    for (std::uint16_t code : {std::uint16_t{0}, std::uint16_t{14}, std::uint16_t{99}, std::uint16_t{0xffff}}) {
         auto bytes = encode_frame(Error{1, static_cast<RelayError>(code)});
         auto decoded = decode_frame(bytes);
         EXPECT_FALSE(decoded.frame) << "code " << code;
@@ -159,7 +171,7 @@ TEST(Frames, RejectsErrorCodeZeroAndUnknownCodes) {
 }
 
 TEST(Frames, AcceptsEveryKnownErrorCode) {
-    for (int c = 1; c <= static_cast<int>(RelayError::internal); ++c) {
+    for (int c = 1; c <= static_cast<int>(RelayError::quota); ++c) {
         const auto code = static_cast<std::uint16_t>(c);
         auto decoded = decode_frame(encode_frame(Error{1, static_cast<RelayError>(code)}));
         ASSERT_TRUE(decoded.frame) << "code " << code;
@@ -168,27 +180,32 @@ TEST(Frames, AcceptsEveryKnownErrorCode) {
     }
 }
 
-TEST(Frames, AcceptsSixteenChainsButNotSeventeen) {
-    Chain c{filled<32>(1), {}};
-    for (std::size_t i = 0; i < max_chains_per_room; ++i) c.chains.push_back({some_bytes(2, 1)});
+TEST(Frames, AChainPageHoldsAtMostItsRecordLimit) {
+    Chain c{1, filled<32>(1), filled<32>(2), false, {}};
+    for (std::size_t i = 0; i < max_records_per_page; ++i) c.records.push_back(some_bytes(2, 1));
     EXPECT_TRUE(decode_frame(encode_frame(c)).frame);
-    c.chains.push_back({some_bytes(2, 1)});
+    c.records.push_back(some_bytes(2, 1));
     auto decoded = decode_frame(encode_frame(c));
     EXPECT_FALSE(decoded.frame);
     EXPECT_EQ(decoded.error, FrameError::malformed);
 }
 
-TEST(Frames, RejectsAChainWithNoRecords) {
-    Chain c{filled<32>(1), {{some_bytes(2, 1)}, {}}};
-    auto decoded = decode_frame(encode_frame(c));
+// An empty page says "nothing after `after`": only as the chain's end.
+TEST(Frames, AnEmptyChainPageMustBeComplete) {
+    auto decoded = decode_frame(encode_frame(Chain{1, filled<32>(1), filled<32>(2), false, {}}));
     EXPECT_FALSE(decoded.frame);
     EXPECT_EQ(decoded.error, FrameError::malformed);
-}
-
-TEST(Frames, AcceptsAChainFrameWithNoChains) {
-    auto decoded = decode_frame(encode_frame(Chain{filled<32>(1), {}}));
+    decoded = decode_frame(encode_frame(Chain{1, filled<32>(1), filled<32>(2), true, {}}));
     ASSERT_TRUE(decoded.frame);
-    EXPECT_TRUE(std::get<Chain>(*decoded.frame).chains.empty());
+    EXPECT_TRUE(std::get<Chain>(*decoded.frame).records.empty());
+}
+
+TEST(Frames, AChainPageCompleteFlagIsZeroOrOne) {
+    auto bytes = encode_frame(Chain{1, filled<32>(1), filled<32>(2), true, {some_bytes(3, 1)}});
+    const std::size_t flag = 2 + 8 + 32 + 32;
+    ASSERT_EQ(bytes[flag], 1);
+    bytes[flag] = 2;
+    EXPECT_FALSE(decode_frame(bytes).frame);
 }
 
 TEST(Frames, RejectsARecordOverTheRecordLimit) {

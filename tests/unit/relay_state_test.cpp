@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <set>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -272,12 +274,20 @@ TEST_F(RelayStateTest, PublisherGetsPublishedBeforeNewHead) {
 
 TEST_F(RelayStateTest, CapsChainsPerConnection) {
     FakeConnection a;
-    std::vector<wire::Hash> geneses;
-    for (int i = 0; i < 3; ++i) geneses.push_back(publish(a, make_genesis(room_, {alice_}, alice_, token0_)));
-    join(a, geneses[0], token0_);
-    join(a, geneses[1], token0_);
-    join(a, geneses[1], token0_);  // rejoining is idempotent, not a third chain
-    handle(a, wire::Join{3, room_, geneses[2], token0_});
+    std::vector<std::pair<wire::RoomId, wire::Hash>> rooms;
+    for (int i = 0; i < 3; ++i) {
+        const auto room = make_room("cap " + std::to_string(i));
+        handle(a, wire::Publish{1, room, {}, wire::encode_record(make_genesis(room, {alice_}, alice_, token0_))});
+        rooms.emplace_back(room, a.take<wire::Published>().record_hash);
+    }
+    auto join_room = [&](std::size_t i, std::uint64_t id) { handle(a, wire::Join{id, rooms[i].first, rooms[i].second, token0_}); };
+    join_room(0, 2);
+    EXPECT_EQ(a.take<wire::Joined>().request_id, 2u);
+    join_room(1, 2);
+    EXPECT_EQ(a.take<wire::Joined>().request_id, 2u);
+    join_room(1, 2);  // rejoining is idempotent, not a third chain
+    EXPECT_EQ(a.take<wire::Joined>().request_id, 2u);
+    join_room(2, 3);
     auto error = a.take<wire::Error>();
     EXPECT_EQ(error.request_id, 3u);
     EXPECT_EQ(error.code, RelayError::limit);
@@ -413,6 +423,178 @@ TEST_F(RelayStateTest, JoinDuringASteadyStreamSeesEverySeqOnce) {
     ASSERT_EQ(seen.size(), total) << "joined at last_seq " << joined.last_seq;
     for (std::uint64_t i = 0; i < total; ++i) ASSERT_EQ(seen[i], i + 1) << "gap or duplicate";
     EXPECT_TRUE(b.quiet_for(std::chrono::milliseconds(30)));
+}
+
+// A room id has one genesis: whoever learns it (a removed member) cannot
+// start a second chain for the members' new devices to follow.
+TEST_F(RelayStateTest, ASecondGenesisForARoomIsRefused) {
+    FakeConnection a, charlie;
+    const auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    const auto g = publish(a, genesis);
+    for (std::uint8_t i = 0; i < 10; ++i) {
+        handle(charlie, wire::Publish{7, room_, {}, wire::encode_record(make_genesis(room_, {bob_}, bob_, make_token(i)))});
+        const auto error = charlie.take<wire::Error>();
+        EXPECT_EQ(error.request_id, 7u);
+        EXPECT_EQ(error.code, RelayError::room_exists);
+    }
+    EXPECT_EQ(store_->geneses(room_), std::vector<wire::Hash>{g});
+    EXPECT_EQ(publish(a, genesis), g) << "the same genesis again is a retry";
+}
+
+// Nothing a peer without a room sends makes the relay keep memory for one:
+// rejected Publishes, GetChains and Joins for rooms that do not exist.
+TEST_F(RelayStateTest, RequestsForRoomsThatDoNotExistAllocateNoRoom) {
+    FakeConnection x;
+    const auto genesis = make_genesis(room_, {alice_}, alice_, token0_);
+    for (int i = 0; i < 1000; ++i) {
+        const auto room = make_room("random " + std::to_string(i));
+        handle(x, wire::Publish{1, room, token0_, wire::encode_record(make_successor(genesis, alice_, token1_))});
+        handle(x, wire::GetChain{2, room, make_room("g"), {}});
+        handle(x, wire::Join{3, room, make_room("g"), token0_});
+        handle(x, wire::Send{4, room, make_room("g"), Bytes(8, 1)});
+    }
+    ASSERT_TRUE(x.wait_for(4000));
+    EXPECT_EQ(state_.rooms_in_memory(), 0u);
+    // A genesis makes no Room either: the first Join does.
+    FakeConnection a;
+    const auto g = publish(a, genesis);
+    EXPECT_EQ(state_.rooms_in_memory(), 0u);
+    join(a, g, token0_);
+    EXPECT_EQ(state_.rooms_in_memory(), 1u);
+}
+
+TEST_F(RelayStateTest, AChainIsServedInPagesOfTheConfiguredSize) {
+    RelayLimits paged = limits();
+    paged.chain_page_bytes = 1;  // one record a page
+    RelayState state(std::make_unique<MemoryRelayStore>(), paged);
+    FakeConnection a;
+    a.attach(state);
+    std::vector<wire::EpochRecord> chain{make_genesis(room_, {alice_, bob_}, alice_, make_token(0))};
+    state.handle(a, wire::encode_frame(wire::Publish{1, room_, {}, wire::encode_record(chain[0])}));
+    const auto g = a.take<wire::Published>().record_hash;
+    for (std::uint8_t e = 1; e <= 5; ++e) {
+        chain.push_back(make_successor(chain.back(), bob_, make_token(e)));
+        state.handle(a, wire::encode_frame(wire::Publish{1, room_, make_token(static_cast<std::uint8_t>(e - 1)),
+                                                         wire::encode_record(chain.back())}));
+        ASSERT_EQ(a.take<wire::Published>().record_hash, wire::record_hash(chain.back()));
+    }
+    wire::Hash after{};
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        state.handle(a, wire::encode_frame(wire::GetChain{10 + i, room_, g, after}));
+        auto page = a.take<wire::Chain>();
+        EXPECT_EQ(page.request_id, 10 + i);
+        ASSERT_EQ(page.records.size(), 1u);
+        EXPECT_EQ(page.records[0], wire::encode_record(chain[i]));
+        EXPECT_EQ(page.complete, i + 1 == chain.size()) << "page " << i;
+        after = wire::record_hash(chain[i]);
+    }
+    state.handle(a, wire::encode_frame(wire::GetChain{99, room_, g, make_room("not a record")}));
+    const auto error = a.take<wire::Error>();
+    EXPECT_EQ(error.request_id, 99u);
+    EXPECT_EQ(error.code, RelayError::unknown_chain);
+}
+
+class AdmissionStateTest : public RelayStateTest {
+protected:
+    std::unique_ptr<RelayState> make_state(Quotas quotas, std::optional<std::set<PublicKeyBytes>> founders) {
+        admission_ = std::make_shared<Admission>(quotas, std::move(founders));
+        return std::make_unique<RelayState>(std::make_unique<MemoryRelayStore>(), limits(), GroupCommitOptions{},
+                                            admission_);
+    }
+    wire::Frame genesis_of(const TestMember& author, const std::string& room) {
+        return wire::Publish{5, make_room(room), {}, wire::encode_record(make_genesis(make_room(room), {author}, author, token0_))};
+    }
+    std::shared_ptr<Admission> admission_;
+};
+
+TEST_F(AdmissionStateTest, OnlyListedFoundersCreateRoomsUntilTheListChanges) {
+    auto state = make_state({}, std::set<PublicKeyBytes>{alice_.public_key});
+    FakeConnection c;
+    c.attach(*state);
+    state->handle(c, wire::encode_frame(genesis_of(bob_, "bob's")));
+    EXPECT_EQ(c.take<wire::Error>().code, RelayError::not_founder);
+    state->handle(c, wire::encode_frame(genesis_of(alice_, "alice's")));
+    EXPECT_EQ(c.take<wire::Published>().request_id, 5u);
+    EXPECT_EQ(state->metrics().founder_refusals.load(), 1u);
+    admission_->set_founders({alice_.public_key, bob_.public_key});  // SIGHUP
+    state->handle(c, wire::encode_frame(genesis_of(bob_, "bob's")));
+    EXPECT_EQ(c.take<wire::Published>().request_id, 5u);
+}
+
+TEST_F(AdmissionStateTest, NewRoomsPerKeyAndPerAddressAreCountedOverAnHour) {
+    Quotas quotas;
+    quotas.rooms_per_founder_per_hour = 2;
+    quotas.rooms_per_address_per_hour = 3;
+    auto state = make_state(quotas, std::nullopt);
+    FakeConnection c;
+    c.attach(*state);
+    for (int i = 0; i < 2; ++i) {
+        state->handle(c, wire::encode_frame(genesis_of(alice_, "a" + std::to_string(i))));
+        ASSERT_EQ(c.take<wire::Published>().request_id, 5u);
+    }
+    state->handle(c, wire::encode_frame(genesis_of(alice_, "a2")));
+    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota) << "a third room by one key";
+    state->handle(c, wire::encode_frame(genesis_of(bob_, "b0")));
+    EXPECT_EQ(c.take<wire::Published>().request_id, 5u) << "another key, same address";
+    state->handle(c, wire::encode_frame(genesis_of(bob_, "b1")));
+    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota) << "a fourth room from one address";
+    // An hour later both count from zero.
+    const auto later = Admission::Clock::now() + std::chrono::minutes(61);
+    EXPECT_FALSE(admission_->may_create(alice_.public_key, {}, later));
+}
+
+// A room's bytes are capped: its sender gets Error quota, nothing is stored,
+// and another room goes on as before.
+TEST_F(AdmissionStateTest, ARoomOverItsByteQuotaRefusesSendsAndOthersGoOn) {
+    Quotas quotas;
+    quotas.max_room_bytes = 4096;
+    auto state = make_state(quotas, std::nullopt);
+    FakeConnection a;
+    a.attach(*state);
+    std::vector<wire::Hash> geneses;
+    for (const char* name : {"full", "other"}) {
+        state->handle(a, wire::encode_frame(genesis_of(alice_, name)));
+        geneses.push_back(a.take<wire::Published>().record_hash);
+        state->handle(a, wire::encode_frame(wire::Join{2, make_room(name), geneses.back(), token0_}));
+        a.take<wire::Joined>();
+    }
+    std::size_t accepted = 0;
+    for (std::uint64_t i = 0; i < 10; ++i) {
+        state->handle(a, wire::encode_frame(wire::Send{i, make_room("full"), geneses[0], Bytes(1000, 1)}));
+        const auto frame = wire::decode_frame(*(a.wait_for(1), a.at(0)));
+        a.clear();
+        ASSERT_TRUE(frame.frame);
+        if (std::holds_alternative<wire::Ack>(*frame.frame)) {
+            ++accepted;
+        } else {
+            ASSERT_TRUE(std::holds_alternative<wire::Error>(*frame.frame));
+            EXPECT_EQ(std::get<wire::Error>(*frame.frame).code, RelayError::quota);
+        }
+    }
+    const std::size_t genesis_bytes = wire::encode_record(make_genesis(make_room("full"), {alice_}, alice_, token0_)).size();
+    EXPECT_EQ(accepted, (4096 - genesis_bytes) / 1000);
+    EXPECT_GE(state->metrics().quota_refusals.load(), 1u);
+    state->handle(a, wire::encode_frame(wire::Send{50, make_room("other"), geneses[1], Bytes(1000, 1)}));
+    EXPECT_EQ(a.take<wire::Ack>().request_id, 50u);
+}
+
+TEST(Founders, ReadsPemBlocksAndHexLinesAndNamesTheBadLine) {
+    const std::string pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAfGFQnFap/swd6URvmuhD4M4ZFHTXGZB+0j5U7kSzqJE=\n-----END PUBLIC KEY-----\n";
+    auto keys = parse_founders("# the group\n\n" + pem +
+                                   "9f00fd979da1a13cb1c9c7fcfaf7e92f6f02d1831699d9f5fdc108546bc84825\n",
+                               "founders.pem");
+    ASSERT_EQ(keys.size(), 2u);
+    EXPECT_EQ(to_hex(*keys.begin()).substr(0, 8), "7c61509c");  // alice's test-vector key
+    try {
+        (void)parse_founders("# ok\nnot a key\n", "f");
+        FAIL() << "a line that is no key was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "f:2: expected a PEM public key or 64 hex digits");
+    }
+    EXPECT_THROW((void)parse_founders("-----BEGIN PUBLIC KEY-----\nMCow\n", "f"), std::runtime_error);
+    // An RSA key is no Ed25519 key.
+    EXPECT_THROW((void)parse_founders("-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK8=\n-----END PUBLIC KEY-----\n", "f"),
+                 std::runtime_error);
 }
 
 }  // namespace

@@ -52,6 +52,29 @@ TEST_F(StateStoreTest, SavesAndLoadsAPin) {
     EXPECT_FALSE(s.load_pin(crypto::room_id("other")));
 }
 
+// Local room names: one name, one room id, both unique; they survive reopening.
+TEST_F(StateStoreTest, LocalRoomNamesAreUniqueAndPersist) {
+    wire::RoomId other{};
+    other.fill(7);
+    {
+        StateStore s(file());
+        EXPECT_FALSE(s.find_room("friends"));
+        s.add_room({"friends", room_, "wss://relay:1"});
+        EXPECT_THROW(s.add_room({"friends", other, "wss://relay:1"}), StoreError) << "a name taken twice";
+        EXPECT_THROW(s.add_room({"pals", room_, "wss://relay:1"}), StoreError) << "a room under two names";
+        s.add_room({"pals", other, "ws://127.0.0.1:2"});
+    }
+    StateStore s(file());
+    auto found = s.find_room("friends");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->room, room_);
+    EXPECT_EQ(found->server, "wss://relay:1");
+    auto by_id = s.find_room(other);
+    ASSERT_TRUE(by_id);
+    EXPECT_EQ(by_id->name, "pals");
+    EXPECT_EQ(s.rooms().size(), 2u);
+}
+
 TEST_F(StateStoreTest, PinPersistsAcrossReopening) {
     auto pin = pin_at(7, 0x33, 0x44);
     { StateStore(file()).save_pin(room_, pin); }
