@@ -151,7 +151,7 @@ int cmd_chat(RoomOptions& o) {
     client.on_delivery([&chat](const Incoming& in) { chat.show(in); });
     client.on_input([&chat](const Event& e) { chat.handle(e); });
     // What this device already has, then whatever the relay kept since.
-    store::HistoryCipher cipher(s->identity);
+    const auto& cipher = client.history();
     const auto& room = client.room_id();
     for (const auto& [seq, sealed] : s->store->load_history(room, recent_history_lines)) {
         if (auto e = cipher.open(room, seq, sealed)) {

@@ -208,8 +208,27 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
 int cmd_history(RoomOptions& o, std::size_t limit, bool json) {
     auto s = load_local(o);
     const auto room = resolve_room(*s, o).room;
-    store::HistoryCipher cipher(s->identity);
+    // The history key needs the private key and the room password (a lost
+    // flash drive opens no message): the password is asked for and checked
+    // against the stored check value before any row is read.
+    const auto info = s->store->load_history_key_info(room);
     auto rows = s->store->load_history(room, limit);
+    if (!info) {
+        if (!rows.empty())
+            throw UserError("the stored messages of room " + o.room +
+                                " were written by an older Parley, before they needed the room password",
+                            "open the room once (parley listen --room " + o.room +
+                                " --timeout 1): it seals them again under the password");
+        if (!json) std::cerr << "parley: no stored messages for room " << o.room << "\n";
+        return 0;
+    }
+    if (!protocol::kdf_params_allowed(info->kdf)) throw UserError("the stored KDF parameters of room " + o.room + " are out of range");
+    s->password = read_password(o.password, o.room, false);
+    auto secret = protocol::derive_room_secret(s->password, info->salt, info->kdf);
+    if (!secret) throw UserError("cannot run Argon2id (not enough memory?)");
+    store::HistoryCipher cipher(s->identity, room, *secret);
+    if (cipher.check_value() != info->check)
+        throw UserError("wrong room password for room " + o.room, "the stored messages need the room's password");
     if (rows.empty() && !json) std::cerr << "parley: no stored messages for room " << o.room << "\n";
     for (const auto& [seq, sealed] : rows) {
         auto entry = cipher.open(room, seq, sealed);

@@ -40,7 +40,7 @@ void add_room_flags(CLI::App* cmd, RoomOptions& o) {
     cmd->add_option("--dir", o.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
     cmd->add_option("--config", o.config, "settings file (default: DIR/parley.toml, if there is one)");
     cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
-    cmd->add_option("--state", o.state, "local state folder (default: $XDG_DATA_HOME/parley)");
+    cmd->add_option("--state", o.state, "local state folder (default: DIR/.parley, beside the key)");
     cmd->add_option("--password", o.password.masked,
                     "room password (visible to other local users: prefer the prompt, PARLEY_PASSWORD or --password-file)");
     cmd->add_option("--password-file", o.password.file, "read the room password from this file");
@@ -130,7 +130,11 @@ int main(int argc, char** argv) {
     history->add_option("--room", room.room, "room name (default: room in DIR/parley.toml)");
     history->add_option("--dir", room.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
     history->add_option("--config", room.config, "settings file (default: DIR/parley.toml, if there is one)");
-    history->add_option("--state", room.state, "local state folder (default: $XDG_DATA_HOME/parley)");
+    history->add_option("--state", room.state, "local state folder (default: DIR/.parley, beside the key)");
+    history->add_option("--password-file", room.password.file, "read the room password from this file");
+    history->add_option("--password", room.password.masked,
+                        "room password (visible to other local users: prefer the prompt, PARLEY_PASSWORD or "
+                        "--password-file)");
     history->add_option("--limit", history_limit, "the newest N messages (default 50)");
     history->add_flag("--json", history_json, "one JSON object per line, as listen prints");
 

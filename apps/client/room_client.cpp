@@ -28,8 +28,7 @@ RoomClient::RoomClient(Member member, std::string room_name, const wire::RoomId&
       room_name_(std::move(room_name)),
       room_(room),
       endpoint_(std::move(endpoint)),
-      options_(std::move(options)),
-      history_(*member.identity) {
+      options_(std::move(options)) {
     session_ = crypto::random_array<wire::session_id_bytes>();
     member_.store->add_own_session(session_);
 }
@@ -246,6 +245,7 @@ void RoomClient::open() {
     const auto position = member_.store->stream_position(room_);
     last_seq_ = position.seq;
     stream_start_epoch_ = position.epoch;
+    history_offset_ = member_.store->history_offset(room_);
     refresh_chain();
 }
 
@@ -262,6 +262,25 @@ void RoomClient::join() {
         } catch (const RelayRefused& e) {
             // Another member moved the room to a new epoch since we fetched it.
             if (e.code() != wire::RelayError::forbidden || attempt == 3) throw;
+        }
+        if (joined && reader() && joined->last_seq < last_seq_) {
+            // The relay numbers fewer messages than this device already read:
+            // its log went back (restored from a backup, or a hostile relay).
+            // Say so once and read everything it still holds again, by its
+            // numbers: what it stored since is new, and what this device saw
+            // already is a replay, dropped quietly (the replay windows know
+            // it). History rows are numbered on past the old ones.
+            notice("warning: the relay's log is behind this device: it ends at message " +
+                   std::to_string(joined->last_seq) + ", and this device had read up to " + std::to_string(last_seq_) +
+                   " (restored from a backup?); reading again what it holds, nothing is shown twice");
+            const std::uint64_t restart = joined->first_seq - 1;
+            const std::uint64_t shift = last_seq_ - restart;
+            member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0}, shift);
+            history_offset_ += shift;
+            last_seq_ = restart;
+            reread_until_ = joined->last_seq;
+            own_stored_.clear();
+            continue;  // join again, after what the relay no longer holds
         }
         if (joined && joined->head_epoch == chain_->head().epoch && joined->head_hash == chain_->head_hash()) {
             joined_ = true;
@@ -352,9 +371,10 @@ void RoomClient::send_text(std::string_view text) {
 void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
                                    std::uint64_t time_ms, std::string_view text,
                                    const Bytes& envelope) {
-    store::HistoryEntry e{seq, member_.identity->public_key, epoch, counter, time_ms, true, std::string(text)};
+    store::HistoryEntry e{seq + history_offset_, member_.identity->public_key, epoch, counter, time_ms, true,
+                          std::string(text)};
     store::StateStore::Transaction tx(*member_.store);
-    member_.store->add_history(room_, seq, history_.seal(room_, e));
+    member_.store->add_history(room_, e.seq, history_->seal(room_, e));
     // The relay never sends our own message back on this connection: it
     // answers the Ack in its place, in sequence order. So when every number
     // before this one was handled, this one is too, and the stream moves past
@@ -415,14 +435,16 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     in.delivery = receiver_->receive(f.envelope);
     const auto& d = in.delivery;
     if (d.accepted) {
-        store::HistoryEntry e{f.seq, *d.sender, d.header.epoch, d.header.counter, d.header.timestamp_ms, d.own, d.text};
-        member_.store->add_history(room_, f.seq, history_.seal(room_, e));
+        store::HistoryEntry e{f.seq + history_offset_, *d.sender,     d.header.epoch, d.header.counter,
+                              d.header.timestamp_ms,     d.own,       d.text};
+        member_.store->add_history(room_, e.seq, history_->seal(room_, e));
     }
     member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
     tx.commit();
     last_seq_ = f.seq;
     forget_own_messages_up_to(f.seq);
-    if (!d.ignored) on_delivery_(in);
+    const bool seen_before_the_relay_went_back = !d.accepted && d.replay && f.seq <= reread_until_;
+    if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);
 }
 
 }  // namespace parley::client

@@ -99,6 +99,8 @@ public:
     const protocol::VerifiedChain& chain() const { return *chain_; }
     const std::string& room_name() const { return room_name_; }
     const wire::RoomId& room_id() const { return room_; }
+    // This room's history key; valid once open() or create() returned.
+    const store::HistoryCipher& history() const { return *history_; }
     std::string display_name(const crypto::PublicKey& key) const;
     // Lines describing how public_keys/ differs from the head roster.
     std::vector<std::string> roster_differences() const;
@@ -143,6 +145,10 @@ private:
     std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
     void adopt_head();  // keys for the head, pin, receiver
+    // The history key (needs the room secret): its check value stored for
+    // `parley history`, and rows an older version sealed under the private
+    // key alone sealed again under it.
+    void init_history();
     void notice(const std::string& line) { if (on_notice_) on_notice_(line); }
 
     Member member_;
@@ -161,6 +167,10 @@ private:
     std::uint64_t receiver_next_epoch_ = 0;  // epochs below this are in the receiver
     std::uint64_t stream_start_epoch_ = 0;   // where this device left off (its pin)
     std::uint64_t last_seq_ = 0;             // last relay sequence number handled
+    std::uint64_t history_offset_ = 0;       // history row number = relay number + this
+    // After the relay's numbering went back: what it still holds is read
+    // again up to here, and what this device saw already is dropped quietly.
+    std::uint64_t reread_until_ = 0;
     // Messages this process sent that the relay numbered above last_seq_ while
     // we were still catching up (seq -> envelope): the backlog brings them back.
     std::map<std::uint64_t, Bytes> own_stored_;
@@ -171,7 +181,7 @@ private:
     std::uint64_t generation_ = 0;           // connection count: events of old ones are dropped
     bool reconnect_ = false;
     std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();
-    store::HistoryCipher history_;
+    std::optional<store::HistoryCipher> history_;  // once the room secret is known (adopt_head)
     wire::SessionId session_{};
     std::uint64_t send_epoch_ = 0;
     std::uint64_t send_counter_ = 0;

@@ -3,6 +3,7 @@
 // and writing them (rekey). docs/PROTOCOL.md §3, §4.
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <set>
 
 #include "room_client.h"
@@ -186,8 +187,36 @@ void RoomClient::adopt_head() {
     if (first) receiver_->set_stream_epoch(std::min(stream_start_epoch_, head.epoch));
     epochs_[head.epoch] = std::move(*state);
     member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+    if (!history_) init_history();
     if (send_epoch_ != head.epoch) send_counter_ = 0;
     send_epoch_ = head.epoch;
+}
+
+void RoomClient::init_history() {
+    const auto& genesis = chain_->records.front();
+    history_.emplace(*member_.identity, room_, room_secret(genesis));
+    store::StateStore::HistoryKeyInfo info;
+    info.salt = genesis.salt;
+    info.kdf = genesis.kdf;
+    info.check = history_->check_value();
+    const auto stored = member_.store->load_history_key_info(room_);
+    if (stored && stored->check == info.check) return;
+    // First use of this room by a version that binds history to the password:
+    // what an older version sealed under the private key alone is sealed again.
+    const auto legacy = store::HistoryCipher::legacy(*member_.identity);
+    store::StateStore::Transaction tx(*member_.store);
+    std::size_t resealed = 0;
+    for (const auto& [seq, row] : member_.store->load_history(room_, std::numeric_limits<std::size_t>::max())) {
+        if (history_->open(room_, seq, row)) continue;
+        if (auto entry = legacy.open(room_, seq, row)) {
+            member_.store->replace_history(room_, seq, history_->seal(room_, *entry));
+            ++resealed;
+        }
+    }
+    member_.store->save_history_key_info(room_, info);
+    tx.commit();
+    if (resealed > 0)
+        notice("sealed " + std::to_string(resealed) + " stored message(s) again under a key that needs the room password");
 }
 
 void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {

@@ -12,22 +12,35 @@ namespace parley::client {
 
 namespace fs = std::filesystem;
 
+// The state lives beside the key by default (DIR/.parley), so pins, replay
+// windows, the records of what this member's sessions sent and the history
+// move with the flash drive: another computer reading the drive is the same
+// device. --state (or state = ... in parley.toml) puts it elsewhere. State an
+// older version kept in $XDG_DATA_HOME/parley keeps being used until moved.
+static fs::path legacy_state_dir() {
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "parley";
+    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local" / "share" / "parley";
+    return {};
+}
+
 static fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
-    fs::path dir;
-    if (!o.state.empty()) {
-        dir = o.state;
-    } else if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-        dir = fs::path(xdg) / "parley";
-    } else if (const char* home = std::getenv("HOME"); home && *home) {
-        dir = fs::path(home) / ".local" / "share" / "parley";
-    } else {
-        throw UserError("no place for local state", "pass --state DIR");
-    }
+    const std::string name = "state-" + to_hex(crypto::key_id(key)).substr(0, 16) + ".sqlite";
+    fs::path dir = o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state);
     std::error_code ec;
+    if (o.state.empty() && !fs::exists(dir / name, ec)) {
+        const fs::path legacy = legacy_state_dir();
+        if (!legacy.empty() && fs::exists(legacy / name, ec)) {
+            std::cerr << "parley: note: using this member's state in " << legacy.string()
+                      << " (where older versions kept it); to carry it on the drive, move "
+                      << (legacy / name).string() << " into " << dir.string() << "/\n";
+            return legacy / name;
+        }
+    }
     fs::create_directories(dir, ec);
-    if (ec) throw UserError("cannot create state directory " + dir.string() + ": " + ec.message());
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-    return dir / ("state-" + to_hex(crypto::key_id(key)).substr(0, 16) + ".sqlite");
+    if (ec) throw UserError("cannot create state directory " + dir.string() + ": " + ec.message(),
+                            "pass --state DIR for a folder you can write");
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);  // not on every file system
+    return dir / name;
 }
 
 std::unique_ptr<Session> load_local(const RoomOptions& o) {

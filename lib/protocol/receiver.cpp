@@ -96,6 +96,7 @@ Delivery Receiver::receive(ByteView bytes) {
     // 5. replay pre-check (cheap, before any crypto)
     StreamKey stream{room_, env.header.record_hash, env.header.sender, env.header.session};
     auto decision = check_replay(store_.load_window(stream), env.header.counter);
+    if (decision.check != ReplayCheck::fresh) d.replay = true;
     if (decision.check == ReplayCheck::replayed) return reject(d, "replayed message (counter already seen)");
     if (decision.check == ReplayCheck::too_old) return reject(d, "message too old for the replay window");
     // 6. signature, then decrypt
@@ -107,8 +108,10 @@ Delivery Receiver::receive(ByteView bytes) {
     if (own_key) {
         auto sent = sent_highest_(env.header.session);
         if (!sent || env.header.counter > *sent)
-            return reject(d, "signed with your key but not sent from this device: "
-                             "your private key may be in use elsewhere");
+            return reject(d, "signed with your key but not sent from this state folder: "
+                             "your private key may be in use elsewhere (another computer or a copy of "
+                             "your key file running parley at the same time?); if that is not you, the "
+                             "key is stolen: remove it from the room");
         if (env.header.session == my_session_) return reject(d, "our own message reflected back by the relay");
         d.own = true;
     }

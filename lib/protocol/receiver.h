@@ -36,6 +36,8 @@ struct Delivery {
     // Not rejected, not shown: a message of an epoch from before we were a
     // member (a catch-up backlog holds them).
     bool ignored = false;
+    // Rejected as already seen (a replay, or older than the replay window).
+    bool replay = false;
 };
 
 class Receiver {

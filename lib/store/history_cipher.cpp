@@ -6,7 +6,9 @@ namespace parley::store {
 
 namespace {
 
-constexpr std::string_view history_label = "parley/v1/local/history-key";
+constexpr std::string_view legacy_label = "parley/v1/local/history-key";
+constexpr std::string_view history_label = "parley/v1/local/room-history-key";
+constexpr std::string_view check_label = "parley/v1/local/history-check";
 constexpr std::size_t entry_header_bytes = 32 + 8 + 8 + 8 + 1;
 
 Bytes associated_data(const wire::RoomId& room, std::uint64_t seq) {
@@ -18,11 +20,33 @@ Bytes associated_data(const wire::RoomId& room, std::uint64_t seq) {
 
 }  // namespace
 
-HistoryCipher::HistoryCipher(const crypto::Identity& identity) {
+HistoryCipher::HistoryCipher(const crypto::Identity& identity, const wire::RoomId& room,
+                             const crypto::SymmetricKey& room_secret) {
     // The first 32 bytes of a libsodium Ed25519 secret key are its seed.
-    if (crypto_generichash(key_.data(), key_.size(), as_bytes(history_label).data(), history_label.size(),
+    crypto_generichash_state st;
+    if (crypto_generichash_init(&st, identity.secret.data(), crypto_sign_SEEDBYTES, key_.size()) != 0 ||
+        crypto_generichash_update(&st, as_bytes(history_label).data(), history_label.size()) != 0 ||
+        crypto_generichash_update(&st, room.data(), room.size()) != 0 ||
+        crypto_generichash_update(&st, room_secret.data(), room_secret.size()) != 0 ||
+        crypto_generichash_final(&st, key_.data(), key_.size()) != 0)
+        std::abort();
+    sodium_memzero(&st, sizeof st);
+}
+
+HistoryCipher HistoryCipher::legacy(const crypto::Identity& identity) {
+    HistoryCipher c;
+    if (crypto_generichash(c.key_.data(), c.key_.size(), as_bytes(legacy_label).data(), legacy_label.size(),
                            identity.secret.data(), crypto_sign_SEEDBYTES) != 0)
         std::abort();
+    return c;
+}
+
+wire::Hash HistoryCipher::check_value() const {
+    wire::Hash out{};
+    if (crypto_generichash(out.data(), out.size(), as_bytes(check_label).data(), check_label.size(), key_.data(),
+                           key_.size()) != 0)
+        std::abort();
+    return out;
 }
 
 Bytes HistoryCipher::seal(const wire::RoomId& room, const HistoryEntry& e) const {

@@ -57,6 +57,9 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "stream_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
              "PRIMARY KEY (room, seq))");
+        exec("CREATE TABLE IF NOT EXISTS history_offsets (room BLOB PRIMARY KEY, shift INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
+             "ops INTEGER NOT NULL, mem_kib INTEGER NOT NULL, check_value BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
              "server TEXT NOT NULL)");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
@@ -271,6 +274,32 @@ StateStore::StreamPosition StateStore::stream_position(const wire::RoomId& room)
             static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
 }
 
+void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p, std::uint64_t history_shift) {
+    Transaction tx(*this);
+    auto st = prepare(db_, path_, "UPDATE rooms SET last_seq = ?, stream_epoch = ? WHERE room = ?", [&](sqlite3_stmt* s) {
+        sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(p.seq));
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(p.epoch));
+        bind_blob(s, 3, room);
+    });
+    step_done(db_, path_, st.get());
+    auto shift = prepare(db_, path_,
+                         "INSERT INTO history_offsets (room, shift) VALUES (?, ?) "
+                         "ON CONFLICT(room) DO UPDATE SET shift = shift + excluded.shift",
+                         [&](sqlite3_stmt* s) {
+                             bind_blob(s, 1, room);
+                             sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(history_shift));
+                         });
+    step_done(db_, path_, shift.get());
+    tx.commit();
+}
+
+std::uint64_t StateStore::history_offset(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT shift FROM history_offsets WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, st.get())) return 0;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
 void StateStore::save_stream_position(const wire::RoomId& room, const StreamPosition& p) {
     auto st = prepare(db_, path_,
                       "INSERT INTO rooms (room, last_seq, stream_epoch) VALUES (?, ?, ?) "
@@ -291,6 +320,40 @@ void StateStore::add_history(const wire::RoomId& room, std::uint64_t seq, ByteVi
                           sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
                           bind_blob(s, 3, sealed);
                       });
+    step_done(db_, path_, st.get());
+}
+
+std::optional<StateStore::HistoryKeyInfo> StateStore::load_history_key_info(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT salt, ops, mem_kib, check_value FROM history_keys WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    HistoryKeyInfo info;
+    info.salt = column_array<wire::salt_bytes>(st.get(), 0);
+    info.kdf.ops = static_cast<std::uint32_t>(sqlite3_column_int64(st.get(), 1));
+    info.kdf.mem_kib = static_cast<std::uint32_t>(sqlite3_column_int64(st.get(), 2));
+    info.check = column_array<wire::hash_bytes>(st.get(), 3);
+    return info;
+}
+
+void StateStore::save_history_key_info(const wire::RoomId& room, const HistoryKeyInfo& info) {
+    auto st = prepare(db_, path_,
+                      "INSERT OR REPLACE INTO history_keys (room, salt, ops, mem_kib, check_value) VALUES (?, ?, ?, ?, ?)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          bind_blob(s, 2, info.salt);
+                          sqlite3_bind_int64(s, 3, info.kdf.ops);
+                          sqlite3_bind_int64(s, 4, info.kdf.mem_kib);
+                          bind_blob(s, 5, info.check);
+                      });
+    step_done(db_, path_, st.get());
+}
+
+void StateStore::replace_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed) {
+    auto st = prepare(db_, path_, "UPDATE history SET sealed=? WHERE room=? AND seq=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, sealed);
+        bind_blob(s, 2, room);
+        sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(seq));
+    });
     step_done(db_, path_, st.get());
 }
 

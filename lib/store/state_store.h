@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -71,12 +72,30 @@ public:
     };
     StreamPosition stream_position(const wire::RoomId& room);
     void save_stream_position(const wire::RoomId& room, const StreamPosition& position);
+    // The relay's numbering went back (its log is behind this device: restored
+    // from a backup): reading resumes at `position`, and the history's numbers
+    // move on by `history_shift` so new rows never take the place of old ones.
+    void rebase_stream(const wire::RoomId& room, const StreamPosition& position, std::uint64_t history_shift);
+    // Added to the relay's sequence number to number a history row.
+    std::uint64_t history_offset(const wire::RoomId& room);
+
+    // What `parley history` needs to derive a room's history key offline: the
+    // room's Argon2id salt and parameters (public: every record carries them)
+    // and the history key's check value (wrong password or damaged rows?).
+    struct HistoryKeyInfo {
+        std::array<std::uint8_t, wire::salt_bytes> salt{};
+        wire::KdfParams kdf;
+        wire::Hash check{};
+    };
+    std::optional<HistoryKeyInfo> load_history_key_info(const wire::RoomId& room);
+    void save_history_key_info(const wire::RoomId& room, const HistoryKeyInfo& info);
 
     // Message history, sealed by the caller (history_cipher.h): the store
     // only ever sees ciphertext. One row per (room, relay sequence number).
     void add_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed);
     // The newest `limit` rows, oldest first.
     std::vector<std::pair<std::uint64_t, Bytes>> load_history(const wire::RoomId& room, std::size_t limit);
+    void replace_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed);
 
     // BEGIN IMMEDIATE ... COMMIT; rolled back if destroyed before commit().
     // A received message, its replay window, its history row and the room's
