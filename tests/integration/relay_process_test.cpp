@@ -2,6 +2,8 @@
 // malformed and oversized frames, start-up refusals and shutdown.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "../unit/relay_test_records.h"
 #include "relay_harness.h"
 
@@ -199,6 +201,98 @@ TEST_F(RelayProcessTest, SigtermExitsZeroAndClosesClients) {
     ASSERT_TRUE(code) << "relay still running 5 s after SIGTERM";
     EXPECT_EQ(*code, 0) << relay_.stderr_text();
     EXPECT_TRUE(c->wait_closed());
+}
+
+// What an outsider can make the relay hold (issue 9, point 3): 100,000
+// rejected Publishes (geneses over the hourly room quota, successors of rooms
+// that do not exist, a second genesis for a taken room id) and 1,000 requests
+// for a whole chain leave its resident memory within a fixed bound, and the
+// rooms that exist keep working. Read limits are off so the flood is fast.
+TEST(RelayMemory, RejectedPublishesAndChainRequestsLeaveMemoryBounded) {
+    RelayProcess relay;
+    ASSERT_TRUE(relay.start({"--listen", "127.0.0.1:0", "--messages-per-second", "0", "--bytes-per-second", "0"}));
+    auto port = relay.wait_ready();
+    ASSERT_TRUE(port) << relay.stderr_text();
+    FrameClient c("ws://127.0.0.1:" + *port);
+    const auto alice = make_member(), mallory = make_member();
+    // A real room with a 200-record chain, the target of the chain requests.
+    const auto room = make_room("the real one");
+    std::vector<wire::EpochRecord> chain{make_genesis(room, {alice}, alice, make_token(0))};
+    c.send(wire::Publish{1, room, {}, wire::encode_record(chain[0])});
+    ASSERT_TRUE(c.expect<wire::Published>());
+    for (int e = 1; e < 200; ++e) {
+        chain.push_back(make_successor(chain.back(), alice, make_token(static_cast<std::uint8_t>(e))));
+        c.send(wire::Publish{2, room, make_token(static_cast<std::uint8_t>(e - 1)), wire::encode_record(chain.back())});
+        ASSERT_TRUE(c.expect<wire::Published>()) << "epoch " << e;
+    }
+    const auto g = wire::record_hash(chain[0]);
+    // Rejections come in windows, each request answered before the next window.
+    auto flood = [&](std::size_t total, const std::function<wire::Frame(std::size_t)>& make,
+                     const std::function<bool(const wire::Frame&)>& expected) {
+        constexpr std::size_t window = 500;
+        for (std::size_t done = 0; done < total; done += window) {
+            const std::size_t n = std::min(window, total - done);
+            for (std::size_t i = 0; i < n; ++i) c.send(make(done + i));
+            for (std::size_t i = 0; i < n; ++i) {
+                auto raw = c.next_raw();
+                ASSERT_TRUE(raw) << "no answer to request " << done + i;
+                auto decoded = wire::decode_frame(*raw);
+                ASSERT_TRUE(decoded.frame && expected(*decoded.frame)) << "request " << done + i;
+            }
+        }
+    };
+    auto is_error = [](wire::RelayError code) {
+        return [code](const wire::Frame& f) {
+            return std::holds_alternative<wire::Error>(f) && std::get<wire::Error>(f).code == code;
+        };
+    };
+    // Mallory uses up the hourly quota of the address (10 rooms, the real one included) first.
+    for (int i = 0; i < 9; ++i) {
+        const auto r = make_room("mallory " + std::to_string(i));
+        c.send(wire::Publish{3, r, {}, wire::encode_record(make_genesis(r, {mallory}, mallory, make_token(1)))});
+        ASSERT_TRUE(c.expect<wire::Published>());
+    }
+    const std::size_t before = rss_kib(relay.pid());
+    const std::size_t geneses = rss_is_meaningful ? 40000 : 4000;  // ASan: fewer, and RSS is not checked
+    const std::size_t successors = rss_is_meaningful ? 50000 : 5000;
+    const std::size_t squats = rss_is_meaningful ? 10000 : 1000;
+    const auto genesis_of = [&](std::size_t i) {
+        const auto r = make_room("random " + std::to_string(i));
+        return wire::Frame{wire::Publish{4, r, {}, wire::encode_record(make_genesis(r, {mallory}, mallory, make_token(2)))}};
+    };
+    flood(geneses, genesis_of, is_error(wire::RelayError::quota));
+    const auto successor_of = [&](std::size_t i) {
+        const auto r = make_room("nowhere " + std::to_string(i));
+        auto fake = make_genesis(r, {mallory}, mallory, make_token(3));
+        return wire::Frame{wire::Publish{5, r, make_token(3), wire::encode_record(make_successor(fake, mallory, make_token(4)))}};
+    };
+    flood(successors, successor_of, is_error(wire::RelayError::unknown_chain));
+    const auto squat_of = [&](std::size_t i) {
+        return wire::Frame{wire::Publish{6, room, {}, wire::encode_record(make_genesis(room, {mallory}, mallory,
+                                                                                       make_token(static_cast<std::uint8_t>(i))))}};
+    };
+    flood(squats, squat_of, is_error(wire::RelayError::room_exists));
+    const std::size_t after_publishes = rss_kib(relay.pid());
+    flood(
+        1000, [&](std::size_t i) { return wire::Frame{wire::GetChain{i, room, g, {}}}; },
+        [&](const wire::Frame& f) {
+            return std::holds_alternative<wire::Chain>(f) && std::get<wire::Chain>(f).records.size() == chain.size();
+        });
+    const std::size_t after = rss_kib(relay.pid());
+    std::printf("  measure: relay RSS %zu KiB, after %zu rejected Publishes %zu KiB, after 1,000 chain requests "
+                "(%zu records each) %zu KiB\n",
+                before, geneses + successors + squats, after_publishes, chain.size(), after);
+    if (rss_is_meaningful) {
+        EXPECT_LT(after_publishes, before + 8 * 1024) << "rejected Publishes grew the relay's memory";
+        EXPECT_LT(after, before + 16 * 1024) << "chain requests grew the relay's memory";
+    }
+    // The real room still serves, and no outsider's room was made.
+    c.send(wire::GetChain{7, room, g, wire::record_hash(chain[198])});
+    auto last = c.expect<wire::Chain>();
+    ASSERT_TRUE(last);
+    EXPECT_TRUE(last->complete);
+    ASSERT_EQ(last->records.size(), 1u);
+    EXPECT_EQ(last->records[0], wire::encode_record(chain.back()));
 }
 
 TEST(RelayStartup, RefusesPlaintextOffLoopback) {

@@ -30,31 +30,6 @@ namespace parley::relay_it {
 namespace fs = std::filesystem;
 using namespace parley::relay_test;
 
-// Under AddressSanitizer the relay's freed memory sits in ASan's quarantine
-// (up to 256 MB) instead of being reused, so its resident size says nothing
-// about what it holds: the memory checks below are skipped there (the test
-// binary is built with the same sanitizers as the relay).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool rss_is_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool rss_is_meaningful = false;
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-
-// The relay's resident memory (VmRSS), in KiB; 0 if it cannot be read.
-inline std::size_t rss_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-    return 0;
-}
-
 // A TLS client straight on OpenSSL and a blocking socket. Socket waits are
 // bounded by SO_RCVTIMEO / SO_SNDTIMEO (io_timeout), so a relay that stops
 // reading or answering shows up as SSL_ERROR_WANT_READ/WRITE, not a hang.
