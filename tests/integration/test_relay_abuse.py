@@ -25,6 +25,7 @@ sys.dont_write_bytecode = True
 import harness  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import hostile_proxy as hp  # noqa: E402
 from hostile_proxy import (CHAIN, ERR_UNKNOWN_CHAIN, ERROR, GET_CHAIN, OP_BINARY, OP_CLOSE,  # noqa: E402
                            OP_PING, OP_PONG, accept_key, encode_ws)
 
@@ -731,6 +732,148 @@ def test_big_frames_are_read_at_the_byte_rate(t):
         assert_relay_up(relay, "after the big frames")
 
 
+def tally_answers(sock, stats):
+    """Like count_answers, but tallies each answer by kind: stats["kinds"][name] where
+    name is "Error N" for an Error with code N, else the frame type's name."""
+    buf = bytearray()
+    kinds = stats["kinds"]
+    try:
+        while True:
+            try:
+                chunk = sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            buf += chunk
+            pos, n = 0, len(buf)
+            while pos + 2 <= n:
+                length = buf[pos + 1] & 0x7F
+                head = 2
+                if length == 126:
+                    if pos + 4 > n:
+                        break
+                    length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+                elif length == 127:
+                    if pos + 10 > n:
+                        break
+                    length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                if pos + head + length > n:
+                    break
+                if buf[pos] & 0x0F == OP_CLOSE:
+                    return
+                payload = bytes(buf[pos + head:pos + head + length])
+                if len(payload) >= 12 and payload[1] == ERROR:
+                    name = f"Error {int.from_bytes(payload[10:12], 'big')}"
+                else:
+                    name = hp.FRAME_NAMES.get(payload[1], "?") if len(payload) > 1 else "?"
+                kinds[name] = kinds.get(name, 0) + 1
+                stats["answered"] += 1
+                pos += head + length
+            del buf[:pos]
+    except OSError:
+        return
+
+
+def test_rejected_publishes_and_chain_requests_leave_memory_bounded(t):
+    # Strangers (no key in any roster) ask for chains and join rooms that do not
+    # exist, and publish records for random room ids: undecodable records, geneses
+    # with a broken signature, and validly signed geneses over the relay's room
+    # quota. Every request is refused; the relay allocates nothing for them: its
+    # database holds what it held, and its memory comes back to where it was.
+    # 40,000 refused requests: anything the relay kept per request, 256 bytes or more,
+    # would show as 10 MiB of resident memory.
+    per_kind, growth_kib = 8000, 10 * 1024
+    with t.relay(extra_args=["--messages-per-second", "0", "--rooms-per-address-per-hour", "1"]) as relay:
+        port = relay.port
+        alice, bob, fps = members(t, relay)  # the one room 127.0.0.1 may create this hour
+        invite = t.invite(ROOM)
+        genesis = hp.fetch_chain("127.0.0.1", port, invite.room, invite.genesis)[0]
+        seed = hp.load_private_seed(alice.key_file)
+        # Validly signed (Python Ed25519 is slow: a few, each sent many times).
+        signed = [(room, hp.forge_genesis(genesis, room, seed)) for room in (os.urandom(32) for _ in range(8))]
+        with hp.RawClient("127.0.0.1", port) as c:
+            reply = c.publish(*signed[0])
+            assert reply.type == ERROR and reply.code == hp.ERR_QUOTA, (
+                f"a genesis over the room quota: expected Error {hp.ERR_QUOTA}, got {reply.name} {vars(reply)}")
+        before = relay.db_counts()
+
+        def frames(kind, n):
+            out = []
+            for i in range(n):
+                room, g = os.urandom(32), os.urandom(32)
+                if kind == "get_chain":
+                    f = hp.Frame(hp.GET_CHAIN, request=i + 1, room=room, genesis=g, after=bytes(32))
+                elif kind == "join":
+                    f = hp.Frame(hp.JOIN, request=i + 1, room=room, genesis=g, token=os.urandom(32), after_seq=0)
+                elif kind == "garbage record":
+                    f = hp.Frame(hp.PUBLISH, request=i + 1, room=room, token=bytes(32), record=os.urandom(600))
+                elif kind == "bad signature":
+                    rec = hp.Record.parse(genesis).with_head_field(hp.REC_ROOM, room)
+                    f = hp.Frame(hp.PUBLISH, request=i + 1, room=room, token=bytes(32), record=rec.encode())
+                else:
+                    room, rec = signed[i % len(signed)]
+                    f = hp.Frame(hp.PUBLISH, request=i + 1, room=room, token=bytes(32), record=rec)
+                out.append(encode_ws(OP_BINARY, f.encode(), mask=True))
+            return out
+
+        kinds = ["get_chain", "join", "garbage record", "bad signature", "over quota"]
+        batches = {k: frames(k, per_kind) for k in kinds}
+        baseline = rss_kib(relay)
+        sampler = RssSampler(relay)
+        sampler.start()
+        results = {}
+
+        def stranger(kind):
+            stats = {"answered": 0, "kinds": {}, "sent": 0}
+            results[kind] = stats
+            sock = ws_connect(port)
+            sock.settimeout(2.0)
+            reader = threading.Thread(target=tally_answers, args=(sock, stats), daemon=True)
+            reader.start()
+            try:
+                for k in range(0, per_kind, 500):
+                    sock.sendall(b"".join(batches[kind][k:k + 500]))
+                    stats["sent"] += len(batches[kind][k:k + 500])
+                deadline = time.monotonic() + 20
+                while stats["answered"] < stats["sent"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            except OSError as e:
+                stats["error"] = type(e).__name__
+            finally:
+                ws_close(sock)
+                reader.join(3)
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=stranger, args=(k,), daemon=True) for k in kinds]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        elapsed = time.monotonic() - start
+        peak = sampler.stop()
+        wait_connections(relay, 0, 10)
+        after = settled_rss(relay, baseline)
+        measure(f"strangers: {per_kind} frames of each kind in {elapsed:.1f}s, answers "
+                f"{ {k: v['kinds'] for k, v in results.items()} }; VmRSS baseline {baseline // 1024} MiB, "
+                f"peak {peak // 1024} MiB, after {after // 1024} MiB; relay database {relay.db_counts()}")
+        for kind in kinds:
+            st = results.get(kind, {})
+            assert st.get("error") is None, f"{kind}: the connection failed: {st.get('error')}"
+            assert st.get("answered") == per_kind, f"{kind}: {st.get('answered')} of {per_kind} answered: {st}"
+            assert all(name.startswith("Error") for name in st["kinds"]), f"{kind}: not all refused: {st['kinds']}"
+        assert set(results["get_chain"]["kinds"]) == {f"Error {ERR_UNKNOWN_CHAIN}"}, results["get_chain"]
+        assert set(results["over quota"]["kinds"]) == {f"Error {hp.ERR_QUOTA}"}, results["over quota"]
+        assert relay.db_counts() == before, f"the relay stored something: {before} -> {relay.db_counts()}"
+        if not relay_is_sanitized():
+            assert peak < baseline + growth_kib, (
+                f"relay RSS grew from {baseline} KiB to {peak} KiB under refused requests")
+            assert after <= baseline + SETTLED_SLACK_KIB, (
+                f"relay RSS {after} KiB after the refused requests, baseline {baseline} KiB")
+        chat(alice, bob, fps, relay, "after the strangers", count=5)
+        assert_relay_up(relay, "after the strangers")
+
+
 def test_slow_reader_is_cut_and_resumes(t):
     # A real member whose process stops reading (SIGSTOP) while the room is busy:
     # more than the kernel's socket buffers and the relay's send queue (1 MiB
@@ -883,4 +1026,5 @@ if __name__ == "__main__":
     harness.main([test_garbage_instead_of_a_handshake, test_slowloris, test_client_that_never_reads,
                   test_connection_churn, test_flood_while_members_chat, test_connection_caps,
                   test_idle_timeout, test_big_frames_are_read_at_the_byte_rate,
+                  test_rejected_publishes_and_chain_requests_leave_memory_bounded,
                   test_slow_reader_is_cut_and_resumes])

@@ -4,7 +4,8 @@ its invite; its id is random and its genesis is pinned from the invite, so nobod
 plant another chain for it; a relay decides who may create rooms (--founders, or
 --open-rooms within quotas) and serves long chains in pages.
 
-Raw frames go through tests/tools/hostile_proxy.py (RawClient, forge_genesis).
+Raw frames go through tests/tools/hostile_proxy.py (RawClient, forge_genesis). The
+attacks are those of docs/THREAT-MODEL.md, "Rooms, admission and the flash drive".
 """
 import os
 import re
@@ -54,7 +55,7 @@ def check_links(records, genesis):
 # --------------------------------------------------------------------------- a. grinding
 
 
-def test_removed_member_cannot_plant_a_genesis(t):
+def test_removed_member_cannot_steer_a_new_device(t):
     """charlie is removed. He knows the password and, from the invite, the room id; he
     signs a genesis of his own for that room id (ground to a smaller hash than the
     real one, which the old 'smallest genesis' rule would have preferred) and publishes
@@ -127,7 +128,7 @@ def test_removed_member_cannot_plant_a_genesis(t):
 # --------------------------------------------------------------------------- b. unknown names
 
 
-def test_unknown_room_name_creates_nothing(t):
+def test_send_to_a_typo_creates_nothing(t):
     """`send --room typo` (and every other room command) on a name the device never
     created or joined: exit 4, "no room named typo", nothing sent (even with no relay
     at the address), nothing stored by the relay, nothing kept on the device."""
@@ -171,7 +172,7 @@ def test_unknown_room_name_creates_nothing(t):
 # --------------------------------------------------------------------------- c. founders
 
 
-def test_closed_relay_lets_only_founders_create(t):
+def test_closed_relay_refuses_outsiders(t):
     """--founders FILE holding alice's key: bob's create fails naming founders, alice's
     works, and bob (not a founder) still joins and talks. FILE rewritten with bob's key
     as a 64-hex line and SIGHUP: bob's create works (the refused create kept nothing
@@ -205,11 +206,14 @@ def test_closed_relay_lets_only_founders_create(t):
 # --------------------------------------------------------------------------- d. quotas
 
 
-def test_open_relay_room_quota_per_address(t):
+def test_open_relay_quota(t):
     """--open-rooms --rooms-per-address-per-hour 2: two creates from 127.0.0.1 work, a
     third (any key) is refused with a quota message; the rooms made keep working,
-    rekeys included (a new epoch is not a new room)."""
-    with t.relay(extra_args=["--open-rooms", "--rooms-per-address-per-hour", "2"]) as relay:
+    rekeys included (a new epoch is not a new room). --max-chain-records 3: a third
+    rekey is refused. --max-room-bytes 1 MiB: a send that would pass it is refused,
+    and only that room's sender is affected."""
+    with t.relay(extra_args=["--open-rooms", "--rooms-per-address-per-hour", "2", "--max-chain-records", "3",
+                             "--max-room-bytes", str(1 << 20)]) as relay:
         users = t.make_users(["alice", "bob"])
         alice, bob = users["alice"], users["bob"]
         fps = harness.fingerprints_of(bob, ["alice"])
@@ -219,11 +223,20 @@ def test_open_relay_room_quota_per_address(t):
         alice.create("three", relay.url).expect_fail("a third room from the same address", "quota")
         bob.create("four", relay.url).expect_fail("a third room from the same address, another key", "quota")
         assert relay.db_counts() == before, f"a refused create stored something: {before} -> {relay.db_counts()}"
+        # a refused create keeps nothing on the device: the name is still free there
+        alice.create("three", relay.url).expect_fail("the third room again", "quota")
+
         alice.rekey("one", relay.url).expect_ok("a rekey of a room made within the quota")
+        alice.rekey("one", relay.url).expect_ok("a second rekey (the chain's third record)")
+        alice.rekey("one", relay.url).expect_fail("a fourth record with --max-chain-records 3", "quota")
+
+        # room "two" fills its 1 MiB; room "one" is not affected
+        big = [f"{i:02d} " + "x" * 60000 for i in range(20)]
+        alice.send("two", relay.url, big).expect_fail("sending 1.2 MiB into a room of at most 1 MiB", "quota")
         listener = bob.listen("one", relay.url, count=1)
-        alice.send("one", relay.url, ["within the quota"]).expect_ok("alice sends")
+        alice.send("one", relay.url, ["within the quota"]).expect_ok("alice sends to the other room")
         listener.expect_messages([("alice", "within the quota")], fps)
-        assert [m["epoch"] for m in listener.messages()] == [1]
+        assert [m["epoch"] for m in listener.messages()] == [2]
 
 
 # --------------------------------------------------------------------------- e. pages
@@ -237,7 +250,8 @@ def test_long_chain_is_served_in_pages(t):
     """--chain-page-bytes 4096 and 30 rekeys: the raw client gets the chain in pages
     (complete=0 until the last, each page within the byte budget, consecutive epochs,
     linked records from the invite's genesis; from `after` = the genesis, the records
-    after it; an `after` that is no record of the chain is an Error). bob's new device
+    after it; from the head, an empty complete page; an `after` that is no record of
+    the chain is an Error). bob's new device
     joins through a proxy that counts the pages it fetched, and then talks."""
     with t.relay(extra_args=["--chain-page-bytes", str(PAGE_BYTES)]) as relay:
         users = t.make_users(["alice", "bob"])
@@ -252,6 +266,7 @@ def test_long_chain_is_served_in_pages(t):
             records, pages = c.fetch_chain(invite.room, invite.genesis)
             later, _ = c.fetch_chain(invite.room, invite.genesis, after=invite.genesis)
             stray = c.get_chain(invite.room, invite.genesis, after=os.urandom(32))
+            at_head = c.get_chain(invite.room, invite.genesis, after=hp.Record.parse(records[-1]).hash())
         assert epochs(records) == list(range(REKEYS + 1)), f"epochs {epochs(records)}"
         check_links(records, invite.genesis)
         flags = [p.complete for p in pages]
@@ -266,6 +281,8 @@ def test_long_chain_is_served_in_pages(t):
         assert later == records[1:], f"after the genesis: epochs {epochs(later)}"
         assert stray.type == hp.ERROR and stray.code == hp.ERR_UNKNOWN_CHAIN, (
             f"an `after` that is not in the chain: expected Error {hp.ERR_UNKNOWN_CHAIN}, got {stray.name}")
+        assert at_head.type == hp.CHAIN and at_head.complete == 1 and at_head.records == [], (
+            f"`after` = the head: expected an empty, complete page, got {at_head.name} {vars(at_head)}")
 
         proxy = hp.HostileProxy("127.0.0.1", relay.port, seq_stride=1).start()
         try:
@@ -343,8 +360,10 @@ def test_invite_command_and_settings_file(t):
     users = t.make_users(["alice", "bob", "carol"])
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     fps = harness.fingerprints_of(alice, ["carol"])
-    alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+    created = alice.create(ROOM, relay.url).expect_ok("alice creates the room")
     invite = t.invites[ROOM]
+    assert created.stdout == invite + "\n", f"create's stdout should be the invite alone\n  {created.describe()}"
+    alice.create(ROOM, relay.url).expect_fail("a second create of a name this device knows", ROOM)
     bob.ensure_joined(ROOM, relay.url)
     bob.join(room=ROOM, server=relay.url).expect_ok("bob joins the same invite again")
     alice.create("other", relay.url).expect_ok("alice creates another room")
@@ -380,10 +399,10 @@ def test_invite_command_and_settings_file(t):
 
 if __name__ == "__main__":
     harness.main([
-        test_removed_member_cannot_plant_a_genesis,
-        test_unknown_room_name_creates_nothing,
-        test_closed_relay_lets_only_founders_create,
-        test_open_relay_room_quota_per_address,
+        test_removed_member_cannot_steer_a_new_device,
+        test_send_to_a_typo_creates_nothing,
+        test_closed_relay_refuses_outsiders,
+        test_open_relay_quota,
         test_long_chain_is_served_in_pages,
         test_relay_beyond_loopback_must_say_who_creates_rooms,
         test_invite_command_and_settings_file,

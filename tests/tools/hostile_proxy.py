@@ -901,7 +901,8 @@ class RawClient:
             if f.type == ERROR:
                 raise RelayRefusal(f"GetChain (page {len(pages) + 1})", f.code)
             assert f.room == room and f.genesis == genesis, "a Chain page for another chain"
-            assert f.records, "a Chain page without records"
+            # Empty only when `after` named the head (PROTOCOL.md §6).
+            assert f.records or f.complete, "an empty Chain page that is not the last"
             pages.append(f)
             records += f.records
             if f.complete:
