@@ -19,7 +19,7 @@ namespace parley::client {
 namespace {
 
 crypto::SecretBuffer from_bytes(const char* data, std::size_t n) {
-    // Strip one trailing newline, as files and prompts end with one.
+    // Strip every trailing newline (\n or \r), as files and prompts end with one.
     while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) --n;
     if (n == 0) throw UserError("the room password is empty");
     crypto::SecretBuffer out(n);

@@ -245,7 +245,9 @@ void RoomClient::open() {
     const auto position = member_.store->stream_position(room_);
     last_seq_ = position.seq;
     stream_start_epoch_ = position.epoch;
-    history_offset_ = member_.store->history_offset(room_);
+    const auto rebase = member_.store->rebase(room_);
+    history_offset_ = rebase.history_shift;
+    reread_until_ = rebase.reread_until;
     refresh_chain();
 }
 
@@ -263,24 +265,32 @@ void RoomClient::join() {
             // Another member moved the room to a new epoch since we fetched it.
             if (e.code() != wire::RelayError::forbidden || attempt == 3) throw;
         }
-        if (joined && reader() && joined->last_seq < last_seq_) {
+        // The highest relay number this device knows: what it read, or what
+        // its own sends were given (in history; a process that only sends
+        // keeps no reading position).
+        const std::uint64_t last_history = member_.store->last_history_seq(room_);
+        const std::uint64_t known =
+            std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
+        if (joined && joined->last_seq < known) {
             // The relay numbers fewer messages than this device already read:
             // its log went back (restored from a backup, or a hostile relay).
             // Say so once and read everything it still holds again, by its
             // numbers: what it stored since is new, and what this device saw
-            // already is a replay, dropped quietly (the replay windows know
-            // it). History rows are numbered on past the old ones.
+            // already is a replay (or of a stale epoch), dropped quietly up to
+            // what the relay holds now. History rows are numbered on past the
+            // old ones. Kept in the state, so whichever process of ours meets
+            // it first (a reader or one that only sends), the others agree.
             notice("warning: the relay's log is behind this device: it ends at message " +
-                   std::to_string(joined->last_seq) + ", and this device had read up to " + std::to_string(last_seq_) +
+                   std::to_string(joined->last_seq) + ", and this device had seen up to " + std::to_string(known) +
                    " (restored from a backup?); reading again what it holds, nothing is shown twice");
             const std::uint64_t restart = joined->first_seq - 1;
-            const std::uint64_t shift = last_seq_ - restart;
-            member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0}, shift);
-            history_offset_ += shift;
-            last_seq_ = restart;
+            history_offset_ += known - restart;
             reread_until_ = joined->last_seq;
+            member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0},
+                                         {history_offset_, reread_until_});
+            last_seq_ = restart;
             own_stored_.clear();
-            continue;  // join again, after what the relay no longer holds
+            if (reader()) continue;  // join again, after what the relay no longer holds
         }
         if (joined && joined->head_epoch == chain_->head().epoch && joined->head_hash == chain_->head_hash()) {
             joined_ = true;
@@ -443,7 +453,7 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     tx.commit();
     last_seq_ = f.seq;
     forget_own_messages_up_to(f.seq);
-    const bool seen_before_the_relay_went_back = !d.accepted && d.replay && f.seq <= reread_until_;
+    const bool seen_before_the_relay_went_back = !d.accepted && (d.replay || d.stale) && f.seq <= reread_until_;
     if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);
 }
 

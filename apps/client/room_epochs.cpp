@@ -21,6 +21,15 @@ std::uint64_t now_ms() {
                                           .count());
 }
 
+// A record over 64 KiB would not even decode at the relay: say so before sending.
+void check_record_size(const Bytes& encoded, std::size_t members) {
+    if (encoded.size() <= wire::max_record_bytes) return;
+    throw UserError("too many members for one epoch record: " + std::to_string(members) + " members make a " +
+                        std::to_string(encoded.size()) + "-byte record, over the 64 KiB limit",
+                    "a room's first record holds at most " + std::to_string(wire::max_members_in_record) +
+                        " members (each later one about 237, fewer when it changes the roster)");
+}
+
 bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& k) {
     return std::binary_search(roster.begin(), roster.end(), k);
 }
@@ -76,11 +85,7 @@ void RoomClient::create() {
     auto record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
     if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
     auto encoded = wire::encode_record(*record);
-    if (encoded.size() > wire::max_record_bytes)
-        throw UserError("too many members for one room: " + std::to_string(record->roster.size()) +
-                            " keys in public_keys/ make a " + std::to_string(encoded.size()) +
-                            "-byte record, over the 64 KiB limit",
-                        "a room holds at most " + std::to_string(wire::max_members_in_record) + " members");
+    check_record_size(encoded, record->roster.size());
     auto id = next_request_id();
     send_frame(wire::Publish{id, room_, {}, encoded});
     try {
@@ -260,8 +265,10 @@ void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
     crypto::random_bytes(epoch_secret.mutable_bytes());
     auto record = protocol::build_record(*member_.identity, draft, room_secret(head), epoch_secret);
     if (!record) throw UserError("a roster key cannot receive sealed secrets (no X25519 form)");
+    auto encoded = wire::encode_record(*record);
+    check_record_size(encoded, record->roster.size());
     auto id = next_request_id();
-    send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, wire::encode_record(*record)});
+    send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
     (void)await_reply<wire::Published>(id, "the new epoch");
     // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
     if (auto err = protocol::extend_chain(*chain_, *record)) throw UserError("internal: own record invalid: " + *err);

@@ -80,7 +80,10 @@ Delivery Receiver::receive(ByteView bytes) {
     // 3. epoch record known and pinned
     std::string reason;
     const EpochView* view = find_epoch(env, reason);
-    if (view == nullptr) return reject(d, reason);
+    if (view == nullptr) {
+        d.stale = reason.starts_with("message for stale epoch");
+        return reject(d, reason);
+    }
     if (!view->message_key) {
         d.ignored = true;
         d.reason = "from epoch " + std::to_string(view->epoch) + ", before we were a member";
@@ -89,7 +92,10 @@ Delivery Receiver::receive(ByteView bytes) {
     // 4. sender in that record's roster; after a newer epoch, only if still a member
     const crypto::PublicKey* sender = roster_key(*view, env.header.sender);
     if (sender == nullptr) return reject(d, "sender is not in the roster of epoch " + std::to_string(view->epoch));
-    if (view->epoch + 1 < head_epoch_) return reject(d, "message for stale epoch " + std::to_string(view->epoch));
+    if (view->epoch + 1 < head_epoch_) {
+        d.stale = true;
+        return reject(d, "message for stale epoch " + std::to_string(view->epoch));
+    }
     if (view->epoch < head_epoch_ && !in_roster(epochs_.at(head_epoch_).roster, *sender))
         return reject(d, "sender was removed at epoch " + std::to_string(head_epoch_));
     const bool own_key = *sender == me_;

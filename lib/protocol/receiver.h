@@ -36,8 +36,10 @@ struct Delivery {
     // Not rejected, not shown: a message of an epoch from before we were a
     // member (a catch-up backlog holds them).
     bool ignored = false;
-    // Rejected as already seen (a replay, or older than the replay window).
+    // Rejected as already seen (a replay, or older than the replay window), or
+    // as of a stale epoch: what a relay whose log went back sends again.
     bool replay = false;
+    bool stale = false;
 };
 
 class Receiver {

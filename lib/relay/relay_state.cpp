@@ -42,17 +42,36 @@ RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, Gr
 // Stop the writer (committing what is queued) before the rooms it fans out to go.
 RelayState::~RelayState() { commit_.reset(); }
 
-RelayState::Room* RelayState::find_room(const wire::RoomId& id) {
+std::shared_ptr<RelayState::Room> RelayState::find_room(const wire::RoomId& id) {
     std::lock_guard lock(rooms_mutex_);
     auto it = rooms_.find(id);
-    return it == rooms_.end() ? nullptr : it->second.get();
+    return it == rooms_.end() ? nullptr : it->second;
 }
 
-RelayState::Room& RelayState::room(const wire::RoomId& id) {
+RelayState::RoomLock RelayState::lock_live_room(const wire::RoomId& id) {
+    for (;;) {
+        auto r = find_room(id);
+        if (!r) {
+            if (store_->geneses(id).empty()) return {};
+            std::lock_guard lock(rooms_mutex_);
+            auto& slot = rooms_[id];
+            if (!slot) slot = std::make_shared<Room>();
+            r = slot;
+        }
+        std::unique_lock lock(r->mutex);
+        if (!r->dead) return {std::move(r), std::move(lock)};
+    }
+}
+
+void RelayState::release_if_idle(const wire::RoomId& id, Room& r) {
+    std::erase_if(r.channels, [](const auto& entry) {
+        const ChainChannel& ch = entry.second;
+        return ch.members.empty() && ch.draining.empty() && ch.pending == 0;
+    });
+    if (!r.channels.empty() || r.pending != 0 || r.publishers_waiting != 0) return;
+    r.dead = true;
     std::lock_guard lock(rooms_mutex_);
-    auto& slot = rooms_[id];
-    if (!slot) slot = std::make_unique<Room>();
-    return *slot;
+    if (auto found = rooms_.find(id); found != rooms_.end() && found->second.get() == &r) rooms_.erase(found);
 }
 
 RelayState::ChainChannel& RelayState::channel(Room& r, const ChainKey& key) {
@@ -76,6 +95,7 @@ void RelayState::forget_membership(Subscriber& s, const ChainKey& key) {
 void RelayState::handle(Subscriber& from, ByteView bytes) {
     auto decoded = wire::decode_frame(bytes);
     if (!decoded.frame) {
+        if (auto id = wire::oversized_record_request(bytes)) return reply_error(from, *id, RelayError::too_large);
         reply_error(from, 0, decoded.error == wire::FrameError::bad_version ? RelayError::bad_version
                                                                              : RelayError::malformed);
         return;
@@ -103,7 +123,7 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
 // page, whatever the chain's length, and nothing is kept for the room.
 void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
     ChainPage page;
-    if (Room* r = find_room(f.room)) {
+    if (auto r = find_room(f.room)) {
         std::lock_guard lock(r->mutex);
         page = book_.page(f.room, f.genesis, f.after, limits_.chain_page_bytes);
     } else {
@@ -121,14 +141,20 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     if (verified->record.epoch == 0) return on_publish_genesis(from, f, *verified);
 
     // A successor: only for a chain the store holds (no room is made for anything else).
-    Room* found = find_room(f.room);
-    if (!found && store_->geneses(f.room).empty()) return reply_error(from, f.request_id, RelayError::unknown_chain);
-    Room& r = found ? *found : room(f.room);
-    std::unique_lock lock(r.mutex);
+    auto [held, lock] = lock_live_room(f.room);
+    if (!held) return reply_error(from, f.request_id, RelayError::unknown_chain);
+    Room& r = *held;
+    struct Release {  // last, under the lock: a refused publish, or members sent off by a NewHead
+        RelayState& state;
+        const wire::RoomId& id;
+        Room& room;
+        ~Release() { state.release_if_idle(id, room); }
+    };
     struct WakeSends {  // on every way out: Sends held back may go on
         std::condition_variable& cv;
         ~WakeSends() { cv.notify_all(); }
     } wake{r.idle};
+    Release release{*this, f.room, r};
     // A successor takes the next sequence number: first let the room's queued
     // Sends be stored and fanned out, holding new ones back.
     ++r.publishers_waiting;
@@ -201,12 +227,13 @@ void RelayState::fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::ui
 }
 
 void RelayState::on_join(Subscriber& from, const wire::Join& f) {
-    Room* r = find_room(f.room);
-    if (!r && store_->geneses(f.room).empty()) return reply_error(from, f.request_id, RelayError::unknown_chain);
-    if (!r) r = &room(f.room);  // a room stored before this run
-    std::lock_guard lock(r->mutex);
+    auto [r, lock] = lock_live_room(f.room);
+    if (!r) return reply_error(from, f.request_id, RelayError::unknown_chain);
     auto outcome = book_.check_join(f.room, f.genesis, f.token);
-    if (outcome.error) return reply_error(from, f.request_id, *outcome.error);
+    if (outcome.error) {
+        release_if_idle(f.room, *r);  // a wrong token leaves nothing behind
+        return reply_error(from, f.request_id, *outcome.error);
+    }
     const ChainKey key{f.room, f.genesis};
     ChainChannel& ch = channel(*r, key);
     Member m{&from, false, f.after_seq};
@@ -254,7 +281,7 @@ bool RelayState::send_page(const ChainKey& key, const ChainChannel& ch, Member& 
 }
 
 void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
-    Room* r = find_room(key.first);
+    auto r = find_room(key.first);
     if (!r) return;
     std::lock_guard lock(r->mutex);
     auto ch_it = r->channels.find(key.second);
@@ -281,7 +308,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
 }
 
 void RelayState::on_send(Subscriber& from, wire::Send& f) {
-    Room* r = find_room(f.room);
+    auto r = find_room(f.room);
     if (!r) return reply_error(from, f.request_id, RelayError::not_joined);
     std::unique_lock lock(r->mutex);
     r->idle.wait(lock, [&] { return r->publishers_waiting == 0; });
@@ -326,7 +353,7 @@ void RelayState::on_committed(std::vector<PendingSend>& batch, const std::vector
 // Resends of messages stored before (their Acks were lost with a connection):
 // each sender gets the Ack of the stored copy; no one gets a second Deliver.
 void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::uint64_t* seqs) {
-    Room* r = find_room(run.front().append.chain.first);
+    auto r = find_room(run.front().append.chain.first);
     if (!r) return;  // cannot happen: a Send needs a joined room
     std::lock_guard lock(r->mutex);
     auto& ch = r->channels[run.front().append.chain.second];
@@ -347,7 +374,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
 // added once per run, not per recipient.
 void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs) {
     const auto& [room_id, genesis] = run.front().append.chain;
-    Room* r = find_room(room_id);
+    auto r = find_room(room_id);
     if (!r) return;  // cannot happen: a Send needs a joined room
     std::lock_guard lock(r->mutex);
     auto& ch = r->channels[genesis];
@@ -417,7 +444,7 @@ void RelayState::leave_all(Subscriber& s) {
         keys.assign(s.memberships_.begin(), s.memberships_.end());
     }
     for (const auto& key : keys) {
-        Room* r = find_room(key.first);
+        auto r = find_room(key.first);
         if (!r) continue;
         std::lock_guard lock(r->mutex);
         if (auto it = r->channels.find(key.second); it != r->channels.end()) {
@@ -425,6 +452,7 @@ void RelayState::leave_all(Subscriber& s) {
             it->second.draining.erase(s.id());
         }
         forget_membership(s, key);
+        release_if_idle(key.first, *r);
     }
 }
 
@@ -442,10 +470,10 @@ std::size_t RelayState::prune(const RetentionPolicy& policy) {
     // What retention freed counts for the quotas again. (A Send on its way to
     // the store while this runs is left out of its room's count: at most a batch.)
     stored_total_ = store_->total_stored_bytes();
-    std::vector<std::pair<wire::RoomId, Room*>> rooms;
+    std::vector<std::pair<wire::RoomId, std::shared_ptr<Room>>> rooms;
     {
         std::lock_guard lock(rooms_mutex_);
-        for (auto& [id, r] : rooms_) rooms.emplace_back(id, r.get());
+        for (auto& [id, r] : rooms_) rooms.emplace_back(id, r);
     }
     for (auto& [id, r] : rooms) {
         std::lock_guard lock(r->mutex);

@@ -92,7 +92,11 @@ private:
         std::size_t pending = 0;
         std::size_t publishers_waiting = 0;
         std::map<wire::Hash, ChainChannel> channels;  // by genesis hash
+        // Taken out of rooms_ (no member, nothing in flight): whoever locked it
+        // after that looks the room up again.
+        bool dead = false;
     };
+    using RoomLock = std::pair<std::shared_ptr<Room>, std::unique_lock<std::mutex>>;
 
     void on_get_chain(Subscriber& from, const wire::GetChain& f);
     void on_publish(Subscriber& from, const wire::Publish& f);
@@ -110,8 +114,12 @@ private:
     std::vector<LogItem> read_page(const ChainKey& key, const ChainChannel& ch, const Member& m);
     bool send_page(const ChainKey& key, const ChainChannel& ch, Member& m, std::vector<LogItem> items);
 
-    Room* find_room(const wire::RoomId& room);
-    Room& room(const wire::RoomId& room);  // creates it
+    std::shared_ptr<Room> find_room(const wire::RoomId& room);
+    // The room, alive and locked; made if the store holds a chain for it.
+    // {nullptr, {}} if the store holds none (nothing is made).
+    RoomLock lock_live_room(const wire::RoomId& room);
+    // Under r's lock, after a member left: drops what no one uses any more.
+    void release_if_idle(const wire::RoomId& id, Room& r);
     ChainChannel& channel(Room& r, const ChainKey& key);  // creates it; throws StorageError
     void forget_membership(Subscriber& s, const ChainKey& key);
 
@@ -120,10 +128,12 @@ private:
     ChainBook book_;
     RelayLimits limits_;
     RelayMetrics metrics_;
-    std::mutex rooms_mutex_;  // guards the map only; rooms are never removed
     // A room is made here only once the store holds its chain: nothing a peer
-    // without a room (a rejected Publish, a GetChain, a Join) sends allocates one.
-    std::map<wire::RoomId, std::unique_ptr<Room>> rooms_;
+    // without a room (a rejected Publish, a GetChain, a Join) sends allocates
+    // one; and it goes when its last member leaves with nothing in flight, so
+    // rooms with no one online hold no memory. Lock order: a room, then this.
+    std::mutex rooms_mutex_;  // guards the map only
+    std::map<wire::RoomId, std::shared_ptr<Room>> rooms_;
     std::mutex genesis_mutex_;  // one genesis at a time: the one-per-room check and the admission count
     std::atomic<std::uint64_t> stored_total_{0};  // every chain's stored_bytes, and the rest of the store
     // The writer thread's scratch for fan_out_run, kept for its capacity.

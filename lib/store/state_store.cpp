@@ -57,7 +57,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "stream_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
              "PRIMARY KEY (room, seq))");
-        exec("CREATE TABLE IF NOT EXISTS history_offsets (room BLOB PRIMARY KEY, shift INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS rebases (room BLOB PRIMARY KEY, history_shift INTEGER NOT NULL, "
+             "reread_until INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
              "ops INTEGER NOT NULL, mem_kib INTEGER NOT NULL, check_value BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
@@ -274,8 +275,10 @@ StateStore::StreamPosition StateStore::stream_position(const wire::RoomId& room)
             static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
 }
 
-void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p, std::uint64_t history_shift) {
+void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p, const Rebase& rebase) {
     Transaction tx(*this);
+    // A process that only sends may be first to see it: then there is no
+    // reading position yet to move back, only the history's numbers.
     auto st = prepare(db_, path_, "UPDATE rooms SET last_seq = ?, stream_epoch = ? WHERE room = ?", [&](sqlite3_stmt* s) {
         sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(p.seq));
         sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(p.epoch));
@@ -283,21 +286,24 @@ void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p
     });
     step_done(db_, path_, st.get());
     auto shift = prepare(db_, path_,
-                         "INSERT INTO history_offsets (room, shift) VALUES (?, ?) "
-                         "ON CONFLICT(room) DO UPDATE SET shift = shift + excluded.shift",
+                         "INSERT INTO rebases (room, history_shift, reread_until) VALUES (?, ?, ?) "
+                         "ON CONFLICT(room) DO UPDATE SET history_shift = excluded.history_shift, "
+                         "reread_until = excluded.reread_until",
                          [&](sqlite3_stmt* s) {
                              bind_blob(s, 1, room);
-                             sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(history_shift));
+                             sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(rebase.history_shift));
+                             sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(rebase.reread_until));
                          });
     step_done(db_, path_, shift.get());
     tx.commit();
 }
 
-std::uint64_t StateStore::history_offset(const wire::RoomId& room) {
-    auto st = prepare(db_, path_, "SELECT shift FROM history_offsets WHERE room=?",
+StateStore::Rebase StateStore::rebase(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT history_shift, reread_until FROM rebases WHERE room=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
-    if (!step_row(db_, path_, st.get())) return 0;
-    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+    if (!step_row(db_, path_, st.get())) return {};
+    return {static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+            static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
 }
 
 void StateStore::save_stream_position(const wire::RoomId& room, const StreamPosition& p) {
@@ -346,6 +352,13 @@ void StateStore::save_history_key_info(const wire::RoomId& room, const HistoryKe
                           bind_blob(s, 5, info.check);
                       });
     step_done(db_, path_, st.get());
+}
+
+std::uint64_t StateStore::last_history_seq(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT max(seq) FROM history WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, st.get())) return 0;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));  // NULL reads as 0
 }
 
 void StateStore::replace_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed) {

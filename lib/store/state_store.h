@@ -73,11 +73,16 @@ public:
     StreamPosition stream_position(const wire::RoomId& room);
     void save_stream_position(const wire::RoomId& room, const StreamPosition& position);
     // The relay's numbering went back (its log is behind this device: restored
-    // from a backup): reading resumes at `position`, and the history's numbers
-    // move on by `history_shift` so new rows never take the place of old ones.
-    void rebase_stream(const wire::RoomId& room, const StreamPosition& position, std::uint64_t history_shift);
-    // Added to the relay's sequence number to number a history row.
-    std::uint64_t history_offset(const wire::RoomId& room);
+    // from a backup): reading resumes at `position`; what the relay numbers up
+    // to `reread_until` is read again, and what was seen already is dropped
+    // quietly; the history's numbers move on by `history_shift`, so new rows
+    // never take the place of old ones.
+    struct Rebase {
+        std::uint64_t history_shift = 0;  // added to the relay's number to number a history row
+        std::uint64_t reread_until = 0;
+    };
+    void rebase_stream(const wire::RoomId& room, const StreamPosition& position, const Rebase& rebase);
+    Rebase rebase(const wire::RoomId& room);
 
     // What `parley history` needs to derive a room's history key offline: the
     // room's Argon2id salt and parameters (public: every record carries them)
@@ -96,6 +101,8 @@ public:
     // The newest `limit` rows, oldest first.
     std::vector<std::pair<std::uint64_t, Bytes>> load_history(const wire::RoomId& room, std::size_t limit);
     void replace_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed);
+    // The highest history row number of the room (0: none).
+    std::uint64_t last_history_seq(const wire::RoomId& room);
 
     // BEGIN IMMEDIATE ... COMMIT; rolled back if destroyed before commit().
     // A received message, its replay window, its history row and the room's

@@ -221,11 +221,22 @@ DecodedFrame decode_frame(ByteView bytes) {
     return {std::move(frame), FrameError::malformed};
 }
 
+std::optional<std::uint64_t> oversized_record_request(ByteView bytes) {
+    Reader r(bytes);
+    if (r.u8() != protocol_version || r.u8() != static_cast<std::uint8_t>(FrameType::publish)) return std::nullopt;
+    const auto id = r.u64();
+    (void)r.fixed<hash_bytes>();
+    (void)r.fixed<token_bytes>();
+    const auto length = r.u32();
+    if (r.failed() || length <= max_record_bytes) return std::nullopt;
+    return id;
+}
+
 const char* to_string(RelayError code) {
     switch (code) {
         case RelayError::malformed: return "malformed frame";
         case RelayError::bad_version: return "unsupported protocol version";
-        case RelayError::too_large: return "frame too large";
+        case RelayError::too_large: return "frame or record too large";
         case RelayError::unknown_chain: return "unknown room or chain";
         case RelayError::not_head: return "record does not extend the current head";
         case RelayError::bad_record: return "record rejected by the relay";

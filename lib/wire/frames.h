@@ -161,4 +161,9 @@ struct DecodedFrame {
 
 const char* to_string(RelayError code);
 
+// A Publish that did not decode only because its record is over
+// max_record_bytes: its request id, so the answer can be "too large" to that
+// request rather than "malformed" to none.
+[[nodiscard]] std::optional<std::uint64_t> oversized_record_request(ByteView bytes);
+
 }  // namespace parley::wire

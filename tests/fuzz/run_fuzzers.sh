@@ -11,6 +11,12 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 seconds="${1:-60}"
+# FUZZ_SEED: libFuzzer's -seed (0, the default, picks one at random). CI sets a
+# fixed one (make fuzz-smoke): there the targets replay the committed corpus
+# and mutate it the same way on every run, so CI gives the same answer twice;
+# exploring new inputs is `make fuzz` in a session, and every crash it finds
+# becomes a committed corpus file and a test.
+seed="${FUZZ_SEED:-0}"
 build="${2:-build/fuzz}"
 bin="$build/tests/fuzz"
 targets=(frames envelope record chain receiver pem_private pem_public display_text config invite)
@@ -29,7 +35,7 @@ for t in "${targets[@]}"; do
     # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a memory blow-up.
     # setsid: no controlling terminal, so OpenSSL's pass-phrase prompt (an
     # encrypted PEM) fails at once instead of waiting for someone to type.
-    setsid -w "$bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    setsid -w "$bin/fuzz_$t" -seed="$seed" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
         "$build/corpus/$t" "tests/fuzz/corpus/$t" </dev/null >"$log" 2>&1
     rc=$?

@@ -226,10 +226,11 @@ TEST(RelayMemory, RejectedPublishesAndChainRequestsLeaveMemoryBounded) {
         ASSERT_TRUE(c.expect<wire::Published>()) << "epoch " << e;
     }
     const auto g = wire::record_hash(chain[0]);
-    // Rejections come in windows, each request answered before the next window.
+    // Requests go in windows, each answered before the next window: a window's
+    // answers must fit the relay's send queue (8 MiB), or it rightly cuts us
+    // as a slow reader.
     auto flood = [&](std::size_t total, const std::function<wire::Frame(std::size_t)>& make,
-                     const std::function<bool(const wire::Frame&)>& expected) {
-        constexpr std::size_t window = 500;
+                     const std::function<bool(const wire::Frame&)>& expected, std::size_t window = 500) {
         for (std::size_t done = 0; done < total; done += window) {
             const std::size_t n = std::min(window, total - done);
             for (std::size_t i = 0; i < n; ++i) c.send(make(done + i));
@@ -277,7 +278,8 @@ TEST(RelayMemory, RejectedPublishesAndChainRequestsLeaveMemoryBounded) {
         1000, [&](std::size_t i) { return wire::Frame{wire::GetChain{i, room, g, {}}}; },
         [&](const wire::Frame& f) {
             return std::holds_alternative<wire::Chain>(f) && std::get<wire::Chain>(f).records.size() == chain.size();
-        });
+        },
+        10);  // 10 answers of 200 records: about 1.6 MiB
     const std::size_t after = rss_kib(relay.pid());
     std::printf("  measure: relay RSS %zu KiB, after %zu rejected Publishes %zu KiB, after 1,000 chain requests "
                 "(%zu records each) %zu KiB\n",

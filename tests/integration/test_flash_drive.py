@@ -140,10 +140,13 @@ def test_relay_restored_from_an_older_copy_is_reported_and_loses_nothing(t: harn
     assert [(m.get("status"), m.get("text")) for m in lines] == [("ok", "four")], (
         f"after the restore bob saw {lines} (one again, or a warning for it?)\n{after.describe()}")
     assert after.stderr.count("the relay's log is behind this device") == 1, after.describe()
-    history = on_computer(t, bob, home, ["history"] + drive_args(bob, ["--json"]))
-    history.expect_ok("bob's history")
-    texts = [m["text"] for m in listen_lines(history)]
-    assert texts == ["one", "two", "three", "four"], f"history after the restore: {texts}"
+    for who in (bob, alice):
+        # Alice only sent: her send met the restored relay first, and her own
+        # "four" must not take the place of her "two" in her history.
+        history = on_computer(t, who, home, ["history"] + drive_args(who, ["--json"]))
+        history.expect_ok(f"{who.name}'s history")
+        texts = [m["text"] for m in listen_lines(history)]
+        assert texts == ["one", "two", "three", "four"], f"{who.name}'s history after the restore: {texts}"
     # Read again later: nothing more, no second report.
     again = on_computer(t, bob, home, ["listen"] + drive_args(bob, ["--count", "1", "--timeout", "3"]))
     assert again.returncode == 3 and "behind" not in again.stderr, again.describe()

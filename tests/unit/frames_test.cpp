@@ -208,6 +208,18 @@ TEST(Frames, AChainPageCompleteFlagIsZeroOrOne) {
     EXPECT_FALSE(decode_frame(bytes).frame);
 }
 
+// A 212-member genesis is over 64 KiB: the relay answers that request "too
+// large" (the frame does not decode, but its request id is readable).
+TEST(Frames, AnOversizedRecordNamesItsRequest) {
+    auto bytes = encode_frame(Publish{77, {}, {}, Bytes(max_record_bytes + 1, 0)});
+    EXPECT_FALSE(decode_frame(bytes).frame);
+    EXPECT_EQ(oversized_record_request(bytes), 77u);
+    EXPECT_FALSE(oversized_record_request(encode_frame(Publish{78, {}, {}, Bytes(max_record_bytes, 0)})));
+    EXPECT_FALSE(oversized_record_request(encode_frame(Join{79, {}, {}, {}, 0})));
+    bytes.resize(20);
+    EXPECT_FALSE(oversized_record_request(bytes));
+}
+
 TEST(Frames, RejectsARecordOverTheRecordLimit) {
     auto decoded = decode_frame(encode_frame(Publish{1, {}, {}, Bytes(max_record_bytes + 1, 0)}));
     EXPECT_FALSE(decoded.frame);
