@@ -443,7 +443,7 @@ TEST_F(RelayStateTest, ASecondGenesisForARoomIsRefused) {
 
 // Nothing a peer without a room sends makes the relay keep memory for one:
 // rejected Publishes, GetChains and Joins for rooms that do not exist.
-TEST_F(RelayStateTest, RequestsForRoomsThatDoNotExistAllocateNoRoom) {
+TEST_F(RelayStateTest, RequestsForRoomsThatDoNotExistAllocateNoRoomAndIdleRoomsGo) {
     FakeConnection x;
     const auto genesis = make_genesis(room_, {alice_}, alice_, token0_);
     for (int i = 0; i < 1000; ++i) {
@@ -461,6 +461,21 @@ TEST_F(RelayStateTest, RequestsForRoomsThatDoNotExistAllocateNoRoom) {
     EXPECT_EQ(state_.rooms_in_memory(), 0u);
     join(a, g, token0_);
     EXPECT_EQ(state_.rooms_in_memory(), 1u);
+    // The last member leaves with nothing in flight: the room goes too, and
+    // comes back on the next Join where its numbering left off.
+    EXPECT_EQ(send(a, g, 1), 1u);
+    state_.leave_all(a);
+    EXPECT_EQ(state_.rooms_in_memory(), 0u);
+    FakeConnection b;
+    join(b, g, token0_);
+    EXPECT_EQ(state_.rooms_in_memory(), 1u);
+    EXPECT_EQ(b.take<wire::Deliver>().seq, 1u);  // the backlog is the store's
+    EXPECT_EQ(send(b, g, 2), 2u);
+    // A Join with a wrong token leaves nothing behind.
+    state_.leave_all(b);
+    handle(b, wire::Join{9, room_, g, token1_});
+    EXPECT_EQ(b.take<wire::Error>().code, RelayError::forbidden);
+    EXPECT_EQ(state_.rooms_in_memory(), 0u);
 }
 
 TEST_F(RelayStateTest, AChainIsServedInPagesOfTheConfiguredSize) {
