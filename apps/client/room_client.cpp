@@ -345,7 +345,7 @@ void RoomClient::send_text(std::string_view text) {
             epoch = head.epoch;
             counter = send_counter_++;
             timestamp = now_ms();
-            member_.store->record_sent(session_, counter);  // before it leaves: our other processes must know it
+            member_.store->record_sent(session_, chain_->head_hash(), counter);  // before it leaves: our other processes must know it
             envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(), text);
             sent_before = false;
         }

@@ -166,7 +166,7 @@ void RoomClient::adopt_head() {
     if (first) {
         receiver_ = std::make_unique<protocol::Receiver>(
             room_, member_.identity->public_key, session_, *member_.store,
-            [store = member_.store](const wire::SessionId& s) { return store->sent_highest(s); });
+            [store = member_.store](const wire::SessionId& s, const wire::Hash& r) { return store->sent_highest(s, r); });
     }
     // Every epoch up to the head goes into the receiver, so a catch-up can read
     // what the relay kept: keys from one epoch before where this device left

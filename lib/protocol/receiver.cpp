@@ -112,7 +112,7 @@ Delivery Receiver::receive(ByteView bytes) {
     //    sent (this process: reflected by the relay; another of ours: shown as
     //    ours), or the alarm
     if (own_key) {
-        auto sent = sent_highest_(env.header.session);
+        auto sent = sent_highest_(env.header.session, env.header.record_hash);
         if (!sent || env.header.counter > *sent)
             return reject(d, "signed with your key but not sent from this state folder: "
                              "your private key may be in use elsewhere (another computer or a copy of "

@@ -48,7 +48,7 @@ public:
     // the highest counter it sent; nullopt for any other session. A message
     // signed by our key is ours only up to that counter: anything else raises
     // the alarm that our key is in use elsewhere.
-    using SentHighest = std::function<std::optional<std::uint64_t>(const wire::SessionId&)>;
+    using SentHighest = std::function<std::optional<std::uint64_t>(const wire::SessionId&, const wire::Hash& record)>;
     Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session, ReplayStore& store,
              SentHighest sent_highest);
 

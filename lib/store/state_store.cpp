@@ -52,6 +52,11 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
         exec("CREATE TABLE IF NOT EXISTS replay (stream BLOB PRIMARY KEY, highest INTEGER NOT NULL, "
              "seen_below INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY, highest_sent INTEGER)");
+        // What each session sent, per epoch record: counters start again at 0
+        // in every epoch. (own_sessions.highest_sent, over all epochs, is what
+        // older versions kept; it is no longer read.)
+        exec("CREATE TABLE IF NOT EXISTS own_sent (session BLOB NOT NULL, record BLOB NOT NULL, "
+             "highest INTEGER NOT NULL, PRIMARY KEY (session, record))");
         exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
         exec("CREATE TABLE IF NOT EXISTS rooms (room BLOB PRIMARY KEY, last_seq INTEGER NOT NULL, "
              "stream_epoch INTEGER NOT NULL)");
@@ -217,20 +222,23 @@ bool StateStore::owns_session(const wire::SessionId& session) {
     return step_row(db_, path_, st.get());
 }
 
-void StateStore::record_sent(const wire::SessionId& session, std::uint64_t counter) {
+void StateStore::record_sent(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter) {
     auto st = prepare(db_, path_,
-                      "INSERT INTO own_sessions (session, highest_sent) VALUES (?, ?) "
-                      "ON CONFLICT(session) DO UPDATE SET highest_sent = max(coalesce(highest_sent, -1), excluded.highest_sent)",
+                      "INSERT INTO own_sent (session, record, highest) VALUES (?, ?, ?) "
+                      "ON CONFLICT(session, record) DO UPDATE SET highest = max(highest, excluded.highest)",
                       [&](sqlite3_stmt* s) {
                           bind_blob(s, 1, session);
-                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(counter));
+                          bind_blob(s, 2, record);
+                          sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(counter));
                       });
     step_done(db_, path_, st.get());
 }
 
-std::optional<std::uint64_t> StateStore::sent_highest(const wire::SessionId& session) {
-    auto st = prepare(db_, path_, "SELECT highest_sent FROM own_sessions WHERE session=? AND highest_sent IS NOT NULL",
-                      [&](sqlite3_stmt* s) { bind_blob(s, 1, session); });
+std::optional<std::uint64_t> StateStore::sent_highest(const wire::SessionId& session, const wire::Hash& record) {
+    auto st = prepare(db_, path_, "SELECT highest FROM own_sent WHERE session=? AND record=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, session);
+        bind_blob(s, 2, record);
+    });
     if (!step_row(db_, path_, st.get())) return std::nullopt;
     return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
 }

@@ -53,8 +53,11 @@ public:
     // (recorded before the message leaves, so our other processes recognise it).
     void add_own_session(const wire::SessionId& session);
     bool owns_session(const wire::SessionId& session);
-    void record_sent(const wire::SessionId& session, std::uint64_t counter);
-    std::optional<std::uint64_t> sent_highest(const wire::SessionId& session);
+    // Per epoch record: counters start again at 0 in each epoch, so a highest
+    // counter over all epochs would vouch for counters a session never sent in
+    // a newer one (a thief reusing our session id there would hide behind it).
+    void record_sent(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter);
+    std::optional<std::uint64_t> sent_highest(const wire::SessionId& session, const wire::Hash& record);
 
     // Members whose fingerprint the user compared out of band (/verify NAME).
     void mark_verified(const crypto::PublicKey& key);

@@ -36,7 +36,7 @@ struct Bob {
     protocol::Receiver receiver;
     explicit Bob(const fuzz::Fixture& fx)
         : receiver(fx.room, fx.bob.public_key, fx.bob_session, store,
-                   [&fx](const wire::SessionId& s) -> std::optional<std::uint64_t> {
+                   [&fx](const wire::SessionId& s, const wire::Hash&) -> std::optional<std::uint64_t> {
                        if (s == fx.bob_session || s == fx.bob_other_session) return 3;
                        return std::nullopt;
                    }) {

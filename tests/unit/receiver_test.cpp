@@ -62,12 +62,14 @@ protected:
     wire::SessionId alice_other_session_ = new_session();
     wire::SessionId bob_session_ = new_session();
     wire::SessionId charlie_session_ = new_session();
-    std::map<wire::SessionId, std::uint64_t> owned_;  // our sessions -> highest counter sent
+    std::map<wire::SessionId, std::uint64_t> owned_;  // our sessions -> highest counter sent in owned_record()
+    std::optional<wire::Hash> owned_record_;           // epoch 0's unless set
+    wire::Hash owned_record() const { return owned_record_ ? *owned_record_ : epoch0_.hash; }
     MemoryReplayStore store_;
     Receiver receiver_{trio_.room, trio_.alice.public_key, my_session_, store_,
-                       [this](const wire::SessionId& s) -> std::optional<std::uint64_t> {
+                       [this](const wire::SessionId& s, const wire::Hash& r) -> std::optional<std::uint64_t> {
                            auto it = owned_.find(s);
-                           if (it == owned_.end()) return std::nullopt;
+                           if (it == owned_.end() || r != owned_record()) return std::nullopt;
                            return it->second;
                        }};
 };
@@ -197,6 +199,24 @@ TEST_F(ReceiverTest, WarnsWhenOurKeySignsBeyondWhatOurSessionSent) {
     expect_rejected(receiver_.receive(from(trio_.alice, 1, "not me either")), "elsewhere");
 }
 
+// Counters start again at 0 in every epoch: what a session sent in one epoch
+// vouches for nothing in the next, or a thief with our key could take an old
+// session id and a low counter into a new epoch and hide behind it.
+TEST_F(ReceiverTest, WarnsWhenOurSessionSignsInAnEpochItDidNotSendIn) {
+    owned_[alice_other_session_] = 5;  // sent counters 0..5 in epoch 0
+    auto record = test::build(trio_.alice, test::successor_draft(epoch0_.record), secret1_);  // same roster
+    epoch1_ = test::live_epoch(std::move(record), secret1_);
+    receiver_.add_epoch(epoch1_.view());
+    auto d = receiver_.receive(test::seal(epoch1_.sender(trio_.alice, alice_other_session_), 2, "not me"));
+    expect_rejected(d, "elsewhere");
+    EXPECT_FALSE(d.own);
+    owned_record_ = epoch1_.hash;  // now it did send up to 5 there: ours
+    owned_[alice_other_session_] = 5;
+    auto ours = receiver_.receive(test::seal(epoch1_.sender(trio_.alice, alice_other_session_), 3, "me"));
+    ASSERT_TRUE(ours.accepted) << ours.reason;
+    EXPECT_TRUE(ours.own);
+}
+
 TEST_F(ReceiverTest, WarnsWhenOurKeySignsFromASessionWeDoNotOwn) {
     auto d = receiver_.receive(from(trio_.alice, 0, "who wrote this?"));
     expect_rejected(d, "elsewhere");
@@ -264,7 +284,7 @@ TEST_F(ReceiverTest, RejectsEpochZeroOnceEpochTwoExists) {
 TEST_F(ReceiverTest, RejectsAMessageForAnEpochNewerThanOurs) {
     remove_charlie_at_epoch_1();
     Receiver behind{trio_.room, trio_.alice.public_key, my_session_, store_,
-                    [](const auto&) -> std::optional<std::uint64_t> { return std::nullopt; }};
+                    [](const auto&, const auto&) -> std::optional<std::uint64_t> { return std::nullopt; }};
     behind.add_epoch(epoch0_.view());
     auto d = behind.receive(test::seal(epoch1_.sender(trio_.bob, bob_session_), 0, "from the future"));
     expect_rejected(d, "newer");

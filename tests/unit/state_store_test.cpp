@@ -41,6 +41,8 @@ protected:
 
     TempDir dir_;
     wire::RoomId room_ = crypto::room_id("stored");
+    wire::Hash record0_ = crypto::random_array<wire::hash_bytes>();
+    wire::Hash record1_ = crypto::random_array<wire::hash_bytes>();
 };
 
 TEST_F(StateStoreTest, SavesAndLoadsAPin) {
@@ -140,7 +142,7 @@ TEST_F(StateStoreTest, RejectsAReplayAfterRestart) {
     auto run = [&](const Bytes& envelope) {
         StateStore s(file());
         protocol::Receiver r(trio.room, trio.alice.public_key, crypto::random_array<wire::session_id_bytes>(), s,
-                             [&s](const wire::SessionId& id) { return s.sent_highest(id); });
+                             [&s](const wire::SessionId& id, const wire::Hash& r) { return s.sent_highest(id, r); });
         r.add_epoch(epoch0.view());
         return r.receive(envelope);
     };
@@ -175,16 +177,20 @@ TEST_F(StateStoreTest, SentCountersOnlyMoveForwardAndPersist) {
     {
         StateStore s(file());
         s.add_own_session(mine);
-        EXPECT_FALSE(s.sent_highest(mine)) << "registered, nothing sent yet";
-        s.record_sent(mine, 0);
-        EXPECT_EQ(s.sent_highest(mine), 0u);
-        s.record_sent(mine, 5);
-        s.record_sent(mine, 3);  // a late write never moves it back
-        EXPECT_EQ(s.sent_highest(mine), 5u);
+        EXPECT_FALSE(s.sent_highest(mine, record0_)) << "registered, nothing sent yet";
+        s.record_sent(mine, record0_, 0);
+        EXPECT_EQ(s.sent_highest(mine, record0_), 0u);
+        s.record_sent(mine, record0_, 5);
+        s.record_sent(mine, record0_, 3);  // a late write never moves it back
+        EXPECT_EQ(s.sent_highest(mine, record0_), 5u);
+        EXPECT_FALSE(s.sent_highest(mine, record1_)) << "counted for another epoch's record";
+        s.record_sent(mine, record1_, 1);
+        EXPECT_EQ(s.sent_highest(mine, record1_), 1u);
     }
     StateStore s(file());
-    EXPECT_EQ(s.sent_highest(mine), 5u);
-    EXPECT_FALSE(s.sent_highest(crypto::random_array<wire::session_id_bytes>()));
+    EXPECT_EQ(s.sent_highest(mine, record0_), 5u);
+    EXPECT_EQ(s.sent_highest(mine, record1_), 1u);
+    EXPECT_FALSE(s.sent_highest(crypto::random_array<wire::session_id_bytes>(), record0_));
 }
 
 TEST_F(StateStoreTest, VerifiedMarksPersist) {
