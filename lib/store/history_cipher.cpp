@@ -50,6 +50,10 @@ wire::Hash HistoryCipher::check_value() const {
 }
 
 Bytes HistoryCipher::seal(const wire::RoomId& room, const HistoryEntry& e) const {
+    return seal(room, e, crypto::random_array<wire::nonce_bytes>());
+}
+
+Bytes HistoryCipher::seal(const wire::RoomId& room, const HistoryEntry& e, const wire::Nonce& nonce) const {
     Writer w;
     w.raw(e.sender);
     w.u64(e.epoch);
@@ -58,7 +62,6 @@ Bytes HistoryCipher::seal(const wire::RoomId& room, const HistoryEntry& e) const
     w.u8(e.own ? 1 : 0);
     w.raw(as_bytes(e.text));
     Bytes plain = w.take();
-    auto nonce = crypto::random_array<wire::nonce_bytes>();
     auto ct = crypto::aead_seal(key_, nonce, associated_data(room, e.seq), plain);
     sodium_memzero(plain.data(), plain.size());
     Bytes row(nonce.size() + ct.size());

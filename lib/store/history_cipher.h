@@ -42,6 +42,8 @@ public:
     wire::Hash check_value() const;
 
     Bytes seal(const wire::RoomId& room, const HistoryEntry& entry) const;
+    // With a given nonce: only for test vectors (a row's nonce is random).
+    Bytes seal(const wire::RoomId& room, const HistoryEntry& entry, const wire::Nonce& nonce) const;
     // nullopt when the row does not authenticate (another key, or tampering).
     std::optional<HistoryEntry> open(const wire::RoomId& room, std::uint64_t seq, ByteView row) const;
 

@@ -9,7 +9,9 @@
 
 #include "crypto/key_file.h"
 #include "protocol/epoch.h"
+#include "protocol/invite.h"
 #include "protocol/message.h"
+#include "store/history_cipher.h"
 
 using namespace parley;
 
@@ -141,3 +143,151 @@ TEST_F(Vectors, Envelope) {
 }
 
 }  // namespace
+
+// tests/vectors/v1-rooms.json (make_vectors --rooms): epoch 1 on top of v1.json's
+// genesis, the invite, the frames of a first join, and a history row.
+namespace parley {
+namespace {
+
+class RoomVectors : public Vectors {
+protected:
+    static void SetUpTestSuite() {
+        Vectors::SetUpTestSuite();
+        std::ifstream in(std::string(PARLEY_VECTORS_DIR) + "/v1-rooms.json");
+        ASSERT_TRUE(in) << "cannot open tests/vectors/v1-rooms.json";
+        r_ = new nlohmann::json(nlohmann::json::parse(in));
+    }
+    static void TearDownTestSuite() {
+        delete r_;
+        Vectors::TearDownTestSuite();
+    }
+    static const nlohmann::json& rin() { return (*r_)["inputs"]; }
+    static std::string rout(const char* key) { return (*r_)["outputs"][key].get<std::string>(); }
+    static wire::Hash hash_of(const std::string& hex_text) {
+        Bytes b;
+        EXPECT_TRUE(from_hex(hex_text, b));
+        wire::Hash h{};
+        std::copy_n(b.begin(), std::min(b.size(), h.size()), h.begin());
+        return h;
+    }
+    static wire::RoomId room() { return crypto::room_id(in()["room_name"].get<std::string>()); }
+    static crypto::EpochSecret epoch1_secret() {
+        auto b = hex(rin()["epoch1_secret"]);
+        crypto::EpochSecret s;
+        std::copy(b.begin(), b.end(), s.data());
+        return s;
+    }
+    static Bytes bytes_of(const char* key) {
+        Bytes b;
+        EXPECT_TRUE(from_hex(rout(key), b));
+        return b;
+    }
+
+    static nlohmann::json* r_;
+};
+nlohmann::json* RoomVectors::r_ = nullptr;
+
+TEST_F(RoomVectors, EpochOneKeysAndRecord) {
+    const auto genesis_hash = hash_of(out("genesis_hash"));
+    auto keys = protocol::derive_epoch_keys(room_secret(), room(), 1, genesis_hash, epoch1_secret());
+    EXPECT_EQ(to_hex(ByteView(keys.message_key.data(), keys.message_key.size())), rout("epoch1_message_key"));
+    EXPECT_EQ(to_hex(protocol::token_bytes(keys)), rout("epoch1_access_token"));
+    EXPECT_EQ(to_hex(keys.token_hash), rout("epoch1_token_hash"));
+    EXPECT_EQ(to_hex(protocol::epoch_commitment(room(), 1, genesis_hash, epoch1_secret())), rout("epoch1_commitment"));
+
+    const auto bytes = bytes_of("epoch1_record");
+    auto decoded = wire::decode_record(bytes);
+    ASSERT_TRUE(decoded.record) << wire::to_string(decoded.error);
+    const auto& rec = *decoded.record;
+    EXPECT_EQ(wire::encode_record(rec), bytes);
+    EXPECT_EQ(to_hex(wire::record_hash(rec)), rout("epoch1_hash"));
+    EXPECT_TRUE(wire::verify_record_signature(rec));
+    EXPECT_EQ(to_hex(crypto::sign(identity("bob_seed").secret, wire::record_signed_message(rec))),
+              rout("epoch1_signature"));
+    EXPECT_EQ(rec.created_at_ms, rin()["epoch1_created_at_ms"].get<std::uint64_t>());
+    EXPECT_EQ(to_hex(rec.token_hash), rout("epoch1_token_hash"));
+    EXPECT_EQ(to_hex(rec.commitment), rout("epoch1_commitment"));
+    auto genesis = wire::decode_record(hex(Vectors::v_->at("outputs")["genesis_record"])).record;
+    ASSERT_TRUE(genesis);
+    EXPECT_FALSE(wire::check_successor(*genesis, rec)) << "epoch 1 does not follow the genesis";
+    for (const char* who : {"alice_seed", "bob_seed"}) {
+        auto opened = protocol::open_epoch_secret(identity(who), rec);
+        ASSERT_TRUE(std::holds_alternative<crypto::EpochSecret>(opened)) << who;
+        EXPECT_TRUE(std::get<crypto::EpochSecret>(opened).equals(epoch1_secret())) << who;
+    }
+    EXPECT_EQ(to_hex(crypto::room_code(genesis_hash, wire::record_hash(rec))), rout("room_code_epoch1"));
+}
+
+TEST_F(RoomVectors, InviteAndFrames) {
+    const auto genesis_hash = hash_of(out("genesis_hash"));
+    const std::string server = rin()["invite_server"].get<std::string>();
+    const std::string name = rin()["invite_name"].get<std::string>();
+    EXPECT_EQ(protocol::format_invite({name, room(), genesis_hash, server}), rout("invite"));
+    auto parsed = protocol::parse_invite(rout("invite"));
+    ASSERT_TRUE(std::holds_alternative<protocol::Invite>(parsed));
+    EXPECT_EQ(std::get<protocol::Invite>(parsed).genesis, genesis_hash);
+
+    const auto genesis_bytes = hex(Vectors::v_->at("outputs")["genesis_record"]);
+    const auto epoch1_bytes = bytes_of("epoch1_record");
+    const auto envelope = hex(Vectors::v_->at("outputs")["envelope"]);
+    auto keys0 = protocol::derive_epoch_keys(room_secret(), room(), 0, wire::Hash{}, epoch_secret());
+    auto keys1 = protocol::derive_epoch_keys(room_secret(), room(), 1, genesis_hash, epoch1_secret());
+    const auto epoch1_hash = hash_of(rout("epoch1_hash"));
+    const std::vector<std::pair<const char*, wire::Frame>> frames{
+        {"frame_get_chain", wire::GetChain{1, room(), genesis_hash, {}}},
+        {"frame_get_chain_after_genesis", wire::GetChain{2, room(), genesis_hash, genesis_hash}},
+        {"frame_chain", wire::Chain{1, room(), genesis_hash, true, {genesis_bytes, epoch1_bytes}}},
+        {"frame_publish_epoch1", wire::Publish{3, room(), protocol::token_bytes(keys0), epoch1_bytes}},
+        {"frame_join", wire::Join{4, room(), genesis_hash, protocol::token_bytes(keys1), 0}},
+        {"frame_joined", wire::Joined{4, 1, epoch1_hash, 2, 1}},
+        {"frame_send", wire::Send{5, room(), genesis_hash, envelope}},
+        {"frame_resend", wire::Send{5, room(), genesis_hash, envelope, true}},
+        {"frame_deliver", wire::Deliver{room(), genesis_hash, 1, envelope}},
+        {"frame_new_head", wire::NewHead{room(), genesis_hash, 2, epoch1_bytes}},
+        {"frame_error_quota", wire::Error{3, wire::RelayError::quota}},
+    };
+    for (const auto& [key, frame] : frames) {
+        EXPECT_EQ(to_hex(wire::encode_frame(frame)), rout(key)) << key;
+        auto decoded = wire::decode_frame(bytes_of(key));
+        ASSERT_TRUE(decoded.frame) << key;
+        EXPECT_EQ(wire::encode_frame(*decoded.frame), bytes_of(key)) << key;
+    }
+}
+
+// The history key as PROTOCOL.md §8 writes it, its check value, and a row.
+TEST_F(RoomVectors, HistoryRow) {
+    auto alice = identity("alice_seed");
+    const auto secret = room_secret();
+    crypto::SymmetricKey key;
+    const std::string label = "parley/v1/local/room-history-key";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, alice.secret.data(), crypto_sign_SEEDBYTES, key.size());
+    crypto_generichash_update(&st, as_bytes(label).data(), label.size());
+    const auto r = room();
+    crypto_generichash_update(&st, r.data(), r.size());
+    crypto_generichash_update(&st, secret.data(), secret.size());
+    crypto_generichash_final(&st, key.data(), key.size());
+    EXPECT_EQ(to_hex(ByteView(key.data(), key.size())), rout("history_key"));
+    wire::Hash check{};
+    const std::string check_label = "parley/v1/local/history-check";
+    crypto_generichash(check.data(), check.size(), as_bytes(check_label).data(), check_label.size(), key.data(),
+                       key.size());
+    const store::HistoryCipher cipher(alice, r, secret);
+    EXPECT_EQ(to_hex(cipher.check_value()), rout("history_check"));
+    EXPECT_EQ(to_hex(check), rout("history_check"));
+
+    const store::HistoryEntry entry{rin()["history_seq"].get<std::uint64_t>(), identity("bob_seed").public_key,
+                                    rin()["history_epoch"].get<std::uint64_t>(),
+                                    rin()["history_counter"].get<std::uint64_t>(),
+                                    rin()["history_timestamp_ms"].get<std::uint64_t>(), false,
+                                    rin()["history_text"].get<std::string>()};
+    EXPECT_EQ(to_hex(cipher.seal(r, entry, arr<wire::nonce_bytes>(rin()["history_nonce"]))), rout("history_row"));
+    auto opened = cipher.open(r, entry.seq, bytes_of("history_row"));
+    ASSERT_TRUE(opened);
+    EXPECT_EQ(opened->text, entry.text);
+    EXPECT_EQ(opened->sender, entry.sender);
+    EXPECT_FALSE(cipher.open(r, entry.seq + 1, bytes_of("history_row"))) << "a row moved to another number opened";
+}
+
+}  // namespace
+}  // namespace parley

@@ -8,14 +8,22 @@
 // and opens to the vector's epoch secret.
 //
 //   usage: parley_make_vectors > tests/vectors/v1.json
+//          parley_make_vectors --rooms tests/vectors/v1.json > tests/vectors/v1-rooms.json
+//
+// The second form builds on v1.json's genesis (its sealed boxes are random, so
+// it is read back, not made again): epoch 1's keys and record, the invite, the
+// frames of a first join, and a history row (docs/PROTOCOL.md §9).
 #include <sodium.h>
 
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "crypto/key_file.h"
 #include "protocol/epoch.h"
+#include "protocol/invite.h"
 #include "protocol/message.h"
+#include "store/history_cipher.h"
 
 using namespace parley;
 using nlohmann::json;
@@ -46,10 +54,129 @@ crypto::Identity identity_from_seed(const Bytes& seed) {
     return id;
 }
 
+Bytes unhex(const json& j) {
+    Bytes b;
+    if (!from_hex(j.get<std::string>(), b)) throw std::runtime_error("bad hex in v1.json");
+    return b;
+}
+
+template <std::size_t N>
+Array<N> unhex_array(const json& j) {
+    auto b = unhex(j);
+    Array<N> out{};
+    std::copy_n(b.begin(), std::min(N, b.size()), out.begin());
+    return out;
+}
+
+// Epoch 1 (bob rekeys, same roster), the invite, a first join's frames and a
+// history row, on top of v1.json.
+int rooms(const std::string& v1_path) {
+    std::ifstream in(v1_path);
+    if (!in) throw std::runtime_error("cannot read " + v1_path);
+    const json v1 = json::parse(in);
+    const auto& i1 = v1["inputs"];
+    const auto& o1 = v1["outputs"];
+    auto alice = identity_from_seed(unhex(i1["alice_seed"]));
+    auto bob = identity_from_seed(unhex(i1["bob_seed"]));
+    const auto room = unhex_array<wire::hash_bytes>(o1["room_id"]);
+    const auto genesis_bytes = unhex(o1["genesis_record"]);
+    const auto genesis = *wire::decode_record(genesis_bytes).record;
+    const auto genesis_hash = wire::record_hash(genesis);
+    const std::string password = i1["password"].get<std::string>();
+    crypto::SecretBuffer pw(password.size());
+    std::copy(password.begin(), password.end(), pw.data());
+    auto room_secret = protocol::derive_room_secret(pw, genesis.salt, genesis.kdf);
+
+    auto epoch1_secret_bytes = stream_bytes("epoch1-secret", 32);
+    crypto::EpochSecret epoch1_secret;
+    std::copy(epoch1_secret_bytes.begin(), epoch1_secret_bytes.end(), epoch1_secret.data());
+    const std::uint64_t created_at = 1795000100000;
+    const std::string server = "wss://relay.example:8443";
+    const std::string room_name = "flash-drive-club";
+    auto history_nonce = stream_array<wire::nonce_bytes>("history-nonce");
+    const store::HistoryEntry entry{5, bob.public_key, 1, 0, 1795000200000, false, "stored on the drive"};
+
+    json v;
+    v["inputs"] = {{"v1", "v1.json: seeds, password, genesis record and envelope"},
+                   {"epoch1_secret", to_hex(epoch1_secret_bytes)},
+                   {"epoch1_created_at_ms", created_at},
+                   {"invite_name", room_name},
+                   {"invite_server", server},
+                   {"history_nonce", to_hex(history_nonce)},
+                   {"history_seq", entry.seq},
+                   {"history_epoch", entry.epoch},
+                   {"history_counter", entry.counter},
+                   {"history_timestamp_ms", entry.timestamp_ms},
+                   {"history_text", entry.text}};
+
+    auto keys1 = protocol::derive_epoch_keys(*room_secret, room, 1, genesis_hash, epoch1_secret);
+    protocol::RecordDraft draft;
+    draft.room = room;
+    draft.epoch = 1;
+    draft.previous = genesis_hash;
+    draft.salt = genesis.salt;
+    draft.kdf = genesis.kdf;
+    draft.created_at_ms = created_at;
+    draft.roster = genesis.roster;
+    auto epoch1 = protocol::build_record(bob, draft, *room_secret, epoch1_secret);
+    const auto epoch1_bytes = wire::encode_record(*epoch1);
+    const auto epoch1_hash = wire::record_hash(*epoch1);
+    auto keys0 = protocol::derive_epoch_keys(*room_secret, room, 0, wire::Hash{}, [&] {
+        crypto::EpochSecret s0;
+        auto b = unhex(i1["epoch_secret"]);
+        std::copy(b.begin(), b.end(), s0.data());
+        return s0;
+    }());
+
+    // The history key, as PROTOCOL.md §8 writes it (the code's is checked against it).
+    crypto::SymmetricKey history_key;
+    {
+        const std::string label = "parley/v1/local/room-history-key";
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, alice.secret.data(), crypto_sign_SEEDBYTES, history_key.size());
+        crypto_generichash_update(&st, as_bytes(label).data(), label.size());
+        crypto_generichash_update(&st, room.data(), room.size());
+        crypto_generichash_update(&st, room_secret->data(), room_secret->size());
+        crypto_generichash_final(&st, history_key.data(), history_key.size());
+    }
+    const store::HistoryCipher cipher(alice, room, *room_secret);
+    const Bytes envelope = unhex(o1["envelope"]);
+
+    auto frame = [](const wire::Frame& f) { return to_hex(wire::encode_frame(f)); };
+    v["outputs"] = {
+        {"epoch1_message_key", to_hex(ByteView(keys1.message_key.data(), keys1.message_key.size()))},
+        {"epoch1_access_token", to_hex(protocol::token_bytes(keys1))},
+        {"epoch1_token_hash", to_hex(keys1.token_hash)},
+        {"epoch1_commitment", to_hex(protocol::epoch_commitment(room, 1, genesis_hash, epoch1_secret))},
+        {"epoch1_record", to_hex(epoch1_bytes)},
+        {"epoch1_hash", to_hex(epoch1_hash)},
+        {"epoch1_signature", to_hex(epoch1->signature)},
+        {"room_code_epoch1", to_hex(crypto::room_code(genesis_hash, epoch1_hash))},
+        {"invite", protocol::format_invite({room_name, room, genesis_hash, server})},
+        {"frame_get_chain", frame(wire::GetChain{1, room, genesis_hash, {}})},
+        {"frame_get_chain_after_genesis", frame(wire::GetChain{2, room, genesis_hash, genesis_hash})},
+        {"frame_chain", frame(wire::Chain{1, room, genesis_hash, true, {genesis_bytes, epoch1_bytes}})},
+        {"frame_publish_epoch1", frame(wire::Publish{3, room, protocol::token_bytes(keys0), epoch1_bytes})},
+        {"frame_join", frame(wire::Join{4, room, genesis_hash, protocol::token_bytes(keys1), 0})},
+        {"frame_joined", frame(wire::Joined{4, 1, epoch1_hash, 2, 1})},
+        {"frame_send", frame(wire::Send{5, room, genesis_hash, envelope})},
+        {"frame_resend", frame(wire::Send{5, room, genesis_hash, envelope, true})},
+        {"frame_deliver", frame(wire::Deliver{room, genesis_hash, 1, envelope})},
+        {"frame_new_head", frame(wire::NewHead{room, genesis_hash, 2, epoch1_bytes})},
+        {"frame_error_quota", frame(wire::Error{3, wire::RelayError::quota})},
+        {"history_key", to_hex(ByteView(history_key.data(), history_key.size()))},
+        {"history_check", to_hex(cipher.check_value())},
+        {"history_row", to_hex(cipher.seal(room, entry, history_nonce))},
+    };
+    std::cout << v.dump(2) << "\n";
+    return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     crypto::init();
+    if (argc == 3 && std::string(argv[1]) == "--rooms") return rooms(argv[2]);
     json v;
     auto alice_seed = stream_bytes("alice-seed", 32);
     auto bob_seed = stream_bytes("bob-seed", 32);
