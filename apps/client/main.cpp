@@ -148,9 +148,13 @@ int main(int argc, char** argv) {
         if (*keygen) return cmd_keygen(user, dir);
         if (*fingerprint) return cmd_fingerprint(dir, fp_name);
         if (*join) {
-            const std::string invite_arg = room.invite;
+            // The invite names the room and its relay: parley.toml's room and
+            // server are for the room it names (or none); only flags win here.
+            const std::string invite_arg = room.invite, room_flag = room.room, server_flag = room.server;
             apply_config(room);
-            room.invite = invite_arg;  // the command's, not parley.toml's
+            room.invite = invite_arg;
+            room.room = room_flag;
+            room.server = server_flag;
         } else if (*create || *chat || *send || *listen || *rekey || *history || *invite) {
             apply_config(room);
         }

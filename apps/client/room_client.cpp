@@ -206,7 +206,11 @@ template wire::Chain RoomClient::await_reply<wire::Chain>(std::uint64_t, const c
 template wire::Ack RoomClient::await_reply<wire::Ack>(std::uint64_t, const char*);
 
 std::vector<Bytes> RoomClient::fetch_chain(const wire::Hash& genesis) {
+    // What a relay may store for one room (--max-room-bytes at most 2^50 is
+    // the operator's choice; this is the client's own bound).
+    constexpr std::size_t max_chain_bytes = std::size_t{1} << 30;
     std::vector<Bytes> records;
+    std::size_t bytes = 0;
     wire::Hash after{};
     for (;;) {
         auto id = next_request_id();
@@ -224,12 +228,22 @@ std::vector<Bytes> RoomClient::fetch_chain(const wire::Hash& genesis) {
         if (page.room != room_ || page.genesis != genesis)
             throw UserError("the relay answered with the epoch chain of another room");
         for (auto& record : page.records) {
-            if (records.size() >= wire::max_records_per_chain)
+            bytes += record.size();
+            if (records.size() >= wire::max_records_per_chain || bytes > max_chain_bytes)
                 throw UserError("the relay serves an epoch chain longer than any relay keeps");
             auto decoded = wire::decode_record(record);
             if (!decoded.record)
                 throw UserError(std::string("the relay sent an epoch record that does not decode (") +
                                 wire::to_string(decoded.error) + ")");
+            // Each record follows the one before as it arrives (verify_chain
+            // checks the rest once all are here), so a relay cannot fill memory
+            // with copies of one record.
+            if (decoded.record->epoch != records.size() || decoded.record->previous != after ||
+                !wire::verify_record_signature(*decoded.record))
+                throw UserError("the relay serves an invalid epoch chain for room " + room_name_ + ": record " +
+                                    std::to_string(records.size()) +
+                                    " does not follow the one before, or its signature does not verify",
+                                "nothing was sent; the relay is broken or hostile");
             after = wire::record_hash(*decoded.record);
             records.push_back(std::move(record));
         }
@@ -244,18 +258,25 @@ void RoomClient::open() {
     // sends or rekeys moves the pin without reading).
     const auto position = member_.store->stream_position(room_);
     last_seq_ = position.seq;
+    last_digest_ = position.digest;
     stream_start_epoch_ = position.epoch;
-    const auto rebase = member_.store->rebase(room_);
-    history_offset_ = rebase.history_shift;
-    reread_until_ = rebase.reread_until;
     refresh_chain();
 }
 
 void RoomClient::join() {
     for (int attempt = 0; attempt < 4; ++attempt) {
         joined_ = false;
-        // A process that only sends wants no backlog.
-        const std::uint64_t after = reader() ? last_seq_ : std::numeric_limits<std::uint64_t>::max();
+        // What another process of ours may have learnt meanwhile (a rebase).
+        const auto stored = member_.store->rebase(room_);
+        history_offset_ = stored.history_shift;
+        reread_until_ = stored.reread_until;
+        // A process that only sends wants no backlog. A reader asks for the
+        // item it handled last once more, to compare it (relay_went_back).
+        const bool verify = verify_ && reader() && last_seq_ > 0 && last_digest_ != wire::Hash{};
+        const std::uint64_t after =
+            reader() ? (verify ? last_seq_ - 1 : last_seq_) : std::numeric_limits<std::uint64_t>::max();
+        verify_seq_.reset();
+        if (verify) verify_seq_ = last_seq_;
         auto id = next_request_id();
         send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, after});
         std::optional<wire::Joined> joined;
@@ -265,36 +286,23 @@ void RoomClient::join() {
             // Another member moved the room to a new epoch since we fetched it.
             if (e.code() != wire::RelayError::forbidden || attempt == 3) throw;
         }
-        // The highest relay number this device knows: what it read, or what
-        // its own sends were given (in history; a process that only sends
-        // keeps no reading position).
-        const std::uint64_t last_history = member_.store->last_history_seq(room_);
-        const std::uint64_t known =
-            std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
+        if (joined && (joined->first_seq == 0 || joined->first_seq > joined->last_seq + 1))
+            throw UserError("the relay answered the join with an impossible range (first " +
+                                std::to_string(joined->first_seq) + ", last " + std::to_string(joined->last_seq) + ")",
+                            "nothing was read; the relay is broken or hostile");
+        const std::uint64_t known = known_seq();
         if (joined && joined->last_seq < known) {
-            // The relay numbers fewer messages than this device already read:
-            // its log went back (restored from a backup, or a hostile relay).
-            // Say so once and read everything it still holds again, by its
-            // numbers: what it stored since is new, and what this device saw
-            // already is a replay (or of a stale epoch), dropped quietly up to
-            // what the relay holds now. History rows are numbered on past the
-            // old ones. Kept in the state, so whichever process of ours meets
-            // it first (a reader or one that only sends), the others agree.
-            notice("warning: the relay's log is behind this device: it ends at message " +
-                   std::to_string(joined->last_seq) + ", and this device had seen up to " + std::to_string(known) +
-                   " (restored from a backup?); reading again what it holds, nothing is shown twice");
-            const std::uint64_t restart = joined->first_seq - 1;
-            history_offset_ += known - restart;
-            reread_until_ = joined->last_seq;
-            member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0},
-                                         {history_offset_, reread_until_});
-            last_seq_ = restart;
-            own_stored_.clear();
-            if (reader()) continue;  // join again, after what the relay no longer holds
+            rebase(known, joined->first_seq, joined->last_seq);
+            // A fresh connection: nothing the old one queued (live items) is
+            // handled before the backlog from the new position.
+            if (reader()) connect();
+            continue;
         }
         if (joined && joined->head_epoch == chain_->head().epoch && joined->head_hash == chain_->head_hash()) {
             joined_ = true;
             backlog_last_seq_ = joined->last_seq;
+            backlog_first_seq_ = joined->first_seq;
+            if (verify_seq_ && joined->first_seq > *verify_seq_) verify_seq_.reset();  // expired: cannot compare
             if (reader() && joined->first_seq > last_seq_ + 1) {
                 notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
                        " expired on the relay before this device fetched them");
@@ -306,6 +314,59 @@ void RoomClient::join() {
         if (removed_ || blocked_) throw UserError("cannot join room " + room_name_, "", removed_ ? 5 : 6);
     }
     throw UserError("the relay keeps reporting a head that differs from the chain it serves");
+}
+
+void RoomClient::rebase(std::uint64_t known, std::uint64_t first_seq, std::uint64_t last_seq) {
+    // The relay numbers differently from what this device saw: its log went
+    // back (restored from a backup, or a hostile relay). Say so and read
+    // everything it still holds again, by its numbers: what it stored since is
+    // new, and what this device saw already is a replay (or of a stale epoch),
+    // dropped quietly up to what the relay holds now. History rows are
+    // numbered on past the old ones. Kept in the state, so whichever process
+    // of ours meets it first (a reader or one that only sends), the others agree.
+    notice("warning: the relay's log is behind this device: it ends at message " + std::to_string(last_seq) +
+           ", and this device had seen up to " + std::to_string(known) +
+           " (restored from a backup?); reading again what it holds, nothing is shown twice");
+    const std::uint64_t restart = first_seq - 1;
+    history_offset_ += known > restart ? known - restart : 0;
+    reread_until_ = std::max(reread_until_, last_seq);
+    member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0, {}},
+                                 {history_offset_, reread_until_});
+    last_seq_ = restart;
+    last_digest_ = {};
+    verify_seq_.reset();
+    own_stored_.clear();
+}
+
+bool RoomClient::relay_went_back(std::uint64_t seq, ByteView payload) {
+    if (!verify_seq_ || seq != *verify_seq_) return false;
+    verify_seq_.reset();
+    if (crypto::blake2b(payload) == last_digest_) return false;
+    // Another item under the number this device read last: the relay's log
+    // went back and has numbered past us since. Start again from what it holds.
+    rebase(known_seq(), backlog_first_seq_, backlog_last_seq_);
+    verify_ = false;
+    closed_ = true;  // as a dropped connection: maintain() (or a send waiting) reconnects and joins
+    joined_ = false;
+    close_reason_ = "the relay's log went back; reading it again";
+    events_.drop_generations_before(++generation_);
+    if (net_) net_->close();
+    return true;
+}
+
+// The highest relay number this device knows: what it read, or what its own
+// sends were given (in history; a process that only sends keeps no reading
+// position).
+std::uint64_t RoomClient::known_seq() {
+    const std::uint64_t last_history = member_.store->last_history_seq(room_);
+    return std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
+}
+
+void RoomClient::advance_position(std::uint64_t seq, ByteView payload, bool genuine) {
+    const auto digest = genuine ? crypto::blake2b(payload) : wire::Hash{};
+    member_.store->save_stream_position(room_, {seq, receiver_ ? receiver_->head_epoch() : 0, digest});
+    last_seq_ = seq;
+    last_digest_ = digest;
 }
 
 void RoomClient::send_text(std::string_view text) {
@@ -391,10 +452,9 @@ void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::
     // it (a restart does not fetch it again). Otherwise (we are still catching
     // up) the backlog will bring it: remember it as ours.
     const bool next_in_stream = reader() && receiver_ && seq == last_seq_ + 1;
-    if (next_in_stream) member_.store->save_stream_position(room_, {seq, receiver_->head_epoch()});
+    if (next_in_stream) advance_position(seq, envelope);
     tx.commit();
     if (next_in_stream) {
-        last_seq_ = seq;
         forget_own_messages_up_to(seq);
     } else if (reader() && seq > last_seq_) {
         own_stored_.emplace(seq, envelope);
@@ -430,13 +490,13 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
         on_delivery_(in);
         return;
     }
+    if (relay_went_back(f.seq, f.envelope)) return;
     if (f.seq <= last_seq_) return;  // already handled (a resumed stream overlaps)
     if (is_own_stored_message(f)) {
         // What this process sent, back in a stream resumed after a reconnect:
         // ours and in history (with its Ack), not a reflection. Moves the
         // stream on; shown nowhere.
-        member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
-        last_seq_ = f.seq;
+        advance_position(f.seq, f.envelope);
         forget_own_messages_up_to(f.seq);
         return;
     }
@@ -449,9 +509,8 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
                               d.header.timestamp_ms,     d.own,       d.text};
         member_.store->add_history(room_, e.seq, history_->seal(room_, e));
     }
-    member_.store->save_stream_position(room_, {f.seq, receiver_->head_epoch()});
+    advance_position(f.seq, f.envelope, d.accepted);
     tx.commit();
-    last_seq_ = f.seq;
     forget_own_messages_up_to(f.seq);
     const bool seen_before_the_relay_went_back = !d.accepted && (d.replay || d.stale) && f.seq <= reread_until_;
     if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);

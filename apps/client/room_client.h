@@ -121,6 +121,17 @@ private:
     void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
                            std::uint64_t time_ms, std::string_view text, const Bytes& envelope);
     void forget_own_messages_up_to(std::uint64_t seq);
+    // The stream moved to `seq`, whose item is `payload`: stored with its
+    // digest if the item was genuine (a relay that tampers with an item each
+    // time it sends it must not make every join look like a rollback).
+    void advance_position(std::uint64_t seq, ByteView payload, bool genuine = true);
+    // True when the item at verify_seq_ is not what this device handled there:
+    // then the stream is rebased and the connection restarted (join() again).
+    bool relay_went_back(std::uint64_t seq, ByteView payload);
+    // The relay's log is behind `known` (what this device saw): read again what
+    // it holds (Joined.first_seq - 1 on), dropping what was seen quietly.
+    void rebase(std::uint64_t known, std::uint64_t first_seq, std::uint64_t last_seq);
+    std::uint64_t known_seq();
     // A Deliver of a message this process sent (own_stored_, or unacknowledged_).
     bool is_own_stored_message(const wire::Deliver& f) const;
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
@@ -171,6 +182,12 @@ private:
     // After the relay's numbering went back: what it still holds is read
     // again up to here, and what this device saw already is dropped quietly.
     std::uint64_t reread_until_ = 0;
+    // The digest of the item numbered last_seq_ (zero: not known). A reader
+    // joins one item earlier to compare the relay's item at last_seq_ with it.
+    wire::Hash last_digest_{};
+    std::optional<std::uint64_t> verify_seq_;  // that item, until it came (or cannot)
+    bool verify_ = true;  // off after one rebase by digest: a relay cannot make us re-read again and again
+    std::uint64_t backlog_first_seq_ = 1;      // Joined.first_seq of the current connection
     // Messages this process sent that the relay numbered above last_seq_ while
     // we were still catching up (seq -> envelope): the backlog brings them back.
     std::map<std::uint64_t, Bytes> own_stored_;

@@ -27,6 +27,13 @@ static fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
     const std::string name = "state-" + to_hex(crypto::key_id(key)).substr(0, 16) + ".sqlite";
     fs::path dir = o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state);
     std::error_code ec;
+    if (o.state.empty() && fs::exists(dir / name, ec)) {
+        const fs::path legacy = legacy_state_dir();
+        if (!legacy.empty() && fs::exists(legacy / name, ec))
+            std::cerr << "parley: note: " << (legacy / name).string()
+                      << " (where older versions kept this member's state) is not used: the state on the drive, in "
+                      << dir.string() << ", is; move the old file away once nothing in it is needed\n";
+    }
     if (o.state.empty() && !fs::exists(dir / name, ec)) {
         const fs::path legacy = legacy_state_dir();
         if (!legacy.empty() && fs::exists(legacy / name, ec)) {

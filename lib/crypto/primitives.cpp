@@ -113,4 +113,10 @@ bool argon2id(SymmetricKey& out, const SecretBuffer& password, const wire::Salt&
                          crypto_pwhash_ALG_ARGON2ID13) == 0;
 }
 
+Hash blake2b(ByteView data) {
+    Hash out{};
+    crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr, 0);
+    return out;
+}
+
 }  // namespace parley::crypto

@@ -45,6 +45,8 @@ Hash roster_hash(std::span<const PublicKey> sorted_keys);
 wire::RoomId room_id(std::string_view room_name);
 // BLAKE2b-256(label::room_code || genesis hash || head hash).
 Hash room_code(const Hash& genesis, const Hash& head);
+// Unkeyed BLAKE2b-256 of `data` (a digest to recognise bytes seen before).
+Hash blake2b(ByteView data);
 
 Signature sign(const SigningKey& key, ByteView message);
 [[nodiscard]] bool verify(const PublicKey& key, const Signature& sig, ByteView message);

@@ -72,6 +72,7 @@ struct RelayLimits {
     void fit_backlog_to_send_queue() {
         backlog_page_bytes = std::min(backlog_page_bytes, max_send_queue_bytes / 4);
         backlog_resume_bytes = std::min(backlog_resume_bytes, max_send_queue_bytes / 4);
+        chain_page_bytes = std::min(chain_page_bytes, max_send_queue_bytes / 4);  // a Chain page likewise
     }
 };
 

@@ -166,10 +166,11 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
         return reply_error(from, f.request_id, *outcome.error);
     }
     const ChainKey key{f.room, outcome.genesis};
+    const bool counted_before = r.channels.contains(outcome.genesis);  // a new channel reads the store's count
     ChainChannel& ch = channel(r, key);
+    if (outcome.appended && counted_before) ch.stored_bytes += 2 * verified->encoded.size();
     if (outcome.appended) {
-        ch.stored_bytes += 2 * verified->encoded.size();  // the record and its log item
-        stored_total_ += 2 * verified->encoded.size();
+        stored_total_ += 2 * verified->encoded.size();  // the record and its log item
     }
     from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
     if (outcome.appended && outcome.seq > 0) fan_out_new_head(ch, key, outcome.seq, verified->encoded);

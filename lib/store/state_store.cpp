@@ -37,6 +37,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
     sqlite3_busy_timeout(db_, 5000);
     try {
         exec("PRAGMA journal_mode=WAL");
+        // Rows sealed again under a new key (history) must not survive in free pages.
+        exec("PRAGMA secure_delete=ON");
         exec("PRAGMA synchronous=NORMAL");
         // Our files carry an application id; a database of anything else is
         // refused and left as it was.
@@ -62,6 +64,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "stream_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history (room BLOB NOT NULL, seq INTEGER NOT NULL, sealed BLOB NOT NULL, "
              "PRIMARY KEY (room, seq))");
+        exec("CREATE TABLE IF NOT EXISTS stream_digests (room BLOB PRIMARY KEY, seq INTEGER NOT NULL, "
+             "digest BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS rebases (room BLOB PRIMARY KEY, history_shift INTEGER NOT NULL, "
              "reread_until INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
@@ -279,8 +283,14 @@ StateStore::StreamPosition StateStore::stream_position(const wire::RoomId& room)
     auto st = prepare(db_, path_, "SELECT last_seq, stream_epoch FROM rooms WHERE room=?",
                       [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
     if (!step_row(db_, path_, st.get())) return {};
-    return {static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
-            static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1))};
+    StreamPosition p{static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+                     static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)), {}};
+    auto digest = prepare(db_, path_, "SELECT digest FROM stream_digests WHERE room=? AND seq=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(p.seq));
+    });
+    if (step_row(db_, path_, digest.get())) p.digest = column_array<wire::hash_bytes>(digest.get(), 0);
+    return p;
 }
 
 void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p, const Rebase& rebase) {
@@ -303,6 +313,8 @@ void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p
                              sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(rebase.reread_until));
                          });
     step_done(db_, path_, shift.get());
+    auto forget = prepare(db_, path_, "DELETE FROM stream_digests WHERE room=?", [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    step_done(db_, path_, forget.get());
     tx.commit();
 }
 
@@ -325,6 +337,17 @@ void StateStore::save_stream_position(const wire::RoomId& room, const StreamPosi
                           sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(p.epoch));
                       });
     step_done(db_, path_, st.get());
+    if (p.digest == wire::Hash{}) return;
+    auto digest = prepare(db_, path_,
+                          "INSERT INTO stream_digests (room, seq, digest) VALUES (?, ?, ?) "
+                          "ON CONFLICT(room) DO UPDATE SET seq = excluded.seq, digest = excluded.digest "
+                          "WHERE excluded.seq >= stream_digests.seq",
+                          [&](sqlite3_stmt* s) {
+                              bind_blob(s, 1, room);
+                              sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(p.seq));
+                              bind_blob(s, 3, p.digest);
+                          });
+    step_done(db_, path_, digest.get());
 }
 
 void StateStore::add_history(const wire::RoomId& room, std::uint64_t seq, ByteView sealed) {

@@ -72,6 +72,11 @@ public:
     struct StreamPosition {
         std::uint64_t seq = 0;
         std::uint64_t epoch = 0;
+        // BLAKE2b-256 of the item numbered `seq` (its envelope or record): on
+        // the next join the relay's item at that number is compared with it, so
+        // a relay whose log went back and has since numbered past this device
+        // is still noticed. All zero: not known.
+        wire::Hash digest{};
     };
     StreamPosition stream_position(const wire::RoomId& room);
     void save_stream_position(const wire::RoomId& room, const StreamPosition& position);
