@@ -260,7 +260,14 @@ void RoomClient::open() {
     last_seq_ = position.seq;
     last_digest_ = position.digest;
     stream_start_epoch_ = position.epoch;
-    refresh_chain();
+    try {
+        refresh_chain();
+    } catch (const UserError&) {
+        // A connection that dropped while the chain was on its way (a relay
+        // restarting) is like any other drop for a client that reconnects.
+        if (!closed_ || !reconnect_ || removed_ || blocked_) throw;
+        reconnect();
+    }
 }
 
 void RoomClient::join() {
@@ -394,7 +401,14 @@ void RoomClient::send_text(std::string_view text) {
         }
         if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
         if (blocked_) throw UserError(*blocked_ + "; message not sent", "", 6);
-        if (!joined_) join();
+        if (!joined_) {
+            try {
+                join();
+            } catch (const UserError&) {
+                if (!closed_ || !reconnect_ || removed_ || blocked_) throw;
+                continue;  // the connection dropped during the join: reconnect above
+            }
+        }
         const auto& head = chain_->head();
         if (envelope.empty() || epoch != head.epoch) {
             // Seal under the current head. After a reconnect the same bytes are

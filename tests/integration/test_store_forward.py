@@ -87,7 +87,13 @@ def test_kill9_of_the_relay_loses_no_acknowledged_message(t):
 
     lines = [f"steady stream #{i:03d}" for i in range(150)]
     sender = alice.start_send(ROOM, relay.url, lines)
-    time.sleep(0.4)  # let part of the stream through
+    # Kill it mid-stream: once some lines are stored (not after a fixed time,
+    # which a slow build may not have used to connect yet).
+    deadline = time.monotonic() + 30
+    while relay.db_counts()["log"] < 5:
+        assert time.monotonic() < deadline, "alice's send stored nothing in 30 s"
+        assert sender.running(), f"alice's send ended before the crash\n  {sender.result().describe()}"
+        time.sleep(0.02)
     relay.kill9()
     time.sleep(0.3)
     relay = t.relay(data=data, port=port).start()
