@@ -124,10 +124,11 @@ def get_chain_frame(room=None, genesis=None, request=1):
             (genesis or os.urandom(32)) + bytes(32))
 
 
-def count_answers(sock, stats):
-    """Counts the frames the relay sends on `sock` into stats["answered"] until it
-    closes. Whole chunks, frames counted in place: a per-frame recv falls behind
-    the relay, and the send-queue cap would cut the connection."""
+def answers(sock):
+    """Yields each frame's first byte and payload that the relay sends on `sock`,
+    until it closes (or the socket fails). Whole chunks, frames split in place: a
+    per-frame recv falls behind the relay, and the send-queue cap would cut the
+    connection."""
     buf = bytearray()
     try:
         while True:
@@ -154,11 +155,17 @@ def count_answers(sock, stats):
                     break
                 if buf[pos] & 0x0F == OP_CLOSE:
                     return
-                stats["answered"] += 1
+                yield buf[pos], bytes(buf[pos + head:pos + head + length])
                 pos += head + length
             del buf[:pos]
     except OSError:
         return
+
+
+def count_answers(sock, stats):
+    """Counts the frames the relay sends on `sock` into stats["answered"] until it closes."""
+    for _ in answers(sock):
+        stats["answered"] += 1
 
 
 def ws_close(sock):
@@ -735,44 +742,14 @@ def test_big_frames_are_read_at_the_byte_rate(t):
 def tally_answers(sock, stats):
     """Like count_answers, but tallies each answer by kind: stats["kinds"][name] where
     name is "Error N" for an Error with code N, else the frame type's name."""
-    buf = bytearray()
     kinds = stats["kinds"]
-    try:
-        while True:
-            try:
-                chunk = sock.recv(1 << 20)
-            except socket.timeout:
-                continue
-            if not chunk:
-                return
-            buf += chunk
-            pos, n = 0, len(buf)
-            while pos + 2 <= n:
-                length = buf[pos + 1] & 0x7F
-                head = 2
-                if length == 126:
-                    if pos + 4 > n:
-                        break
-                    length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-                elif length == 127:
-                    if pos + 10 > n:
-                        break
-                    length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-                if pos + head + length > n:
-                    break
-                if buf[pos] & 0x0F == OP_CLOSE:
-                    return
-                payload = bytes(buf[pos + head:pos + head + length])
-                if len(payload) >= 12 and payload[1] == ERROR:
-                    name = f"Error {int.from_bytes(payload[10:12], 'big')}"
-                else:
-                    name = hp.FRAME_NAMES.get(payload[1], "?") if len(payload) > 1 else "?"
-                kinds[name] = kinds.get(name, 0) + 1
-                stats["answered"] += 1
-                pos += head + length
-            del buf[:pos]
-    except OSError:
-        return
+    for _, payload in answers(sock):
+        if len(payload) >= 12 and payload[1] == ERROR:
+            name = f"Error {int.from_bytes(payload[10:12], 'big')}"
+        else:
+            name = hp.FRAME_NAMES.get(payload[1], "?") if len(payload) > 1 else "?"
+        kinds[name] = kinds.get(name, 0) + 1
+        stats["answered"] += 1
 
 
 def test_rejected_publishes_and_chain_requests_leave_memory_bounded(t):
