@@ -77,10 +77,13 @@ start_relay() {
             ((tls)) && tls_args=(--cert "$out/cert.pem" --key "$out/key.pem")
             # A fresh durable store each run (scenario 6: storage is always on).
             # The load generator is one host opening thousands of connections and
-            # sending as fast as it can: lift the per-address cap and the rate limit.
+            # sending as fast as it can, into a thousand rooms it creates: lift the
+            # per-address cap, the rate limit and the room and storage quotas.
             rm -rf "$out/parley-data"
             taskset -c 0 "$relay_bin" --listen "127.0.0.1:$port" --threads "$relay_threads" "${tls_args[@]}" \
                 --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 "${byte_limit_off[@]}" \
+                --rooms-per-address-per-hour 100000 --rooms-per-founder-per-hour 100000 \
+                --max-room-bytes $((1 << 40)) --max-total-bytes $((1 << 40)) \
                 2>>"$out/relay-parley.log" &
             ;;
         ws)
