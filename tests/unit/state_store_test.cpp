@@ -142,7 +142,7 @@ TEST_F(StateStoreTest, RejectsAReplayAfterRestart) {
     auto run = [&](const Bytes& envelope) {
         StateStore s(file());
         protocol::Receiver r(trio.room, trio.alice.public_key, crypto::random_array<wire::session_id_bytes>(), s,
-                             [&s](const wire::SessionId& id, const wire::Hash& r) { return s.sent_highest(id, r); });
+                             [&s](const wire::SessionId& id, const wire::Hash& record) { return s.sent_highest(id, record); });
         r.add_epoch(epoch0.view());
         return r.receive(envelope);
     };
