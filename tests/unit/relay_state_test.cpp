@@ -1,4 +1,5 @@
-// RelayState with fake connections: replies, fan-out, NewHead and limits.
+// RelayState with fake connections: replies, fan-out, NewHead, backlog and
+// limits (who may create rooms and the quotas: relay_admission_test.cpp).
 #include "relay/relay_state.h"
 
 #include <gtest/gtest.h>
@@ -17,129 +18,14 @@
 
 #include "relay/memory_relay_store.h"
 #include "relay/sqlite_relay_store.h"
-#include "relay_test_records.h"
+#include "relay_state_fixture.h"
 
 namespace parley::relay {
 namespace {
 
 using namespace parley::relay_test;
+using namespace parley::relay::state_test;
 using wire::RelayError;
-
-// Frames arrive from the test's thread and from the group commit's writer.
-class FakeConnection : public Subscriber {
-public:
-    // Like a real session, leave every room before going away: the writer
-    // thread may still be fanning out to this connection.
-    ~FakeConnection() override {
-        if (state_) state_->leave_all(*this);
-    }
-    void attach(RelayState& state) { state_ = &state; }
-    void deliver(SharedFrame frame) override {
-        std::lock_guard lock(mutex_);
-        frames_.push_back(std::move(frame));
-        cv_.notify_all();
-    }
-    void backlog_paused(const ChainKey& chain) override {
-        std::lock_guard lock(mutex_);
-        paused_.push_back(chain);
-    }
-
-    // Waits (bounded) until `n` frames are queued; false if they do not come.
-    bool wait_for(std::size_t n) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return frames_.size() >= n; });
-    }
-    // True if no frame arrives within `quiet`.
-    bool quiet_for(std::chrono::milliseconds quiet) {
-        std::unique_lock lock(mutex_);
-        return !cv_.wait_for(lock, quiet, [&] { return !frames_.empty(); });
-    }
-    std::size_t size() {
-        std::lock_guard lock(mutex_);
-        return frames_.size();
-    }
-    SharedFrame at(std::size_t i) {
-        std::lock_guard lock(mutex_);
-        return frames_.at(i);
-    }
-    void clear() {
-        std::lock_guard lock(mutex_);
-        frames_.clear();
-    }
-    std::vector<ChainKey> take_paused() {
-        std::lock_guard lock(mutex_);
-        return std::exchange(paused_, {});
-    }
-
-    // Takes the oldest frame (waiting for it), which must be a T.
-    template <class T>
-    T take() {
-        EXPECT_TRUE(wait_for(1)) << "no frame within the timeout";
-        std::lock_guard lock(mutex_);
-        if (frames_.empty()) return T{};
-        auto decoded = wire::decode_frame(*frames_.front());
-        frames_.erase(frames_.begin());
-        EXPECT_TRUE(decoded.frame && std::holds_alternative<T>(*decoded.frame))
-            << "got frame index " << (decoded.frame ? decoded.frame->index() : 99);
-        if (!decoded.frame || !std::holds_alternative<T>(*decoded.frame)) return T{};
-        return std::get<T>(*decoded.frame);
-    }
-
-private:
-    RelayState* state_ = nullptr;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<SharedFrame> frames_;
-    std::vector<ChainKey> paused_;
-};
-
-class RelayStateTest : public ::testing::Test {
-protected:
-    RelayStateTest() : state_(make_store(), limits()) {}
-
-    std::unique_ptr<MemoryRelayStore> make_store() {
-        auto store = std::make_unique<MemoryRelayStore>([this] { return now_ms_.load(); });
-        store_ = store.get();
-        return store;
-    }
-
-    static RelayLimits limits() {
-        RelayLimits l;
-        l.max_chains_per_connection = 2;
-        l.backlog_page_items = 2;
-        return l;
-    }
-
-    // Sends one message from `c` and waits for its Ack; returns its seq.
-    std::uint64_t send(FakeConnection& c, const wire::Hash& g, std::uint8_t fill) {
-        handle(c, wire::Send{fill, room_, g, Bytes(8, fill)});
-        return c.take<wire::Ack>().seq;
-    }
-
-    void handle(FakeConnection& c, const wire::Frame& f) {
-        c.attach(state_);
-        state_.handle(c, wire::encode_frame(f));
-    }
-
-    wire::Hash publish(FakeConnection& c, const wire::EpochRecord& r, const wire::Token& token = {}) {
-        handle(c, wire::Publish{1, room_, token, wire::encode_record(r)});
-        return c.take<wire::Published>().record_hash;
-    }
-
-    void join(FakeConnection& c, const wire::Hash& genesis, const wire::Token& token) {
-        handle(c, wire::Join{2, room_, genesis, token});
-        c.take<wire::Joined>();
-    }
-
-    std::atomic<std::int64_t> now_ms_{1'700'000'000'000};
-    MemoryRelayStore* store_ = nullptr;  // owned by state_
-    RelayState state_;
-    TestMember alice_ = make_member();
-    TestMember bob_ = make_member();
-    wire::RoomId room_ = make_room("state");
-    wire::Token token0_ = make_token(0x40);
-    wire::Token token1_ = make_token(0x41);
-};
 
 TEST_F(RelayStateTest, SendAcksSenderAndSharesOneFrameWithEveryOtherMember) {
     FakeConnection a, b, c;
@@ -507,109 +393,6 @@ TEST_F(RelayStateTest, AChainIsServedInPagesOfTheConfiguredSize) {
     const auto error = a.take<wire::Error>();
     EXPECT_EQ(error.request_id, 99u);
     EXPECT_EQ(error.code, RelayError::unknown_chain);
-}
-
-class AdmissionStateTest : public RelayStateTest {
-protected:
-    std::unique_ptr<RelayState> make_state(Quotas quotas, std::optional<std::set<PublicKeyBytes>> founders) {
-        admission_ = std::make_shared<Admission>(quotas, std::move(founders));
-        return std::make_unique<RelayState>(std::make_unique<MemoryRelayStore>(), limits(), GroupCommitOptions{},
-                                            admission_);
-    }
-    wire::Frame genesis_of(const TestMember& author, const std::string& room) {
-        return wire::Publish{5, make_room(room), {}, wire::encode_record(make_genesis(make_room(room), {author}, author, token0_))};
-    }
-    std::shared_ptr<Admission> admission_;
-};
-
-TEST_F(AdmissionStateTest, OnlyListedFoundersCreateRoomsUntilTheListChanges) {
-    auto state = make_state({}, std::set<PublicKeyBytes>{alice_.public_key});
-    FakeConnection c;
-    c.attach(*state);
-    state->handle(c, wire::encode_frame(genesis_of(bob_, "bob's")));
-    EXPECT_EQ(c.take<wire::Error>().code, RelayError::not_founder);
-    state->handle(c, wire::encode_frame(genesis_of(alice_, "alice's")));
-    EXPECT_EQ(c.take<wire::Published>().request_id, 5u);
-    EXPECT_EQ(state->metrics().founder_refusals.load(), 1u);
-    admission_->set_founders({alice_.public_key, bob_.public_key});  // SIGHUP
-    state->handle(c, wire::encode_frame(genesis_of(bob_, "bob's")));
-    EXPECT_EQ(c.take<wire::Published>().request_id, 5u);
-}
-
-TEST_F(AdmissionStateTest, NewRoomsPerKeyAndPerAddressAreCountedOverAnHour) {
-    Quotas quotas;
-    quotas.rooms_per_founder_per_hour = 2;
-    quotas.rooms_per_address_per_hour = 3;
-    auto state = make_state(quotas, std::nullopt);
-    FakeConnection c;
-    c.attach(*state);
-    for (int i = 0; i < 2; ++i) {
-        state->handle(c, wire::encode_frame(genesis_of(alice_, "a" + std::to_string(i))));
-        ASSERT_EQ(c.take<wire::Published>().request_id, 5u);
-    }
-    state->handle(c, wire::encode_frame(genesis_of(alice_, "a2")));
-    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota) << "a third room by one key";
-    state->handle(c, wire::encode_frame(genesis_of(bob_, "b0")));
-    EXPECT_EQ(c.take<wire::Published>().request_id, 5u) << "another key, same address";
-    state->handle(c, wire::encode_frame(genesis_of(bob_, "b1")));
-    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota) << "a fourth room from one address";
-    // An hour later both count from zero.
-    const auto later = Admission::Clock::now() + std::chrono::minutes(61);
-    EXPECT_FALSE(admission_->may_create(alice_.public_key, {}, later));
-}
-
-// A room's bytes are capped: its sender gets Error quota, nothing is stored,
-// and another room goes on as before.
-TEST_F(AdmissionStateTest, ARoomOverItsByteQuotaRefusesSendsAndOthersGoOn) {
-    Quotas quotas;
-    quotas.max_room_bytes = 4096;
-    auto state = make_state(quotas, std::nullopt);
-    FakeConnection a;
-    a.attach(*state);
-    std::vector<wire::Hash> geneses;
-    for (const char* name : {"full", "other"}) {
-        state->handle(a, wire::encode_frame(genesis_of(alice_, name)));
-        geneses.push_back(a.take<wire::Published>().record_hash);
-        state->handle(a, wire::encode_frame(wire::Join{2, make_room(name), geneses.back(), token0_}));
-        a.take<wire::Joined>();
-    }
-    std::size_t accepted = 0;
-    for (std::uint64_t i = 0; i < 10; ++i) {
-        state->handle(a, wire::encode_frame(wire::Send{i, make_room("full"), geneses[0], Bytes(1000, 1)}));
-        const auto frame = wire::decode_frame(*(a.wait_for(1), a.at(0)));
-        a.clear();
-        ASSERT_TRUE(frame.frame);
-        if (std::holds_alternative<wire::Ack>(*frame.frame)) {
-            ++accepted;
-        } else {
-            ASSERT_TRUE(std::holds_alternative<wire::Error>(*frame.frame));
-            EXPECT_EQ(std::get<wire::Error>(*frame.frame).code, RelayError::quota);
-        }
-    }
-    const std::size_t genesis_bytes = wire::encode_record(make_genesis(make_room("full"), {alice_}, alice_, token0_)).size();
-    EXPECT_EQ(accepted, (4096 - genesis_bytes) / 1000);
-    EXPECT_GE(state->metrics().quota_refusals.load(), 1u);
-    state->handle(a, wire::encode_frame(wire::Send{50, make_room("other"), geneses[1], Bytes(1000, 1)}));
-    EXPECT_EQ(a.take<wire::Ack>().request_id, 50u);
-}
-
-TEST(Founders, ReadsPemBlocksAndHexLinesAndNamesTheBadLine) {
-    const std::string pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAfGFQnFap/swd6URvmuhD4M4ZFHTXGZB+0j5U7kSzqJE=\n-----END PUBLIC KEY-----\n";
-    auto keys = parse_founders("# the group\n\n" + pem +
-                                   "9f00fd979da1a13cb1c9c7fcfaf7e92f6f02d1831699d9f5fdc108546bc84825\n",
-                               "founders.pem");
-    ASSERT_EQ(keys.size(), 2u);
-    EXPECT_EQ(to_hex(*keys.begin()).substr(0, 8), "7c61509c");  // alice's test-vector key
-    try {
-        (void)parse_founders("# ok\nnot a key\n", "f");
-        FAIL() << "a line that is no key was accepted";
-    } catch (const std::runtime_error& e) {
-        EXPECT_STREQ(e.what(), "f:2: expected a PEM public key or 64 hex digits");
-    }
-    EXPECT_THROW((void)parse_founders("-----BEGIN PUBLIC KEY-----\nMCow\n", "f"), std::runtime_error);
-    // An RSA key is no Ed25519 key.
-    EXPECT_THROW((void)parse_founders("-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAK8=\n-----END PUBLIC KEY-----\n", "f"),
-                 std::runtime_error);
 }
 
 }  // namespace
