@@ -282,8 +282,8 @@ void RoomClient::join() {
         const bool verify = verify_ && reader() && last_seq_ > 0 && last_digest_ != wire::Hash{};
         const std::uint64_t after =
             reader() ? (verify ? last_seq_ - 1 : last_seq_) : std::numeric_limits<std::uint64_t>::max();
-        verify_seq_.reset();
-        if (verify) verify_seq_ = last_seq_;
+        verify_at_.reset();
+        if (verify) verify_at_ = Verify{last_seq_, last_digest_};
         auto id = next_request_id();
         send_frame(wire::Join{id, room_, chain_->genesis_hash(), epochs_.at(chain_->head().epoch).token, after});
         std::optional<wire::Joined> joined;
@@ -309,7 +309,7 @@ void RoomClient::join() {
             joined_ = true;
             backlog_last_seq_ = joined->last_seq;
             backlog_first_seq_ = joined->first_seq;
-            if (verify_seq_ && joined->first_seq > *verify_seq_) verify_seq_.reset();  // expired: cannot compare
+            if (verify_at_ && joined->first_seq > verify_at_->seq) verify_at_.reset();  // expired: cannot compare
             if (reader() && joined->first_seq > last_seq_ + 1) {
                 notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
                        " expired on the relay before this device fetched them");
@@ -341,14 +341,15 @@ void RoomClient::rebase(std::uint64_t known, std::uint64_t first_seq, std::uint6
                                  {history_offset_, reread_until_});
     last_seq_ = restart;
     last_digest_ = {};
-    verify_seq_.reset();
+    verify_at_.reset();
     own_stored_.clear();
 }
 
 bool RoomClient::relay_went_back(std::uint64_t seq, ByteView payload) {
-    if (!verify_seq_ || seq != *verify_seq_) return false;
-    verify_seq_.reset();
-    if (crypto::blake2b(payload) == last_digest_) return false;
+    if (!verify_at_ || seq != verify_at_->seq) return false;
+    const auto expected = verify_at_->digest;
+    verify_at_.reset();
+    if (crypto::blake2b(payload) == expected) return false;
     // Another item under the number this device read last: the relay's log
     // went back and has numbered past us since. Start again from what it holds.
     rebase(known_seq(), backlog_first_seq_, backlog_last_seq_);

@@ -125,7 +125,7 @@ private:
     // digest if the item was genuine (a relay that tampers with an item each
     // time it sends it must not make every join look like a rollback).
     void advance_position(std::uint64_t seq, ByteView payload, bool genuine = true);
-    // True when the item at verify_seq_ is not what this device handled there:
+    // True when the item numbered verify_->seq is not what this device handled there:
     // then the stream is rebased and the connection restarted (join() again).
     bool relay_went_back(std::uint64_t seq, ByteView payload);
     // The relay's log is behind `known` (what this device saw): read again what
@@ -185,7 +185,14 @@ private:
     // The digest of the item numbered last_seq_ (zero: not known). A reader
     // joins one item earlier to compare the relay's item at last_seq_ with it.
     wire::Hash last_digest_{};
-    std::optional<std::uint64_t> verify_seq_;  // that item, until it came (or cannot)
+    // That item and its digest, taken when the Join goes out, until the item
+    // came (or cannot): what arrives before it (a hostile relay may inject
+    // items above it) moves last_seq_ and last_digest_ on, not what is compared.
+    struct Verify {
+        std::uint64_t seq;
+        wire::Hash digest;
+    };
+    std::optional<Verify> verify_at_;
     bool verify_ = true;  // off after one rebase by digest: a relay cannot make us re-read again and again
     std::uint64_t backlog_first_seq_ = 1;      // Joined.first_seq of the current connection
     // Messages this process sent that the relay numbered above last_seq_ while
