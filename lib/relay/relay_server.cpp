@@ -228,7 +228,9 @@ void RelayServer::schedule_prune() {
 // and only returns the top of the heap on its own, so after a burst of
 // connections the relay's resident size would stay at its peak. malloc_trim
 // walks the arenas (about a millisecond for a busy relay): it runs at most
-// every few seconds, and only after such an event.
+// every few seconds, only after such an event, and on the two ticks after it
+// too: a cut connection's queue is freed when its session ends, which on a
+// busy machine can be after the tick that saw the cut.
 void RelayServer::schedule_trim() {
     trim_timer_.expires_after(trim_interval);
     trim_timer_.async_wait([this](boost::system::error_code ec) {
@@ -236,9 +238,13 @@ void RelayServer::schedule_trim() {
         const auto closed = connections_.closed_total();
         const auto cuts = state_.metrics().slow_consumers_cut.load(std::memory_order_relaxed);
         if (closed - closed_at_last_trim_ >= trim_after_closed || cuts != cuts_at_last_trim_) {
-            ::malloc_trim(0);
+            trims_left_ = 3;
             closed_at_last_trim_ = closed;
             cuts_at_last_trim_ = cuts;
+        }
+        if (trims_left_ > 0) {
+            --trims_left_;
+            ::malloc_trim(0);
         }
         schedule_trim();
     });

@@ -75,6 +75,7 @@ private:
     boost::asio::steady_timer trim_timer_;
     std::uint64_t closed_at_last_trim_ = 0;
     std::uint64_t cuts_at_last_trim_ = 0;
+    int trims_left_ = 0;  // ticks that still trim after an event
     std::shared_ptr<Listener> listener_;
 };
 
