@@ -44,6 +44,10 @@ public:
 
     void show(const Incoming& in) {
         const auto& d = in.delivery;
+        if (in.missing_last) {
+            term_.print(clock_time(now_ms()) + " !! " + d.reason);
+            return;
+        }
         if (!d.accepted) {
             term_.print(clock_time(now_ms()) + " !! rejected a message: " + d.reason);
             return;
@@ -147,6 +151,10 @@ int cmd_chat(RoomOptions& o) {
 
     Terminal term(client.events());
     Chat chat(*s, term);
+    // Leaving works while the relay is away too (a reconnect gives up at once).
+    client.on_interrupt([](const Event& e) {
+        return e.kind == Event::Kind::input_eof || (e.kind == Event::Kind::input_line && e.text == "/quit");
+    });
     client.on_notice([&term](const std::string& line) { term.print("-- " + line); });
     client.on_delivery([&chat](const Incoming& in) { chat.show(in); });
     client.on_input([&chat](const Event& e) { chat.handle(e); });

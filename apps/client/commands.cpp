@@ -170,6 +170,14 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
     std::uint64_t delivered = 0;
     client.on_notice(print_notice);
     client.on_delivery([&](const Incoming& in) {
+        if (in.missing_last) {
+            print_json({{"room", client.room_name()},
+                        {"status", "warning"},
+                        {"seq", in.seq},
+                        {"last_seq", *in.missing_last},
+                        {"reason", in.delivery.reason}});
+            return;
+        }
         if (in.delivery.accepted && in.delivery.missing_before > 0) {
             print_json({{"room", client.room_name()},
                         {"status", "warning"},
@@ -186,7 +194,7 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
               << ", room code " << client.room_code() << "\n";
     for (const auto& line : client.roster_differences()) print_notice("note: " + line);
     const auto timeout = l.timeout_s ? std::chrono::milliseconds(static_cast<std::int64_t>(*l.timeout_s * 1000))
-                                     : std::chrono::milliseconds::max() / 2;
+                                     : std::chrono::milliseconds::max();  // no deadline
     client.set_reconnect(true, l.timeout_s ? std::chrono::seconds(static_cast<std::int64_t>(*l.timeout_s) + 1)
                                            : std::chrono::seconds::max());
     bool done = client.run_until(

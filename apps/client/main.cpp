@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "config/cli_errors.h"
 #include "config/client_config.h"
 #include "password.h"
 #include "crypto/key_file.h"
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
 
     CLI::App app{"parley: end-to-end encrypted chat for a small group, through a relay you do not trust"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "parley " PARLEY_VERSION);
+    app.footer("exit codes: 0 done, 1 error, 2 usage, 3 timeout (listen), 4 no such room, "
+               "5 not (or no longer) in the room, 6 room blocked (a fork or a bad record)");
 
     std::string user, dir = ".";
     auto* keygen = app.add_subcommand("keygen", "make an Ed25519 key pair: DIR/NAME.pem and DIR/public_keys/NAME.pem");
@@ -141,7 +145,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return parley::config::usage_error(app, e, "parley");
     }
 
     try {

@@ -13,6 +13,19 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto reply_timeout = 30s;
+// A reader that got nothing for this long while the relay still owes it items
+// (announced by Joined, or holes asked for again) takes them as skipped (§6.2).
+constexpr auto stall_time = 5s;
+
+// now + timeout, or the end of time for a timeout too long to add (no
+// deadline: milliseconds::max() would overflow the clock's nanoseconds).
+std::chrono::steady_clock::time_point deadline_in(std::chrono::milliseconds timeout) {
+    using clock = std::chrono::steady_clock;
+    const auto now = clock::now();
+    if (timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now))
+        return clock::time_point::max();
+    return now + timeout;
+}
 
 std::uint64_t now_ms() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -69,8 +82,10 @@ void RoomClient::reconnect() {
     auto backoff = 250ms;
     notice("connection to the relay lost (" + close_reason_ + "); reconnecting");
     for (;;) {
-        // Wait, but keep handling what the user types meanwhile.
+        // Wait, but keep handling what the user types meanwhile; leaving
+        // gives up (closed_ stays set: nothing is joined).
         pump_until([] { return false; }, backoff);
+        if (interrupted_) return;
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, 10s);
         try {
             connect();
@@ -80,18 +95,57 @@ void RoomClient::reconnect() {
             return;
         } catch (const UserError& e) {
             if (removed_ || blocked_) throw;
+            if (interrupted_) return;
             if (clock::now() >= give_up) throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
         }
     }
 }
 
 void RoomClient::maintain() {
+    if (interrupted_) return;  // leaving: the top level handles the input that said so
     if (closed_ && reconnect_) reconnect();
     if (!closed_ && !joined_ && chain_ && !removed_ && !blocked_) join();
+    if (reader() && joined_ && !closed_) check_gaps();
+}
+
+void RoomClient::check_gaps() {
+    const auto now = std::chrono::steady_clock::now();
+    const bool owed = last_seq_ < backlog_last_seq_ || gaps_.waiting();
+    if (owed && now - last_progress_ >= stall_time) {
+        // Nothing came for a while: the relay went past what it owes. What its
+        // Joined announced and it never sent becomes a hole, like any other.
+        const auto past = std::max(last_seq_, backlog_last_seq_);
+        take_place(past + 1);
+        if (past > last_seq_) {
+            member_.store->save_stream_position(room_, {past, receiver_ ? receiver_->head_epoch() : 0, {}});
+            last_seq_ = past;
+            last_digest_ = {};
+        }
+        last_progress_ = now;
+    }
+    // Ask again once the stream caught up (one Join asks for every hole, and a
+    // backlog still on its way would be sent twice), on a fresh connection:
+    // nothing queued on the old one is handled before the answer.
+    if (!gaps_.need_ask() || last_seq_ < backlog_last_seq_) return;
+    const auto& holes = gaps_.ranges();
+    const auto& hole = holes.front();
+    std::string which = hole.first == hole.last ? "message " + std::to_string(hole.first)
+                                                : "messages " + std::to_string(hole.first) + " to " + std::to_string(hole.last);
+    if (holes.size() > 1) which += " and " + std::to_string(holes.size() - 1) + " more gap(s)";
+    notice("the relay skipped " + which + "; asking for them again");
+    try {
+        connect();
+        join();
+    } catch (const UserError& e) {
+        if (!reconnect_ || removed_ || blocked_) throw;
+        closed_ = true;  // maintain() reconnects; that Join asks too
+        joined_ = false;
+        close_reason_ = e.what();
+    }
 }
 
 bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = deadline_in(timeout);
     while (!done()) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left <= 0ms) return false;
@@ -137,7 +191,9 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
         case Event::Kind::input_line:
         case Event::Kind::input_eof:
             // Input typed while we wait for the relay is handled afterwards, at
-            // the top level, never inside another command.
+            // the top level, never inside another command; but leaving stops
+            // the wait (pump_until returns, a reconnect gives up).
+            if (is_interrupt_ && is_interrupt_(*event)) interrupted_ = true;
             if (depth_ > 0) deferred_input_.push_back(std::move(*event));
             else if (on_input_) on_input_(*event);
             break;
@@ -145,13 +201,14 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
 }
 
 bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = deadline_in(timeout);
     ++depth_;
     struct Leave {
         int& depth;
         ~Leave() { --depth; }
     } leave{depth_};
     while (!done()) {
+        if (interrupted_) return false;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left <= 0ms) return false;
         pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
@@ -260,6 +317,7 @@ void RoomClient::open() {
     last_seq_ = position.seq;
     last_digest_ = position.digest;
     stream_start_epoch_ = position.epoch;
+    gaps_ = protocol::StreamGaps(member_.store->stream_gaps(room_));
     try {
         refresh_chain();
     } catch (const UserError&) {
@@ -279,9 +337,11 @@ void RoomClient::join() {
         reread_until_ = stored.reread_until;
         // A process that only sends wants no backlog. A reader asks for the
         // item it handled last once more, to compare it (relay_went_back).
+        // And from before the first hole the relay left, to get it again.
         const bool verify = verify_ && reader() && last_seq_ > 0 && last_digest_ != wire::Hash{};
-        const std::uint64_t after =
-            reader() ? (verify ? last_seq_ - 1 : last_seq_) : std::numeric_limits<std::uint64_t>::max();
+        std::uint64_t after = verify ? last_seq_ - 1 : last_seq_;
+        if (const auto hole = gaps_.first()) after = std::min(after, *hole - 1);
+        if (!reader()) after = std::numeric_limits<std::uint64_t>::max();
         verify_at_.reset();
         if (verify) verify_at_ = Verify{last_seq_, last_digest_};
         auto id = next_request_id();
@@ -314,6 +374,16 @@ void RoomClient::join() {
                 notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
                        " expired on the relay before this device fetched them");
             }
+            if (reader()) {
+                const auto before = gaps_.ranges();
+                for (const auto& hole : gaps_.expire_below(joined->first_seq)) {
+                    notice("messages " + std::to_string(hole.first) + " to " + std::to_string(hole.last) +
+                           ", which the relay skipped, expired on it before it sent them again");
+                }
+                save_gaps_if_changed(before);
+                gaps_.request_all();
+                last_progress_ = std::chrono::steady_clock::now();
+            }
             return;
         }
         // Fetch and verify the chain again, then join with the new head.
@@ -341,6 +411,7 @@ void RoomClient::rebase(std::uint64_t known, std::uint64_t first_seq, std::uint6
                                  {history_offset_, reread_until_});
     last_seq_ = restart;
     last_digest_ = {};
+    gaps_.clear();  // (and in the store) everything is read again
     verify_at_.reset();
     own_stored_.clear();
 }
@@ -365,12 +436,56 @@ bool RoomClient::relay_went_back(std::uint64_t seq, ByteView payload) {
 // The highest relay number this device knows: what it read, or what its own
 // sends were given (in history; a process that only sends keeps no reading
 // position).
+bool RoomClient::take_place(std::uint64_t seq) {
+    last_progress_ = std::chrono::steady_clock::now();
+    if (gaps_.empty() && seq == last_seq_ + 1) return true;  // the usual case: nothing to do
+    const auto before = gaps_.ranges();
+    const auto given_up = gaps_.passed(seq);
+    bool take = true;
+    if (seq <= last_seq_) {
+        take = gaps_.contains(seq);  // filled by advance_position
+    } else if (seq > last_seq_ + 1) {
+        // The relay sends in order and without holes: what lies between was
+        // skipped (our own messages it numbered meanwhile are in history).
+        auto trimmed = gaps_.add(last_seq_ + 1, seq - 1);
+        for (auto it = own_stored_.upper_bound(last_seq_); it != own_stored_.end() && it->first < seq; ++it)
+            gaps_.fill(it->first);
+        report_missing(trimmed, "too many gaps to keep asking for");
+    }
+    save_gaps_if_changed(before);
+    report_missing(given_up, "though asked for again: withheld or lost");
+    return take;
+}
+
+void RoomClient::save_gaps_if_changed(const std::vector<protocol::GapRange>& before) {
+    if (gaps_.ranges() != before) member_.store->save_stream_gaps(room_, gaps_.ranges());
+}
+
+void RoomClient::report_missing(const std::vector<protocol::GapRange>& ranges, const std::string& why) {
+    for (const auto& hole : ranges) {
+        Incoming in;
+        in.seq = hole.first;
+        in.missing_last = hole.last;
+        in.delivery.reason = "the relay did not deliver " +
+                             (hole.first == hole.last ? "message " + std::to_string(hole.first)
+                                                      : "messages " + std::to_string(hole.first) + " to " +
+                                                            std::to_string(hole.last)) +
+                             ", " + why;
+        if (on_delivery_) on_delivery_(in);
+    }
+}
+
 std::uint64_t RoomClient::known_seq() {
     const std::uint64_t last_history = member_.store->last_history_seq(room_);
     return std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
 }
 
 void RoomClient::advance_position(std::uint64_t seq, ByteView payload, bool genuine) {
+    if (seq <= last_seq_) {
+        // An item a hole waited for: the position stays where it is.
+        if (gaps_.fill(seq)) member_.store->save_stream_gaps(room_, gaps_.ranges());
+        return;
+    }
     const auto digest = genuine ? crypto::blake2b(payload) : wire::Hash{};
     member_.store->save_stream_position(room_, {seq, receiver_ ? receiver_->head_epoch() : 0, digest});
     last_seq_ = seq;
@@ -399,6 +514,7 @@ void RoomClient::send_text(std::string_view text) {
         if (closed_) {
             if (!reconnect_) throw UserError("the relay closed the connection: " + close_reason_);
             reconnect();
+            if (closed_) throw UserError("not connected to the relay (leaving)");
         }
         if (removed_) throw UserError("you were removed from room " + room_name_ + "; message not sent", "", 5);
         if (blocked_) throw UserError(*blocked_ + "; message not sent", "", 6);
@@ -466,7 +582,10 @@ void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::
     // before this one was handled, this one is too, and the stream moves past
     // it (a restart does not fetch it again). Otherwise (we are still catching
     // up) the backlog will bring it: remember it as ours.
-    const bool next_in_stream = reader() && receiver_ && seq == last_seq_ + 1;
+    // Caught up, an Ack past the next number means the relay skipped what is
+    // between (it sends in order, and the Ack in place of our own Deliver).
+    const bool caught_up = reader() && receiver_ && joined_ && last_seq_ >= backlog_last_seq_;
+    const bool next_in_stream = reader() && receiver_ && (seq == last_seq_ + 1 || (caught_up && seq > last_seq_ && take_place(seq)));
     if (next_in_stream) advance_position(seq, envelope);
     tx.commit();
     if (next_in_stream) {
@@ -506,7 +625,7 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
         return;
     }
     if (relay_went_back(f.seq, f.envelope)) return;
-    if (f.seq <= last_seq_) return;  // already handled (a resumed stream overlaps)
+    if (!take_place(f.seq)) return;  // already handled (a resumed stream overlaps)
     if (is_own_stored_message(f)) {
         // What this process sent, back in a stream resumed after a reconnect:
         // ours and in history (with its Ack), not a reflection. Moves the

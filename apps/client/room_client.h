@@ -20,6 +20,7 @@
 #include "protocol/epoch.h"
 #include "protocol/keyring.h"
 #include "protocol/receiver.h"
+#include "protocol/stream_gaps.h"
 #include "store/history_cipher.h"
 #include "store/state_store.h"
 #include "wire/frames.h"
@@ -38,6 +39,9 @@ struct Member {
 struct Incoming {
     protocol::Delivery delivery;
     std::uint64_t seq = 0;
+    // Instead of a delivery: the relay's items `seq`..`missing_last` never
+    // came, though asked for again (withheld or lost; §6.2 "Gaps").
+    std::optional<std::uint64_t> missing_last;
 };
 
 class RoomClient {
@@ -55,6 +59,11 @@ public:
     void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
     void on_notice(NoticeHandler h) { on_notice_ = std::move(h); }
     void on_input(InputHandler h) { on_input_ = std::move(h); }
+    // Input that stops whatever waits for the relay (leaving: /quit, Ctrl-C,
+    // Ctrl-D): a reconnect gives up and a send fails at once; the input itself
+    // is still handled at the top level. Otherwise input waits for the top level.
+    void on_interrupt(std::function<bool(const Event&)> is_interrupt) { is_interrupt_ = std::move(is_interrupt); }
+    bool interrupted() const { return interrupted_; }
     EventQueue& events() { return events_; }
 
     // Connects, fetches the pinned chain in pages, verifies it against the
@@ -132,6 +141,16 @@ private:
     // it holds (Joined.first_seq - 1 on), dropping what was seen quietly.
     void rebase(std::uint64_t known, std::uint64_t first_seq, std::uint64_t last_seq);
     std::uint64_t known_seq();
+    // §6.2 "Gaps": whether the item numbered `seq` is still to be handled (the
+    // next, or one a hole waits for); records the hole a later number leaves,
+    // and counts the holes asked for again that the stream went past.
+    bool take_place(std::uint64_t seq);
+    // Holes given up on: one warning each.
+    void report_missing(const std::vector<protocol::GapRange>& ranges, const std::string& why);
+    void save_gaps_if_changed(const std::vector<protocol::GapRange>& before);
+    // From maintain(): a stream that stalled short of what was announced, and
+    // holes to ask for again (on a fresh connection, once caught up).
+    void check_gaps();
     // A Deliver of a message this process sent (own_stored_, or unacknowledged_).
     bool is_own_stored_message(const wire::Deliver& f) const;
     void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
@@ -194,6 +213,8 @@ private:
     };
     std::optional<Verify> verify_at_;
     bool verify_ = true;  // off after one rebase by digest: a relay cannot make us re-read again and again
+    protocol::StreamGaps gaps_;  // numbers below last_seq_ the relay skipped (stored with the position)
+    std::chrono::steady_clock::time_point last_progress_{};  // the last item or Joined
     std::uint64_t backlog_first_seq_ = 1;      // Joined.first_seq of the current connection
     // Messages this process sent that the relay numbered above last_seq_ while
     // we were still catching up (seq -> envelope): the backlog brings them back.
@@ -223,6 +244,8 @@ private:
     DeliveryHandler on_delivery_;
     NoticeHandler on_notice_;
     InputHandler on_input_;
+    std::function<bool(const Event&)> is_interrupt_;
+    bool interrupted_ = false;  // latched: the user is leaving
 };
 
 }  // namespace parley::client

@@ -279,7 +279,7 @@ void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
 void RoomClient::handle_new_head(const wire::NewHead& f) {
     if (!chain_ || f.room != room_ || f.genesis != chain_->genesis_hash()) return;
     if (reader() && relay_went_back(f.seq, f.record)) return;
-    if (reader() && f.seq <= last_seq_) return;  // handled already (the item a join asks for again to compare)
+    if (reader() && !take_place(f.seq)) return;  // handled already (the item a join asks for again to compare)
     // A NewHead we ignore still takes its place in the stream: otherwise a
     // resumed join would fetch the same bad item again, and again. The relay
     // may have moved on (and unsubscribed us): joining again fetches and
@@ -287,7 +287,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     auto skip = [&](const std::string& why) {
         notice("warning: " + why + "; ignored");
         joined_ = false;
-        if (reader() && f.seq > last_seq_) advance_position(f.seq, f.record, false);
+        if (reader()) advance_position(f.seq, f.record, false);
     };
     auto decoded = wire::decode_record(f.record);
     if (!decoded.record) {
@@ -300,7 +300,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     // Its place in the stream: messages after it belong to its epoch.
     auto advance_stream = [&] {
         if (receiver_ && epoch > receiver_->head_epoch()) receiver_->set_stream_epoch(epoch);
-        if (reader() && f.seq > last_seq_) advance_position(f.seq, f.record);
+        if (reader()) advance_position(f.seq, f.record);
     };
     if (epoch <= chain_->head().epoch) {
         // One we hold: our own rekey echoed, or a catch-up passing it.

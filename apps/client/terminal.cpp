@@ -2,13 +2,27 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
 
 namespace parley::client {
 
 namespace {
 constexpr const char* prompt = "> ";
+
+// The terminal's settings before chat changed them, for a signal that ends the
+// process (kill, a closed terminal): put back before the default action runs,
+// so the shell gets its echo back. tcsetattr is async-signal-safe.
+termios g_restore{};
+volatile std::sig_atomic_t g_restore_set = 0;
+constexpr int fatal_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+
+void restore_and_die(int sig) {
+    if (g_restore_set) ::tcsetattr(STDIN_FILENO, TCSANOW, &g_restore);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
 }
+}  // namespace
 
 Terminal::Terminal(EventQueue& events) {
     input_->events = &events;
@@ -18,6 +32,9 @@ Terminal::Terminal(EventQueue& events) {
         raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO | ISIG);
         raw.c_cc[VMIN] = 1;
         raw.c_cc[VTIME] = 0;
+        g_restore = saved_;
+        g_restore_set = 1;
+        for (int sig : fatal_signals) std::signal(sig, restore_and_die);
         ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
     } else {
         tty_ = false;
@@ -31,6 +48,8 @@ Terminal::~Terminal() {
     }
     if (tty_) {
         ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+        g_restore_set = 0;
+        for (int sig : fatal_signals) std::signal(sig, SIG_DFL);
         std::cout << "\r\x1b[K" << std::flush;
     }
     // The reader blocks in read(); it is detached rather than joined, and the

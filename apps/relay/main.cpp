@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "config/cli_errors.h"
 #include "relay/admission.h"
 #include "relay/listen_address.h"
 #include "relay/relay_limits.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     using namespace parley::relay;
 
     CLI::App app{"parley-relay: the relay for Parley end-to-end-encrypted group chat"};
+    app.set_version_flag("--version", "parley-relay " PARLEY_VERSION);
     std::string listen;
     std::string cert_file;
     std::string key_file;
@@ -135,7 +137,11 @@ int main(int argc, char** argv) {
                    "records in one page of a room's chain (at least one record)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{4} << 20))
         ->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return parley::config::usage_error(app, e, "parley-relay");
+    }
     if (!founders_file.empty() && open_rooms) {
         std::fprintf(stderr, "parley-relay: --founders and --open-rooms exclude each other\n"
                              "hint: pick one: only the listed keys create rooms, or anyone does\n");

@@ -68,6 +68,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "digest BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS rebases (room BLOB PRIMARY KEY, history_shift INTEGER NOT NULL, "
              "reread_until INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS stream_gaps (room BLOB NOT NULL, first INTEGER NOT NULL, "
+             "last INTEGER NOT NULL, asked INTEGER NOT NULL, PRIMARY KEY (room, first))");
         exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
              "ops INTEGER NOT NULL, mem_kib INTEGER NOT NULL, check_value BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
@@ -315,6 +317,36 @@ void StateStore::rebase_stream(const wire::RoomId& room, const StreamPosition& p
     step_done(db_, path_, shift.get());
     auto forget = prepare(db_, path_, "DELETE FROM stream_digests WHERE room=?", [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
     step_done(db_, path_, forget.get());
+    save_stream_gaps(room, {});  // everything is read again
+    tx.commit();
+}
+
+std::vector<protocol::GapRange> StateStore::stream_gaps(const wire::RoomId& room) {
+    std::vector<protocol::GapRange> gaps;
+    auto st = prepare(db_, path_, "SELECT first, last, asked FROM stream_gaps WHERE room=? ORDER BY first",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    while (step_row(db_, path_, st.get())) {
+        gaps.push_back({static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+                        static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)),
+                        static_cast<std::uint32_t>(sqlite3_column_int64(st.get(), 2)), false});
+    }
+    return gaps;
+}
+
+void StateStore::save_stream_gaps(const wire::RoomId& room, const std::vector<protocol::GapRange>& gaps) {
+    Transaction tx(*this);
+    auto forget = prepare(db_, path_, "DELETE FROM stream_gaps WHERE room=?", [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    step_done(db_, path_, forget.get());
+    for (const auto& g : gaps) {
+        auto st = prepare(db_, path_, "INSERT INTO stream_gaps (room, first, last, asked) VALUES (?, ?, ?, ?)",
+                          [&](sqlite3_stmt* s) {
+                              bind_blob(s, 1, room);
+                              sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(g.first));
+                              sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(g.last));
+                              sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(g.asked));
+                          });
+        step_done(db_, path_, st.get());
+    }
     tx.commit();
 }
 
@@ -418,14 +450,23 @@ std::vector<std::pair<std::uint64_t, Bytes>> StateStore::load_history(const wire
     return rows;
 }
 
-StateStore::Transaction::Transaction(StateStore& store) : store_(store) { store_.exec("BEGIN IMMEDIATE"); }
+// Nested: only the outermost begins and commits (an inner one that ends
+// without commit() leaves the outer to roll back, as its exception passes).
+StateStore::Transaction::Transaction(StateStore& store) : store_(store) {
+    if (store_.tx_depth_ == 0) store_.exec("BEGIN IMMEDIATE");
+    ++store_.tx_depth_;
+}
 
 StateStore::Transaction::~Transaction() {
-    if (!done_) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!done_) {
+        --store_.tx_depth_;
+        if (store_.tx_depth_ == 0) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
 }
 
 void StateStore::Transaction::commit() {
-    store_.exec("COMMIT");
+    if (store_.tx_depth_ == 1) store_.exec("COMMIT");
+    --store_.tx_depth_;
     done_ = true;
 }
 

@@ -16,6 +16,7 @@
 
 #include "protocol/epoch.h"
 #include "protocol/replay.h"
+#include "protocol/stream_gaps.h"
 
 namespace parley::store {
 
@@ -91,6 +92,11 @@ public:
     };
     void rebase_stream(const wire::RoomId& room, const StreamPosition& position, const Rebase& rebase);
     Rebase rebase(const wire::RoomId& room);
+    // Numbers below the stream position the relay skipped and has not sent
+    // yet (protocol/stream_gaps.h): kept with the position, so whichever
+    // process reads next asks for them again.
+    std::vector<protocol::GapRange> stream_gaps(const wire::RoomId& room);
+    void save_stream_gaps(const wire::RoomId& room, const std::vector<protocol::GapRange>& gaps);
 
     // What `parley history` needs to derive a room's history key offline: the
     // room's Argon2id salt and parameters (public: every record carries them)
@@ -129,6 +135,7 @@ public:
     };
 
 private:
+    int tx_depth_ = 0;  // Transactions open (nested ones join the outermost)
     void exec(const char* sql);
     std::int64_t query_int(const char* sql);
     sqlite3* db_ = nullptr;

@@ -510,7 +510,7 @@ class User:
         argv = ["fingerprint", "--dir", str(self.dir)] + ([name] if name else [])
         return self.case.run_parley(argv, env=self.env(), name=f"{self.name}-fingerprint")
 
-    def listen(self, room: str, server: str, count: int, timeout: float = 40.0,
+    def listen(self, room: str, server: str, count: int, timeout: Optional[float] = 40.0,
                ca: Optional[Path] = None, password: Optional[str] = None,
                wait_joined: bool = True, auto_join: bool = True) -> "Listener":
         if auto_join:
@@ -525,14 +525,17 @@ class Listener:
     """`parley listen` in the background, printing one JSON object per line."""
 
     JOINED_RE = re.compile(r"joined")
+    NO_TIMEOUT_WAIT_S = 60.0
 
-    def __init__(self, user: User, room: str, server: str, count: int, timeout: float,
+    def __init__(self, user: User, room: str, server: str, count: int, timeout: Optional[float],
                  ca: Optional[Path], password: Optional[str]):
+        # timeout None: no --timeout (listen waits for its count for good); the
+        # test then waits at most NO_TIMEOUT_WAIT_S for it.
         self.user = user
         self.count = count
-        self.timeout = timeout
-        argv = ([args().parley, "listen"] + user.room_args(room, server, ca) +
-                ["--count", str(count), "--timeout", str(int(timeout))])
+        self.timeout = timeout if timeout is not None else self.NO_TIMEOUT_WAIT_S
+        argv = ([args().parley, "listen"] + user.room_args(room, server, ca) + ["--count", str(count)] +
+                (["--timeout", str(int(timeout))] if timeout is not None else []))
         self.proc = Proc(user.case, f"{user.name}-listen", argv, user.env(password))
         self._result: Optional[Result] = None
 

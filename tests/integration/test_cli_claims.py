@@ -44,6 +44,70 @@ def test_listen_to_missing_room_exits_4(t):
         assert "joined" not in result.stderr, f"listener says it joined\n  {result.describe()}"
 
 
+def test_listen_without_timeout_waits_for_its_count(t):
+    """`listen --count 1` with no --timeout waits however long it takes (a bot's
+    loop): it neither times out at once nor after a while, and exits 0 with the message."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates")
+        listener = users["bob"].listen(ROOM, relay.url, count=1, timeout=None)
+        # Still waiting a moment after its join (the bug: exit 3 "timeout after 0
+        # message(s)" at once), then the message comes.
+        time.sleep(1.5)
+        assert listener.proc.running(), f"listen without --timeout exited early\n  {listener.finish().describe()}"
+        users["alice"].send(ROOM, relay.url, ["for the bot"]).expect_ok("alice sends")
+        result = listener.finish()
+        result.expect_ok("listen without --timeout")
+        assert [m["text"] for m in listener.messages()] == ["for the bot"], result.describe()
+
+
+def test_chat_can_be_left_while_the_relay_is_down(t):
+    """With the relay gone, `chat` keeps trying to reconnect; /quit, and the end of
+    its input (Ctrl-D), still leave at once with exit 0 (they used to wait for the
+    relay to come back)."""
+    with t.relay() as relay:
+        users = t.make_users(["alice"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates")
+        for how in ("/quit", "end of input"):
+            chat = users["alice"].start("chat", ROOM, relay.url)
+            chat.wait_for_stdout(re.compile("joined room"), 30, "chat joined")
+            relay.stop()
+            chat.wait_for_stdout(re.compile("reconnecting"), 30, "chat notices the relay is gone")
+            if how == "/quit":
+                chat.write_stdin("/quit\n")
+            else:
+                chat.write_stdin("", close=True)
+            result = chat.wait(5, f"chat after {how} with the relay down")
+            result.expect_ok(f"chat left with {how} while the relay was down")
+            relay.start()
+
+
+def test_usage_errors_exit_2_with_the_parley_prefix_and_both_programs_have_version(t):
+    """A mistake on the command line exits 2 (README: "2 usage"), says `parley: error:`
+    and hints at --help, for both programs; --version prints the version and exits 0;
+    --help lists the exit codes."""
+    cases = [
+        ([harness.args().parley, "listen", "--room", "x"], "parley", "--user is required"),
+        ([harness.args().parley, "send", "--user", "a", "--frobnicate"], "parley", "frobnicate"),
+        ([harness.args().parley], "parley", "subcommand"),
+        ([harness.args().parley, "listen", "--user", "a", "--count", "many"], "parley", "many"),
+        ([harness.args().relay, "--listen", "127.0.0.1:0", "--no-such-flag"], "parley-relay", "no-such-flag"),
+        ([harness.args().relay, "--listen", "127.0.0.1:0", "--threads", "0"], "parley-relay", "threads"),
+    ]
+    for argv, program, words in cases:
+        result = t.run(argv, name="usage")
+        assert result.returncode == 2, f"{argv[1:]}: expected exit 2 (usage)\n  {result.describe()}"
+        assert result.stderr.startswith(f"{program}: error: "), f"{argv[1:]}: no prefix\n  {result.describe()}"
+        assert words in result.stderr and f"hint: {program}" in result.stderr, result.describe()
+    for exe, program in ((harness.args().parley, "parley"), (harness.args().relay, "parley-relay")):
+        result = t.run([exe, "--version"], name="version")
+        result.expect_ok(f"{program} --version")
+        assert re.fullmatch(rf"{program} \d+\.\d+\.\d+\n", result.stdout), result.describe()
+    help_text = t.run([harness.args().parley, "--help"], name="help")
+    help_text.expect_ok("parley --help")
+    assert "exit codes: 0 done, 1 error, 2 usage, 3 timeout" in help_text.stdout, help_text.describe()
+
+
 def test_removed_member_exits_5(t):
     with t.relay() as relay:
         users = t.make_users(["alice", "bob", "charlie"])
@@ -304,6 +368,9 @@ def test_settings_file_beside_the_key(t):
 if __name__ == "__main__":
     harness.main([
         test_listen_to_missing_room_exits_4,
+        test_listen_without_timeout_waits_for_its_count,
+        test_chat_can_be_left_while_the_relay_is_down,
+        test_usage_errors_exit_2_with_the_parley_prefix_and_both_programs_have_version,
         test_removed_member_exits_5,
         test_client_disables_core_dumps,
         test_password_sources,

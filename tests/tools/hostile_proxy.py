@@ -21,12 +21,18 @@ release them later (reorder) and call `conn.inject_to_client(bytes)` /
 `conn.inject_to_relay(bytes)`, also from other threads. Every frame each side
 sent, and every frame the proxy passed on, is recorded in `conn.log`.
 
-Sequence numbers: by default the proxy multiplies the relay's sequence numbers
-by SEQ_STRIDE on the way to the client (Deliver, NewHead, Ack, Joined) and
-divides the client's `Join.after_seq` on the way back. The client drops a
-Deliver whose sequence number is not above the last it handled (§6.2), so a
-relay that injects frames must number them: with the stride, `seq + 1` after a
-real frame is free and never collides with the relay's next real one.
+Sequence numbers: hooks, `conn.log` and injected frames speak "stride
+space": the relay's numbers times SEQ_STRIDE (Deliver, NewHead, Ack, Joined),
+so `seq + 1` after a real frame is free for an injected one and never collides
+with the relay's next real one. On the wire the client gets dense numbers, as
+a relay that numbers its own injections would send them (a client asks again
+for a hole in the numbering, §6.2, so the stride itself must not show): per
+client label and chain (a SeqView), each frame takes its number when the proxy
+sends it, in order; a real item keeps its distance from the one before it (a
+dropped Deliver leaves its hole), an injected one after everything sent takes
+the next number, and one below what was sent takes an old number. Joined is
+predicted the same way, and the client's `Join.after_seq` is mapped back to the
+relay's numbers.
 
 WebSocket (RFC 6455): the server-side handshake (Sec-WebSocket-Accept =
 base64(sha1(key + GUID))), the client-side handshake to the relay, masked
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import hashlib
 import os
 import struct
@@ -554,6 +561,8 @@ class Conn:
             await asyncio.sleep(delay)
         self.log.append(LogEntry(time.monotonic(), direction, "sent", data))
         target = self.client if direction == "r2c" else self.relay
+        if direction == "r2c":
+            data = self.proxy._densify(self, data)
         if target is not None:
             await target.send(OP_BINARY, data)
 
@@ -576,6 +585,43 @@ class Conn:
 Hook = Callable[[Conn, bytes], Optional[list]]
 
 
+class SeqView:
+    """One client's numbering of one chain through the proxy: stride-space
+    numbers (see the module's docstring) to the dense ones on the wire."""
+
+    def __init__(self, stride: int):
+        self.stride = stride
+        self.sent: list = []   # (stride-space number, dense number) sent, sorted by the first
+
+    def _below(self, x: int) -> tuple:
+        i = bisect.bisect_right(self.sent, (x, float("inf"))) - 1
+        return self.sent[i] if i >= 0 else (0, 0)
+
+    def dense(self, x: int, record: bool = True) -> int:
+        x0, d0 = self._below(x)
+        if x0 == x and self.sent:
+            return d0
+        if x % self.stride == 0:
+            d = d0 + (x // self.stride - x0 // self.stride)  # a real item: its distance from the one below
+        elif not self.sent or x > self.sent[-1][0]:
+            d = max(d for _, d in self.sent) + 1 if self.sent else 1  # injected after all sent: the next number
+        else:
+            d = d0  # injected among what was sent: an old number
+        if record:
+            bisect.insort(self.sent, (x, d))
+        return d
+
+    def relay_after(self, after: int) -> int:
+        """The relay's number to resume after, for a client that handled `after`."""
+        best = None
+        for x, d in self.sent:
+            if d <= after and (best is None or d >= best[1]):
+                best = (x, d)
+        if best is None:
+            return after
+        return best[0] // self.stride + (after - best[1])
+
+
 class HostileProxy:
     def __init__(self, relay_host: str, relay_port: int, seq_stride: int = SEQ_STRIDE):
         self.relay_host = relay_host
@@ -589,6 +635,7 @@ class HostileProxy:
         self._thread: Optional[threading.Thread] = None
         self._servers: list = []
         self._next_id = 0
+        self._views: dict = {}   # (label, genesis) -> SeqView
 
     # ---- lifecycle (called from the test thread)
 
@@ -758,6 +805,28 @@ class HostileProxy:
                 else:
                     await conn._emit(direction, item)
 
+    def _view(self, conn: Conn) -> SeqView:
+        key = (conn.label, conn.genesis)
+        if key not in self._views:
+            self._views[key] = SeqView(self.seq_stride)
+        return self._views[key]
+
+    def _densify(self, conn: Conn, data: bytes) -> bytes:
+        f = parse_frame(data)
+        if f is None or f.type not in (DELIVER, NEW_HEAD, ACK, JOINED):
+            return data
+        view = self._view(conn)
+        if f.type == JOINED:
+            last = f.last_seq
+            f.last_seq = view.dense(last, record=False) if last else 0
+            if f.first_seq > 0:
+                # Stride space sends first_seq as (F - 1) * stride + 1: F's own number, predicted.
+                real_first = (f.first_seq - 1) // self.seq_stride + 1
+                f.first_seq = view.dense(real_first * self.seq_stride, record=False)
+        else:
+            f.seq = view.dense(f.seq)
+        return f.encode()
+
     def _renumber(self, conn: Conn, direction: str, data: bytes) -> bytes:
         f = parse_frame(data)
         if f is None:
@@ -768,8 +837,8 @@ class HostileProxy:
             if f.type == JOIN:
                 if conn.reader is None:
                     conn.reader = f.after_seq != NO_BACKLOG
-                if f.after_seq != NO_BACKLOG and self.seq_stride != 1:
-                    f.after_seq //= self.seq_stride
+                if f.after_seq != NO_BACKLOG:
+                    f.after_seq = self._view(conn).relay_after(f.after_seq)
                     return f.encode()
             return data
         s = self.seq_stride

@@ -193,6 +193,44 @@ TEST_F(StateStoreTest, SentCountersOnlyMoveForwardAndPersist) {
     EXPECT_FALSE(s.sent_highest(crypto::random_array<wire::session_id_bytes>(), record0_));
 }
 
+TEST_F(StateStoreTest, StreamGapsPersistPerRoomAndARebaseForgetsThem) {
+    wire::RoomId room{}, other{};
+    room.fill(1);
+    other.fill(2);
+    {
+        StateStore s(file());
+        s.save_stream_gaps(room, {{3, 5, 1, true}, {9, 9, 0, false}});
+        s.save_stream_gaps(other, {{7, 8, 0, false}});
+    }
+    StateStore s(file());
+    const std::vector<protocol::GapRange> want{{3, 5, 1, false}, {9, 9, 0, false}};
+    EXPECT_EQ(s.stream_gaps(room), want);
+    s.save_stream_gaps(room, {{4, 5, 1, false}});
+    EXPECT_EQ(s.stream_gaps(room), (std::vector<protocol::GapRange>{{4, 5, 1, false}}));
+    s.rebase_stream(room, {0, 0, {}}, {10, 12});
+    EXPECT_TRUE(s.stream_gaps(room).empty());
+    EXPECT_EQ(s.stream_gaps(other), (std::vector<protocol::GapRange>{{7, 8, 0, false}}));
+}
+
+TEST_F(StateStoreTest, NestedTransactionsCommitOnceAndRollBackTogether) {
+    wire::RoomId room{};
+    room.fill(3);
+    StateStore s(file());
+    {
+        StateStore::Transaction outer(s);
+        s.save_stream_gaps(room, {{1, 2, 0, false}});  // opens and commits an inner one
+        EXPECT_EQ(s.stream_gaps(room).size(), 1u);
+    }  // the outer one ends without commit(): rolled back, the inner write with it
+    EXPECT_TRUE(s.stream_gaps(room).empty());
+    {
+        StateStore::Transaction outer(s);
+        s.save_stream_gaps(room, {{1, 2, 0, false}});
+        outer.commit();
+    }
+    StateStore peek(file());
+    EXPECT_EQ(peek.stream_gaps(room), (std::vector<protocol::GapRange>{{1, 2, 0, false}}));
+}
+
 TEST_F(StateStoreTest, VerifiedMarksPersist) {
     auto bob = test::new_identity().public_key;
     auto charlie = test::new_identity().public_key;
