@@ -147,7 +147,7 @@ int cmd_chat(RoomOptions& o) {
     auto s = make_session(o, RoomUse::existing);
     auto& client = *s->client;
     client.on_notice([](const std::string& line) { std::cerr << "parley: " << line << "\n"; });
-    client.open();
+    client.open(o.retry());
 
     Terminal term(client.events());
     Chat chat(*s, term);

@@ -121,17 +121,43 @@ int cmd_send(RoomOptions& o) {
     auto s = make_session(o, RoomUse::existing);
     s->client->on_notice(print_notice);
     s->client->set_reconnect(true, std::chrono::seconds(60));  // resend what was not acknowledged
-    s->client->open();  // no delivery handler: this process only sends
+    s->client->open(o.retry());  // no delivery handler: this process only sends
     for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
+    // Each line is sent on its own: one too long is skipped (and named), the
+    // rest still go; if the relay cannot be reached any more, what was
+    // accepted and where it stopped are said. Line numbers count every input line.
     std::string line;
-    std::size_t sent = 0;
+    std::size_t sent = 0, number = 0;
+    std::vector<std::size_t> too_long;
+    auto accepted = [&] {
+        return "parley: " + std::to_string(sent) + " message" + (sent == 1 ? "" : "s") + " accepted by the relay";
+    };
     while (std::getline(std::cin, line)) {
+        ++number;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
-        s->client->send_text(line);
+        if (line.size() > wire::max_plaintext_bytes) {
+            print_notice("line " + std::to_string(number) + " not sent: too long (" + std::to_string(line.size()) +
+                         " bytes, at most " + std::to_string(wire::max_plaintext_bytes) + ")");
+            too_long.push_back(number);
+            continue;
+        }
+        try {
+            s->client->send_text(line);
+        } catch (const UserError&) {
+            std::cerr << accepted() << "; line " << number << " and any after it were not sent\n";
+            throw;
+        }
         ++sent;
     }
-    std::cerr << "parley: " << sent << " message" << (sent == 1 ? "" : "s") << " accepted by the relay\n";
+    std::cerr << accepted() << "\n";
+    if (!too_long.empty()) {
+        std::string list;
+        for (auto n : too_long) list += (list.empty() ? "" : ", ") + std::to_string(n);
+        throw UserError("not sent (too long): line" + std::string(too_long.size() == 1 ? " " : "s ") + list,
+                        "split long text over several lines; a message holds at most " +
+                            std::to_string(wire::max_plaintext_bytes) + " bytes");
+    }
     return 0;
 }
 
@@ -160,8 +186,11 @@ nlohmann::json delivery_json(const RoomClient& client, const Incoming& in) {
     return j;
 }
 
+// Written and flushed, or an error: the stream position moves on only after
+// the line is out (RoomClient::handle_deliver commits after this returns).
 static void print_json(const nlohmann::json& j) {
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    if (!std::cout) throw UserError("cannot write to standard output");
 }
 
 int cmd_listen(RoomOptions& o, const ListenOptions& l) {
@@ -188,7 +217,9 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
         print_json(delivery_json(client, in));
         if (in.delivery.accepted) ++delivered;
     });
-    client.open();
+    // Trying a relay that is away at start counts against --timeout too.
+    client.open(l.timeout_s ? std::min(o.retry(), std::chrono::seconds(static_cast<std::int64_t>(*l.timeout_s) + 1))
+                            : o.retry());
     client.join();
     std::cerr << "parley: joined room " << o.room << " at epoch " << client.chain().head().epoch
               << ", room code " << client.room_code() << "\n";

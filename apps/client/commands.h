@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct RoomOptions {
     std::string config;  // --config; empty: DIR/parley.toml if it exists
     std::string invite;  // `join INVITE`, or invite = "..." in parley.toml
     PasswordSource password;
+    // send, listen, chat: how long to keep trying a relay that cannot be reached at start.
+    unsigned retry_s = 60;
+    std::chrono::seconds retry() const { return std::chrono::seconds(retry_s); }
 };
 
 struct ListenOptions {

@@ -116,6 +116,11 @@ int main(int argc, char** argv) {
     ListenOptions listen_opts;
     auto* listen = app.add_subcommand("listen", "print each message as one JSON line");
     add_room_flags(listen, room);
+    for (auto* cmd : {chat, send, listen}) {
+        cmd->add_option("--retry", room.retry_s,
+                        "keep trying a relay that cannot be reached at start for this many seconds (default 60)")
+            ->check(CLI::Range(0u, 86400u));
+    }
     listen->add_option("--count", listen_opts.count, "exit after this many messages");
     listen->add_option("--timeout", listen_opts.timeout_s, "exit after this many seconds (exit code 3)");
     RekeyOptions rekey_opts;

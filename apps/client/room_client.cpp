@@ -64,10 +64,14 @@ void RoomClient::connect() {
     events_.drop_generations_before(gen);
     if (net_) net_->close();
     net_ = std::make_unique<net::Client>(endpoint_, options_);
+    connect_failed_for_good_ = false;
     try {
         net_->connect(
             [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
             [this, gen](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason), gen}); });
+    } catch (const net::ConnectError& e) {
+        connect_failed_for_good_ = e.permanent();
+        throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
     } catch (const std::exception& e) {
         throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
     }
@@ -94,7 +98,7 @@ void RoomClient::reconnect() {
             notice("reconnected; resumed after message " + std::to_string(last_seq_));
             return;
         } catch (const UserError& e) {
-            if (removed_ || blocked_) throw;
+            if (removed_ || blocked_ || connect_failed_for_good_) throw;
             if (interrupted_) return;
             if (clock::now() >= give_up) throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
         }
@@ -309,8 +313,7 @@ std::vector<Bytes> RoomClient::fetch_chain(const wire::Hash& genesis) {
     }
 }
 
-void RoomClient::open() {
-    connect();
+void RoomClient::open(std::chrono::seconds retry) {
     // Where this device's reading stopped (not the pin: a process that only
     // sends or rekeys moves the pin without reading).
     const auto position = member_.store->stream_position(room_);
@@ -318,13 +321,29 @@ void RoomClient::open() {
     last_digest_ = position.digest;
     stream_start_epoch_ = position.epoch;
     gaps_ = protocol::StreamGaps(member_.store->stream_gaps(room_));
-    try {
-        refresh_chain();
-    } catch (const UserError&) {
-        // A connection that dropped while the chain was on its way (a relay
-        // restarting) is like any other drop for a client that reconnects.
-        if (!closed_ || !reconnect_ || removed_ || blocked_) throw;
-        reconnect();
+    // A relay that cannot be reached (refused, TLS, a restart in progress) or
+    // that drops the connection while the chain is on its way is tried again
+    // with backoff for `retry`; anything it answers is final.
+    using clock = std::chrono::steady_clock;
+    const auto give_up = clock::now() + retry;
+    auto backoff = 250ms;
+    for (bool first = true;; first = false) {
+        bool connected = false;
+        try {
+            connect();
+            connected = true;
+            refresh_chain();
+            return;
+        } catch (const UserError& e) {
+            if ((connected && !closed_) || connect_failed_for_good_ || removed_ || blocked_ || interrupted_) throw;
+            if (clock::now() + backoff >= give_up) throw;
+            if (first)
+                notice(std::string("cannot reach the relay (") + e.what() + "); trying again for up to " +
+                       std::to_string(retry.count()) + " s");
+            pump_until([] { return false; }, backoff);
+            if (interrupted_) throw;
+            backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
+        }
     }
 }
 
@@ -644,10 +663,13 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
         member_.store->add_history(room_, e.seq, history_->seal(room_, e));
     }
     advance_position(f.seq, f.envelope, d.accepted);
-    tx.commit();
-    forget_own_messages_up_to(f.seq);
+    // Shown before the position is committed: a reader that dies while it
+    // writes the line (listen | head) gets the message again next time,
+    // rather than never (an exception from the handler rolls it back too).
     const bool seen_before_the_relay_went_back = !d.accepted && (d.replay || d.stale) && f.seq <= reread_until_;
     if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);
+    tx.commit();
+    forget_own_messages_up_to(f.seq);
 }
 
 }  // namespace parley::client

@@ -67,8 +67,9 @@ public:
     EventQueue& events() { return events_; }
 
     // Connects, fetches the pinned chain in pages, verifies it against the
-    // pin and adopts its head. Throws UserError.
-    void open();
+    // pin and adopts its head; a relay that cannot be reached is tried again
+    // for `retry`. Throws UserError.
+    void open(std::chrono::seconds retry = std::chrono::seconds(0));
     // Connects and creates the room: a genesis whose roster is every key in
     // public_keys/, published under this client's (random) room id; pins it.
     void create();
@@ -241,6 +242,7 @@ private:
     std::set<std::uint64_t> outstanding_;
     bool closed_ = false;
     std::string close_reason_;
+    bool connect_failed_for_good_ = false;  // the last connect() failed so that trying again cannot help
     DeliveryHandler on_delivery_;
     NoticeHandler on_notice_;
     InputHandler on_input_;

@@ -86,7 +86,7 @@ public:
         while (!handshake_done_ && ioc_.run_one() > 0) {
         }
         if (!handshake_done_) handshake_error_ = "cannot connect to " + where() + ": internal error";
-        if (!handshake_error_.empty()) throw std::runtime_error(handshake_error_);
+        if (!handshake_error_.empty()) throw ConnectError(handshake_error_, handshake_permanent_);
         if (ioc_.stopped()) ioc_.restart();
         connected_ = true;
         do_read();
@@ -119,10 +119,10 @@ private:
         error_code ec;
         if (options_.ca_file.empty()) {
             tls_ctx_.set_default_verify_paths(ec);
-            if (ec) throw std::runtime_error("cannot load the system's trusted certificates: " + ec.message());
+            if (ec) throw ConnectError("cannot load the system's trusted certificates: " + ec.message(), true);
         } else {
             tls_ctx_.load_verify_file(options_.ca_file, ec);
-            if (ec) throw std::runtime_error("cannot read CA file " + options_.ca_file + ": " + ec.message());
+            if (ec) throw ConnectError("cannot read CA file " + options_.ca_file + ": " + ec.message(), true);
         }
         auto& ws = ws_.emplace<TlsWs>(ioc_, tls_ctx_);
         SSL* ssl = ws.next_layer().native_handle();
@@ -149,8 +149,9 @@ private:
 
     std::string where() const { return endpoint_.host + ":" + endpoint_.port; }
 
-    void fail_handshake(std::string message) {
+    void fail_handshake(std::string message, bool permanent = false) {
         handshake_error_ = std::move(message);
+        handshake_permanent_ = permanent;
         handshake_done_ = true;
     }
 
@@ -186,7 +187,8 @@ private:
                 long verify = SSL_get_verify_result(ws.next_layer().native_handle());
                 if (verify != X509_V_OK)
                     return fail_handshake("TLS certificate verification failed for " + to_url(endpoint_) +
-                                          ": " + X509_verify_cert_error_string(verify));
+                                              ": " + X509_verify_cert_error_string(verify),
+                                          true);
                 if (ec == beast::error::timeout)
                     return fail_handshake("TLS handshake with " + where() + " timed out");
                 return fail_handshake("TLS handshake with " + where() + " failed: " + lower(ec.message()));
@@ -280,6 +282,7 @@ private:
     FrameHandler on_frame_;
     CloseHandler on_close_;
     std::string handshake_error_;
+    bool handshake_permanent_ = false;  // trying again cannot help (net::ConnectError)
     bool handshake_done_ = false;  // connect()'s steps finished, well or not
     std::thread thread_;
 

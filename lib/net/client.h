@@ -12,11 +12,24 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace parley::net {
+
+// Client::connect failed. Permanent: trying again cannot help (the relay's
+// certificate does not verify, the CA file cannot be read); otherwise the
+// relay may just be away (refused, timed out, restarting mid-handshake).
+class ConnectError : public std::runtime_error {
+public:
+    ConnectError(const std::string& message, bool permanent) : std::runtime_error(message), permanent_(permanent) {}
+    bool permanent() const { return permanent_; }
+
+private:
+    bool permanent_;
+};
 
 struct Endpoint {
     bool tls = false;

@@ -9,6 +9,9 @@ import json
 import os
 import re
 import resource
+import select
+import signal
+import subprocess
 import sys
 import time
 
@@ -106,6 +109,52 @@ def test_usage_errors_exit_2_with_the_parley_prefix_and_both_programs_have_versi
     help_text = t.run([harness.args().parley, "--help"], name="help")
     help_text.expect_ok("parley --help")
     assert "exit codes: 0 done, 1 error, 2 usage, 3 timeout" in help_text.stdout, help_text.describe()
+
+
+def test_send_skips_and_names_a_line_too_long_and_sends_the_rest(t):
+    """README: a line over 64 KiB is not sent; `send` names it (by its input line
+    number), still sends the lines around it, and exits 1."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        users["alice"].create(ROOM, relay.url).expect_ok("alice creates")
+        lines = ["short one", "x" * (70 * 1024), "", "short three", "short four"]
+        result = users["alice"].run(["send"] + users["alice"].room_args(ROOM, relay.url),
+                                    stdin="".join(line + "\n" for line in lines))
+        assert result.returncode == 1, f"send with a line too long: expected exit 1\n  {result.describe()}"
+        assert "line 2 not sent: too long" in result.stderr, result.describe()
+        assert "3 messages accepted by the relay" in result.stderr, result.describe()
+        assert "not sent (too long): line 2" in result.stderr, result.describe()
+        listener = users["bob"].listen(ROOM, relay.url, count=3, timeout=30)
+        assert [m["text"] for m in listener.messages()] == ["short one", "short three", "short four"], (
+            listener.finish().describe())
+
+
+def test_listen_killed_by_a_closed_pipe_loses_nothing(t):
+    """`listen | head -1`: the reader of its output goes away, the next line kills
+    listen with SIGPIPE while it writes it. That message is not marked as read: the
+    next listen prints it."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        bob.ensure_joined(ROOM, relay.url)
+        argv = [harness.args().parley, "listen"] + bob.room_args(ROOM, relay.url) + ["--timeout", "60"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=bob.env())
+        try:
+            alice.send(ROOM, relay.url, ["first"]).expect_ok("alice sends")
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "bob's listener printed nothing in 30 s"
+            assert json.loads(proc.stdout.readline())["text"] == "first"
+            proc.stdout.close()  # as `head -1` exits
+            alice.send(ROOM, relay.url, ["second"]).expect_ok("alice sends again")
+            rc = proc.wait(30)
+            assert rc == -signal.SIGPIPE, f"listen exit {rc}, expected death by SIGPIPE"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stderr.close()
+        listener = bob.listen(ROOM, relay.url, count=1, timeout=30)
+        assert [m["text"] for m in listener.messages()] == ["second"], listener.finish().describe()
 
 
 def test_removed_member_exits_5(t):
@@ -371,6 +420,8 @@ if __name__ == "__main__":
         test_listen_without_timeout_waits_for_its_count,
         test_chat_can_be_left_while_the_relay_is_down,
         test_usage_errors_exit_2_with_the_parley_prefix_and_both_programs_have_version,
+        test_send_skips_and_names_a_line_too_long_and_sends_the_rest,
+        test_listen_killed_by_a_closed_pipe_loses_nothing,
         test_removed_member_exits_5,
         test_client_disables_core_dumps,
         test_password_sources,

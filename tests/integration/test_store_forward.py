@@ -113,6 +113,59 @@ def test_kill9_of_the_relay_loses_no_acknowledged_message(t):
         relay.stop()
 
 
+def test_send_rides_out_a_relay_killed_every_second(t):
+    """README: `send` exits 0 once every line was acknowledged, and keeps trying a relay
+    that is away (--retry, and a minute after a drop). With the relay killed (-9) and
+    started again on the same port every second, three members send four batches
+    each: every batch exits 0, and bob then gets every line exactly once."""
+    users = t.make_users(["alice", "bob", "charlie", "dave"])
+    senders = ["alice", "charlie", "dave"]
+    data = t.fresh_dir("shared-relay-data")
+    port = harness.free_port()
+    relay = t.relay(data=data, port=port).start()
+    url = relay.url
+    users["alice"].create(ROOM, url).expect_ok("alice creates the room")
+    for name in ("bob", "charlie", "dave"):
+        users[name].ensure_joined(ROOM, url)
+    waves = 4
+    batches = {name: [[f"{name} batch {b} line {i}" for i in range(20)] for b in range(waves)] for name in senders}
+    running = []
+    kills = 0
+    try:
+        # A wave of three sends (one per member) at a time, the next once it is
+        # done; the relay dies every second throughout, so every wave meets a kill.
+        deadline = time.monotonic() + 240
+        wave = 0
+        while wave < waves or any(p.running() for _, _, p in running):
+            assert time.monotonic() < deadline, "the sends did not finish in 240 s"
+            if wave < waves and not any(p.running() for _, _, p in running):
+                running += [(name, wave, users[name].start_send(ROOM, url, batches[name][wave], auto_join=False))
+                            for name in senders]
+                wave += 1
+            time.sleep(1.0)
+            relay.kill9()
+            kills += 1
+            relay = t.relay(data=data, port=port).start()
+        for name, b, proc in running:
+            proc.wait(10, f"{name}'s batch {b}").expect_ok(f"{name}'s batch {b} across {kills} relay kills")
+        expected = [(name, line) for name in senders for batch in batches[name] for line in batch]
+        listener = users["bob"].listen(ROOM, relay.url, count=len(expected), timeout=60)
+        got = texts(listener)
+        assert sorted(got) == sorted(expected), (
+            f"bob after {kills} kills: missing {[e for e in expected if e not in got][:5]}, "
+            f"duplicates {[g for g in got if got.count(g) > 1][:5]}")
+        for name in senders:  # each sender's lines in the order it sent them, batch by batch
+            mine = [line for who, line in got if who == name]
+            for batch in batches[name]:
+                positions = [mine.index(line) for line in batch]
+                assert positions == sorted(positions), f"{name}'s batch out of order: {mine}"
+        warned = [m for m in listener.lines() if m.get("status") != "ok"]
+        assert not warned, f"bob was warned about lines sent once: {warned[:3]}"
+        assert kills >= waves, f"the relay was killed only {kills} time(s): the test did not test"
+    finally:
+        relay.stop()
+
+
 def test_client_killed_and_restarted_resumes_without_gaps_or_duplicates(t):
     with t.relay() as relay:
         users = t.make_users(["alice", "bob"])
@@ -216,6 +269,7 @@ if __name__ == "__main__":
         test_offline_member_gets_what_was_said_once_in_order,
         test_relay_restart_keeps_rooms_and_messages,
         test_kill9_of_the_relay_loses_no_acknowledged_message,
+        test_send_rides_out_a_relay_killed_every_second,
         test_client_killed_and_restarted_resumes_without_gaps_or_duplicates,
         test_retention_prunes_and_the_client_says_what_expired,
         test_a_corrupt_state_file_is_a_clear_error,
