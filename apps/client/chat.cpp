@@ -147,7 +147,18 @@ int cmd_chat(RoomOptions& o) {
     auto s = make_session(o, RoomUse::existing);
     auto& client = *s->client;
     client.on_notice([](const std::string& line) { std::cerr << "parley: " << line << "\n"; });
-    client.open(o.retry());
+    // A mistyped password is asked for again (three tries), as a login would.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            client.open(o.retry());
+            break;
+        } catch (const WrongPassword& e) {
+            if (!s->password_prompted || attempt == 3) throw;
+            std::cerr << "parley: " << e.what() << "; try again\n";
+            s->password = read_password(o.password, o.room, false);
+            client.forget_room_secret();
+        }
+    }
 
     Terminal term(client.events());
     Chat chat(*s, term);

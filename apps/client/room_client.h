@@ -101,6 +101,13 @@ public:
     // Handles at most one event.
     void pump_once(std::chrono::milliseconds wait);
 
+    // After a WrongPassword from open(): the Session's password was replaced;
+    // the next open() derives the room secret from it.
+    void forget_room_secret() {
+        room_secret_.reset();
+        password_confirmed_ = false;
+    }
+
     bool removed() const { return removed_; }
     // Set when the room cannot be used safely any more (a fork, a bad record).
     const std::optional<std::string>& blocked() const { return blocked_; }

@@ -135,8 +135,8 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
                                 " does not match the room password its earlier epochs matched",
                             "that member's client wrote a bad record; tell them");
         }
-        throw UserError("wrong room password for room " + room_name_,
-                        "the password does not match the one the room was created with");
+        throw WrongPassword("wrong room password for room " + room_name_,
+                            "the password does not match the one the room was created with");
     }
     password_confirmed_ = true;
     EpochState state;

@@ -147,6 +147,9 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     auto endpoint = net::parse_url(server, url_error);
     if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
     o.server = server;
+    const char* env_password = std::getenv("PARLEY_PASSWORD");
+    s->password_prompted = !o.password.argv_password && o.password.file.empty() &&
+                           (env_password == nullptr || *env_password == '\0');
     s->password = read_password(o.password, o.room, use == RoomUse::create);
 
     net::Client::Options net_options;

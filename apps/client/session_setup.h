@@ -14,6 +14,7 @@ struct Session {
     protocol::Keyring keyring;
     std::unique_ptr<store::StateStore> store;
     crypto::SecretBuffer password;
+    bool password_prompted = false;  // typed at the prompt: may be asked again
     std::unique_ptr<RoomClient> client;
 };
 

@@ -22,6 +22,12 @@ private:
     int exit_code_;
 };
 
+// The room password does not open the room (its first epoch's token check).
+class WrongPassword : public UserError {
+public:
+    using UserError::UserError;
+};
+
 // The relay answered a request with an Error frame.
 class RelayRefused : public UserError {
 public:

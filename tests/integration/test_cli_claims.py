@@ -7,12 +7,14 @@ terminal escape sequences from other members reaching the terminal.
 """
 import json
 import os
+import pty
 import re
 import resource
 import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 
 sys.dont_write_bytecode = True
@@ -155,6 +157,89 @@ def test_listen_killed_by_a_closed_pipe_loses_nothing(t):
             proc.stderr.close()
         listener = bob.listen(ROOM, relay.url, count=1, timeout=30)
         assert [m["text"] for m in listener.messages()] == ["second"], listener.finish().describe()
+
+
+def run_in_pty(argv, env, script, timeout=30.0):
+    """argv in a new pseudo-terminal, which is its controlling terminal (so the
+    /dev/tty password prompt works); `script` is [(regex awaited in everything
+    printed so far, then: text to type, a signal number to send, or None)].
+    Returns (output, exit code, the terminal's local modes after the exit)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    out = b""
+    reaped = False
+
+    def read_some(wait):
+        nonlocal out
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            return True
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child is gone
+            data = b""
+        out += data
+        return bool(data)
+
+    try:
+        for pattern, reply in script:
+            deadline = time.monotonic() + timeout
+            while not re.search(pattern, out.decode(errors="replace")):
+                assert time.monotonic() < deadline, f"waited {timeout:.0f}s for {pattern!r}; got:\n{out.decode(errors='replace')}"
+                assert read_some(0.2), f"ended before {pattern!r}; got:\n{out.decode(errors='replace')}"
+            if isinstance(reply, str):
+                os.write(fd, reply.encode())
+            elif reply is not None:
+                os.kill(pid, reply)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                reaped = True
+                return out.decode(errors="replace"), os.waitstatus_to_exitcode(status), termios.tcgetattr(fd)[3]
+            assert time.monotonic() < deadline, f"did not exit; got:\n{out.decode(errors='replace')}"
+            read_some(0.1)
+    finally:
+        if not reaped and not os.waitpid(pid, os.WNOHANG)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_chat_asks_again_for_a_mistyped_password(t):
+    """In a real terminal, `chat` with a wrong password at the prompt says so and asks
+    again (it used to exit); the right one then opens the room."""
+    with t.relay() as relay:
+        users = t.make_users(["alice"])
+        alice = users["alice"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        out, code, _ = run_in_pty(argv, no_password_env(t), [
+            (r"room password for claims: ", "not the password\n"),
+            (r"wrong room password for room claims; try again[\s\S]*room password for claims: ",
+             alice.password + "\n"),
+            (r"joined room claims", "/quit\r"),
+        ])
+        assert code == 0, f"chat exit {code}\n{out}"
+
+
+def test_chat_killed_gives_the_terminal_back(t):
+    """`chat` turns echo off while it edits the line itself; killed (SIGTERM, SIGHUP),
+    it turns it back on before it dies, so the shell is usable afterwards."""
+    with t.relay() as relay:
+        users = t.make_users(["alice"])
+        alice = users["alice"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            out, code, lflag = run_in_pty(argv, alice.env(), [(r"joined room claims", sig)])
+            assert code == -sig, f"chat after signal {sig}: exit {code}\n{out}"
+            assert lflag & termios.ECHO and lflag & termios.ICANON, (
+                f"after signal {sig} the terminal was left without echo or line editing\n{out}")
 
 
 def test_removed_member_exits_5(t):
@@ -422,6 +507,8 @@ if __name__ == "__main__":
         test_usage_errors_exit_2_with_the_parley_prefix_and_both_programs_have_version,
         test_send_skips_and_names_a_line_too_long_and_sends_the_rest,
         test_listen_killed_by_a_closed_pipe_loses_nothing,
+        test_chat_asks_again_for_a_mistyped_password,
+        test_chat_killed_gives_the_terminal_back,
         test_removed_member_exits_5,
         test_client_disables_core_dumps,
         test_password_sources,
