@@ -13,6 +13,9 @@ namespace parley::client {
 namespace {
 
 constexpr std::size_t recent_history_lines = 20;
+// Pending lines are sealed like history rows, numbered above every relay
+// number, so a pending row never opens as a history row or the other way.
+constexpr std::uint64_t outbox_row_base = std::uint64_t{1} << 63;
 
 constexpr const char* help_text =
     "commands:\n"
@@ -62,6 +65,16 @@ public:
         term_.print(line);
     }
 
+    // Input while the client waits for the relay (reconnecting, sending): a
+    // line is queued at once and shown as pending; leaving stops the wait.
+    RoomClient::EarlyInput early(const Event& e) {
+        if (e.kind == Event::Kind::input_eof || (e.kind == Event::Kind::input_line && e.text == "/quit"))
+            return RoomClient::EarlyInput::leave;
+        if (e.kind != Event::Kind::input_line || e.text.empty() || e.text[0] == '/') return RoomClient::EarlyInput::wait;
+        queue(e.text);
+        return RoomClient::EarlyInput::taken;
+    }
+
     void handle(const Event& e) {
         if (e.kind == Event::Kind::input_eof) {
             quit_ = true;
@@ -70,12 +83,20 @@ public:
         const std::string& line = e.text;
         if (line.empty()) return;
         if (line[0] != '/') {
+            // After what is still pending, in order; straight out when connected.
+            if (!client_.connected() || pending_ > 0) {
+                queue(line);
+                return;
+            }
             try {
                 client_.send_text(line);
-                term_.print(clock_time(now_ms()) + " " + s_.client->display_name(s_.identity.public_key) + ": " +
-                            printable(line));
+                term_.print(clock_time(now_ms()) + " " + own_name() + ": " + printable(line));
             } catch (const UserError& err) {
-                term_.print(std::string("!! not sent: ") + err.what());
+                if (client_.connected() || line.size() > wire::max_plaintext_bytes || client_.removed() ||
+                    client_.blocked())
+                    term_.print(std::string("!! not sent: ") + err.what());
+                else
+                    queue(line);  // the relay went away meanwhile
             }
             return;
         }
@@ -92,6 +113,42 @@ public:
     }
 
     bool quit() const { return quit_ || client_.closed() || client_.removed() || client_.blocked(); }
+
+    // Lines queued by an earlier chat that ended while the relay was away.
+    void announce_pending() {
+        pending_ = s_.store->load_outbox(client_.room_id()).size();
+        if (pending_ > 0)
+            term_.print("-- " + std::to_string(pending_) + " line(s) typed while the relay was away are pending; "
+                        "sent once it is reachable");
+    }
+
+    // Sends what is pending, oldest first, while the relay is there; each is
+    // removed from the queue once the relay acknowledged it.
+    void flush() {
+        if (pending_ == 0 || !client_.connected() || quit_) return;
+        const auto& room = client_.room_id();
+        for (const auto& [id, sealed] : s_.store->load_outbox(room)) {
+            auto entry = client_.history().open(room, outbox_row_base + id, sealed);
+            if (!entry) {
+                term_.print("!! a pending line does not open (damaged state file?); dropped");
+                s_.store->remove_outbox(room, id);
+                --pending_;
+                continue;
+            }
+            try {
+                client_.send_text(entry->text);
+            } catch (const UserError& err) {
+                if (!client_.connected() || client_.interrupted()) return;  // later, on the next connection
+                term_.print(std::string("!! not sent: ") + err.what());
+            }
+            s_.store->remove_outbox(room, id);
+            --pending_;
+            term_.print(clock_time(now_ms()) + " " + own_name() + ": " + printable(entry->text) + "  (typed " +
+                        clock_time(entry->timestamp_ms) + ", sent now)");
+        }
+    }
+
+    std::size_t pending() const { return pending_; }
 
 private:
     void who() {
@@ -135,10 +192,29 @@ private:
         }
     }
 
+    std::string own_name() const { return client_.display_name(s_.identity.public_key); }
+
+    // Kept in the state file (sealed like history) until the relay has it.
+    void queue(const std::string& line) {
+        if (line.size() > wire::max_plaintext_bytes) {
+            term_.print("!! not sent: message too long (" + std::to_string(line.size()) + " bytes, at most " +
+                        std::to_string(wire::max_plaintext_bytes) + ")");
+            return;
+        }
+        const auto& room = client_.room_id();
+        const auto typed = now_ms();
+        s_.store->add_outbox(room, [&](std::uint64_t id) {
+            return client_.history().seal(room, {outbox_row_base + id, s_.identity.public_key, 0, 0, typed, true, line});
+        });
+        ++pending_;
+        term_.print(clock_time(typed) + " " + own_name() + " (pending, not connected): " + printable(line));
+    }
+
     Session& s_;
     RoomClient& client_;
     Terminal& term_;
     bool quit_ = false;
+    std::size_t pending_ = 0;
 };
 
 }  // namespace
@@ -162,10 +238,9 @@ int cmd_chat(RoomOptions& o) {
 
     Terminal term(client.events());
     Chat chat(*s, term);
-    // Leaving works while the relay is away too (a reconnect gives up at once).
-    client.on_interrupt([](const Event& e) {
-        return e.kind == Event::Kind::input_eof || (e.kind == Event::Kind::input_line && e.text == "/quit");
-    });
+    // Leaving works while the relay is away too (a reconnect gives up at once),
+    // and a line typed meanwhile is queued at once.
+    client.on_early_input([&chat](const Event& e) { return chat.early(e); });
     client.on_notice([&term](const std::string& line) { term.print("-- " + line); });
     client.on_delivery([&chat](const Incoming& in) { chat.show(in); });
     client.on_input([&chat](const Event& e) { chat.handle(e); });
@@ -184,7 +259,16 @@ int cmd_chat(RoomOptions& o) {
     for (const auto& line : client.roster_differences()) term.print("-- note: " + line);
     term.start();
     client.set_reconnect(true);
-    client.run_until([&chat] { return chat.quit(); }, std::chrono::hours(24 * 365));
+    chat.announce_pending();
+    client.run_until(
+        [&chat] {
+            chat.flush();
+            return chat.quit();
+        },
+        std::chrono::hours(24 * 365));
+    if (chat.pending() > 0)
+        std::cerr << "parley: " << chat.pending()
+                  << " line(s) typed while the relay was away are not sent yet; the next chat sends them\n";
     if (client.removed()) return 5;
     if (client.blocked()) return 6;
     if (client.closed()) {

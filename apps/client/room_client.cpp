@@ -197,9 +197,13 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
             // Input typed while we wait for the relay is handled afterwards, at
             // the top level, never inside another command; but leaving stops
             // the wait (pump_until returns, a reconnect gives up).
-            if (is_interrupt_ && is_interrupt_(*event)) interrupted_ = true;
-            if (depth_ > 0) deferred_input_.push_back(std::move(*event));
-            else if (on_input_) on_input_(*event);
+            if (depth_ > 0) {
+                const auto early = early_input_ ? early_input_(*event) : EarlyInput::wait;
+                if (early == EarlyInput::leave) interrupted_ = true;
+                if (early != EarlyInput::taken) deferred_input_.push_back(std::move(*event));
+            } else if (on_input_) {
+                on_input_(*event);
+            }
             break;
     }
 }

@@ -59,11 +59,16 @@ public:
     void on_delivery(DeliveryHandler h) { on_delivery_ = std::move(h); }
     void on_notice(NoticeHandler h) { on_notice_ = std::move(h); }
     void on_input(InputHandler h) { on_input_ = std::move(h); }
-    // Input that stops whatever waits for the relay (leaving: /quit, Ctrl-C,
-    // Ctrl-D): a reconnect gives up and a send fails at once; the input itself
-    // is still handled at the top level. Otherwise input waits for the top level.
-    void on_interrupt(std::function<bool(const Event&)> is_interrupt) { is_interrupt_ = std::move(is_interrupt); }
+    // Input that arrives while the client waits for the relay (a reconnect, a
+    // send): `wait` keeps it for the top level (on_input, afterwards); `taken`
+    // means the handler dealt with it (chat queues a line typed offline);
+    // `leave` (/quit, Ctrl-C, Ctrl-D) also stops the wait: a reconnect gives
+    // up and a send fails at once, and the input still reaches the top level.
+    enum class EarlyInput { wait, taken, leave };
+    void on_early_input(std::function<EarlyInput(const Event&)> h) { early_input_ = std::move(h); }
     bool interrupted() const { return interrupted_; }
+    // Joined on a live connection: a send now goes straight out.
+    bool connected() const { return joined_ && !closed_; }
     EventQueue& events() { return events_; }
 
     // Connects, fetches the pinned chain in pages, verifies it against the
@@ -253,7 +258,7 @@ private:
     DeliveryHandler on_delivery_;
     NoticeHandler on_notice_;
     InputHandler on_input_;
-    std::function<bool(const Event&)> is_interrupt_;
+    std::function<EarlyInput(const Event&)> early_input_;
     bool interrupted_ = false;  // latched: the user is leaving
 };
 

@@ -70,6 +70,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "reread_until INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS stream_gaps (room BLOB NOT NULL, first INTEGER NOT NULL, "
              "last INTEGER NOT NULL, asked INTEGER NOT NULL, PRIMARY KEY (room, first))");
+        exec("CREATE TABLE IF NOT EXISTS outbox (room BLOB NOT NULL, id INTEGER NOT NULL, sealed BLOB NOT NULL, "
+             "PRIMARY KEY (room, id))");
         exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
              "ops INTEGER NOT NULL, mem_kib INTEGER NOT NULL, check_value BLOB NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
@@ -448,6 +450,43 @@ std::vector<std::pair<std::uint64_t, Bytes>> StateStore::load_history(const wire
         rows.emplace_back(static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)), std::move(sealed));
     }
     return rows;
+}
+
+std::uint64_t StateStore::add_outbox(const wire::RoomId& room, const std::function<Bytes(std::uint64_t)>& seal) {
+    Transaction tx(*this);
+    auto next = prepare(db_, path_, "SELECT coalesce(max(id), 0) + 1 FROM outbox WHERE room=?",
+                        [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    if (!step_row(db_, path_, next.get())) throw StoreError("cannot number a pending message in " + path_);
+    const auto id = static_cast<std::uint64_t>(sqlite3_column_int64(next.get(), 0));
+    const Bytes sealed = seal(id);
+    auto st = prepare(db_, path_, "INSERT INTO outbox (room, id, sealed) VALUES (?, ?, ?)", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(id));
+        bind_blob(s, 3, sealed);
+    });
+    step_done(db_, path_, st.get());
+    tx.commit();
+    return id;
+}
+
+std::vector<std::pair<std::uint64_t, Bytes>> StateStore::load_outbox(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT id, sealed FROM outbox WHERE room=? ORDER BY id",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
+    std::vector<std::pair<std::uint64_t, Bytes>> rows;
+    while (step_row(db_, path_, st.get())) {
+        auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 1));
+        rows.emplace_back(static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+                          Bytes(data, data + sqlite3_column_bytes(st.get(), 1)));
+    }
+    return rows;
+}
+
+void StateStore::remove_outbox(const wire::RoomId& room, std::uint64_t id) {
+    auto st = prepare(db_, path_, "DELETE FROM outbox WHERE room=? AND id=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(id));
+    });
+    step_done(db_, path_, st.get());
 }
 
 // Nested: only the outermost begins and commits (an inner one that ends

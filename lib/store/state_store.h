@@ -8,6 +8,7 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -97,6 +98,13 @@ public:
     // process reads next asks for them again.
     std::vector<protocol::GapRange> stream_gaps(const wire::RoomId& room);
     void save_stream_gaps(const wire::RoomId& room, const std::vector<protocol::GapRange>& gaps);
+
+    // Lines typed in chat while the relay was away, until they are sent: sealed
+    // like history rows (the caller's `seal` gets the new row's id, which
+    // the seal binds). Ids grow per room from 1.
+    std::uint64_t add_outbox(const wire::RoomId& room, const std::function<Bytes(std::uint64_t)>& seal);
+    std::vector<std::pair<std::uint64_t, Bytes>> load_outbox(const wire::RoomId& room);
+    void remove_outbox(const wire::RoomId& room, std::uint64_t id);
 
     // What `parley history` needs to derive a room's history key offline: the
     // room's Argon2id salt and parameters (public: every record carries them)

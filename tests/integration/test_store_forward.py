@@ -166,6 +166,59 @@ def test_send_rides_out_a_relay_killed_every_second(t):
         relay.stop()
 
 
+def test_chat_line_typed_while_the_relay_is_away_is_kept_and_sent_when_it_returns(t):
+    """A line typed in `chat` while the relay is away is shown as pending at once,
+    kept in the state file, and sent once the relay is back: by the same chat when it
+    reconnects, or by the next chat if the first one was left meanwhile. bob gets
+    each line exactly once."""
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    data = t.fresh_dir("shared-relay-data")
+    port = harness.free_port()
+    relay = t.relay(data=data, port=port).start()
+    try:
+        alice.create(ROOM, relay.url).expect_ok("alice creates the room")
+        bob.ensure_joined(ROOM, relay.url)
+
+        def start_chat():
+            proc = harness.Proc(t, "alice-chat", [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url),
+                                alice.env(), stdin_pipe=True)
+            proc.wait_for_stdout(re.compile(r"joined room"), 30, "alice's chat joins")
+            return proc
+
+        chat = start_chat()
+        relay.stop()
+        chat.wait_for_stdout(re.compile(r"reconnecting"), 30, "alice's chat notices the relay is gone")
+        chat.write_stdin("typed while away\n")
+        chat.wait_for_stdout(re.compile(r"\(pending, not connected\): typed while away"), 10,
+                             "the line shown as pending at once")
+        relay = t.relay(data=data, port=port).start()
+        chat.wait_for_stdout(re.compile(r"typed while away  \(typed [0-9:]+, sent now\)"), 40,
+                             "the pending line sent after the reconnect")
+
+        relay.stop()
+        chat.wait_for_stdout(re.compile(r"reconnecting[\s\S]*reconnecting"), 30, "alice's chat loses the relay again")
+        chat.write_stdin("typed before leaving\n")
+        chat.wait_for_stdout(re.compile(r"\(pending, not connected\): typed before leaving"), 10, "pending again")
+        chat.write_stdin("/quit\n", close=True)
+        left = chat.wait(10, "alice's chat left while the relay is away")
+        left.expect_ok("alice's chat")
+        assert "1 line(s) typed while the relay was away are not sent yet" in left.stderr, left.describe()
+
+        relay = t.relay(data=data, port=port).start()
+        chat = start_chat()
+        chat.wait_for_stdout(re.compile(r"typed before leaving  \(typed [0-9:]+, sent now\)"), 30,
+                             "the next chat sends what the last one left pending")
+        chat.write_stdin("/quit\n", close=True)
+        chat.wait(harness.COMMAND_TIMEOUT_S, "alice's second chat").expect_ok("alice's second chat")
+
+        listener = bob.listen(ROOM, relay.url, count=2, timeout=30)
+        expect_exactly(texts(listener), [("alice", "typed while away"), ("alice", "typed before leaving")],
+                       "bob")
+    finally:
+        relay.stop()
+
+
 def test_client_killed_and_restarted_resumes_without_gaps_or_duplicates(t):
     with t.relay() as relay:
         users = t.make_users(["alice", "bob"])
@@ -274,4 +327,5 @@ if __name__ == "__main__":
         test_retention_prunes_and_the_client_says_what_expired,
         test_a_corrupt_state_file_is_a_clear_error,
         test_chat_across_a_relay_restart_shows_no_warning_for_its_own_messages,
+        test_chat_line_typed_while_the_relay_is_away_is_kept_and_sent_when_it_returns,
     ])

@@ -231,6 +231,35 @@ TEST_F(StateStoreTest, NestedTransactionsCommitOnceAndRollBackTogether) {
     EXPECT_EQ(peek.stream_gaps(room), (std::vector<protocol::GapRange>{{1, 2, 0, false}}));
 }
 
+TEST_F(StateStoreTest, OutboxKeepsPendingLinesInOrderUntilRemoved) {
+    wire::RoomId room{}, other{};
+    room.fill(4);
+    other.fill(5);
+    std::vector<std::uint64_t> ids_seen;
+    auto seal_with = [&](std::uint8_t tag) {
+        return [&ids_seen, tag](std::uint64_t id) {
+            ids_seen.push_back(id);
+            return Bytes{tag, static_cast<std::uint8_t>(id)};
+        };
+    };
+    {
+        StateStore s(file());
+        EXPECT_EQ(s.add_outbox(room, seal_with(0xa1)), 1u);
+        EXPECT_EQ(s.add_outbox(room, seal_with(0xa2)), 2u);
+        EXPECT_EQ(s.add_outbox(other, seal_with(0xb1)), 1u);
+    }
+    EXPECT_EQ(ids_seen, (std::vector<std::uint64_t>{1, 2, 1}));  // the seal is given the row's id
+    StateStore s(file());
+    auto rows = s.load_outbox(room);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0], (std::pair<std::uint64_t, Bytes>{1, Bytes{0xa1, 1}}));
+    EXPECT_EQ(rows[1], (std::pair<std::uint64_t, Bytes>{2, Bytes{0xa2, 2}}));
+    s.remove_outbox(room, 1);
+    EXPECT_EQ(s.load_outbox(room).size(), 1u);
+    EXPECT_EQ(s.add_outbox(room, seal_with(0xa3)), 3u);  // numbers keep growing past what is queued
+    EXPECT_EQ(s.load_outbox(other).size(), 1u);
+}
+
 TEST_F(StateStoreTest, VerifiedMarksPersist) {
     auto bob = test::new_identity().public_key;
     auto charlie = test::new_identity().public_key;
