@@ -1,4 +1,5 @@
 // `parley chat`: the interactive line interface.
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <sstream>
@@ -80,24 +81,33 @@ public:
             quit_ = true;
             return;
         }
+        if (e.kind == Event::Kind::input_paste) {
+            paste_ = e.text;
+            const auto lines = std::count(paste_.begin(), paste_.end(), '\n') + 1;
+            term_.print("-- you pasted " + std::to_string(lines) +
+                        " lines: send them as that many messages? y and Enter sends, anything else drops them");
+            return;
+        }
         const std::string& line = e.text;
-        if (line.empty()) return;
-        if (line[0] != '/') {
-            // After what is still pending, in order; straight out when connected.
-            if (!client_.connected() || pending_ > 0) {
-                queue(line);
+        if (!paste_.empty()) {
+            // The answer to the paste question.
+            std::string pasted;
+            std::swap(pasted, paste_);
+            if (line != "y" && line != "yes") {
+                term_.print("-- paste dropped");
                 return;
             }
-            try {
-                client_.send_text(line);
-                term_.print(clock_time(now_ms()) + " " + own_name() + ": " + printable(line));
-            } catch (const UserError& err) {
-                if (client_.connected() || line.size() > wire::max_plaintext_bytes || client_.removed() ||
-                    client_.blocked())
-                    term_.print(std::string("!! not sent: ") + err.what());
-                else
-                    queue(line);  // the relay went away meanwhile
+            // Each pasted line is text, even one that starts with '/'.
+            std::size_t from = 0;
+            for (std::size_t nl = 0; nl != std::string::npos; from = nl + 1) {
+                nl = pasted.find('\n', from);
+                say(pasted.substr(from, nl == std::string::npos ? nl : nl - from));
             }
+            return;
+        }
+        if (line.empty()) return;
+        if (line[0] != '/') {
+            say(line);
             return;
         }
         std::istringstream in(line);
@@ -143,7 +153,7 @@ public:
             }
             s_.store->remove_outbox(room, id);
             --pending_;
-            term_.print(clock_time(now_ms()) + " " + own_name() + ": " + printable(entry->text) + "  (typed " +
+            term_.print(clock_time(now_ms()) + " " + own_name() + " (you): " + printable(entry->text) + "  (typed " +
                         clock_time(entry->timestamp_ms) + ", sent now)");
         }
     }
@@ -194,6 +204,25 @@ private:
 
     std::string own_name() const { return client_.display_name(s_.identity.public_key); }
 
+    // One message: after what is still pending, in order; straight out when connected.
+    void say(const std::string& line) {
+        if (line.empty()) return;
+        if (!client_.connected() || pending_ > 0) {
+            queue(line);
+            return;
+        }
+        try {
+            client_.send_text(line);
+            term_.print(clock_time(now_ms()) + " " + own_name() + " (you): " + printable(line));
+        } catch (const UserError& err) {
+            if (client_.connected() || line.size() > wire::max_plaintext_bytes || client_.removed() ||
+                client_.blocked())
+                term_.print(std::string("!! not sent: ") + err.what());
+            else
+                queue(line);  // the relay went away meanwhile
+        }
+    }
+
     // Kept in the state file (sealed like history) until the relay has it.
     void queue(const std::string& line) {
         if (line.size() > wire::max_plaintext_bytes) {
@@ -215,6 +244,7 @@ private:
     Terminal& term_;
     bool quit_ = false;
     std::size_t pending_ = 0;
+    std::string paste_;  // a paste waiting for its y/n
 };
 
 }  // namespace

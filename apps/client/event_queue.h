@@ -25,7 +25,8 @@
 namespace parley::client {
 
 struct Event {
-    enum class Kind { frame, closed, input_line, input_eof } kind = Kind::frame;
+    // input_paste: several lines pasted at once (text: them, '\n' between), to confirm.
+    enum class Kind { frame, closed, input_line, input_eof, input_paste } kind = Kind::frame;
     Bytes frame;
     std::string text;              // closed: reason; input_line: the line
     std::uint64_t generation = 0;  // which connection a frame or close came from

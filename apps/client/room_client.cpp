@@ -193,6 +193,7 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
             close_reason_ = event->text;
             break;
         case Event::Kind::input_line:
+        case Event::Kind::input_paste:
         case Event::Kind::input_eof:
             // Input typed while we wait for the relay is handled afterwards, at
             // the top level, never inside another command; but leaving stops

@@ -1,9 +1,12 @@
 #include "terminal.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <iostream>
+#include <vector>
 
 namespace parley::client {
 
@@ -18,7 +21,11 @@ volatile std::sig_atomic_t g_restore_set = 0;
 constexpr int fatal_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
 
 void restore_and_die(int sig) {
-    if (g_restore_set) ::tcsetattr(STDIN_FILENO, TCSANOW, &g_restore);
+    if (g_restore_set) {
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &g_restore);
+        constexpr char no_bracketed_paste[] = "\x1b[?2004l";
+        (void)!::write(STDOUT_FILENO, no_bracketed_paste, sizeof no_bracketed_paste - 1);
+    }
     std::signal(sig, SIG_DFL);
     std::raise(sig);
 }
@@ -50,7 +57,7 @@ Terminal::~Terminal() {
         ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
         g_restore_set = 0;
         for (int sig : fatal_signals) std::signal(sig, SIG_DFL);
-        std::cout << "\r\x1b[K" << std::flush;
+        std::cout << "\x1b[?2004l\r\x1b[K" << std::flush;
     }
     // The reader blocks in read(); it is detached rather than joined, and the
     // process exits right after.
@@ -60,13 +67,24 @@ Terminal::~Terminal() {
 void Terminal::start() {
     reader_ = tty_ ? std::thread(read_tty, input_) : std::thread(read_lines, input_);
     if (tty_) {
+        std::cout << "\x1b[?2004h";  // bracketed paste: a paste arrives marked, not as typed keys
         std::lock_guard lock(input_->mutex);
         redraw_locked(*input_);
     }
 }
 
+// The input line on one row, however long it is: what fits in the terminal's
+// width (read again each time, so a resize shows at the next redraw), the
+// cursor placed where it is in the text.
 void Terminal::redraw_locked(const Input& in) {
-    std::cout << "\r\x1b[K" << prompt << in.line << std::flush;
+    winsize ws{};
+    const std::size_t columns = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    const std::size_t prompt_width = std::char_traits<char>::length(prompt);
+    const auto view = in.editor.view(columns > prompt_width + 2 ? columns - prompt_width : 2);
+    std::cout << "\r\x1b[K" << prompt << view.text << "\r";
+    const auto to = prompt_width + view.column;
+    if (to > 0) std::cout << "\x1b[" << to << "C";
+    std::cout << std::flush;
 }
 
 void Terminal::print(const std::string& line) {
@@ -90,31 +108,114 @@ void Terminal::read_lines(const std::shared_ptr<Input>& in) {
     if (in->events) in->events->push({Event::Kind::input_eof, {}, {}});
 }
 
+void Terminal::paste_locked(Input& in, const std::string& pasted) {
+    std::string text = pasted;
+    for (auto& c : text)
+        if (c == '\r') c = '\n';
+    std::vector<std::string> lines;
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1) {
+        if (nl > from) lines.push_back(text.substr(from, nl - from));
+    }
+    const std::string tail = text.substr(from);  // no newline after it: stays in the line being typed
+    if (lines.empty()) {
+        in.editor.insert(tail);
+        return;
+    }
+    // The first pasted line completes what was being typed.
+    in.editor.insert(lines.front());
+    lines.front() = *in.editor.key(LineEditor::Key::enter);
+    if (lines.size() > paste_confirm_lines) {
+        std::string joined;
+        for (const auto& l : lines) joined += (joined.empty() ? "" : "\n") + l;
+        in.events->push({Event::Kind::input_paste, {}, joined});
+    } else {
+        for (auto& l : lines) in.events->push({Event::Kind::input_line, {}, l});
+    }
+    in.editor.insert(tail);
+}
+
 void Terminal::read_tty(const std::shared_ptr<Input>& in) {
+    // Keys as terminals send them: ESC [ (or ESC O) then parameters and a final
+    // byte; a bracketed paste between ESC [ 200 ~ and ESC [ 201 ~.
+    auto read_byte = [](char& c) {
+        for (;;) {
+            const auto n = ::read(STDIN_FILENO, &c, 1);
+            if (n == 1) return true;
+            if (n < 0 && errno == EINTR) continue;
+            return false;
+        }
+    };
     char c = 0;
-    std::string& line = in->line;
-    while (::read(STDIN_FILENO, &c, 1) == 1) {
-        std::lock_guard lock(in->mutex);
-        if (!in->events) return;
-        if (c == '\r' || c == '\n') {
-            in->events->push({Event::Kind::input_line, {}, line});
-            line.clear();
-        } else if (c == 0x7f || c == 0x08) {  // backspace: drop one UTF-8 character
-            while (!line.empty() && (static_cast<unsigned char>(line.back()) & 0xc0) == 0x80) line.pop_back();
-            if (!line.empty()) line.pop_back();
-        } else if (c == 0x03 || (c == 0x04 && line.empty())) {  // Ctrl-C, Ctrl-D
-            in->events->push({Event::Kind::input_eof, {}, {}});
-            return;
-        } else if (c == 0x1b) {  // escape sequence (arrow keys...): not supported, skip it
-            char seq = 0;
-            if (::read(STDIN_FILENO, &seq, 1) == 1 && (seq == '[' || seq == 'O')) {
-                while (::read(STDIN_FILENO, &seq, 1) == 1 && !(seq >= 0x40 && seq <= 0x7e)) {
+    while (read_byte(c)) {
+        std::string sequence;
+        if (c == 0x1b) {
+            char next = 0;
+            if (!read_byte(next)) break;
+            if (next == '[' || next == 'O') {
+                char b = 0;
+                while (read_byte(b)) {
+                    sequence.push_back(b);
+                    if (b >= 0x40 && b <= 0x7e) break;
                 }
             }
-        } else if (c == 0x15) {  // Ctrl-U
-            line.clear();
+            if (sequence == "200~") {
+                // Everything up to ESC [ 201 ~ is pasted text, not keys.
+                std::string pasted;
+                const std::string end = "\x1b[201~";
+                char p = 0;
+                while (read_byte(p)) {
+                    pasted.push_back(p);
+                    if (pasted.size() >= end.size() && pasted.compare(pasted.size() - end.size(), end.size(), end) == 0) {
+                        pasted.resize(pasted.size() - end.size());
+                        break;
+                    }
+                }
+                std::lock_guard lock(in->mutex);
+                if (!in->events) return;
+                paste_locked(*in, pasted);
+                redraw_locked(*in);
+                continue;
+            }
+        }
+        std::lock_guard lock(in->mutex);
+        if (!in->events) return;
+        auto& ed = in->editor;
+        using K = LineEditor::Key;
+        if (c == 0x1b) {
+            if (sequence == "D") ed.key(K::left);
+            else if (sequence == "C") ed.key(K::right);
+            else if (sequence == "A") ed.key(K::up);
+            else if (sequence == "B") ed.key(K::down);
+            else if (sequence == "H" || sequence == "1~" || sequence == "7~") ed.key(K::home);
+            else if (sequence == "F" || sequence == "4~" || sequence == "8~") ed.key(K::end);
+            else if (sequence == "3~") ed.key(K::del);
+            // anything else (function keys, Alt-x): ignored
+        } else if (c == '\r' || c == '\n') {
+            in->events->push({Event::Kind::input_line, {}, *ed.key(K::enter)});
+        } else if (c == 0x7f || c == 0x08) {
+            ed.key(K::backspace);
+        } else if (c == 0x03 || (c == 0x04 && ed.text().empty())) {  // Ctrl-C, Ctrl-D
+            in->events->push({Event::Kind::input_eof, {}, {}});
+            return;
+        } else if (c == 0x04) {
+            ed.key(K::del);
+        } else if (c == 0x01) {
+            ed.key(K::home);
+        } else if (c == 0x05) {
+            ed.key(K::end);
+        } else if (c == 0x02) {
+            ed.key(K::left);
+        } else if (c == 0x06) {
+            ed.key(K::right);
+        } else if (c == 0x0b) {
+            ed.key(K::kill_to_end);
+        } else if (c == 0x15) {
+            ed.key(K::kill_to_start);
+        } else if (c == 0x17) {
+            ed.key(K::kill_word);
         } else if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') {
-            line.push_back(c);
+            ed.insert(std::string_view(&c, 1));
         }
         redraw_locked(*in);
     }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "event_queue.h"
+#include "line_editor.h"
 
 namespace parley::client {
 
@@ -25,6 +26,12 @@ public:
     void start();
     // Prints one line above the input line.
     void print(const std::string& line);
+    // A real terminal (colours, bell and title make sense), not a pipe.
+    bool tty() const { return tty_; }
+
+    // A paste of more lines than this is not sent line by line at once: it
+    // arrives as one input_paste event, and chat asks first.
+    static constexpr std::size_t paste_confirm_lines = 3;
 
 private:
     // What the input thread shares with the Terminal. The thread is detached
@@ -35,8 +42,11 @@ private:
     struct Input {
         std::mutex mutex;
         EventQueue* events = nullptr;  // null once the Terminal is gone
-        std::string line;              // what is being typed (TTY mode)
+        LineEditor editor;             // what is being typed (TTY mode)
     };
+    // The bytes of one bracketed paste (TTY mode): up to paste_confirm_lines
+    // lines go out as lines, more as one input_paste event.
+    static void paste_locked(Input& in, const std::string& pasted);
     static void read_tty(const std::shared_ptr<Input>& in);
     static void read_lines(const std::shared_ptr<Input>& in);
     static void redraw_locked(const Input& in);

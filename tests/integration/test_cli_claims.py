@@ -6,12 +6,14 @@ terminal escape sequences from other members reaching the terminal.
 (`listen --timeout` exiting 3 is covered in test_three_members.py.)
 """
 import json
+import fcntl
 import os
 import pty
 import re
 import resource
 import select
 import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -170,6 +172,7 @@ def run_in_pty(argv, env, script, timeout=30.0):
             os.execve(argv[0], argv, env)
         finally:
             os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # 80 columns
     out = b""
     reaped = False
 
@@ -192,7 +195,8 @@ def run_in_pty(argv, env, script, timeout=30.0):
                 assert time.monotonic() < deadline, f"waited {timeout:.0f}s for {pattern!r}; got:\n{out.decode(errors='replace')}"
                 assert read_some(0.2), f"ended before {pattern!r}; got:\n{out.decode(errors='replace')}"
             if isinstance(reply, str):
-                os.write(fd, reply.encode())
+                for i in range(0, len(reply), 64):  # as typed: a few bytes at a time
+                    os.write(fd, reply[i:i + 64].encode())
             elif reply is not None:
                 os.kill(pid, reply)
         deadline = time.monotonic() + timeout
@@ -225,6 +229,34 @@ def test_chat_asks_again_for_a_mistyped_password(t):
             (r"joined room claims", "/quit\r"),
         ])
         assert code == 0, f"chat exit {code}\n{out}"
+
+
+def test_chat_input_line_in_a_real_terminal(t):
+    """In an 80-column terminal: a 300-character line is drawn on one row, scrolled
+    sideways (it used to be printed again, whole and wrapped, on every key); a paste
+    of five lines is not sent until confirmed; own messages say (you)."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice = users["alice"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        long_line = "".join(chr(ord("a") + i % 26) for i in range(300))
+        paste = "\x1b[200~p1\np2\np3\np4\np5\n\x1b[201~"
+        out, code, _ = run_in_pty(argv, alice.env(), [
+            (r"joined room claims", long_line),
+            (re.escape(long_line[-60:]), "\r"),
+            (re.escape("(you): " + long_line), paste),
+            (r"you pasted 5 lines", "y\r"),
+            (r"\(you\): p5", "/quit\r"),
+        ])
+        assert code == 0, f"chat exit {code}\n{out}"
+        # Every redraw of the input line ("\r ESC[K > ...") fits in the 80 columns.
+        drawn = [seg.split("\r")[0] for seg in out.split("\r\x1b[K> ")[1:]]
+        assert drawn and max(len(d) for d in drawn) <= 79, f"an input line wider than the terminal: {max(drawn, key=len)!r}"
+        assert re.search(r"\(you\): " + long_line, out), "the long line was not sent whole"
+        bob_listener = users["bob"].listen(ROOM, relay.url, count=6, timeout=30)
+        assert [m["text"] for m in bob_listener.messages()] == [long_line, "p1", "p2", "p3", "p4", "p5"], (
+            bob_listener.finish().describe())
 
 
 def test_chat_killed_gives_the_terminal_back(t):
@@ -509,6 +541,7 @@ if __name__ == "__main__":
         test_listen_killed_by_a_closed_pipe_loses_nothing,
         test_chat_asks_again_for_a_mistyped_password,
         test_chat_killed_gives_the_terminal_back,
+        test_chat_input_line_in_a_real_terminal,
         test_removed_member_exits_5,
         test_client_disables_core_dumps,
         test_password_sources,

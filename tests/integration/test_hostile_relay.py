@@ -225,7 +225,8 @@ def test_reflection_of_own_message(t):
         s.proxy.on_relay_frame = r2c
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
         chat_result = chat_rejects_reflection(s, "hello from chat", then="still chatting\n")
-        assert "(you)" not in chat_result.stdout, (
+        # Once, as she sent it; never a second time as a message of hers that came back.
+        assert chat_result.stdout.count("(you): hello from chat") == 1, (
             f"the reflected message was shown as alice's own\n  {chat_result.describe()}")
         result = bob.finish()
         assert_genuine_only(bob.lines(), [("alice", "hello from chat"), ("alice", "still chatting")], "bob", result)

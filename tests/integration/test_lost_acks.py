@@ -80,7 +80,7 @@ def test_lost_ack_in_chat_is_not_a_reflection(t):
         chat = start_chat(s, "alice")
         chat.write_stdin("across the cut\n")
         chat.wait_for_stdout(re.compile(r"reconnected"), WAIT_S, "alice's chat reconnects after the cut")
-        chat.wait_for_stdout(re.compile(r"alice: across the cut"), WAIT_S, "alice's chat shows her line")
+        chat.wait_for_stdout(re.compile(r"alice \(you\): across the cut"), WAIT_S, "alice's chat shows her line")
         chat.write_stdin("after the cut\n/quit\n", close=True)
         result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
         result.expect_ok("alice's chat")
