@@ -1,3 +1,6 @@
+// RoomClient, part one: the connection. Connecting and reconnecting, the
+// event loop, joining, fetching the chain in pages, and sending a message.
+// Epochs are in room_epochs.cpp, the reading position in room_stream.cpp.
 #include "room_client.h"
 
 #include <algorithm>
@@ -13,9 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto reply_timeout = 30s;
-// A reader that got nothing for this long while the relay still owes it items
-// (announced by Joined, or holes asked for again) takes them as skipped (§6.2).
-constexpr auto stall_time = 5s;
 
 // now + timeout, or the end of time for a timeout too long to add (no
 // deadline: milliseconds::max() would overflow the clock's nanoseconds).
@@ -110,42 +110,6 @@ void RoomClient::maintain() {
     if (closed_ && reconnect_) reconnect();
     if (!closed_ && !joined_ && chain_ && !removed_ && !blocked_) join();
     if (reader() && joined_ && !closed_) check_gaps();
-}
-
-void RoomClient::check_gaps() {
-    const auto now = std::chrono::steady_clock::now();
-    const bool owed = last_seq_ < backlog_last_seq_ || gaps_.waiting();
-    if (owed && now - last_progress_ >= stall_time) {
-        // Nothing came for a while: the relay went past what it owes. What its
-        // Joined announced and it never sent becomes a hole, like any other.
-        const auto past = std::max(last_seq_, backlog_last_seq_);
-        take_place(past + 1);
-        if (past > last_seq_) {
-            member_.store->save_stream_position(room_, {past, receiver_ ? receiver_->head_epoch() : 0, {}});
-            last_seq_ = past;
-            last_digest_ = {};
-        }
-        last_progress_ = now;
-    }
-    // Ask again once the stream caught up (one Join asks for every hole, and a
-    // backlog still on its way would be sent twice), on a fresh connection:
-    // nothing queued on the old one is handled before the answer.
-    if (!gaps_.need_ask() || last_seq_ < backlog_last_seq_) return;
-    const auto& holes = gaps_.ranges();
-    const auto& hole = holes.front();
-    std::string which = hole.first == hole.last ? "message " + std::to_string(hole.first)
-                                                : "messages " + std::to_string(hole.first) + " to " + std::to_string(hole.last);
-    if (holes.size() > 1) which += " and " + std::to_string(holes.size() - 1) + " more gap(s)";
-    notice("the relay skipped " + which + "; asking for them again");
-    try {
-        connect();
-        join();
-    } catch (const UserError& e) {
-        if (!reconnect_ || removed_ || blocked_) throw;
-        closed_ = true;  // maintain() reconnects; that Join asks too
-        joined_ = false;
-        close_reason_ = e.what();
-    }
 }
 
 bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
@@ -417,105 +381,6 @@ void RoomClient::join() {
     throw UserError("the relay keeps reporting a head that differs from the chain it serves");
 }
 
-void RoomClient::rebase(std::uint64_t known, std::uint64_t first_seq, std::uint64_t last_seq) {
-    // The relay numbers differently from what this device saw: its log went
-    // back (restored from a backup, or a hostile relay). Say so and read
-    // everything it still holds again, by its numbers: what it stored since is
-    // new, and what this device saw already is a replay (or of a stale epoch),
-    // dropped quietly up to what the relay holds now. History rows are
-    // numbered on past the old ones. Kept in the state, so whichever process
-    // of ours meets it first (a reader or one that only sends), the others agree.
-    notice("warning: the relay's log is behind this device: it ends at message " + std::to_string(last_seq) +
-           ", and this device had seen up to " + std::to_string(known) +
-           " (restored from a backup?); reading again what it holds, nothing is shown twice");
-    const std::uint64_t restart = first_seq - 1;
-    history_offset_ += known > restart ? known - restart : 0;
-    reread_until_ = std::max(reread_until_, last_seq);
-    member_.store->rebase_stream(room_, {restart, receiver_ ? receiver_->head_epoch() : 0, {}},
-                                 {history_offset_, reread_until_});
-    last_seq_ = restart;
-    last_digest_ = {};
-    gaps_.clear();  // (and in the store) everything is read again
-    verify_at_.reset();
-    own_stored_.clear();
-}
-
-bool RoomClient::relay_went_back(std::uint64_t seq, ByteView payload) {
-    if (!verify_at_ || seq != verify_at_->seq) return false;
-    const auto expected = verify_at_->digest;
-    verify_at_.reset();
-    if (crypto::blake2b(payload) == expected) return false;
-    // Another item under the number this device read last: the relay's log
-    // went back and has numbered past us since. Start again from what it holds.
-    rebase(known_seq(), backlog_first_seq_, backlog_last_seq_);
-    verify_ = false;
-    closed_ = true;  // as a dropped connection: maintain() (or a send waiting) reconnects and joins
-    joined_ = false;
-    close_reason_ = "the relay's log went back; reading it again";
-    events_.drop_generations_before(++generation_);
-    if (net_) net_->close();
-    return true;
-}
-
-// The highest relay number this device knows: what it read, or what its own
-// sends were given (in history; a process that only sends keeps no reading
-// position).
-bool RoomClient::take_place(std::uint64_t seq) {
-    last_progress_ = std::chrono::steady_clock::now();
-    if (gaps_.empty() && seq == last_seq_ + 1) return true;  // the usual case: nothing to do
-    const auto before = gaps_.ranges();
-    const auto given_up = gaps_.passed(seq);
-    bool take = true;
-    if (seq <= last_seq_) {
-        take = gaps_.contains(seq);  // filled by advance_position
-    } else if (seq > last_seq_ + 1) {
-        // The relay sends in order and without holes: what lies between was
-        // skipped (our own messages it numbered meanwhile are in history).
-        auto trimmed = gaps_.add(last_seq_ + 1, seq - 1);
-        for (auto it = own_stored_.upper_bound(last_seq_); it != own_stored_.end() && it->first < seq; ++it)
-            gaps_.fill(it->first);
-        report_missing(trimmed, "too many gaps to keep asking for");
-    }
-    save_gaps_if_changed(before);
-    report_missing(given_up, "though asked for again: withheld or lost");
-    return take;
-}
-
-void RoomClient::save_gaps_if_changed(const std::vector<protocol::GapRange>& before) {
-    if (gaps_.ranges() != before) member_.store->save_stream_gaps(room_, gaps_.ranges());
-}
-
-void RoomClient::report_missing(const std::vector<protocol::GapRange>& ranges, const std::string& why) {
-    for (const auto& hole : ranges) {
-        Incoming in;
-        in.seq = hole.first;
-        in.missing_last = hole.last;
-        in.delivery.reason = "the relay did not deliver " +
-                             (hole.first == hole.last ? "message " + std::to_string(hole.first)
-                                                      : "messages " + std::to_string(hole.first) + " to " +
-                                                            std::to_string(hole.last)) +
-                             ", " + why;
-        if (on_delivery_) on_delivery_(in);
-    }
-}
-
-std::uint64_t RoomClient::known_seq() {
-    const std::uint64_t last_history = member_.store->last_history_seq(room_);
-    return std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
-}
-
-void RoomClient::advance_position(std::uint64_t seq, ByteView payload, bool genuine) {
-    if (seq <= last_seq_) {
-        // An item a hole waited for: the position stays where it is.
-        if (gaps_.fill(seq)) member_.store->save_stream_gaps(room_, gaps_.ranges());
-        return;
-    }
-    const auto digest = genuine ? crypto::blake2b(payload) : wire::Hash{};
-    member_.store->save_stream_position(room_, {seq, receiver_ ? receiver_->head_epoch() : 0, digest});
-    last_seq_ = seq;
-    last_digest_ = digest;
-}
-
 void RoomClient::send_text(std::string_view text) {
     if (text.size() > wire::max_plaintext_bytes)
         throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
@@ -592,89 +457,6 @@ void RoomClient::send_text(std::string_view text) {
         }
     }
     throw UserError("the relay kept refusing the message");
-}
-
-void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
-                                   std::uint64_t time_ms, std::string_view text,
-                                   const Bytes& envelope) {
-    store::HistoryEntry e{seq + history_offset_, member_.identity->public_key, epoch, counter, time_ms, true,
-                          std::string(text)};
-    store::StateStore::Transaction tx(*member_.store);
-    member_.store->add_history(room_, e.seq, history_->seal(room_, e));
-    // The relay never sends our own message back on this connection: it
-    // answers the Ack in its place, in sequence order. So when every number
-    // before this one was handled, this one is too, and the stream moves past
-    // it (a restart does not fetch it again). Otherwise (we are still catching
-    // up) the backlog will bring it: remember it as ours.
-    // Caught up, an Ack past the next number means the relay skipped what is
-    // between (it sends in order, and the Ack in place of our own Deliver).
-    const bool caught_up = reader() && receiver_ && joined_ && last_seq_ >= backlog_last_seq_;
-    const bool next_in_stream = reader() && receiver_ && (seq == last_seq_ + 1 || (caught_up && seq > last_seq_ && take_place(seq)));
-    if (next_in_stream) advance_position(seq, envelope);
-    tx.commit();
-    if (next_in_stream) {
-        forget_own_messages_up_to(seq);
-    } else if (reader() && seq > last_seq_) {
-        own_stored_.emplace(seq, envelope);
-        // Bounded whatever numbers the relay's Acks carry: the oldest goes
-        // (a catch-up is paged, so ours come back long before this fills).
-        if (own_stored_.size() > max_own_stored) own_stored_.erase(own_stored_.begin());
-    }
-}
-
-void RoomClient::forget_own_messages_up_to(std::uint64_t seq) {
-    own_stored_.erase(own_stored_.begin(), own_stored_.upper_bound(seq));
-}
-
-bool RoomClient::is_own_stored_message(const wire::Deliver& f) const {
-    // The message whose Ack a dropped connection lost, in the backlog of the
-    // connection after it (not live: the relay never sends our own message
-    // live to us, and a reflection before the Ack is still one).
-    if (unacknowledged_ && f.seq <= backlog_last_seq_ &&
-        std::find(unacknowledged_->begin(), unacknowledged_->end(), f.envelope) !=
-            unacknowledged_->end())
-        return true;
-    auto it = own_stored_.find(f.seq);
-    return it != own_stored_.end() && it->second == f.envelope;
-}
-
-void RoomClient::handle_deliver(const wire::Deliver& f) {
-    // A process that only sends leaves replay state to the one that reads.
-    if (!reader()) return;
-    Incoming in;
-    in.seq = f.seq;
-    if (f.room != room_ || !chain_ || f.genesis != chain_->genesis_hash() || !receiver_) {
-        in.delivery.reason = "delivery for another room or chain";
-        on_delivery_(in);
-        return;
-    }
-    if (relay_went_back(f.seq, f.envelope)) return;
-    if (!take_place(f.seq)) return;  // already handled (a resumed stream overlaps)
-    if (is_own_stored_message(f)) {
-        // What this process sent, back in a stream resumed after a reconnect:
-        // ours and in history (with its Ack), not a reflection. Moves the
-        // stream on; shown nowhere.
-        advance_position(f.seq, f.envelope);
-        forget_own_messages_up_to(f.seq);
-        return;
-    }
-    // The replay window, the history row and the stream position move together.
-    store::StateStore::Transaction tx(*member_.store);
-    in.delivery = receiver_->receive(f.envelope);
-    const auto& d = in.delivery;
-    if (d.accepted) {
-        store::HistoryEntry e{f.seq + history_offset_, *d.sender,     d.header.epoch, d.header.counter,
-                              d.header.timestamp_ms,     d.own,       d.text};
-        member_.store->add_history(room_, e.seq, history_->seal(room_, e));
-    }
-    advance_position(f.seq, f.envelope, d.accepted);
-    // Shown before the position is committed: a reader that dies while it
-    // writes the line (listen | head) gets the message again next time,
-    // rather than never (an exception from the handler rolls it back too).
-    const bool seen_before_the_relay_went_back = !d.accepted && (d.replay || d.stale) && f.seq <= reread_until_;
-    if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);
-    tx.commit();
-    forget_own_messages_up_to(f.seq);
 }
 
 }  // namespace parley::client
