@@ -11,7 +11,7 @@ packages=(
     nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
     libspdlog-dev libtomlplusplus-dev libncurses-dev
     libgtest-dev libgmock-dev libbenchmark-dev
-    python3 clang-14 libclang-rt-14-dev
+    python3 clang-14 libclang-rt-14-dev tmux
 )
 
 missing=()

@@ -16,6 +16,7 @@ struct RoomOptions {
     std::string user;
     std::string room;
     std::string server;
+    std::string server_default;  // when neither --server nor the room names one (a room opened by /join)
     std::string dir = ".";
     std::string ca;
     std::string state;
@@ -24,6 +25,9 @@ struct RoomOptions {
     PasswordSource password;
     // send, listen, chat: how long to keep trying a relay that cannot be reached at start.
     unsigned retry_s = 60;
+    // chat: "full" (the full-screen UI), "line" (one line per event, for pipes,
+    // screen readers and TERM=dumb), "auto": full on a terminal that can.
+    std::string ui = "auto";
     std::chrono::seconds retry() const { return std::chrono::seconds(retry_s); }
 };
 

@@ -34,6 +34,17 @@ void LineEditor::insert(std::string_view text) {
     cursor_ += clean.size();
 }
 
+std::vector<std::string> LineEditor::paste(std::string_view text) {
+    std::vector<std::string> lines;
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = text.find_first_of("\r\n", from)) != std::string_view::npos; from = nl + 1) {
+        insert(text.substr(from, nl - from));
+        if (!line_.empty()) lines.push_back(*key(Key::enter));
+    }
+    insert(text.substr(from));  // no line end after it: stays in the line being typed
+    return lines;
+}
+
 std::size_t LineEditor::previous_boundary(std::size_t pos) const {
     if (pos == 0) return 0;
     --pos;

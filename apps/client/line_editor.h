@@ -21,6 +21,10 @@ public:
     // Typed or pasted text; control characters (below U+0020, but tab) are
     // dropped, invalid UTF-8 is kept byte for byte (the receiver cleans it).
     void insert(std::string_view text);
+    // A paste: its first line completes what is being typed; every line that
+    // ends in '\r' or '\n' is returned (empty ones dropped), and the rest stays
+    // in the line being typed. The caller decides how to send them.
+    std::vector<std::string> paste(std::string_view text);
     // Enter returns the line (and keeps it in the input history); others nullopt.
     std::optional<std::string> key(Key k);
 

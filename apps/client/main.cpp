@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
     add_room_flags(invite, room);
     auto* chat = app.add_subcommand("chat", "interactive chat");
     add_room_flags(chat, room);
+    chat->add_option("--ui", room.ui,
+                     "full: the full-screen interface; line: one line per event (pipes, screen readers); "
+                     "auto (default): full on a terminal that can")
+        ->check(CLI::IsMember({"auto", "full", "line"}));
     auto* send = app.add_subcommand("send", "send each line of standard input as one message");
     add_room_flags(send, room);
     ListenOptions listen_opts;

@@ -101,6 +101,11 @@ static crypto::SecretBuffer read_password_file(const std::string& path) {
 }
 
 crypto::SecretBuffer read_password(PasswordSource& source, const std::string& room, bool confirm) {
+    if (source.typed) {
+        auto out = std::move(*source.typed);
+        source.typed.reset();
+        return out;
+    }
     if (source.argv_password) {
         std::cerr << "parley: warning: --password is visible to other users of this machine (ps, /proc)\n"
                      "hint: use the prompt, PARLEY_PASSWORD or --password-file instead\n";

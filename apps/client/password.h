@@ -16,6 +16,8 @@ struct PasswordSource {
     std::optional<crypto::SecretBuffer> argv_password;
     std::string masked;  // what CLI11 parsed for --password: ignored
     std::string file;
+    // Typed into the full-screen chat (/join): taken first, without a warning.
+    std::optional<crypto::SecretBuffer> typed;
 };
 
 // Finds `--password=VALUE` or `--password VALUE` in argv, moves VALUE into

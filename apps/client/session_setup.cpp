@@ -139,7 +139,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     } else {
         local = resolve_room(*s, o);
     }
-    const std::string server = o.server.empty() ? local.server : o.server;
+    const std::string server = !o.server.empty() ? o.server : !local.server.empty() ? local.server : o.server_default;
     if (server.empty())
         throw UserError("no relay given", "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in "
                                           "parley.toml");

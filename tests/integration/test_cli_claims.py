@@ -221,7 +221,7 @@ def test_chat_asks_again_for_a_mistyped_password(t):
         users = t.make_users(["alice"])
         alice = users["alice"]
         alice.create(ROOM, relay.url).expect_ok("alice creates")
-        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        argv = [harness.args().parley, "chat", "--ui", "line"] + alice.room_args(ROOM, relay.url)
         out, code, _ = run_in_pty(argv, no_password_env(t), [
             (r"room password for claims: ", "not the password\n"),
             (r"wrong room password for room claims; try again[\s\S]*room password for claims: ",
@@ -239,7 +239,7 @@ def test_chat_input_line_in_a_real_terminal(t):
         users = t.make_users(["alice", "bob"])
         alice = users["alice"]
         alice.create(ROOM, relay.url).expect_ok("alice creates")
-        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        argv = [harness.args().parley, "chat", "--ui", "line"] + alice.room_args(ROOM, relay.url)
         long_line = "".join(chr(ord("a") + i % 26) for i in range(300))
         paste = "\x1b[200~p1\np2\np3\np4\np5\n\x1b[201~"
         out, code, _ = run_in_pty(argv, alice.env(), [
@@ -266,7 +266,7 @@ def test_chat_killed_gives_the_terminal_back(t):
         users = t.make_users(["alice"])
         alice = users["alice"]
         alice.create(ROOM, relay.url).expect_ok("alice creates")
-        argv = [harness.args().parley, "chat"] + alice.room_args(ROOM, relay.url)
+        argv = [harness.args().parley, "chat", "--ui", "line"] + alice.room_args(ROOM, relay.url)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             out, code, lflag = run_in_pty(argv, alice.env(), [(r"joined room claims", sig)])
             assert code == -sig, f"chat after signal {sig}: exit {code}\n{out}"
