@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <sstream>
 
 #include "screen.h"
@@ -74,6 +75,9 @@ public:
         if (d.missing_before > 0)
             view_.line(warning(std::to_string(d.missing_before) + " message(s) from " +
                                client_.display_name(*d.sender) + " missing"));
+        // Our own message that another process of ours (send) stored, shown
+        // from history a moment ago: the backlog brings it once more.
+        if (d.own && own_shown_.count({d.header.epoch, d.header.counter}) > 0) return;
         auto line = message(*d.sender, d.header.timestamp_ms, d.text, d.own);
         auto skew = static_cast<std::int64_t>(d.header.timestamp_ms) - static_cast<std::int64_t>(now_ms());
         if (skew > 300000 || skew < -300000) line.note = "  [sender clock off by " + std::to_string(skew / 1000) + " s]";
@@ -162,6 +166,7 @@ public:
     }
 
     std::size_t pending() const { return pending_; }
+    void shown_from_history(std::uint64_t epoch, std::uint64_t counter) { own_shown_.insert({epoch, counter}); }
 
     RoomStatus status() const {
         RoomStatus st;
@@ -278,6 +283,7 @@ private:
     bool quit_ = false;
     std::size_t pending_ = 0;
     std::string paste_;  // a paste waiting for its y/n
+    std::set<std::pair<std::uint64_t, std::uint64_t>> own_shown_;  // (epoch, counter) of ours shown from history
 };
 
 }  // namespace
@@ -296,7 +302,10 @@ RoomEnd run_room_chat(Session& s, ChatView& view, const std::string& user, std::
     const auto& cipher = client.history();
     const auto& room = client.room_id();
     for (const auto& [seq, sealed] : s.store->load_history(room, history_lines)) {
-        if (auto e = cipher.open(room, seq, sealed)) view.line(chat.message(e->sender, e->timestamp_ms, e->text, e->own));
+        if (auto e = cipher.open(room, seq, sealed)) {
+            view.line(chat.message(e->sender, e->timestamp_ms, e->text, e->own));
+            if (e->own) chat.shown_from_history(e->epoch, e->counter);
+        }
     }
     view.history_shown();
     client.join();  // as a reader: the relay's backlog follows

@@ -345,6 +345,28 @@ def test_two_rooms_in_one_window(t):
             term.close()
 
 
+def test_own_message_sent_before_chat_is_shown_once(t):
+    """A message alice sent with `send` after one of bob's she had not read yet: chat
+    shows it from her history, and the relay's backlog brings it again; it is shown
+    once (it used to be shown twice)."""
+    with t.relay() as relay:
+        users = t.make_users(["alice", "bob"])
+        alice, bob = users["alice"], users["bob"]
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        bob.send(ROOM, relay.url, ["bob first"]).expect_ok("bob sends")
+        alice.send(ROOM, relay.url, ["alice second"]).expect_ok("alice sends")
+        term = chat(t, alice, ROOM, relay.url)
+        try:
+            screen = term.wait_for(r"bob: bob first", what="the backlog")
+            time.sleep(0.5)
+            screen = term.screen()
+            assert len(re.findall(r"alice: alice second", screen)) == 1, f"shown other than once:\n{screen}"
+            term.keys("C-c")
+            assert term.wait_exit() == 0, term.stderr()
+        finally:
+            term.close()
+
+
 def test_killed_full_screen_chat_gives_the_terminal_back(t):
     with t.relay() as relay:
         users = t.make_users(["alice"])
@@ -369,5 +391,6 @@ if __name__ == "__main__":
         test_a_paste_of_ten_lines_asks_first,
         test_offline_line_is_sent_when_the_relay_returns_and_ctrl_c_leaves_at_once,
         test_two_rooms_in_one_window,
+        test_own_message_sent_before_chat_is_shown_once,
         test_killed_full_screen_chat_gives_the_terminal_back,
     ])
