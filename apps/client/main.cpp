@@ -111,10 +111,6 @@ int main(int argc, char** argv) {
     add_room_flags(invite, room);
     auto* chat = app.add_subcommand("chat", "interactive chat");
     add_room_flags(chat, room);
-    chat->add_option("--ui", room.ui,
-                     "full: the full-screen interface; line: one line per event (pipes, screen readers); "
-                     "auto (default): full on a terminal that can")
-        ->check(CLI::IsMember({"auto", "full", "line"}));
     auto* send = app.add_subcommand("send", "send each line of standard input as one message");
     add_room_flags(send, room);
     ListenOptions listen_opts;
@@ -125,6 +121,10 @@ int main(int argc, char** argv) {
                         "keep trying a relay that cannot be reached at start for this many seconds (default 60)")
             ->check(CLI::Range(0u, 86400u));
     }
+    chat->add_option("--ui", room.ui,
+                     "full: the full-screen interface; line: one line per event (pipes, screen readers); "
+                     "auto (default): full on a terminal that can")
+        ->check(CLI::IsMember({"auto", "full", "line"}));
     listen->add_option("--count", listen_opts.count, "exit after this many messages");
     listen->add_option("--timeout", listen_opts.timeout_s, "exit after this many seconds (exit code 3)");
     RekeyOptions rekey_opts;

@@ -382,12 +382,14 @@ def test_man_pages_document_every_command_and_option(t):
 
 
 def test_man_page_lists_every_chat_command(t):
-    """The /commands of `parley chat` (its /help text, in the binary) are in CHAT COMMANDS."""
+    """The /commands of `parley chat` (its /help texts, in the binary: the room's and the
+    full-screen windows') are in CHAT COMMANDS."""
     binary = Path(harness.args().parley).read_bytes()
-    found = re.search(rb"commands:\n((?:  /[^\n\x00]*(?:\n|(?=\x00)))+)", binary)
-    assert found, "cannot find chat's /help text ('commands:' then '  /...' lines) in the parley binary"
-    commands = re.findall(rb"^  (/[a-z]+(?: [A-Z]+)?)", found.group(1), re.M)
-    assert len(commands) >= 5, f"chat's /help text lists too few commands: {commands}"
+    found = re.findall(rb"commands:\n((?:  /[^\n\x00]*(?:\n|(?=\x00)))+)", binary)
+    assert len(found) >= 2, "cannot find chat's two /help texts ('commands:' then '  /...' lines) in the parley binary"
+    commands = [c for text in found for c in re.findall(rb"^  (/[a-z]+(?: [A-Z]+)?)", text, re.M)]
+    assert len(commands) >= 8, f"chat's /help texts list too few commands: {commands}"
+    assert b"/join NAME" in commands and b"/part" in commands, f"no window commands among {commands}"
     section = man_sections(PARLEY_MAN.read_text(), "SH")["CHAT COMMANDS"]
     for command in commands:
         words = command.decode().split()

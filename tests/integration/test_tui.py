@@ -209,10 +209,26 @@ def test_typing_while_messages_arrive_a_long_line_resize_and_scrollback(t):
             # In the window being read, a mention rings but leaves no mark in the title.
             assert term.title() == "parley: alice", term.title()
 
+            term.keys("C-l")  # drawn again, whole
+            term.wait_for(r"\[alice\] 1:tui \| connected", what="the screen drawn again after Ctrl-L")
+
             term.type("/quit")
             term.keys("Enter")
             assert term.wait_exit() == 0, term.stderr()
             assert term.terminal_given_back(), term.stty_file.read_text()
+        finally:
+            term.close()
+
+        # Started again: the 200 are in the scrollback, from this device's history.
+        term = chat(t, alice, ROOM, relay.url)
+        try:
+            screen = term.wait_for(r"joined room tui", what="the room joined again")
+            assert "bob: m200" in screen, screen
+            for _ in range(25):
+                term.keys("PPage")
+            term.wait_for(r"bob: m001\b", what="the oldest of the 200, from history")
+            term.keys("C-c")
+            assert term.wait_exit() == 0, term.stderr()
         finally:
             term.close()
 
