@@ -54,7 +54,12 @@ std::optional<KeyEvent> KeyReader::feed(char c) {
                 state_ = State::ground;
                 return sequence_done();
             }
-            if (sequence_.size() > max_sequence_bytes) state_ = State::ground;
+            if (sequence_.size() > max_sequence_bytes) state_ = State::discard;
+            return std::nullopt;
+        case State::discard:
+            // The rest of a sequence too long to be a key (a terminal's report): up to its final byte.
+            if (c == esc) state_ = State::escape;  // it never ended: a new key begins
+            else if (c >= 0x40 && c <= 0x7e) state_ = State::ground;
             return std::nullopt;
         case State::paste:
             if (paste_.size() < max_paste_bytes + paste_end.size()) paste_.push_back(c);

@@ -45,7 +45,7 @@ private:
     std::optional<KeyEvent> sequence_done();
     std::optional<KeyEvent> plain(char c);
 
-    enum class State { ground, escape, sequence, paste } state_ = State::ground;
+    enum class State { ground, escape, sequence, discard, paste } state_ = State::ground;
     std::string sequence_;  // after ESC [ or ESC O
     std::string paste_;
     std::string tail_;  // the last bytes of a paste: its end mark?

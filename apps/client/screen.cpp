@@ -131,7 +131,10 @@ std::vector<Row> wrap(const Row& row, std::size_t width, std::size_t indent) {
     for (const auto& span : row) {
         for (std::size_t pos = 0; pos < span.text.size();) {
             const auto cw = char_width(span.text, pos);
-            cells.push_back({std::string_view(span.text).substr(pos, cw.bytes), cw.columns, &span});
+            if (cw.columns > width)  // a wide character in a one-column row: shown as '?'
+                cells.push_back({"?", 1, &span});
+            else
+                cells.push_back({std::string_view(span.text).substr(pos, cw.bytes), cw.columns, &span});
             pos += cw.bytes;
         }
     }
@@ -144,8 +147,8 @@ std::vector<Row> wrap(const Row& row, std::size_t width, std::size_t indent) {
         // As many cells as fit (at least one, so a cell wider than the row still moves on).
         while (it != cells.cend() && (used + it->columns <= width || it == start)) used += (it++)->columns;
         auto end = it;
-        if (it != cells.cend()) {
-            // Break after the last blank of the row when there is one past its first quarter.
+        if (it != cells.cend() && it->bytes != " ") {
+            // In a word: break after the last blank of the row when there is one past its first quarter.
             for (auto back = it; back != start; --back) {
                 if ((back - 1)->bytes == " " && static_cast<std::size_t>(back - start) > (width - lead) / 4) {
                     end = back;
@@ -243,7 +246,14 @@ bool Screen::add(WindowId id, ChatLine line) {
     if (ring && !is_active) w.mentioned = true;
     added.push_back(std::move(line));
     for (auto& l : added) {
-        if (w.scroll > 0) w.scroll += wrap(spans_of(l), last_width_, 0).size();  // the view stays where it is
+        if (w.scroll > 0) {
+            // The view stays where it is: it rises by the rows this line adds
+            // below it, and by the marker's, which the first new line brings.
+            w.scroll += line_rows(l, last_width_).size();
+            if (w.lines.size() == w.marker &&
+                std::any_of(w.lines.begin(), w.lines.end(), [](const ChatLine& x) { return x.kind == ChatLine::Kind::message; }))
+                ++w.scroll;
+        }
         w.lines.push_back(std::move(l));
     }
     while (w.lines.size() > max_lines) {
@@ -313,24 +323,26 @@ std::vector<Row> Screen::rows_of(const Window& w, std::size_t width) const {
     bool read_messages = false;  // the marker only parts messages read from new ones
     for (std::size_t i = 0; i < w.lines.size(); ++i) {
         if (i == w.marker && read_messages) rows.push_back(fit({{marker_text, Colour::marker, true}}, width));
-        const auto& line = w.lines[i];
-        read_messages = read_messages || line.kind == ChatLine::Kind::message;
-        const bool timed = line.time_ms != 0 && line.kind != ChatLine::Kind::day && line.kind != ChatLine::Kind::info;
-        const auto indent = (timed ? time_columns : 0) + (line.kind == ChatLine::Kind::message ? 0 : 3) *
-                                                             (line.kind != ChatLine::Kind::info);
-        // A multi-line text (/help) is one row per line.
-        std::size_t from = 0;
-        const auto spans = spans_of(line);
-        const auto text = row_text(spans);
-        if (text.find('\n') == std::string::npos) {
-            for (auto& r : wrap(spans, width, indent)) rows.push_back(std::move(r));
-            continue;
-        }
-        for (std::size_t nl = 0; nl != std::string::npos; from = nl + 1) {
-            nl = text.find('\n', from);
-            Row part{{text.substr(from, nl == std::string::npos ? nl : nl - from), spans.back().colour, false}};
-            for (auto& r : wrap(part, width, 2)) rows.push_back(std::move(r));
-        }
+        read_messages = read_messages || w.lines[i].kind == ChatLine::Kind::message;
+        for (auto& r : line_rows(w.lines[i], width)) rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+std::vector<Row> Screen::line_rows(const ChatLine& line, std::size_t width) const {
+    const bool timed = line.time_ms != 0 && line.kind != ChatLine::Kind::day && line.kind != ChatLine::Kind::info;
+    const bool prefixed = line.kind == ChatLine::Kind::notice || line.kind == ChatLine::Kind::warning;  // "-- ", "!! "
+    const auto indent = (timed ? time_columns : 0) + (prefixed ? 3 : 0);
+    const auto spans = spans_of(line);
+    const auto text = row_text(spans);
+    if (text.find('\n') == std::string::npos) return wrap(spans, width, indent);
+    // A multi-line text (/help) is one row per line.
+    std::vector<Row> rows;
+    std::size_t from = 0;
+    for (std::size_t nl = 0; nl != std::string::npos; from = nl + 1) {
+        nl = text.find('\n', from);
+        Row part{{text.substr(from, nl == std::string::npos ? nl : nl - from), spans.back().colour, false}};
+        for (auto& r : wrap(part, width, 2)) rows.push_back(std::move(r));
     }
     return rows;
 }
@@ -370,10 +382,13 @@ Row Screen::input_row(std::size_t width, std::size_t& cursor_column) const {
         return row;
     }
     const std::string prompt = windows_.empty() ? "> " : "[" + windows_[active_].name + "] ";
-    const auto prompt_columns = std::min(text_columns(prompt), width / 2);
+    // A long room name gives way to what is typed: the prompt takes at most half the row.
+    Row row = fit({{prompt, Colour::dim, false}}, width / 2);
+    const auto prompt_columns = text_columns(row_text(row));
     const auto view = input_.view(width > prompt_columns + 2 ? width - prompt_columns : 2);
     cursor_column = std::min(width - 1, prompt_columns + view.column);
-    return fit({{prompt, Colour::dim, false}, {view.text, Colour::plain, false}}, width);
+    row.push_back({view.text, Colour::plain, false});
+    return fit(row, width);
 }
 
 Frame Screen::render(std::size_t width, std::size_t height, std::uint64_t now_ms) {

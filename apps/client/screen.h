@@ -116,6 +116,8 @@ private:
     std::size_t pane_height() const { return last_height_ > 2 ? last_height_ - 2 : 1; }
     // Every row the active window's lines take at `width` (marker included).
     std::vector<Row> rows_of(const Window& w, std::size_t width) const;
+    // The rows one line takes at `width` (wrapped, continuation rows indented).
+    std::vector<Row> line_rows(const ChatLine& line, std::size_t width) const;
     Row status_bar(std::size_t width, std::uint64_t now_ms) const;
     Row input_row(std::size_t width, std::size_t& cursor_column) const;
     Row spans_of(const ChatLine& line) const;

@@ -95,16 +95,18 @@ Tui::Tui() {
     // Wide characters need a UTF-8 locale: the user's, or C.UTF-8.
     std::setlocale(LC_CTYPE, "");  // only the character set: numbers and dates stay as they are
     if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
-    int error = 0;
-    if (setupterm(nullptr, STDOUT_FILENO, &error) != OK) {
+    // newterm, not initscr: it returns null for a terminal it does not know
+    // (initscr would exit), and delscreen frees what it allocated.
+    screen_ = newterm(nullptr, stdout, stdin);
+    if (screen_ == nullptr) {
         const char* term = std::getenv("TERM");
         throw UserError(std::string("cannot use this terminal (TERM=") + (term ? term : "") + ")",
                         "set TERM to your terminal's type, or use --ui line");
     }
+    set_term(screen_);
     nonblocking_pipe(wake_pipe_);
     nonblocking_pipe(stderr_pipe_);
     g_wake_fd = wake_pipe_[1];
-    if (initscr() == nullptr) throw UserError("cannot start the full-screen interface", "use --ui line");
     raw();  // Ctrl-C, Ctrl-Z and Ctrl-\ are keys here; the UI handles Ctrl-C
     noecho();
     nonl();
@@ -131,9 +133,12 @@ Tui::Tui() {
         if (t.rfind(known, 0) == 0) titles_ = true;
     std::fflush(stdout);
     (void)!::write(STDOUT_FILENO, "\x1b[?2004h", 8);  // bracketed paste: a paste arrives marked, not as keys
-    // stderr into the pipe from here on (the UI shows it).
-    saved_stderr_ = ::dup(STDERR_FILENO);
-    ::dup2(stderr_pipe_[1], STDERR_FILENO);
+    // stderr on this terminal goes into the pipe from here on (the UI shows
+    // it); stderr sent elsewhere (2>file) stays there.
+    if (::isatty(STDERR_FILENO)) {
+        saved_stderr_ = ::dup(STDERR_FILENO);
+        ::dup2(stderr_pipe_[1], STDERR_FILENO);
+    }
 }
 
 Tui::~Tui() {
@@ -146,6 +151,7 @@ Tui::~Tui() {
     if (titles_ && !title_.empty()) (void)!::write(STDOUT_FILENO, "\x1b]2;\x07", 5);
     (void)!::write(STDOUT_FILENO, "\x1b[?2004l", 8);
     endwin();
+    delscreen(screen_);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
     disarm_terminal_restore();
     for (int fd : {wake_pipe_[0], wake_pipe_[1], stderr_pipe_[0], stderr_pipe_[1]})

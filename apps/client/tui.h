@@ -3,9 +3,9 @@
 // turned into KeyEvents by a KeyReader (ncurses never reads input). One
 // thread, the UI's, uses it; other threads only call wake().
 //
-// While it lives, stderr goes into a pipe the UI reads (wait() returns it), so
-// a note written by a room's thread shows in a window instead of tearing the
-// screen. The terminal is restored by the destructor, and by a signal that
+// While it lives, stderr on the terminal goes into a pipe the UI reads (wait()
+// returns it), so a note written by a room's thread shows in a window instead
+// of tearing the screen; stderr sent elsewhere (2>file) is left alone. The terminal is restored by the destructor, and by a signal that
 // ends the process (tty_restore.h).
 #pragma once
 
@@ -18,6 +18,8 @@
 
 #include "key_reader.h"
 #include "screen.h"
+
+struct screen;  // ncurses' SCREEN, kept out of this header
 
 namespace parley::client {
 
@@ -51,6 +53,7 @@ private:
     void read_stderr(Input& in);
 
     termios saved_{};
+    ::screen* screen_ = nullptr;  // ncurses' SCREEN
     int wake_pipe_[2] = {-1, -1};
     int stderr_pipe_[2] = {-1, -1};
     int saved_stderr_ = -1;

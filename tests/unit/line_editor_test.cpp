@@ -112,5 +112,76 @@ TEST_F(LineEditorTest, WideCharactersTakeTwoColumns) {
     EXPECT_EQ(char_width("\xe2", 0).bytes, 1u);  // a cut character: one byte, one column
 }
 
+TEST_F(LineEditorTest, APasteWithoutALineEndStaysInTheLine) {
+    ed.insert("say ");
+    EXPECT_TRUE(ed.paste("héllo wörld").empty());
+    EXPECT_EQ(ed.text(), "say héllo wörld");
+    EXPECT_EQ(ed.cursor(), ed.text().size());
+}
+
+TEST_F(LineEditorTest, APastesFirstLineCompletesWhatIsBeingTyped) {
+    ed.insert("I said: ");
+    const auto lines = ed.paste("first\nsecond\nthird");
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[0], "I said: first");
+    EXPECT_EQ(lines[1], "second");
+    EXPECT_EQ(ed.text(), "third");  // no line end after it: still being typed
+    EXPECT_EQ(ed.cursor(), 5u);
+}
+
+TEST_F(LineEditorTest, APasteEndsLinesAtCarriageReturnOrLineFeedAndDropsEmptyOnes) {
+    const auto lines = ed.paste("one\r\ntwo\rthree\n\n\n\r\nfour\n");
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(lines[0], "one");
+    EXPECT_EQ(lines[1], "two");
+    EXPECT_EQ(lines[2], "three");
+    EXPECT_EQ(lines[3], "four");
+    EXPECT_EQ(ed.text(), "");
+    EXPECT_EQ(ed.cursor(), 0u);
+}
+
+TEST_F(LineEditorTest, APasteOfOnlyLineEndsSendsNothing) {
+    EXPECT_TRUE(ed.paste("\n\r\n\r").empty());
+    EXPECT_EQ(ed.text(), "");
+}
+
+TEST_F(LineEditorTest, APasteInTheMiddleOfALineSendsTheWholeLine) {
+    ed.insert("hello world");
+    for (int i = 0; i < 6; ++i) ed.key(K::left);  // after "hello"
+    const auto lines = ed.paste(",\nnext");
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "hello, world");  // what was after the cursor goes with its line
+    EXPECT_EQ(ed.text(), "next");
+}
+
+TEST_F(LineEditorTest, APasteDropsControlCharactersAndTurnsTabsIntoBlanks) {
+    const auto lines = ed.paste("a\x1b[31mb\tc\x07\nd\x03" "e");
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "a[31mb c");
+    EXPECT_EQ(ed.text(), "de");
+}
+
+TEST_F(LineEditorTest, PastedLinesGoIntoTheInputHistory) {
+    ed.paste("alpha\nbeta\ngam");
+    ed.key(K::up);
+    EXPECT_EQ(ed.text(), "beta");
+    ed.key(K::up);
+    EXPECT_EQ(ed.text(), "alpha");
+    ed.key(K::down);
+    ed.key(K::down);
+    EXPECT_EQ(ed.text(), "gam");  // the rest of the paste is the draft
+}
+
+TEST_F(LineEditorTest, ALongPastedLineIsKeptWholeAndItsViewFitsTheField) {
+    const std::string long_line(5000, 'z');
+    const auto lines = ed.paste(long_line + "\n" + "日本語😀");
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], long_line);
+    EXPECT_EQ(ed.text(), "日本語😀");
+    const auto v = ed.view(9);  // eight columns of room: four wide characters
+    EXPECT_EQ(v.text, "日本語😀");
+    EXPECT_EQ(v.column, 8u);
+}
+
 }  // namespace
 }  // namespace parley::client
