@@ -42,12 +42,6 @@ namespace {
 // number, so a pending row never opens as a history row or the other way.
 constexpr std::uint64_t outbox_row_base = std::uint64_t{1} << 63;
 
-ChatLine notice(std::string text) { return make_line(ChatLine::Kind::notice, std::move(text)); }
-ChatLine info(std::string text) { return make_line(ChatLine::Kind::info, std::move(text)); }
-ChatLine warning(std::string text, std::uint64_t time_ms = 0) {
-    return make_line(ChatLine::Kind::warning, std::move(text), time_ms);
-}
-
 class Chat {
 public:
     Chat(Session& s, ChatView& view, std::string user)

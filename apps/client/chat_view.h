@@ -37,6 +37,12 @@ inline ChatLine make_line(ChatLine::Kind kind, std::string text, std::uint64_t t
     return l;
 }
 
+inline ChatLine notice(std::string text) { return make_line(ChatLine::Kind::notice, std::move(text)); }
+inline ChatLine info(std::string text) { return make_line(ChatLine::Kind::info, std::move(text)); }
+inline ChatLine warning(std::string text, std::uint64_t time_ms = 0) {
+    return make_line(ChatLine::Kind::warning, std::move(text), time_ms);
+}
+
 // What the status bar says of a room.
 struct RoomStatus {
     enum class Link { opening, connected, connecting, ended };

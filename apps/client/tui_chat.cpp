@@ -1,20 +1,17 @@
 #include "tui_chat.h"
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <iostream>
 #include <list>
-#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "chat_room.h"
 #include "protocol/invite.h"
+#include "room_thread.h"
 #include "screen.h"
 #include "terminal.h"
 #include "tui.h"
@@ -26,7 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t tui_history_lines = 1000;  // of this device's history, above what the relay sends
 constexpr int password_tries = 3;
 constexpr auto leave_wait = 3s;  // for the rooms' threads at the end, then we go anyway
 constexpr std::size_t max_password_bytes = 1024;
@@ -39,152 +35,6 @@ const char* const window_help_text =
     "keys: PgUp, PgDn scroll back; Left, Right, Home, End, Ctrl-A/E/K/U/W edit; Up, Down: what you typed\n"
     "  before; Ctrl-L draws the screen again; Ctrl-C or /quit leaves";
 
-ChatLine notice(std::string text) { return make_line(ChatLine::Kind::notice, std::move(text)); }
-ChatLine warning(std::string text) { return make_line(ChatLine::Kind::warning, std::move(text)); }
-ChatLine info(std::string text) { return make_line(ChatLine::Kind::info, std::move(text)); }
-
-std::string with_hint(const UserError& e) {
-    return e.hint().empty() ? std::string(e.what()) : std::string(e.what()) + " (hint: " + e.hint() + ")";
-}
-
-// From a room's thread to the UI's.
-struct UiEvent {
-    enum class Kind { line, history_shown, status, wrong_password, ended };
-    UiEvent(Kind k, Screen::WindowId w) : kind(k), window(w) {}
-    Kind kind = Kind::line;
-    Screen::WindowId window = 0;
-    ChatLine line;
-    RoomStatus status;
-    RoomEnd end;
-};
-
-class UiQueue {
-public:
-    explicit UiQueue(std::function<void()> wake) : wake_(std::move(wake)) {}
-    void push(UiEvent e) {
-        std::lock_guard lock(mutex_);
-        events_.push_back(std::move(e));
-        if (wake_) wake_();
-    }
-    std::deque<UiEvent> take() {
-        std::lock_guard lock(mutex_);
-        return std::exchange(events_, {});
-    }
-    // The terminal is going: pushes no longer wake it.
-    void disconnect() {
-        std::lock_guard lock(mutex_);
-        wake_ = nullptr;
-    }
-
-private:
-    std::mutex mutex_;
-    std::deque<UiEvent> events_;
-    std::function<void()> wake_;
-};
-
-// The UI's handle on a room's thread: what is typed goes into the room's event
-// queue once it has one, and waits here until then.
-class RoomLink {
-public:
-    void input(Event e) {
-        std::lock_guard lock(mutex_);
-        if (events_) events_->push(std::move(e));
-        else waiting_.push_back(std::move(e));
-    }
-    void attach(EventQueue& events) {
-        std::lock_guard lock(mutex_);
-        events_ = &events;
-        for (auto& e : waiting_) events.push(std::move(e));
-        waiting_.clear();
-    }
-    void detach() {
-        std::lock_guard lock(mutex_);
-        events_ = nullptr;
-    }
-    std::atomic<bool> finished{false};
-
-private:
-    std::mutex mutex_;
-    EventQueue* events_ = nullptr;
-    std::deque<Event> waiting_;
-};
-
-// A room's ChatView: every line and status change goes to the UI's thread.
-class TuiView : public ChatView {
-public:
-    TuiView(UiQueue& ui, Screen::WindowId window) : ui_(ui), window_(window) {}
-    void line(ChatLine l) override { push(UiEvent::Kind::line, std::move(l)); }
-    void history_shown() override { push(UiEvent::Kind::history_shown, {}); }
-    void status(const RoomStatus& s) override {
-        if (last_ && *last_ == s) return;
-        last_ = s;
-        UiEvent e(UiEvent::Kind::status, window_);
-        e.status = s;
-        ui_.push(std::move(e));
-    }
-    void ended(const RoomEnd& end) {
-        UiEvent e(UiEvent::Kind::ended, window_);
-        e.end = end;
-        ui_.push(std::move(e));
-    }
-    void wrong_password() { push(UiEvent::Kind::wrong_password, {}); }
-
-private:
-    void push(UiEvent::Kind kind, ChatLine l) {
-        UiEvent e(kind, window_);
-        e.line = std::move(l);
-        ui_.push(std::move(e));
-    }
-    UiQueue& ui_;
-    Screen::WindowId window_;
-    std::optional<RoomStatus> last_;
-};
-
-// A room's thread, once its room is open: the chat until it ends.
-void run_room(std::unique_ptr<Session> s, const std::shared_ptr<RoomLink>& link, UiQueue& ui,
-              Screen::WindowId window, const std::string& user) {
-    TuiView view(ui, window);
-    RoomEnd end{1, 0};
-    try {
-        link->attach(s->client->events());
-        end = run_room_chat(*s, view, user, tui_history_lines, [] {});
-    } catch (const UserError& e) {
-        view.line(warning(with_hint(e)));
-        end.code = e.exit_code();
-    } catch (const std::exception& e) {
-        view.line(warning(e.what()));
-    }
-    link->detach();  // before the client and its event queue go
-    view.ended(end);
-    link->finished = true;
-}
-
-// A room's thread for /join: opens the room, then runs it.
-void open_room(RoomOptions o, std::shared_ptr<RoomLink> link, UiQueue& ui, Screen::WindowId window) {
-    TuiView view(ui, window);
-    std::unique_ptr<Session> s;
-    try {
-        s = make_session(o, RoomUse::existing);
-        s->client->on_notice([&view](const std::string& line) { view.line(notice(line)); });
-        view.line(notice("opening room " + o.room + " at " + o.server));
-        s->client->open(o.retry());
-    } catch (const WrongPassword&) {
-        link->finished = true;
-        view.wrong_password();
-        return;
-    } catch (const UserError& e) {
-        view.line(warning("cannot open room " + printable(o.room) + ": " + with_hint(e)));
-        view.ended({e.exit_code(), 0});
-        link->finished = true;
-        return;
-    } catch (const std::exception& e) {
-        view.line(warning("cannot open room " + printable(o.room) + ": " + e.what()));
-        view.ended({1, 0});
-        link->finished = true;
-        return;
-    }
-    run_room(std::move(s), link, ui, window, o.user);
-}
 
 struct Room {
     Screen::WindowId window = 0;
