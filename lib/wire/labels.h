@@ -27,6 +27,20 @@ inline constexpr std::uint64_t kdf_id_epoch_binding = 1;
 inline constexpr std::uint64_t kdf_id_message_key = 1;
 inline constexpr std::uint64_t kdf_id_access_token = 2;
 
+// Version 2 (docs/PROTOCOL.md §10.2, being built): the key schedule with an
+// init secret, and the sender chains.
+namespace v2 {
+inline constexpr std::string_view joiner = "parley/v2/joiner";
+inline constexpr std::string_view epoch_key = "parley/v2/epoch-key";
+inline constexpr std::string_view chain = "parley/v2/chain";
+inline constexpr char kdf_ctx_chain[] = "PRLYchn2";  // chain key -> message key, next chain key
+inline constexpr std::uint64_t kdf_id_message_key = 1;  // in PRLYepch and in PRLYchn2
+inline constexpr std::uint64_t kdf_id_access_token = 2;
+inline constexpr std::uint64_t kdf_id_sender_root = 3;
+inline constexpr std::uint64_t kdf_id_init_secret = 4;
+inline constexpr std::uint64_t kdf_id_next_chain_key = 2;
+}  // namespace v2
+
 }  // namespace parley::label
 
 namespace parley::wire {

@@ -9,6 +9,11 @@
 //
 //   usage: parley_make_vectors > tests/vectors/v1.json
 //          parley_make_vectors --rooms tests/vectors/v1.json > tests/vectors/v1-rooms.json
+//          parley_make_vectors --v2 > tests/vectors/v2.json
+//
+// The third writes version 2's key schedule and a sender chain (docs/PROTOCOL.md
+// §10.2, being built): two epochs in a row, so epoch 1's joiner secret takes
+// epoch 0's init secret, and the first message keys of one device's chain.
 //
 // The second form builds on v1.json's genesis (its sealed boxes are random, so
 // it is read back, not made again): epoch 1's keys and record, the invite, the
@@ -23,6 +28,7 @@
 #include "protocol/epoch.h"
 #include "protocol/invite.h"
 #include "protocol/message.h"
+#include "protocol/sender_chain.h"
 #include "store/history_cipher.h"
 
 using namespace parley;
@@ -174,9 +180,62 @@ int rooms(const std::string& v1_path) {
 
 }  // namespace
 
+template <std::size_t N>
+crypto::Secret<N> secret_from(const Bytes& b) {
+    crypto::Secret<N> out;
+    std::copy_n(b.begin(), N, out.data());
+    return out;
+}
+
+template <class T>
+std::string hex_of(const T& secret) {
+    return to_hex(ByteView(secret.data(), secret.size()));
+}
+
+int v2() {
+    namespace v2 = protocol::v2;
+    const auto room = stream_array<wire::hash_bytes>("v2-room-id");
+    const auto room_secret_bytes = stream_bytes("v2-room-secret", 32);
+    const auto secret0_bytes = stream_bytes("v2-epoch0-secret", 32);
+    const auto secret1_bytes = stream_bytes("v2-epoch1-secret", 32);
+    const auto previous1 = stream_array<wire::hash_bytes>("v2-epoch1-previous");
+    const auto device = identity_from_seed(stream_bytes("v2-device-seed", 32));
+    const auto room_secret = secret_from<32>(room_secret_bytes);
+
+    const crypto::SymmetricKey zero;
+    const auto joiner0 = v2::joiner_secret(zero, room, 0, secret_from<32>(secret0_bytes));
+    const auto epoch0 = v2::derive_epoch(room_secret, room, 0, wire::Hash{}, joiner0);
+    const auto joiner1 = v2::joiner_secret(epoch0.init_secret, room, 1, secret_from<32>(secret1_bytes));
+    const auto epoch1 = v2::derive_epoch(room_secret, room, 1, previous1, joiner1);
+    auto chain0 = v2::chain_start(epoch1.sender_root, room, 1, device.public_key);
+    v2::SenderChain chain(v2::chain_start(epoch1.sender_root, room, 1, device.public_key));
+    json keys = json::array();
+    for (int i = 0; i < 4; ++i) keys.push_back(hex_of(chain.next().message_key));
+
+    json v;
+    v["inputs"] = {{"room_id", to_hex(room)},
+                   {"room_secret", to_hex(room_secret_bytes)},
+                   {"epoch0_secret", to_hex(secret0_bytes)},
+                   {"epoch1_secret", to_hex(secret1_bytes)},
+                   {"epoch1_previous_hash", to_hex(previous1)},
+                   {"device_key", to_hex(device.public_key)}};
+    v["outputs"] = {{"epoch0_joiner_secret", hex_of(joiner0)},
+                    {"epoch0_init_secret", hex_of(epoch0.init_secret)},
+                    {"epoch1_joiner_secret", hex_of(joiner1)},
+                    {"epoch1_init_secret", hex_of(epoch1.init_secret)},
+                    {"epoch1_sender_root", hex_of(epoch1.sender_root)},
+                    {"epoch1_token_hash", to_hex(epoch1.token_hash)},
+                    {"epoch1_chain_key_0", hex_of(chain0)},
+                    {"epoch1_message_keys_0_to_3", keys},
+                    {"epoch1_chain_key_4", hex_of(chain.chain_key())}};
+    std::cout << v.dump(2) << "\n";
+    return 0;
+}
+
 int main(int argc, char** argv) {
     crypto::init();
     if (argc == 3 && std::string(argv[1]) == "--rooms") return rooms(argv[2]);
+    if (argc == 2 && std::string(argv[1]) == "--v2") return v2();
     json v;
     auto alice_seed = stream_bytes("alice-seed", 32);
     auto bob_seed = stream_bytes("bob-seed", 32);
