@@ -9,6 +9,7 @@
 
 #include "chat_room.h"
 #include "commands.h"
+#include "screen.h"
 #include "session_setup.h"
 #include "terminal.h"
 #include "tui_chat.h"
@@ -40,10 +41,14 @@ std::string line_text(const ChatLine& l) {
 class LineView : public ChatView {
 public:
     explicit LineView(Terminal& term) : term_(term) {}
-    void line(ChatLine l) override { term_.print(line_text(l)); }
+    void line(ChatLine l) override {
+        if (auto day = days_.before(l)) term_.print(*day);  // the time alone says nothing of the date
+        term_.print(line_text(l));
+    }
 
 private:
     Terminal& term_;
+    DayTracker days_;
 };
 
 bool full_screen(const RoomOptions& o) {

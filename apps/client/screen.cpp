@@ -90,6 +90,18 @@ Row fill(Row row, std::size_t width, Colour colour) {
 
 }  // namespace
 
+std::optional<std::string> DayTracker::before(const ChatLine& line) {
+    const bool dated = (line.kind == ChatLine::Kind::message || line.kind == ChatLine::Kind::warning) && line.time_ms != 0;
+    if (!dated) return std::nullopt;
+    const auto day = day_of(line.time_ms);
+    if (day == last_day_) return std::nullopt;
+    const bool first = last_day_ == -1;
+    last_day_ = day;
+    const auto now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+    if (first && day == day_of(now)) return std::nullopt;
+    return day_text(line.time_ms);
+}
+
 bool mentions(std::string_view text, std::string_view name) {
     if (name.empty() || text.size() < name.size()) return false;
     auto word_char = [](char c) {
@@ -226,19 +238,10 @@ bool Screen::add(WindowId id, ChatLine line) {
     auto& w = *it;
     const bool is_active = it - windows_.begin() == static_cast<long>(active_);
     std::vector<ChatLine> added;
-    const bool dated = (line.kind == ChatLine::Kind::message || line.kind == ChatLine::Kind::warning) && line.time_ms != 0;
-    if (dated && day_of(line.time_ms) != w.last_day) {
-        const auto day = day_of(line.time_ms);
-        const auto now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
-        // The first dated line says its date unless it is today's; later, every change does.
-        if (w.last_day != -1 || day != day_of(now)) {
-            ChatLine d;
-            d.kind = ChatLine::Kind::day;
-            d.time_ms = line.time_ms;
-            d.text = day_text(line.time_ms);
-            added.push_back(std::move(d));
-        }
-        w.last_day = day;
+    if (auto day = w.days.before(line)) {
+        auto d = make_line(ChatLine::Kind::day, std::move(*day));
+        d.time_ms = line.time_ms;
+        added.push_back(std::move(d));
     }
     const bool from_other = line.kind == ChatLine::Kind::message && line.own == ChatLine::Own::no;
     const bool ring = from_other && line.mention;

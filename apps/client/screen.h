@@ -45,6 +45,17 @@ struct Frame {
     std::size_t cursor_column = 0;
 };
 
+// Where the day changes between dated lines (messages, warnings with a time):
+// the "--- Wednesday 2 December 2026 ---" line to put before `line`, if any.
+// The first dated line gets one unless it is of today.
+class DayTracker {
+public:
+    std::optional<std::string> before(const ChatLine& line);
+
+private:
+    int last_day_ = -1;  // yyyymmdd, local time
+};
+
 // Whether `text` names `name` as a word (any case, "@name" too): a mention.
 bool mentions(std::string_view text, std::string_view name);
 // A row's text without its colours (tests, and the README's capture).
@@ -102,7 +113,7 @@ private:
         std::size_t marker = 0;  // lines[marker..] are new since the window was last left
         std::size_t unread = 0;  // messages from others since then
         bool mentioned = false;
-        int last_day = -1;    // the date of the last dated line, as yyyymmdd
+        DayTracker days;
         std::size_t scroll = 0;  // rows the view is above the bottom
         RoomStatus status;
     };

@@ -126,6 +126,16 @@ store::StateStore::LocalRoom resolve_room(Session& s, RoomOptions& o) {
                     4);
 }
 
+bool room_known(const RoomOptions& o, const std::string& name) {
+    RoomOptions probe;
+    probe.user = o.user;
+    probe.dir = o.dir;
+    probe.state = o.state;
+    probe.room = name;
+    auto s = load_local(probe);
+    return s->store->find_room(name) || s->store->load_pin(crypto::room_id(name));
+}
+
 std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     auto s = load_local(o);
     store::StateStore::LocalRoom local;

@@ -34,6 +34,10 @@ store::StateStore::LocalRoom resolve_room(Session& s, RoomOptions& o);
 store::StateStore::LocalRoom accept_invite(Session& s, const std::string& invite, const std::string& name,
                                            const std::string& server);
 
+// Whether this device knows a room named `name` (joined, created, or made by
+// an older Parley), for the user `o` names: asked before a password is.
+bool room_known(const RoomOptions& o, const std::string& name);
+
 enum class RoomUse { existing, create };
 
 // Loads and checks everything, then builds the RoomClient (not yet connected)

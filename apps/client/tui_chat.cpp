@@ -212,6 +212,16 @@ private:
             screen_.activate_id(*known);
             return;
         }
+        try {
+            if (!room_known(o_, name)) {
+                screen_.add(screen_.active(),
+                            warning("no room named " + name + " on this device (hint: join it first with "
+                                    "'parley join INVITE', or create it with 'parley create --room " + name + "')"));
+                return;
+            }
+        } catch (const std::exception&) {
+            // Cannot tell (the state file is busy, say): the room's own thread will say what is wrong.
+        }
         auto& room = add_room(name);
         ask_password(room);
     }

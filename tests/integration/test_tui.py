@@ -314,6 +314,10 @@ def test_two_rooms_in_one_window(t):
         term = chat(t, alice, ROOM, relay.url)
         try:
             term.wait_for(r"joined room tui")
+            term.type("/join wrok")
+            term.keys("Enter")
+            screen = term.wait_for(r"no room named wrok on this device", what="a typo refused before any password")
+            assert "room password for wrok" not in screen, screen
             term.type("/join work")
             term.keys("Enter")
             term.wait_for(r"room password for work:", what="the password prompt")

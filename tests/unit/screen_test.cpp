@@ -773,3 +773,40 @@ TEST_F(ScreenTest, RowTextJoinsTheSpansAndTextColumnsCountsColumnsNotBytes) {
 
 }  // namespace
 }  // namespace parley::client
+
+namespace parley::client {
+namespace {
+
+// The line UI (chat.cpp's LineView) and the Screen put day lines where DayTracker says.
+class DayTrackerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ::setenv("TZ", "UTC", 1);
+        ::tzset();
+    }
+    void TearDown() override {
+        ::unsetenv("TZ");
+        ::tzset();
+    }
+};
+
+TEST_F(DayTrackerTest, DatesTheFirstOldLineAndEachChangeButNotTheSameDay) {
+    DayTracker days;
+    auto first = days.before(message("bob", "old", monday));
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(*first, "--- Monday 10 June 2024 ---");
+    EXPECT_FALSE(days.before(message("bob", "same day", monday_evening)).has_value());
+    EXPECT_FALSE(days.before(make_line(ChatLine::Kind::notice, "a notice has no date")).has_value());
+    auto next = days.before(message("bob", "next day", monday + day_ms));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(*next, "--- Tuesday 11 June 2024 ---");
+}
+
+TEST_F(DayTrackerTest, TodaysFirstLineNeedsNoDate) {
+    DayTracker days;
+    const auto now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+    EXPECT_FALSE(days.before(message("bob", "now", now)).has_value());
+}
+
+}  // namespace
+}  // namespace parley::client
