@@ -3,6 +3,8 @@
 // Messages: lowercase, no final period, a "hint:" line where one helps.
 // Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 start-up failure,
 // 2 bad command line or a refused configuration.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +30,9 @@ constexpr int exit_usage = 2;
 
 int main(int argc, char** argv) {
     using namespace parley::relay;
+    // What the relay creates (the database, its WAL) is the relay's alone: it
+    // holds every room's metadata.
+    ::umask(077);
 
     CLI::App app{"parley-relay: the relay for Parley end-to-end-encrypted group chat"};
     app.set_version_flag("--version", "parley-relay " PARLEY_VERSION);

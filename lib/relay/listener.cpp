@@ -53,8 +53,8 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
         const auto peer = socket.remote_endpoint(ec);
         if (ec) return do_accept();  // already gone
         const auto address = address_key(peer.address());
-        if (tls_) {
-            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, rates_, address, std::move(socket), *tls_)
+        if (auto* tls = tls_.load()) {
+            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, rates_, address, std::move(socket), *tls)
                 ->run();
         } else {
             std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, rates_, address, std::move(socket))->run();

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <atomic>
 #include <memory>
 
 #include "relay/connection_set.h"
@@ -24,6 +25,10 @@ public:
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     void run();
     void stop();  // stops accepting; safe from any thread
+    // New connections use `tls` from now on (SIGHUP's new certificate); open
+    // ones keep theirs. The caller keeps every context it ever set alive until
+    // the listener is gone: an accept may still be using the one before.
+    void set_tls(boost::asio::ssl::context* tls) { tls_.store(tls); }
 
 private:
     void do_accept();
@@ -31,7 +36,7 @@ private:
 
     boost::asio::io_context& ioc_;
     boost::asio::ip::tcp::acceptor acceptor_;
-    boost::asio::ssl::context* tls_;
+    std::atomic<boost::asio::ssl::context*> tls_;
     RelayState& state_;
     ConnectionSet& connections_;
     const RelayLimits& limits_;

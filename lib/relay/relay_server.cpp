@@ -1,7 +1,9 @@
 #include "relay/relay_server.h"
 
 #include <malloc.h>
+#include <openssl/bio.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -27,24 +29,31 @@ constexpr std::chrono::minutes prune_interval{1};
 constexpr std::chrono::seconds trim_interval{2};
 constexpr std::uint64_t trim_after_closed = 64;
 
-// Creates the data directory (parents as needed, the directory itself 0700:
-// the log holds every room's metadata) and opens the database in it.
+// Opens the database in the data directory (made safe and locked by DataDir).
 std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
-    const auto& dir = options.data_dir;
-    if (dir.empty()) throw std::runtime_error("no data directory\nhint: pass --data DIR");
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-        if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
-        if (::mkdir(dir.c_str(), 0700) != 0 && !std::filesystem::is_directory(dir, ec))
-            throw std::runtime_error("cannot create data directory " + dir.string() + ": " +
-                                     std::generic_category().message(errno));
-    }
     try {
         return std::make_unique<SqliteRelayStore>(
-            dir, options.sync_full ? SqliteRelayStore::Sync::full : SqliteRelayStore::Sync::normal);
+            options.data_dir, options.sync_full ? SqliteRelayStore::Sync::full : SqliteRelayStore::Sync::normal);
     } catch (const StorageError& e) {
         throw std::runtime_error(e.what());
     }
+}
+
+// "subject CN=relay.example, expires Mar  1 12:00:00 2027 GMT": for the log.
+std::string describe_certificate(SSL_CTX* ctx) {
+    X509* cert = SSL_CTX_get0_certificate(ctx);
+    if (cert == nullptr) return "no certificate";
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr) return "?";
+    BIO_puts(bio, "subject ");
+    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+    BIO_puts(bio, ", expires ");
+    ASN1_TIME_print(bio, X509_get0_notAfter(cert));
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n > 0 ? n : 0));
+    BIO_free(bio);
+    return out;
 }
 
 // The relay's first handshake flight (ServerHello to Finished, the certificate
@@ -130,6 +139,7 @@ std::filesystem::path default_data_dir() {
 
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
+      data_dir_(options_.data_dir),
       read_rates_(options_.limits),
       state_(open_store(options_), options_.limits, {}, make_admission(options_)),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
@@ -173,6 +183,7 @@ void RelayServer::wait_for_reload() {
     reload_signals_.async_wait([this](boost::system::error_code ec, int) {
         if (ec) return;
         reload_founders();
+        reload_tls();
         wait_for_reload();
     });
 }
@@ -191,6 +202,26 @@ void RelayServer::reload_founders() {
         std::fprintf(stderr, "parley-relay: reloaded %s: %zu founder key(s)\n", options_.founders_file.c_str(), count);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "parley-relay: SIGHUP: %s; the founder list in force is unchanged\n", e.what());
+    }
+}
+
+// SIGHUP: the certificate and key again (a renewal). New handshakes use the
+// new pair; open connections keep theirs. A pair that does not load (or does
+// not match) keeps the one in force, and says why. The contexts before stay
+// alive (a few KiB each) until the relay stops: an accept on another thread
+// may be making a session with one at this moment.
+void RelayServer::reload_tls() {
+    if (!tls_) return;
+    try {
+        auto fresh = make_tls_context(options_.cert_file, options_.key_file);
+        const auto about = describe_certificate(fresh->native_handle());
+        listener_->set_tls(fresh.get());
+        retired_tls_.push_back(std::move(tls_));
+        tls_ = std::move(fresh);
+        std::fprintf(stderr, "parley-relay: reloaded certificate %s (%s); new connections use it\n",
+                     options_.cert_file.c_str(), about.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "parley-relay: SIGHUP: %s; the certificate in force is unchanged\n", e.what());
     }
 }
 

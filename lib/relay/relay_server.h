@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "relay/connection_set.h"
+#include "relay/data_dir.h"
 #include "relay/listen_address.h"
 #include "relay/listener.h"
 #include "relay/relay_limits.h"
@@ -24,7 +26,7 @@ struct RelayOptions {
     std::string key_file;   // PEM private key
     unsigned threads = 1;
     RelayLimits limits;
-    std::filesystem::path data_dir;  // holds relay.sqlite; created 0700 if missing
+    std::filesystem::path data_dir;  // holds relay.sqlite; created 0700 if missing, tightened, locked (data_dir.h)
     bool sync_full = false;          // synchronous=FULL: survive power loss, not only a crash
     RetentionPolicy retention;
     // Who may create rooms: the keys in this file (re-read on SIGHUP), or
@@ -56,20 +58,23 @@ private:
     void on_signal();
     void wait_for_reload();
     void reload_founders();
+    void reload_tls();
     void schedule_prune();
     void prune();
     void schedule_trim();
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline, bool aborted = false);
 
     RelayOptions options_;
+    DataDir data_dir_;      // 0700, locked: before the store opens in it
     ReadRates read_rates_;  // from options_.limits, for every session
     // Declared before ioc_: sessions destroyed with the io_context use them.
     RelayState state_;
     ConnectionSet connections_;
     std::unique_ptr<boost::asio::ssl::context> tls_;
+    std::vector<std::unique_ptr<boost::asio::ssl::context>> retired_tls_;  // before SIGHUPs (reload_tls)
     boost::asio::io_context ioc_;
     boost::asio::signal_set signals_;
-    boost::asio::signal_set reload_signals_;  // SIGHUP: read --founders again
+    boost::asio::signal_set reload_signals_;  // SIGHUP: read --founders, --cert and --key again
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer prune_timer_;
     boost::asio::steady_timer trim_timer_;
