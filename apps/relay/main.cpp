@@ -16,6 +16,7 @@
 
 #include "config/cli_errors.h"
 #include "relay/admission.h"
+#include "relay/backup.h"
 #include "relay/listen_address.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_server.h"
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
     std::string founders_file;
     bool open_rooms = false;
     Quotas quotas;
-    app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)")->required();
+    std::string backup_file;
+    app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)");
     auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
     auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
     cert->needs(key);
@@ -142,10 +144,32 @@ int main(int argc, char** argv) {
                    "records in one page of a room's chain (at least one record)")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{4} << 20))
         ->capture_default_str();
+    app.add_option("--backup", backup_file,
+                   "write a consistent copy of the database in --data to this new file and exit (the relay may "
+                   "be running)");
     try {
         app.parse(argc, argv);
+        if (backup_file.empty() && listen.empty()) throw CLI::RequiredError("--listen");
+        if (!backup_file.empty() && !listen.empty())
+            throw CLI::ValidationError("--backup", "copies the database and exits: it takes no --listen");
     } catch (const CLI::ParseError& e) {
         return parley::config::usage_error(app, e, "parley-relay");
+    }
+    if (!backup_file.empty()) {
+        const auto dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+        try {
+            const auto s = backup_database(dir, backup_file);
+            std::fprintf(stderr,
+                         "parley-relay: backed up %s to %s: %llu bytes, %llu room chain(s), %llu record(s), "
+                         "%llu stored message(s)\n",
+                         (dir / "relay.sqlite").c_str(), backup_file.c_str(), static_cast<unsigned long long>(s.bytes),
+                         static_cast<unsigned long long>(s.chains), static_cast<unsigned long long>(s.records),
+                         static_cast<unsigned long long>(s.messages));
+            return 0;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "parley-relay: %s\n", e.what());
+            return exit_startup_failure;
+        }
     }
     if (!founders_file.empty() && open_rooms) {
         std::fprintf(stderr, "parley-relay: --founders and --open-rooms exclude each other\n"

@@ -9,7 +9,7 @@ _parley_relay_options="--help --version --listen --cert --key --insecure-plainte
     --max-send-queue-bytes --messages-per-second --message-burst --bytes-per-second --byte-burst
     --handshake-timeout --idle-timeout --data --sync --retain-days --retain-messages --founders
     --open-rooms --rooms-per-founder-per-hour --rooms-per-address-per-hour --max-room-bytes
-    --max-total-bytes --max-chain-records --chain-page-bytes"
+    --max-total-bytes --max-chain-records --chain-page-bytes --backup"
 
 _parley_relay() {
     local cur prev
@@ -24,7 +24,7 @@ _parley_relay() {
     fi
 
     case $prev in
-        --cert | --key | --founders)
+        --cert | --key | --founders | --backup)
             if declare -F _filedir >/dev/null; then
                 _filedir
             else

@@ -3,7 +3,8 @@
 database files 0600, a looser folder tightened with a log line), one relay at a time
 uses it (a second one is refused and says which process holds it), and SIGHUP reloads
 the certificate (a renewal): new handshakes get the new one, open connections stay, a
-certificate that does not load keeps the one in force."""
+certificate that does not load keeps the one in force; `--backup FILE` copies a running
+relay's database, and a relay started on the copy serves every message."""
 import re
 import shutil
 import signal
@@ -120,9 +121,38 @@ def test_sighup_reloads_the_certificate(t):
         assert served_certificate(relay.port) == der_of(new_cert)
 
 
+def test_backup_of_a_running_relay_restores_every_message(t):
+    data = t.fresh_dir("relay-data")
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    lines = [f"kept {i}" for i in range(1, 31)]
+    backup = t.tmp / "backup.sqlite"
+    with t.relay(data=data) as relay:
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        alice.send(ROOM, relay.url, lines).expect_ok("alice sends 30")
+        argv = [harness.args().relay, "--backup", str(backup), "--data", str(data)]
+        result = t.run(argv, name="backup")
+        assert result.returncode == 0, result.describe()
+        assert re.search(r"backed up \S+relay\.sqlite to \S+backup\.sqlite: \d+ bytes, 1 room chain\(s\), "
+                         r"1 record\(s\), 30 stored message\(s\)", result.stderr), result.describe()
+        assert mode(backup) == 0o600, oct(mode(backup))
+        # Never over an existing file.
+        again = t.run(argv, name="backup-again")
+        assert again.returncode == 1 and "exists already" in again.stderr, again.describe()
+        url = relay.url
+    # The relay is gone; a new one on the copy, on the same address.
+    restored = t.fresh_dir("relay-restored")
+    shutil.copyfile(backup, restored / "relay.sqlite")
+    port = int(url.rsplit(":", 1)[1])
+    with t.relay(data=restored, port=port) as relay:
+        listener = bob.listen(ROOM, relay.url, count=len(lines), timeout=40)
+        assert [m["text"] for m in listener.messages()] == lines, listener.finish().describe()
+
+
 if __name__ == "__main__":
     harness.main([
         test_data_directory_is_the_relays_alone,
         test_a_second_relay_on_the_same_data_is_refused,
         test_sighup_reloads_the_certificate,
+        test_backup_of_a_running_relay_restores_every_message,
     ])
