@@ -461,8 +461,12 @@ def test_slowloris(t):
 
 
 def test_client_that_never_reads(t):
-    # The rate limit off: it is the send-queue cap this test is about.
-    with t.relay(extra_args=["--messages-per-second", "0"]) as relay:
+    # The rate limit off: it is the send-queue cap this test is about. The cap at
+    # 1 MiB (four frames, the least it may be) so that about a thousand unread
+    # answers reach it: a sanitized relay, or one on a loaded machine, answered
+    # too few of the flood in 6 s to fill the default 8 MiB, and was not cut
+    # (seen once in a full ASan run: "the never-reader was not cut").
+    with t.relay(extra_args=["--messages-per-second", "0", "--max-send-queue-bytes", str(1 << 20)]) as relay:
         port = relay.port
         alice, bob, fps = members(t, relay)
         invite = t.invite(ROOM)
