@@ -14,6 +14,8 @@
 #include <cstring>
 #include <cwchar>
 
+#include <sodium.h>
+
 // ncurses' macros (erase, move, clear, ...) would clash with everything: the
 // wide API is reached through its w-prefixed functions on stdscr only.
 #define NCURSES_NOMACROS
@@ -173,6 +175,7 @@ Tui::Input Tui::wait(std::chrono::milliseconds timeout) {
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) in.eof = true;
         for (ssize_t i = 0; i < n; ++i)
             if (auto key = keys_.feed(buf[i])) in.keys.push_back(std::move(*key));
+        sodium_memzero(buf, sizeof buf);  // it may have held a room password being typed
     }
     if (ready > 0 && (fds[1].revents & POLLIN)) {
         char buf[64];

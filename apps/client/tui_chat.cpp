@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sodium.h>
+
 #include "chat_room.h"
 #include "protocol/invite.h"
 #include "room_thread.h"
@@ -251,7 +253,9 @@ private:
         return n;
     }
 
-    void password_key(const KeyEvent& key) {
+    // A key of the password being typed: its bytes go to locked memory, and the
+    // KeyEvent's own copy of them is wiped.
+    void password_key(KeyEvent& key) {
         auto& p = *password_;
         using K = KeyEvent::Kind;
         auto append = [&](const std::string& text) {
@@ -259,8 +263,11 @@ private:
                 if (c != '\r' && c != '\n' && p.bytes < p.typed.size()) p.typed.data()[p.bytes++] = static_cast<std::uint8_t>(c);
         };
         switch (key.kind) {
-            case K::text: append(key.text); break;
-            case K::paste: append(key.text); break;
+            case K::text:
+            case K::paste:
+                append(key.text);
+                sodium_memzero(key.text.data(), key.text.size());
+                break;
             case K::edit:
                 if (key.edit == LineEditor::Key::backspace) {
                     while (p.bytes > 0 && (p.typed.data()[--p.bytes] & 0xc0) == 0x80) {

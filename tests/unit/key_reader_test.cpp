@@ -141,7 +141,7 @@ TEST_F(KeyReaderTest, AnOverlongSequenceIsDroppedAndReadingRecovers) {
     EXPECT_EQ(k.edit, K::left);
 }
 
-// Was a bug (KeyReader::feed, minor): a sequence over max_sequence_bytes (16) is
+// Fixed bug (KeyReader::feed, minor): a sequence over max_sequence_bytes (16) is
 // "dropped" only up to the bound: the reader goes back to plain bytes in the
 // middle of it, so the rest of its parameters and its final byte arrive as
 // typed text. ESC [ and twenty '1's and '~' give the text keys "1", "1", "1",

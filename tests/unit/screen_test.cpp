@@ -1,5 +1,6 @@
 // apps/client/screen.h: the full-screen chat as a model, without ncurses.
 #include "client/screen.h"
+#include "screen_test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -14,59 +15,7 @@
 namespace parley::client {
 namespace {
 
-constexpr std::uint64_t monday = 1718000000000;         // Monday 10 June 2024, 06:13:20 UTC
-constexpr std::uint64_t monday_evening = 1718053199000;  // Monday 10 June 2024, 20:59:59 UTC
-constexpr std::uint64_t day_ms = 24ull * 3600 * 1000;
-constexpr const char* marker = "--- new messages ---";
-
-ChatLine message(std::string name, std::string text, std::uint64_t time_ms = monday,
-                 ChatLine::Own own = ChatLine::Own::no, bool mention = false) {
-    ChatLine l = make_line(ChatLine::Kind::message, std::move(text), time_ms);
-    l.name = std::move(name);
-    l.own = own;
-    l.mention = mention;
-    return l;
-}
-
-ChatLine info(std::string text) { return make_line(ChatLine::Kind::info, std::move(text)); }
-
-std::vector<std::string> texts(const Frame& f) {
-    std::vector<std::string> out;
-    for (const auto& r : f.rows) out.push_back(row_text(r));
-    return out;
-}
-
-// The pane's rows (all but the status bar and the input line), empty ones at the end dropped.
-std::vector<std::string> pane(const Frame& f) {
-    auto out = texts(f);
-    out.resize(out.size() >= 2 ? out.size() - 2 : 0);
-    while (!out.empty() && out.back().empty()) out.pop_back();
-    return out;
-}
-
-std::optional<std::size_t> index_of(const std::vector<std::string>& rows, const std::string& text) {
-    const auto it = std::find(rows.begin(), rows.end(), text);
-    if (it == rows.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - rows.begin());
-}
-
-std::size_t count_containing(const std::vector<std::string>& rows, const std::string& part) {
-    return static_cast<std::size_t>(
-        std::count_if(rows.begin(), rows.end(), [&](const std::string& r) { return r.find(part) != std::string::npos; }));
-}
-
-// Whole UTF-8 characters only: no lead byte without its continuation bytes, no stray continuation byte.
-bool valid_utf8(const std::string& s) {
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (len == 0 || i + len > s.size()) return false;
-        for (std::size_t k = 1; k < len; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-        i += len;
-    }
-    return true;
-}
+using namespace screen_testing;
 
 class ScreenTest : public ::testing::Test {
 protected:
@@ -104,11 +53,6 @@ private:
     std::optional<std::string> old_tz_;
 };
 
-// wrap() alone: only the locale matters.
-class WrapTest : public ::testing::Test {
-protected:
-    void SetUp() override { ASSERT_NE(std::setlocale(LC_CTYPE, "C.UTF-8"), nullptr); }
-};
 
 // --- layout ---------------------------------------------------------------
 
@@ -280,91 +224,6 @@ TEST_F(ScreenTest, EveryRowFitsTheWidthWhateverTheWindowHolds) {
     for (std::size_t width = 2; width <= 120; width += 7) expect_fits(screen.render(width, 10, monday), width, 10);
     screen.password_prompt("room password for work: ", 64);
     for (std::size_t width = 2; width <= 120; ++width) expect_fits(screen.render(width, 4, monday), width, 4);
-}
-
-TEST_F(WrapTest, IndentsContinuationRowsAndStartsNoneWithABlank) {
-    const auto rows = wrap({{"aaaa bbbb cccc dddd", Colour::plain, false}}, 12, 3);
-    ASSERT_EQ(rows.size(), 2u);
-    EXPECT_EQ(row_text(rows[0]), "aaaa bbbb ");
-    EXPECT_EQ(row_text(rows[1]), "   cccc dddd");
-}
-
-TEST_F(WrapTest, KeepsColoursAcrossTheCut) {
-    const Row row{{"ab", Colour::member0, true}, {"cdefgh", Colour::mention, true}};
-    const auto rows = wrap(row, 4, 1);
-    ASSERT_EQ(rows.size(), 3u);
-    EXPECT_EQ(rows[0], (Row{{"ab", Colour::member0, true}, {"cd", Colour::mention, true}}));
-    EXPECT_EQ(rows[1], (Row{{" ", Colour::plain, false}, {"efg", Colour::mention, true}}));
-    EXPECT_EQ(rows[2], (Row{{" ", Colour::plain, false}, {"h", Colour::mention, true}}));
-}
-
-TEST_F(WrapTest, BreaksAtTheLastBlankPastTheFirstQuarterOfTheRow) {
-    const Row row{{"name", Colour::member0, true}, {": ", Colour::plain, false}, {"abcdefgh", Colour::plain, false}};
-    const auto rows = wrap(row, 8, 2);
-    ASSERT_EQ(rows.size(), 3u);
-    EXPECT_EQ(row_text(rows[0]), "name: ");
-    EXPECT_EQ(row_text(rows[1]), "  abcdef");
-    EXPECT_EQ(row_text(rows[2]), "  gh");
-    // a blank only in the first quarter: the row is cut where it is full instead
-    const auto cut = wrap({{"a bcdefghijklmnop", Colour::plain, false}}, 8, 0);
-    ASSERT_EQ(cut.size(), 3u);
-    EXPECT_EQ(row_text(cut[0]), "a bcdefg");
-}
-
-TEST_F(WrapTest, CutsAWordLongerThanTheRow) {
-    const auto rows = wrap({{"abcdefghijklmnopqrstuvwxyz", Colour::plain, false}}, 10, 2);
-    ASSERT_EQ(rows.size(), 3u);  // 10, then 8 a row after the indent
-    EXPECT_EQ(row_text(rows[0]), "abcdefghij");
-    EXPECT_EQ(row_text(rows[1]), "  klmnopqr");
-    EXPECT_EQ(row_text(rows[2]), "  stuvwxyz");
-}
-
-TEST_F(WrapTest, NeverSplitsAWideCharacterNorExceedsTheWidth) {
-    const std::string text = "日本語😀テキスト🎉a日本";
-    for (std::size_t width = 2; width <= 20; ++width)
-        for (std::size_t indent : {0u, 1u, 4u}) {
-            const auto rows = wrap({{text, Colour::plain, false}}, width, indent);
-            std::string joined;
-            for (std::size_t r = 0; r < rows.size(); ++r) {
-                const auto t = row_text(rows[r]);
-                EXPECT_LE(text_columns(t), width) << width << "/" << indent << ": " << t;
-                const auto first = t.find_first_not_of(' ');
-                EXPECT_NE(first, std::string::npos) << "a row of blanks only";
-                if (first != std::string::npos) joined += t.substr(first);
-            }
-            EXPECT_EQ(joined, text) << width << "/" << indent;  // nothing lost, no character cut in two
-        }
-    // An odd width: the row ends a column short rather than with half a character.
-    const auto rows = wrap({{"日本語", Colour::plain, false}}, 5, 0);
-    ASSERT_EQ(rows.size(), 2u);
-    EXPECT_EQ(row_text(rows[0]), "日本");
-    EXPECT_EQ(row_text(rows[1]), "語");
-}
-
-TEST_F(WrapTest, DropsAnIndentThatWouldLeaveNoRoom) {
-    const auto rows = wrap({{"abcdefgh", Colour::plain, false}}, 4, 2);  // 2 * 2 >= 4: no indent
-    ASSERT_EQ(rows.size(), 2u);
-    EXPECT_EQ(row_text(rows[1]), "efgh");
-    EXPECT_TRUE(wrap({{"abc", Colour::plain, false}}, 0, 0).empty());
-}
-
-// Was a bug (wrap): a word that ends exactly at the last column, followed by a blank,
-// is moved to the next row although it fits: "aaaa bbbb cccc" at width 9 gives
-// "aaaa " / "bbbb cccc" instead of "aaaa bbbb" / "cccc". The break-at-a-blank
-// search in wrap() does not check whether the next cell (`it`) is itself a blank.
-TEST_F(WrapTest, KeepsAWordThatEndsExactlyAtTheWidthOnItsRow) {
-    const auto rows = wrap({{"aaaa bbbb cccc", Colour::plain, false}}, 9, 0);
-    ASSERT_EQ(rows.size(), 2u);
-    EXPECT_EQ(row_text(rows[0]), "aaaa bbbb");
-    EXPECT_EQ(row_text(rows[1]), "cccc");
-}
-
-// Was a bug (wrap, edge case): at width 1 a wide character still takes a row of its
-// own, two columns wide, against the contract "rows of at most `width`
-// columns" (render(1, h) then draws a row wider than the terminal).
-TEST_F(WrapTest, AtWidthOneNeverMakesARowWiderThanOneColumn) {
-    const auto rows = wrap({{"a日b", Colour::plain, false}}, 1, 0);
-    for (const auto& r : rows) EXPECT_LE(text_columns(row_text(r)), 1u) << row_text(r);
 }
 
 // --- day lines ------------------------------------------------------------
@@ -629,7 +488,7 @@ TEST_F(ScreenScrollTest, MessagesArrivingWhileScrolledUpCountAsUnreadUntilTheBot
     EXPECT_EQ(pane(f).back(), "alice: mine");
 }
 
-// Was a bug (Screen::add): while scrolled up, add() counts the rows a new line takes
+// Fixed bug (Screen::add): while scrolled up, add() counts the rows a new line takes
 // as wrap(spans, width, 0), with no indent, but render() wraps it with the
 // 6-column indent of a timed message. A 300-character timed message is 4 rows
 // by add()'s count and 5 on screen, so the view moves down a row: expected
@@ -642,7 +501,7 @@ TEST_F(ScreenScrollTest, KeepsTheViewStillWhenAWrappedTimedMessageArrivesWhileSc
     EXPECT_EQ(pane(screen.render(80, 12, monday)), before);
 }
 
-// Was a bug (Screen::add): while scrolled up, the first line after the new-message
+// Fixed bug (Screen::add): while scrolled up, the first line after the new-message
 // marker makes the marker row appear too, but add() counts only the line's own
 // rows, so the view moves down a row: expected "bob: line 32".."bob: line 41"
 // still in view, actual "bob: line 33".."bob: line 42".
@@ -715,7 +574,7 @@ TEST_F(ScreenTest, ALongPasswordShowsAtMostHalfTheWidthInStars) {
     EXPECT_EQ(row.find_first_not_of('*', 4), std::string::npos);
 }
 
-// Was a bug (Screen::input_row): the prompt "[room] " is given at most half the width
+// Fixed bug (Screen::input_row): the prompt "[room] " is given at most half the width
 // for the cursor (prompt_columns), but is not cut to it, so a long room name
 // fills the row and hides what is typed. Width 20, room
 // "a-very-long-room-name", typed "hi": expected the row to show "hi" with the
@@ -732,80 +591,6 @@ TEST_F(ScreenTest, ALongRoomNameNeverHidesWhatIsTyped) {
     ASSERT_NE(at, std::string::npos) << row;
     EXPECT_EQ(at + 2, row.size());
     EXPECT_EQ(f.cursor_column, text_columns(row));
-}
-
-// --- mentions, row_text, text_columns -------------------------------------
-
-TEST(MentionsTest, AWordInAnyCaseOrWithAnAt) {
-    EXPECT_TRUE(mentions("alice", "alice"));
-    EXPECT_TRUE(mentions("hi Alice!", "alice"));
-    EXPECT_TRUE(mentions("HEY ALICE, look", "alice"));
-    EXPECT_TRUE(mentions("@alice can you", "alice"));
-    EXPECT_TRUE(mentions("ping:alice.", "alice"));
-    EXPECT_TRUE(mentions("alice's turn", "alice"));
-    EXPECT_TRUE(mentions("for malice and for alice", "alice"));  // the second one is a word
-    EXPECT_TRUE(mentions("hi bob-smith", "bob-smith"));
-}
-
-TEST(MentionsTest, NotInsideAnotherWord) {
-    EXPECT_FALSE(mentions("malice", "alice"));
-    EXPECT_FALSE(mentions("alicea", "alice"));
-    EXPECT_FALSE(mentions("alice_b", "alice"));
-    EXPECT_FALSE(mentions("alice-b", "alice"));
-    EXPECT_FALSE(mentions("x-alice", "alice"));
-    EXPECT_FALSE(mentions("alice2", "alice"));
-    EXPECT_FALSE(mentions("éalice", "alice"));  // a letter outside ASCII is part of the word
-    EXPECT_FALSE(mentions("ali", "alice"));
-    EXPECT_FALSE(mentions("", "alice"));
-    EXPECT_FALSE(mentions("anything", ""));
-}
-
-TEST_F(ScreenTest, RowTextJoinsTheSpansAndTextColumnsCountsColumnsNotBytes) {
-    EXPECT_EQ(row_text({{"06:13 ", Colour::dim, false}, {"bob", Colour::member0, true}, {": hi", Colour::plain, false}}),
-              "06:13 bob: hi");
-    EXPECT_EQ(row_text({}), "");
-    EXPECT_EQ(text_columns("abc"), 3u);
-    EXPECT_EQ(text_columns("日本"), 4u);
-    EXPECT_EQ(text_columns("😀a"), 3u);
-    EXPECT_EQ(text_columns("e\xcc\x81"), 1u);  // e and a combining acute accent
-    EXPECT_EQ(text_columns(""), 0u);
-}
-
-}  // namespace
-}  // namespace parley::client
-
-namespace parley::client {
-namespace {
-
-// The line UI (chat.cpp's LineView) and the Screen put day lines where DayTracker says.
-class DayTrackerTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ::setenv("TZ", "UTC", 1);
-        ::tzset();
-    }
-    void TearDown() override {
-        ::unsetenv("TZ");
-        ::tzset();
-    }
-};
-
-TEST_F(DayTrackerTest, DatesTheFirstOldLineAndEachChangeButNotTheSameDay) {
-    DayTracker days;
-    auto first = days.before(message("bob", "old", monday));
-    ASSERT_TRUE(first.has_value());
-    EXPECT_EQ(*first, "--- Monday 10 June 2024 ---");
-    EXPECT_FALSE(days.before(message("bob", "same day", monday_evening)).has_value());
-    EXPECT_FALSE(days.before(make_line(ChatLine::Kind::notice, "a notice has no date")).has_value());
-    auto next = days.before(message("bob", "next day", monday + day_ms));
-    ASSERT_TRUE(next.has_value());
-    EXPECT_EQ(*next, "--- Tuesday 11 June 2024 ---");
-}
-
-TEST_F(DayTrackerTest, TodaysFirstLineNeedsNoDate) {
-    DayTracker days;
-    const auto now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
-    EXPECT_FALSE(days.before(message("bob", "now", now)).has_value());
 }
 
 }  // namespace
