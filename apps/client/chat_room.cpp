@@ -66,9 +66,8 @@ public:
             view_.line(warning("rejected a message: " + d.reason, now_ms()));
             return;
         }
-        if (d.missing_before > 0)
-            view_.line(warning(std::to_string(d.missing_before) + " message(s) from " +
-                               client_.display_name(*d.sender) + " missing"));
+        if (d.missing_before > 0) view_.line(warning(missing_reason(client_.display_name(*d.sender), d)));
+        if (in.gap_only || d.sync) return;  // a sync shows nothing of its own
         // Our own message that another process of ours (send) stored, shown
         // from history a moment ago: the backlog brings it once more.
         if (d.own && own_shown_.count({d.header.epoch, d.header.counter}) > 0) return;
@@ -316,6 +315,14 @@ RoomEnd run_room_chat(Session& s, ChatView& view, const std::string& user, std::
             return chat.quit();
         },
         std::chrono::hours(24 * 365));
+    // Leaving: a last sync, so what we sent since the one before shows as
+    // missing to a reader the relay withheld it from. Not worth a wait.
+    if (client.connected() && client.sync_owed() && !client.interrupted()) {
+        try {
+            client.send_sync(protocol::SyncReason::leaving, std::chrono::seconds(2));
+        } catch (const UserError&) {
+        }
+    }
     RoomEnd end{0, chat.pending()};
     if (client.removed()) end.code = 5;
     else if (client.blocked()) end.code = 6;

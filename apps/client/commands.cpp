@@ -150,6 +150,17 @@ int cmd_send(RoomOptions& o) {
         }
         ++sent;
     }
+    // Leaving: a sync after the last line, so a relay that withholds that
+    // line is seen by every reader (docs/PROTOCOL.md §5.1). The lines are
+    // accepted whatever becomes of it.
+    if (s->client->sync_owed()) {
+        try {
+            s->client->send_sync(protocol::SyncReason::leaving);
+        } catch (const UserError& e) {
+            print_notice(std::string("warning: the closing sync was not sent (") + e.what() +
+                         "): a relay that withholds the last line goes unseen until this device sends again");
+        }
+    }
     std::cerr << accepted() << "\n";
     if (!too_long.empty()) {
         std::string list;
@@ -208,12 +219,15 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l) {
             return;
         }
         if (in.delivery.accepted && in.delivery.missing_before > 0) {
+            const auto from = client.display_name(*in.delivery.sender);
             print_json({{"room", client.room_name()},
                         {"status", "warning"},
-                        {"from", client.display_name(*in.delivery.sender)},
-                        {"reason", std::to_string(in.delivery.missing_before) + " message(s) from " +
-                                       client.display_name(*in.delivery.sender) + " missing before this one"}});
+                        {"seq", in.seq},
+                        {"from", from},
+                        {"missing", in.delivery.missing_before},
+                        {"reason", missing_reason(from, in.delivery)}});
         }
+        if (in.gap_only || (in.delivery.accepted && in.delivery.sync)) return;  // a sync shows nothing of its own
         print_json(delivery_json(client, in));
         if (in.delivery.accepted) ++delivered;
     });

@@ -28,6 +28,9 @@ struct RoomOptions {
     // chat: "full" (the full-screen UI), "line" (one line per event, for pipes,
     // screen readers and TERM=dumb), "auto": full on a terminal that can.
     std::string ui = "auto";
+    // chat: a sync this many seconds after the first line sent since the last
+    // one (docs/PROTOCOL.md §5.1), so a withheld line shows within it.
+    unsigned sync_interval_s = 300;
     std::chrono::seconds retry() const { return std::chrono::seconds(retry_s); }
 };
 

@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
                      "full: the full-screen interface; line: one line per event (pipes, screen readers); "
                      "auto (default): full on a terminal that can")
         ->check(CLI::IsMember({"auto", "full", "line"}));
+    chat->add_option("--sync-interval", room.sync_interval_s,
+                     "after a line is sent, send a sync within this many seconds, so a line the relay withholds "
+                     "shows to the others (default 300)")
+        ->check(CLI::Range(1u, 86400u));
     listen->add_option("--count", listen_opts.count, "exit after this many messages");
     listen->add_option("--timeout", listen_opts.timeout_s, "exit after this many seconds (exit code 3)");
     RekeyOptions rekey_opts;

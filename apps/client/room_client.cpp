@@ -110,17 +110,32 @@ void RoomClient::maintain() {
     if (closed_ && reconnect_) reconnect();
     if (!closed_ && !joined_ && chain_ && !removed_ && !blocked_) join();
     if (reader() && joined_ && !closed_) check_gaps();
+    if (reader()) settle_counter_gaps(false);
+    if (sent_since_sync_ && sync_interval_ && connected() && std::chrono::steady_clock::now() >= sync_due_) {
+        // Still here: what this device sent since its last sync shows as
+        // missing to any reader the relay withheld it from (§5.1).
+        try {
+            send_sync(protocol::SyncReason::still_here);
+        } catch (const UserError&) {
+            sync_due_ = std::chrono::steady_clock::now() + *sync_interval_;  // the connection's trouble shows elsewhere
+        }
+    }
 }
 
 bool RoomClient::run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
     const auto deadline = deadline_in(timeout);
+    bool finished = true;
     while (!done()) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left <= 0ms) return false;
+        if (left <= 0ms) {
+            finished = false;
+            break;
+        }
         maintain();
         pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
     }
-    return true;
+    if (reader()) settle_counter_gaps(true);  // leaving: what is settled is said now
+    return finished;
 }
 
 void RoomClient::refresh_chain() {
@@ -358,15 +373,23 @@ void RoomClient::join() {
             backlog_last_seq_ = joined->last_seq;
             backlog_first_seq_ = joined->first_seq;
             if (verify_at_ && joined->first_seq > verify_at_->seq) verify_at_.reset();  // expired: cannot compare
+            bool expired = false;
             if (reader() && joined->first_seq > last_seq_ + 1) {
                 notice("messages " + std::to_string(last_seq_ + 1) + " to " + std::to_string(joined->first_seq - 1) +
                        " expired on the relay before this device fetched them");
+                expired = true;
             }
             if (reader()) {
                 const auto before = gaps_.ranges();
                 for (const auto& hole : gaps_.expire_below(joined->first_seq)) {
                     notice("messages " + std::to_string(hole.first) + " to " + std::to_string(hole.last) +
                            ", which the relay skipped, expired on it before it sent them again");
+                    expired = true;
+                }
+                if (expired) {
+                    // Senders' first counters in these epochs may be among them (§7 step 9).
+                    member_.store->note_expired(room_, joined->head_epoch);
+                    if (receiver_) receiver_->set_expired_through(member_.store->expired_through_epoch(room_));
                 }
                 save_gaps_if_changed(before);
                 gaps_.request_all();
@@ -385,6 +408,17 @@ void RoomClient::send_text(std::string_view text) {
     if (text.size() > wire::max_plaintext_bytes)
         throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
                         std::to_string(wire::max_plaintext_bytes) + ")");
+    send_envelope(wire::EnvelopeType::text, text, 30s);
+    if (!sent_since_sync_ && sync_interval_) sync_due_ = std::chrono::steady_clock::now() + *sync_interval_;
+    sent_since_sync_ = true;
+}
+
+void RoomClient::send_sync(protocol::SyncReason reason, std::chrono::milliseconds wait) {
+    send_envelope(wire::EnvelopeType::sync, protocol::encode_sync({reason}), wait);
+    sent_since_sync_ = false;
+}
+
+void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait) {
     Bytes envelope;
     // What went out on a connection that dropped before the Ack (one
     // envelope, or more if the epoch moved on meanwhile and the message was
@@ -424,10 +458,11 @@ void RoomClient::send_text(std::string_view text) {
                                         head.epoch, chain_->head_hash(), session_,
                                         epochs_.at(head.epoch).message_key.get()};
             epoch = head.epoch;
-            counter = send_counter_++;
+            // Shared with our other processes, and recorded before it leaves: they must know it as ours.
+            counter = member_.store->take_counter(session_, chain_->head_hash());
             timestamp = now_ms();
-            member_.store->record_sent(session_, chain_->head_hash(), counter);  // before it leaves: our other processes must know it
-            envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(), text);
+            envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(),
+                                              plaintext, type);
             sent_before = false;
         }
         auto id = next_request_id();
@@ -436,7 +471,7 @@ void RoomClient::send_text(std::string_view text) {
         // which the other members would see as a replay.
         send_frame(wire::Send{id, room_, chain_->genesis_hash(), envelope, sent_before});
         sent_before = true;
-        bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, 30s);
+        bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, wait);
         if (!answered) throw UserError("the relay did not acknowledge the message in time");
         if (closed_) {  // resend after reconnecting
             if (unacknowledged.empty() || unacknowledged.back() != envelope)
@@ -445,6 +480,8 @@ void RoomClient::send_text(std::string_view text) {
         }
         try {
             auto ack = await_reply<wire::Ack>(id, "the message");
+            std::optional<std::string_view> text;  // a sync goes in no history
+            if (type == wire::EnvelopeType::text) text = plaintext;
             store_own_message(ack.seq, epoch, counter, timestamp, text, envelope);
             return;
         } catch (const RelayRefused& e) {

@@ -42,6 +42,10 @@ struct Incoming {
     // Instead of a delivery: the relay's items `seq`..`missing_last` never
     // came, though asked for again (withheld or lost; §6.2 "Gaps").
     std::optional<std::uint64_t> missing_last;
+    // Only the warning of an earlier delivery (numbered `seq`): its sender's
+    // counters delivery.missing_before never came (§7 step 9), settled once
+    // the relay's holes were and a moment passed.
+    bool gap_only = false;
 };
 
 class RoomClient {
@@ -95,6 +99,15 @@ public:
     // Seals and sends one message; returns once the relay acknowledged it,
     // re-joining if the epoch moved on meanwhile. Throws UserError.
     void send_text(std::string_view text);
+    // A sync (docs/PROTOCOL.md §5.1): shows nothing, takes the next counter,
+    // so a reader sees whether what this device sent before it all arrived.
+    void send_sync(protocol::SyncReason reason, std::chrono::milliseconds wait = std::chrono::seconds(30));
+    // A reader that sends (chat): a sync this long after the first text
+    // since the last one (from maintain()). Unset: never.
+    void set_sync_interval(std::chrono::milliseconds interval) { sync_interval_ = interval; }
+    // A text went out since the last sync: a sync is owed (on leaving, and
+    // every sync interval while chatting).
+    bool sync_owed() const { return sent_since_sync_; }
     // Writes the next epoch: roster = head roster with `ops` applied.
     void rekey(const std::vector<wire::RosterOp>& ops);
 
@@ -140,8 +153,10 @@ private:
     void refresh_chain();
     bool reader() const { return static_cast<bool>(on_delivery_); }
     // Our Ack'ed message into history, and the stream past it when nothing before it is missing.
+    // A sync (no `text`) goes in no history, but moves the stream all the same.
     void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
-                           std::uint64_t time_ms, std::string_view text, const Bytes& envelope);
+                           std::uint64_t time_ms, std::optional<std::string_view> text, const Bytes& envelope);
+    void send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait);
     void forget_own_messages_up_to(std::uint64_t seq);
     // The stream moved to `seq`, whose item is `payload`: stored with its
     // digest if the item was genuine (a relay that tampers with an item each
@@ -160,6 +175,14 @@ private:
     bool take_place(std::uint64_t seq);
     // Holes given up on: one warning each.
     void report_missing(const std::vector<protocol::GapRange>& ranges, const std::string& why);
+    // A sender's counters that did not come (Delivery::missing_before) may
+    // still: in a hole of the relay's numbering asked for again, further on in
+    // the backlog, or from another process of the sender that sent at the
+    // same moment. So they are held, each counter that comes is taken off,
+    // and what is left is reported once no hole is open, the stream caught up
+    // and counter_gap_grace passed (`now`: without the grace, on leaving).
+    void hold_counter_gap(Incoming& in);
+    void settle_counter_gaps(bool now);
     void save_gaps_if_changed(const std::vector<protocol::GapRange>& before);
     // From maintain(): a stream that stalled short of what was announced, and
     // holes to ask for again (on a fresh connection, once caught up).
@@ -229,6 +252,17 @@ private:
     protocol::StreamGaps gaps_;  // numbers below last_seq_ the relay skipped (stored with the position)
     std::chrono::steady_clock::time_point last_progress_{};  // the last item or Joined
     std::uint64_t backlog_first_seq_ = 1;      // Joined.first_seq of the current connection
+    struct CounterGap {
+        protocol::SenderKey key;
+        crypto::PublicKey sender{};
+        std::uint64_t seq = 0;  // the delivery that showed it
+        bool by_sync = false;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> missing;  // counter ranges, inclusive
+        std::chrono::steady_clock::time_point seen{};
+    };
+    std::vector<CounterGap> counter_gaps_;
+    static constexpr std::size_t max_counter_gaps = 64;
+    static constexpr std::chrono::seconds counter_gap_grace{2};
     // Messages this process sent that the relay numbered above last_seq_ while
     // we were still catching up (seq -> envelope): the backlog brings them back.
     std::map<std::uint64_t, Bytes> own_stored_;
@@ -241,8 +275,9 @@ private:
     std::chrono::seconds reconnect_limit_ = std::chrono::seconds::max();
     std::optional<store::HistoryCipher> history_;  // once the room secret is known (adopt_head)
     wire::SessionId session_{};
-    std::uint64_t send_epoch_ = 0;
-    std::uint64_t send_counter_ = 0;
+    bool sent_since_sync_ = false;
+    std::optional<std::chrono::milliseconds> sync_interval_;
+    std::chrono::steady_clock::time_point sync_due_{};
     std::uint64_t request_id_ = 0;
     std::map<std::uint64_t, wire::Frame> replies_;
     std::deque<Event> deferred_input_;

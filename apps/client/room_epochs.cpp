@@ -166,7 +166,10 @@ void RoomClient::adopt_head() {
     if (first) {
         receiver_ = std::make_unique<protocol::Receiver>(
             room_, member_.identity->public_key, session_, *member_.store,
-            [store = member_.store](const wire::SessionId& s, const wire::Hash& r) { return store->sent_highest(s, r); });
+            [store = member_.store](const wire::SessionId& s, const wire::Hash& r, std::uint64_t counter) {
+                return store->sent_by_us(s, r, counter);
+            });
+        receiver_->set_expired_through(member_.store->expired_through_epoch(room_));
     }
     // Every epoch up to the head goes into the receiver, so a catch-up can read
     // what the relay kept: keys from one epoch before where this device left
@@ -193,8 +196,6 @@ void RoomClient::adopt_head() {
     epochs_[head.epoch] = std::move(*state);
     member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
     if (!history_) init_history();
-    if (send_epoch_ != head.epoch) send_counter_ = 0;
-    send_epoch_ = head.epoch;
 }
 
 void RoomClient::init_history() {

@@ -138,6 +138,50 @@ void RoomClient::report_missing(const std::vector<protocol::GapRange>& ranges, c
     }
 }
 
+void RoomClient::hold_counter_gap(Incoming& in) {
+    auto& d = in.delivery;
+    const protocol::SenderKey key{room_, d.header.record_hash, d.header.sender};
+    const auto counter = d.header.counter;
+    for (auto& gap : counter_gaps_) {
+        if (gap.key != key) continue;
+        for (auto it = gap.missing.begin(); it != gap.missing.end(); ++it) {
+            auto [first, last] = *it;
+            if (counter < first || counter > last) continue;
+            it = gap.missing.erase(it);
+            if (counter < last) it = gap.missing.insert(it, {counter + 1, last});
+            if (counter > first) gap.missing.insert(it, {first, counter - 1});
+            break;
+        }
+    }
+    std::erase_if(counter_gaps_, [](const CounterGap& g) { return g.missing.empty(); });
+    if (d.missing_before == 0) return;
+    counter_gaps_.push_back({key, *d.sender, in.seq, d.sync.has_value(),
+                             {{counter - d.missing_before, counter - 1}}, std::chrono::steady_clock::now()});
+    d.missing_before = 0;
+    if (counter_gaps_.size() > max_counter_gaps) counter_gaps_.front().seen = {};  // bounded: the oldest goes out now
+}
+
+void RoomClient::settle_counter_gaps(bool now) {
+    if (counter_gaps_.empty() || !gaps_.ranges().empty() || last_seq_ < backlog_last_seq_) return;
+    const auto t = std::chrono::steady_clock::now();
+    auto it = counter_gaps_.begin();
+    while (it != counter_gaps_.end()) {
+        if (!now && t - it->seen < counter_gap_grace) {
+            ++it;
+            continue;
+        }
+        Incoming in;
+        in.seq = it->seq;
+        in.gap_only = true;
+        in.delivery.accepted = true;
+        in.delivery.sender = it->sender;
+        if (it->by_sync) in.delivery.sync = protocol::SyncNote{};
+        for (const auto& [first, last] : it->missing) in.delivery.missing_before += last - first + 1;
+        it = counter_gaps_.erase(it);
+        if (on_delivery_) on_delivery_(in);
+    }
+}
+
 std::uint64_t RoomClient::known_seq() {
     const std::uint64_t last_history = member_.store->last_history_seq(room_);
     return std::max(last_seq_, last_history > history_offset_ ? last_history - history_offset_ : 0);
@@ -156,12 +200,14 @@ void RoomClient::advance_position(std::uint64_t seq, ByteView payload, bool genu
 }
 
 void RoomClient::store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
-                                   std::uint64_t time_ms, std::string_view text,
+                                   std::uint64_t time_ms, std::optional<std::string_view> text,
                                    const Bytes& envelope) {
-    store::HistoryEntry e{seq + history_offset_, member_.identity->public_key, epoch, counter, time_ms, true,
-                          std::string(text)};
     store::StateStore::Transaction tx(*member_.store);
-    member_.store->add_history(room_, e.seq, history_->seal(room_, e));
+    if (text) {
+        store::HistoryEntry e{seq + history_offset_, member_.identity->public_key, epoch, counter, time_ms, true,
+                              std::string(*text)};
+        member_.store->add_history(room_, e.seq, history_->seal(room_, e));
+    }
     // The relay never sends our own message back on this connection: it
     // answers the Ack in its place, in sequence order. So when every number
     // before this one was handled, this one is too, and the stream moves past
@@ -222,8 +268,9 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     // The replay window, the history row and the stream position move together.
     store::StateStore::Transaction tx(*member_.store);
     in.delivery = receiver_->receive(f.envelope);
+    if (in.delivery.accepted && !in.delivery.own) hold_counter_gap(in);
     const auto& d = in.delivery;
-    if (d.accepted) {
+    if (d.accepted && !d.sync) {
         store::HistoryEntry e{f.seq + history_offset_, *d.sender,     d.header.epoch, d.header.counter,
                               d.header.timestamp_ms,     d.own,       d.text};
         member_.store->add_history(room_, e.seq, history_->seal(room_, e));

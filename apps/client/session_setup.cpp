@@ -166,6 +166,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     net_options.ca_file = o.ca;
     Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user};
     s->client = std::make_unique<RoomClient>(member, o.room, local.room, *endpoint, net_options);
+    s->client->set_sync_interval(std::chrono::seconds(o.sync_interval_s));
     return s;
 }
 
@@ -179,5 +180,10 @@ std::string format_time(std::uint64_t ms) {
 }
 
 std::string printable(std::string_view text) { return protocol::display_text(text); }
+
+std::string missing_reason(const std::string& from, const protocol::Delivery& d) {
+    return std::to_string(d.missing_before) + " message(s) from " + from + " missing: sent before this " +
+           (d.sync ? "sync" : "message") + ", never delivered (withheld by the relay, or lost)";
+}
 
 }  // namespace parley::client

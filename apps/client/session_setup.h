@@ -48,5 +48,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use);
 std::string format_time(std::uint64_t ms);
 // Replaces control characters so a message cannot drive the terminal.
 std::string printable(std::string_view text);
+// The warning for counters of `from` that never came (Delivery::missing_before).
+std::string missing_reason(const std::string& from, const protocol::Delivery& d);
 
 }  // namespace parley::client

@@ -313,6 +313,7 @@ private:
         ro.state = o_.state;
         ro.config = o_.config;
         ro.retry_s = o_.retry_s;
+        ro.sync_interval_s = o_.sync_interval_s;
         ro.password.typed = std::move(password);
         room.thread = std::thread(open_room, std::move(ro), room.link, std::ref(ui_), room.window);
     }

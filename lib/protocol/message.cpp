@@ -14,10 +14,11 @@ const char* to_string(OpenMessageError e) {
 }
 
 Bytes seal_message(const SenderContext& ctx, std::uint64_t counter, std::uint64_t timestamp_ms,
-                   const wire::Nonce& nonce, std::string_view text) {
+                   const wire::Nonce& nonce, std::string_view text, wire::EnvelopeType type) {
     if (text.size() > wire::max_plaintext_bytes) std::abort();  // callers check the size
     wire::Envelope env;
     auto& h = env.header;
+    h.type = type;
     h.room = ctx.room;
     h.epoch = ctx.epoch;
     h.record_hash = ctx.record_hash;
@@ -56,6 +57,24 @@ OpenedMessage open_message(const wire::Envelope& env, const crypto::PublicKey& s
     std::string text(padded->begin(), padded->begin() + static_cast<std::ptrdiff_t>(len));
     sodium_memzero(padded->data(), padded->size());
     return {std::move(text), OpenMessageError::bad_signature};
+}
+
+// u8 reason || 32 previous record hash || u64 positions: the layout of
+// version 2's sync (§10.4), whose last two fields version 1 leaves zero.
+std::string encode_sync(const SyncNote& note) {
+    std::string out(sync_note_bytes, '\0');
+    out[0] = static_cast<char>(note.reason);
+    return out;
+}
+
+std::optional<SyncNote> decode_sync(std::string_view plaintext) {
+    if (plaintext.size() != sync_note_bytes) return std::nullopt;
+    const auto reason = static_cast<std::uint8_t>(plaintext[0]);
+    if (reason != static_cast<std::uint8_t>(SyncReason::still_here) &&
+        reason != static_cast<std::uint8_t>(SyncReason::leaving))
+        return std::nullopt;
+    if (plaintext.find_first_not_of('\0', 1) != std::string_view::npos) return std::nullopt;
+    return SyncNote{static_cast<SyncReason>(reason)};
 }
 
 }  // namespace parley::protocol

@@ -23,10 +23,27 @@ struct SenderContext {
 
 // Pads (sodium_pad, 256-byte blocks), encrypts with the header as associated
 // data, signs label || header || ciphertext. `text` must be at most
-// wire::max_plaintext_bytes.
+// wire::max_plaintext_bytes; for a sync it is encode_sync's bytes.
 [[nodiscard]] Bytes seal_message(const SenderContext& ctx, std::uint64_t counter,
                                  std::uint64_t timestamp_ms, const wire::Nonce& nonce,
-                                 std::string_view text);
+                                 std::string_view text, wire::EnvelopeType type = wire::EnvelopeType::text);
+
+// The plaintext of a sync envelope (docs/PROTOCOL.md §5.1): a position in the
+// sender's counter stream that shows nothing, so what a relay withheld before
+// it shows.
+enum class SyncReason : std::uint8_t {
+    still_here = 1,  // every few minutes while the sender has sent something since its last sync
+    leaving = 2,     // at the end of `send`, and when `chat` quits
+};
+struct SyncNote {
+    SyncReason reason = SyncReason::still_here;
+    auto operator<=>(const SyncNote&) const = default;
+};
+inline constexpr std::size_t sync_note_bytes = 1 + 32 + 8;
+[[nodiscard]] std::string encode_sync(const SyncNote& note);
+// nullopt for anything but exactly sync_note_bytes with a known reason and the
+// fields version 1 leaves zero.
+[[nodiscard]] std::optional<SyncNote> decode_sync(std::string_view plaintext);
 
 // Verifies the signature against `sender`, then decrypts and unpads. nullopt
 // on a bad signature; the string holds the reason otherwise on failure.

@@ -24,8 +24,8 @@ Delivery reject(Delivery d, std::string reason) {
 }  // namespace
 
 Receiver::Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session,
-                   ReplayStore& store, SentHighest sent_highest)
-    : room_(room), me_(me), my_session_(my_session), store_(store), sent_highest_(std::move(sent_highest)) {}
+                   ReplayStore& store, SentByUs sent_by_us)
+    : room_(room), me_(me), my_session_(my_session), store_(store), sent_by_us_(std::move(sent_by_us)) {}
 
 void Receiver::set_stream_epoch(std::uint64_t epoch) {
     head_epoch_ = epoch;
@@ -105,15 +105,19 @@ Delivery Receiver::receive(ByteView bytes) {
     if (decision.check != ReplayCheck::fresh) d.replay = true;
     if (decision.check == ReplayCheck::replayed) return reject(d, "replayed message (counter already seen)");
     if (decision.check == ReplayCheck::too_old) return reject(d, "message too old for the replay window");
-    // 6. signature, then decrypt
+    // 6, 7. signature, then decrypt
     auto opened = open_message(env, *sender, *view->message_key);
     if (!opened.text) return reject(d, to_string(opened.error));
-    // 7. our own key, checked only once the signature proved it: a message we
+    if (env.header.type == wire::EnvelopeType::sync) {
+        d.sync = decode_sync(*opened.text);
+        if (!d.sync) return reject(d, "malformed sync envelope");
+        opened.text->clear();
+    }
+    // 8. our own key, checked only once the signature proved it: a message we
     //    sent (this process: reflected by the relay; another of ours: shown as
     //    ours), or the alarm
     if (own_key) {
-        auto sent = sent_highest_(env.header.session, env.header.record_hash);
-        if (!sent || env.header.counter > *sent)
+        if (!sent_by_us_(env.header.session, env.header.record_hash, env.header.counter))
             return reject(d, "signed with your key but not sent from this state folder: "
                              "your private key may be in use elsewhere (another computer or a copy of "
                              "your key file running parley at the same time?); if that is not you, the "
@@ -121,13 +125,22 @@ Delivery Receiver::receive(ByteView bytes) {
         if (env.header.session == my_session_) return reject(d, "our own message reflected back by the relay");
         d.own = true;
     }
-    // 8. remember it; a genuine message of a newer epoch we hold moves the
+    // 9. the sender's counters under this record, over all its sessions: one
+    //    skipped is a message that did not come. A sender first seen here
+    //    started at 0, unless what came before may have expired unread.
+    if (!own_key) {
+        SenderKey key{room_, env.header.record_hash, env.header.sender};
+        auto front = check_front(store_.load_front(key), env.header.counter);
+        const bool may_have_expired = front.first && expired_through_ && view->epoch <= *expired_through_;
+        if (!may_have_expired) d.missing_before = front.missing_before;
+        if (front.updated == env.header.counter) store_.save_front(key, front.updated);
+    }
+    // 10. remember it; a genuine message of a newer epoch we hold moves the
     //    stream forward (its NewHead may have expired from the relay's log)
     store_.save_window(stream, decision.updated);
     d.accepted = true;
     d.sender = *sender;
     d.text = std::move(*opened.text);
-    d.missing_before = decision.missing_before;
     if (view->epoch > head_epoch_) set_stream_epoch(view->epoch);  // `view` is not used after this
     return d;
 }

@@ -30,8 +30,11 @@ struct Delivery {
     std::string reason;                      // why it was rejected
     std::optional<crypto::PublicKey> sender; // set once the sender is known to be in the roster
     wire::EnvelopeHeader header{};
-    std::string text;
-    std::uint64_t missing_before = 0;  // gap in this sender's counter stream
+    std::string text;                  // a text's message (empty for a sync)
+    std::optional<SyncNote> sync;      // set for a sync: accepted, never shown
+    // Counters of this sender under this record that never came before this
+    // one (§7 step 9): messages withheld or lost.
+    std::uint64_t missing_before = 0;
     bool own = false;                  // our key, from another session of ours
     // Not rejected, not shown: a message of an epoch from before we were a
     // member (a catch-up backlog holds them).
@@ -44,13 +47,13 @@ struct Delivery {
 
 class Receiver {
 public:
-    // For a session this device started (this process or another of ours),
-    // the highest counter it sent; nullopt for any other session. A message
-    // signed by our key is ours only up to that counter: anything else raises
-    // the alarm that our key is in use elsewhere.
-    using SentHighest = std::function<std::optional<std::uint64_t>(const wire::SessionId&, const wire::Hash& record)>;
+    // Whether this device (this process or another of ours) took that
+    // counter under that record for that session. A message signed by our
+    // key is ours only then: anything else raises the alarm that our key is in
+    // use elsewhere.
+    using SentByUs = std::function<bool(const wire::SessionId&, const wire::Hash& record, std::uint64_t counter)>;
     Receiver(wire::RoomId room, crypto::PublicKey me, wire::SessionId my_session, ReplayStore& store,
-             SentHighest sent_highest);
+             SentByUs sent_by_us);
 
     // Adds an epoch; with `advance`, moves the stream position to it if it is
     // the newest (a live NewHead). A client catching up adds every epoch
@@ -62,6 +65,9 @@ public:
     // sets it back to where it left off and moves it with each NewHead.
     void set_stream_epoch(std::uint64_t epoch);
     std::uint64_t head_epoch() const { return head_epoch_; }
+    // Items of epochs up to `epoch` expired on the relay before this device
+    // read them: the first counter seen from a sender there is not a gap.
+    void set_expired_through(std::optional<std::uint64_t> epoch) { expired_through_ = epoch; }
 
     [[nodiscard]] Delivery receive(ByteView envelope_bytes);
 
@@ -72,7 +78,8 @@ private:
     crypto::PublicKey me_;
     wire::SessionId my_session_;
     ReplayStore& store_;
-    SentHighest sent_highest_;
+    SentByUs sent_by_us_;
+    std::optional<std::uint64_t> expired_through_;
     std::map<std::uint64_t, EpochView> epochs_;
     std::uint64_t head_epoch_ = 0;
 };

@@ -11,7 +11,6 @@ ReplayDecision check_replay(const std::optional<ReplayWindow>& window, std::uint
     const auto& w = *window;
     if (counter > w.highest) {
         const std::uint64_t shift = counter - w.highest;
-        d.missing_before = shift - 1;
         // the old highest becomes bit (shift - 1) below the new highest
         std::uint64_t seen = 0;
         if (shift < replay_window_size) seen = (w.seen_below << shift) | (std::uint64_t{1} << (shift - 1));
@@ -37,6 +36,12 @@ ReplayDecision check_replay(const std::optional<ReplayWindow>& window, std::uint
     return d;
 }
 
+FrontDecision check_front(const std::optional<std::uint64_t>& front, std::uint64_t counter) {
+    if (!front) return {true, counter, counter};
+    if (counter <= *front) return {false, 0, *front};  // late, not a new gap
+    return {false, counter - *front - 1, counter};
+}
+
 std::optional<ReplayWindow> MemoryReplayStore::load_window(const StreamKey& key) {
     auto it = windows_.find(key);
     if (it == windows_.end()) return std::nullopt;
@@ -46,5 +51,13 @@ std::optional<ReplayWindow> MemoryReplayStore::load_window(const StreamKey& key)
 void MemoryReplayStore::save_window(const StreamKey& key, const ReplayWindow& window) {
     windows_[key] = window;
 }
+
+std::optional<std::uint64_t> MemoryReplayStore::load_front(const SenderKey& key) {
+    auto it = fronts_.find(key);
+    if (it == fronts_.end()) return std::nullopt;
+    return it->second;
+}
+
+void MemoryReplayStore::save_front(const SenderKey& key, std::uint64_t highest) { fronts_[key] = highest; }
 
 }  // namespace parley::protocol

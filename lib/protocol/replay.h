@@ -20,6 +20,16 @@ struct StreamKey {
     auto operator<=>(const StreamKey&) const = default;
 };
 
+// A sender's counter stream under one epoch record, over all its sessions:
+// every process of a state folder takes the next counter (docs/PROTOCOL.md
+// §5), so a counter skipped there is a message that did not arrive.
+struct SenderKey {
+    wire::RoomId room{};
+    wire::Hash record_hash{};
+    wire::KeyId sender{};
+    auto operator<=>(const SenderKey&) const = default;
+};
+
 struct ReplayWindow {
     std::uint64_t highest = 0;
     std::uint64_t seen_below = 0;  // bit i set: counter (highest - 1 - i) was seen
@@ -31,13 +41,22 @@ enum class ReplayCheck { fresh, replayed, too_old };
 
 struct ReplayDecision {
     ReplayCheck check = ReplayCheck::fresh;
-    std::uint64_t missing_before = 0;  // counters skipped since the highest seen (a gap)
     ReplayWindow updated{};            // the state to store once the message is accepted
 };
 
 // Pure: what accepting `counter` into `window` means. `window` is nullopt for a
-// stream never seen before (no gap is reported then: we may have joined late).
+// session never seen before.
 ReplayDecision check_replay(const std::optional<ReplayWindow>& window, std::uint64_t counter);
+
+// What accepting `counter` from a sender whose front is `front` means: the
+// counters skipped since the front (the first message of a sender under a
+// record: every counter below it), and the front to store.
+struct FrontDecision {
+    bool first = false;                // no front yet
+    std::uint64_t missing_before = 0;  // counters skipped, not yet seen
+    std::uint64_t updated = 0;
+};
+FrontDecision check_front(const std::optional<std::uint64_t>& front, std::uint64_t counter);
 
 // Where replay windows live. The client's SQLite store implements it; tests
 // use MemoryReplayStore.
@@ -47,15 +66,21 @@ public:
     virtual std::optional<ReplayWindow> load_window(const StreamKey& key) = 0;
     // Called only after the message verified and decrypted.
     virtual void save_window(const StreamKey& key, const ReplayWindow& window) = 0;
+    // The highest counter accepted from a sender under a record (its front).
+    virtual std::optional<std::uint64_t> load_front(const SenderKey& key) = 0;
+    virtual void save_front(const SenderKey& key, std::uint64_t highest) = 0;
 };
 
 class MemoryReplayStore final : public ReplayStore {
 public:
     std::optional<ReplayWindow> load_window(const StreamKey& key) override;
     void save_window(const StreamKey& key, const ReplayWindow& window) override;
+    std::optional<std::uint64_t> load_front(const SenderKey& key) override;
+    void save_front(const SenderKey& key, std::uint64_t highest) override;
 
 private:
     std::map<StreamKey, ReplayWindow> windows_;
+    std::map<SenderKey, std::uint64_t> fronts_;
 };
 
 }  // namespace parley::protocol

@@ -54,11 +54,18 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
         exec("CREATE TABLE IF NOT EXISTS replay (stream BLOB PRIMARY KEY, highest INTEGER NOT NULL, "
              "seen_below INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS own_sessions (session BLOB PRIMARY KEY, highest_sent INTEGER)");
-        // What each session sent, per epoch record: counters start again at 0
-        // in every epoch. (own_sessions.highest_sent, over all epochs, is what
-        // older versions kept; it is no longer read.)
+        // Each counter this state folder took, per epoch record (counters start
+        // again at 0 in every epoch), and the session that took it.
+        exec("CREATE TABLE IF NOT EXISTS own_counters (record BLOB NOT NULL, counter INTEGER NOT NULL, "
+             "session BLOB NOT NULL, PRIMARY KEY (record, counter))");
+        // Older versions: each session's highest counter per record, counted
+        // from 0 per session; still read for what they sent. (own_sessions.
+        // highest_sent, over all epochs, is older still and no longer read.)
         exec("CREATE TABLE IF NOT EXISTS own_sent (session BLOB NOT NULL, record BLOB NOT NULL, "
              "highest INTEGER NOT NULL, PRIMARY KEY (session, record))");
+        exec("CREATE TABLE IF NOT EXISTS sender_fronts (room BLOB NOT NULL, record BLOB NOT NULL, "
+             "sender BLOB NOT NULL, highest INTEGER NOT NULL, PRIMARY KEY (room, record, sender))");
+        exec("CREATE TABLE IF NOT EXISTS expired (room BLOB PRIMARY KEY, through_epoch INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS verified (key BLOB PRIMARY KEY)");
         exec("CREATE TABLE IF NOT EXISTS rooms (room BLOB PRIMARY KEY, last_seq INTEGER NOT NULL, "
              "stream_epoch INTEGER NOT NULL)");
@@ -230,23 +237,52 @@ bool StateStore::owns_session(const wire::SessionId& session) {
     return step_row(db_, path_, st.get());
 }
 
-void StateStore::record_sent(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter) {
-    auto st = prepare(db_, path_,
-                      "INSERT INTO own_sent (session, record, highest) VALUES (?, ?, ?) "
-                      "ON CONFLICT(session, record) DO UPDATE SET highest = max(highest, excluded.highest)",
+std::uint64_t StateStore::take_counter(const wire::SessionId& session, const wire::Hash& record) {
+    Transaction tx(*this);
+    auto next = prepare(db_, path_, "SELECT coalesce(max(counter) + 1, 0) FROM own_counters WHERE record=?",
+                        [&](sqlite3_stmt* s) { bind_blob(s, 1, record); });
+    if (!step_row(db_, path_, next.get())) throw StoreError("state database " + path_ + ": no counter");
+    const auto counter = static_cast<std::uint64_t>(sqlite3_column_int64(next.get(), 0));
+    auto st = prepare(db_, path_, "INSERT INTO own_counters (record, counter, session) VALUES (?, ?, ?)",
                       [&](sqlite3_stmt* s) {
-                          bind_blob(s, 1, session);
-                          bind_blob(s, 2, record);
-                          sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(counter));
+                          bind_blob(s, 1, record);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(counter));
+                          bind_blob(s, 3, session);
+                      });
+    step_done(db_, path_, st.get());
+    tx.commit();
+    return counter;
+}
+
+bool StateStore::sent_by_us(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter) {
+    auto taken = prepare(db_, path_, "SELECT 1 FROM own_counters WHERE record=? AND counter=? AND session=?",
+                         [&](sqlite3_stmt* s) {
+                             bind_blob(s, 1, record);
+                             sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(counter));
+                             bind_blob(s, 3, session);
+                         });
+    if (step_row(db_, path_, taken.get())) return true;
+    auto legacy = prepare(db_, path_, "SELECT highest FROM own_sent WHERE session=? AND record=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, session);
+        bind_blob(s, 2, record);
+    });
+    return step_row(db_, path_, legacy.get()) && counter <= static_cast<std::uint64_t>(sqlite3_column_int64(legacy.get(), 0));
+}
+
+void StateStore::note_expired(const wire::RoomId& room, std::uint64_t head_epoch) {
+    auto st = prepare(db_, path_,
+                      "INSERT INTO expired (room, through_epoch) VALUES (?, ?) "
+                      "ON CONFLICT(room) DO UPDATE SET through_epoch = max(through_epoch, excluded.through_epoch)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(head_epoch));
                       });
     step_done(db_, path_, st.get());
 }
 
-std::optional<std::uint64_t> StateStore::sent_highest(const wire::SessionId& session, const wire::Hash& record) {
-    auto st = prepare(db_, path_, "SELECT highest FROM own_sent WHERE session=? AND record=?", [&](sqlite3_stmt* s) {
-        bind_blob(s, 1, session);
-        bind_blob(s, 2, record);
-    });
+std::optional<std::uint64_t> StateStore::expired_through_epoch(const wire::RoomId& room) {
+    auto st = prepare(db_, path_, "SELECT through_epoch FROM expired WHERE room=?",
+                      [&](sqlite3_stmt* s) { bind_blob(s, 1, room); });
     if (!step_row(db_, path_, st.get())) return std::nullopt;
     return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
 }
@@ -279,6 +315,28 @@ void StateStore::save_window(const protocol::StreamKey& key, const protocol::Rep
                           bind_blob(s, 1, blob);
                           sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(w.highest));
                           sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(w.seen_below));
+                      });
+    step_done(db_, path_, st.get());
+}
+
+std::optional<std::uint64_t> StateStore::load_front(const protocol::SenderKey& key) {
+    auto st = prepare(db_, path_, "SELECT highest FROM sender_fronts WHERE room=? AND record=? AND sender=?",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, key.room);
+                          bind_blob(s, 2, key.record_hash);
+                          bind_blob(s, 3, key.sender);
+                      });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+void StateStore::save_front(const protocol::SenderKey& key, std::uint64_t highest) {
+    auto st = prepare(db_, path_, "INSERT OR REPLACE INTO sender_fronts (room, record, sender, highest) VALUES (?,?,?,?)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, key.room);
+                          bind_blob(s, 2, key.record_hash);
+                          bind_blob(s, 3, key.sender);
+                          sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(highest));
                       });
     step_done(db_, path_, st.get());
 }

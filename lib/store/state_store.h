@@ -51,15 +51,27 @@ public:
     std::optional<protocol::Pin> load_pin(const wire::RoomId& room);
     void save_pin(const wire::RoomId& room, const protocol::Pin& pin);
 
-    // Sessions this device started, and the highest counter each one sent
-    // (recorded before the message leaves, so our other processes recognise it).
+    // Sessions this device started.
     void add_own_session(const wire::SessionId& session);
     bool owns_session(const wire::SessionId& session);
-    // Per epoch record: counters start again at 0 in each epoch, so a highest
-    // counter over all epochs would vouch for counters a session never sent in
-    // a newer one (a thief reusing our session id there would hide behind it).
-    void record_sent(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter);
-    std::optional<std::uint64_t> sent_highest(const wire::SessionId& session, const wire::Hash& record);
+    // The next counter of this state folder under `record` (from 0), taken for
+    // `session` in one transaction: every process of the folder (a chat and
+    // a send at once) takes its own, so a counter the readers never get is a
+    // message that went missing (docs/PROTOCOL.md §5). Recorded before the
+    // message leaves, so our other processes recognise it.
+    std::uint64_t take_counter(const wire::SessionId& session, const wire::Hash& record);
+    // Whether this state folder took `counter` under `record` for `session`
+    // (or, written by a version before take_counter, whether that session
+    // sent up to `counter` there). Anything else signed by our key is a
+    // thief's, even under one of our session ids.
+    bool sent_by_us(const wire::SessionId& session, const wire::Hash& record, std::uint64_t counter);
+
+    // The relay told this device that items of the room expired before it
+    // read them, with the chain at `head_epoch`: a sender first seen in an
+    // epoch up to there may have sent what expired, so its first counter is no
+    // gap (§7 step 9).
+    void note_expired(const wire::RoomId& room, std::uint64_t head_epoch);
+    std::optional<std::uint64_t> expired_through_epoch(const wire::RoomId& room);
 
     // Members whose fingerprint the user compared out of band (/verify NAME).
     void mark_verified(const crypto::PublicKey& key);
@@ -67,6 +79,8 @@ public:
 
     std::optional<protocol::ReplayWindow> load_window(const protocol::StreamKey& key) override;
     void save_window(const protocol::StreamKey& key, const protocol::ReplayWindow& window) override;
+    std::optional<std::uint64_t> load_front(const protocol::SenderKey& key) override;
+    void save_front(const protocol::SenderKey& key, std::uint64_t highest) override;
 
     // How far this device read a room's stream: the relay sequence number up
     // to which it was handled (0: nothing yet) and the stream's epoch there.

@@ -56,7 +56,7 @@ DecodedEnvelope decode_envelope(ByteView bytes) {
     auto type = r.u8();
     if (r.failed()) return {std::nullopt, EnvelopeError::malformed};
     if (h.version != protocol_version) return {std::nullopt, EnvelopeError::bad_version};
-    if (type != static_cast<std::uint8_t>(EnvelopeType::text))
+    if (type != static_cast<std::uint8_t>(EnvelopeType::text) && type != static_cast<std::uint8_t>(EnvelopeType::sync))
         return {std::nullopt, EnvelopeError::bad_type};
     h.type = static_cast<EnvelopeType>(type);
     h.room = r.fixed<hash_bytes>();

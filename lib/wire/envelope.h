@@ -19,6 +19,9 @@ using Nonce = Array<nonce_bytes>;
 
 enum class EnvelopeType : std::uint8_t {
     text = 1,
+    // Not shown: takes a counter so a reader sees what came before it
+    // (docs/PROTOCOL.md §5.1); its plaintext is a protocol::SyncNote.
+    sync = 2,
 };
 
 //   u8  version          (1)
@@ -28,7 +31,8 @@ enum class EnvelopeType : std::uint8_t {
 //   32  record hash      (the epoch record this message is keyed by)
 //   32  sender key id
 //   16  sender session id
-//   u64 counter          (per record, sender and session, from 0)
+//   u64 counter          (per record and sender, from 0: every process of a
+//                         state folder takes the next one, §5)
 //   u64 timestamp        (sender's clock, ms since the Unix epoch; display only)
 //   24  nonce            (random)
 struct EnvelopeHeader {

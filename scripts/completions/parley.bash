@@ -12,7 +12,7 @@ _parley_options_fingerprint="--help --dir"
 _parley_options_create="$_parley_room_options"
 _parley_options_join="$_parley_room_options"
 _parley_options_invite="$_parley_room_options"
-_parley_options_chat="$_parley_room_options --retry --ui"
+_parley_options_chat="$_parley_room_options --retry --ui --sync-interval"
 _parley_options_send="$_parley_room_options --retry"
 _parley_options_listen="$_parley_room_options --retry --count --timeout"
 _parley_options_rekey="$_parley_room_options --add --remove --sync"
@@ -144,7 +144,7 @@ _parley() {
             _parley_words "auto full line"
             return 0
             ;;
-        --server | --password | --retry | --count | --timeout | --limit)
+        --server | --password | --retry | --sync-interval | --count | --timeout | --limit)
             return 0
             ;;
     esac

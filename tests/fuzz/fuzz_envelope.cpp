@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!decoded.envelope) return 0;
     const auto& env = *decoded.envelope;
     FUZZ_CHECK(env.header.version == wire::protocol_version);
-    FUZZ_CHECK(env.header.type == wire::EnvelopeType::text);
+    FUZZ_CHECK(env.header.type == wire::EnvelopeType::text || env.header.type == wire::EnvelopeType::sync);
     FUZZ_CHECK(env.ciphertext.size() >= wire::aead_tag_bytes + wire::padding_block_bytes);
     FUZZ_CHECK((env.ciphertext.size() - wire::aead_tag_bytes) % wire::padding_block_bytes == 0);
     // round trip

@@ -16,7 +16,7 @@ struct Genuine {
 };
 
 // Every envelope a correct receiver may accept: alice's, and bob's from his
-// other device (which this device's SentHighest vouches for up to counter 3).
+// other process (which this device's SentByUs vouches for up to counter 3).
 const std::vector<Genuine>& genuine() {
     static const std::vector<Genuine> g = [] {
         const auto& fx = fuzz::fixture();
@@ -36,9 +36,8 @@ struct Bob {
     protocol::Receiver receiver;
     explicit Bob(const fuzz::Fixture& fx)
         : receiver(fx.room, fx.bob.public_key, fx.bob_session, store,
-                   [&fx](const wire::SessionId& s, const wire::Hash&) -> std::optional<std::uint64_t> {
-                       if (s == fx.bob_session || s == fx.bob_other_session) return 3;
-                       return std::nullopt;
+                   [&fx](const wire::SessionId& s, const wire::Hash&, std::uint64_t counter) {
+                       return (s == fx.bob_session || s == fx.bob_other_session) && counter <= 3;
                    }) {
         protocol::EpochView view;
         view.epoch = 0;

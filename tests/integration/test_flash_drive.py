@@ -126,6 +126,10 @@ def test_relay_restored_from_an_older_copy_is_reported_and_loses_nothing(t: harn
     on_computer(t, alice, home, ["send"] + drive_args(alice), stdin="two\nthree\n").expect_ok("two, three")
     read = on_computer(t, bob, home, ["listen"] + drive_args(bob, ["--count", "3", "--timeout", "20"]))
     read.expect_ok("bob reads one to three")
+    # And the closing sync of alice's second send (docs/PROTOCOL.md §5.1), which
+    # the restore loses: one bob never read would be a counter of alice's missing.
+    drain = on_computer(t, bob, home, ["listen"] + drive_args(bob, ["--timeout", "2"]))
+    assert drain.returncode == 3 and not listen_lines(drain), drain.describe()
     relay.stop()
     # The operator restores the older copy (the relay's own hint for a damaged database).
     for f in data.iterdir():

@@ -248,8 +248,9 @@ def test_retention_prunes_and_the_client_says_what_expired(t):
     lines = [f"old news #{i}" for i in range(8)]
     alice.send(ROOM, relay.url, lines).expect_ok("alice sends")
     relay.stop()
-    # the relay prunes at start-up (and every minute): keep the newest 3
-    relay = t.relay(data=data, extra_args=["--retain-messages", "3"]).start()
+    # the relay prunes at start-up (and every minute): keep the newest 4, the
+    # last 3 lines and the closing sync of alice's send (docs/PROTOCOL.md §5.1)
+    relay = t.relay(data=data, extra_args=["--retain-messages", "4"]).start()
     try:
         listener = bob.listen(ROOM, relay.url, count=3, timeout=20, wait_joined=False)
         result = listener.finish()

@@ -68,12 +68,20 @@ TEST(Envelope, RejectsAnUnknownVersion) {
 
 TEST(Envelope, RejectsAnUnknownType) {
     auto bytes = encode_envelope(sample());
-    for (int t : {0, 2, 0xff}) {
+    for (int t : {0, 3, 0xff}) {
         bytes[1] = static_cast<std::uint8_t>(t);
         auto decoded = decode_envelope(bytes);
         EXPECT_FALSE(decoded.envelope);
         EXPECT_EQ(decoded.error, EnvelopeError::bad_type);
     }
+}
+
+TEST(Envelope, DecodesASync) {
+    auto env = sample();
+    env.header.type = EnvelopeType::sync;
+    auto decoded = decode_envelope(encode_envelope(env));
+    ASSERT_TRUE(decoded.envelope);
+    EXPECT_EQ(decoded.envelope->header.type, EnvelopeType::sync);
 }
 
 TEST(Envelope, RejectsCiphertextThatIsNotWholePaddingBlocksPlusTag) {

@@ -62,15 +62,14 @@ protected:
     wire::SessionId alice_other_session_ = new_session();
     wire::SessionId bob_session_ = new_session();
     wire::SessionId charlie_session_ = new_session();
-    std::map<wire::SessionId, std::uint64_t> owned_;  // our sessions -> highest counter sent in owned_record()
+    std::map<wire::SessionId, std::uint64_t> owned_;  // our sessions -> they sent counters up to this in owned_record()
     std::optional<wire::Hash> owned_record_;           // epoch 0's unless set
     wire::Hash owned_record() const { return owned_record_ ? *owned_record_ : epoch0_.hash; }
     MemoryReplayStore store_;
     Receiver receiver_{trio_.room, trio_.alice.public_key, my_session_, store_,
-                       [this](const wire::SessionId& s, const wire::Hash& r) -> std::optional<std::uint64_t> {
+                       [this](const wire::SessionId& s, const wire::Hash& r, std::uint64_t counter) {
                            auto it = owned_.find(s);
-                           if (it == owned_.end() || r != owned_record()) return std::nullopt;
-                           return it->second;
+                           return it != owned_.end() && r == owned_record() && counter <= it->second;
                        }};
 };
 
@@ -104,6 +103,71 @@ TEST_F(ReceiverTest, ReportsAGapInTheSendersCounters) {
     d = receiver_.receive(from(trio_.bob, 2));
     ASSERT_TRUE(d.accepted) << "late but inside the window: " << d.reason;
     EXPECT_EQ(d.missing_before, 0u);
+}
+
+// Every process of a state folder takes the next counter (§5): a counter
+// skipped between two sessions of one sender is a message that did not come.
+TEST_F(ReceiverTest, ReportsAGapAcrossTheSendersSessions) {
+    ASSERT_TRUE(receiver_.receive(from(trio_.bob, 0)).accepted);
+    auto next_send = test::seal(epoch0_.sender(trio_.bob, new_session()), 2, "the next send");
+    auto d = receiver_.receive(next_send);
+    ASSERT_TRUE(d.accepted) << d.reason;
+    EXPECT_EQ(d.missing_before, 1u);
+    auto late = test::seal(epoch0_.sender(trio_.bob, new_session()), 1, "late");
+    d = receiver_.receive(late);
+    ASSERT_TRUE(d.accepted) << d.reason;
+    EXPECT_EQ(d.missing_before, 0u) << "a late counter is no new gap";
+    EXPECT_EQ(receiver_.receive(from(trio_.charlie, 0)).missing_before, 0u) << "charlie's counters are his own";
+}
+
+// The only message of a sender in an epoch, withheld: its next one (or a sync)
+// is the first the reader sees, and counts everything below it.
+TEST_F(ReceiverTest, ReportsTheCountersBelowASendersFirstMessage) {
+    auto d = receiver_.receive(from(trio_.bob, 2, "third"));
+    ASSERT_TRUE(d.accepted) << d.reason;
+    EXPECT_EQ(d.missing_before, 2u);
+}
+
+// Unless the relay said items expired before this device read them: then a
+// sender's first counters may simply be gone, in those epochs only.
+TEST_F(ReceiverTest, ExpiredItemsMakeNoGapOfASendersFirstCounter) {
+    receiver_.set_expired_through(0);
+    auto d = receiver_.receive(from(trio_.bob, 2, "third"));
+    ASSERT_TRUE(d.accepted) << d.reason;
+    EXPECT_EQ(d.missing_before, 0u);
+    EXPECT_EQ(receiver_.receive(from(trio_.bob, 4)).missing_before, 1u) << "past the first, a gap is a gap";
+    remove_charlie_at_epoch_1();
+    d = receiver_.receive(test::seal(epoch1_.sender(trio_.bob, bob_session_), 1, "epoch 1"));
+    ASSERT_TRUE(d.accepted) << d.reason;
+    EXPECT_EQ(d.missing_before, 1u) << "epoch 1 began after what expired";
+}
+
+TEST_F(ReceiverTest, AcceptsASyncWithNoTextAndReportsWhatCameBeforeItMissing) {
+    ASSERT_TRUE(receiver_.receive(from(trio_.bob, 0)).accepted);
+    auto sync = test::seal(epoch0_.sender(trio_.bob, bob_session_), 2, encode_sync({SyncReason::leaving}),
+                           wire::EnvelopeType::sync);
+    auto d = receiver_.receive(sync);
+    ASSERT_TRUE(d.accepted) << d.reason;
+    ASSERT_TRUE(d.sync);
+    EXPECT_EQ(d.sync->reason, SyncReason::leaving);
+    EXPECT_TRUE(d.text.empty());
+    EXPECT_EQ(d.missing_before, 1u);
+    expect_rejected(receiver_.receive(sync), "replayed");
+}
+
+TEST_F(ReceiverTest, RejectsASyncThatDoesNotDecode) {
+    for (std::string bad : {std::string("hello"), std::string(sync_note_bytes, '\0'),
+                            encode_sync({SyncReason::still_here}) + "x"}) {
+        auto d = receiver_.receive(
+            test::seal(epoch0_.sender(trio_.bob, new_session()), 0, bad, wire::EnvelopeType::sync));
+        expect_rejected(d, "malformed sync");
+        EXPECT_FALSE(d.sync);
+    }
+    std::string nonzero = encode_sync({SyncReason::still_here});
+    nonzero[5] = 1;  // version 1 leaves the previous record hash zero
+    expect_rejected(receiver_.receive(test::seal(epoch0_.sender(trio_.bob, new_session()), 0, nonzero,
+                                                 wire::EnvelopeType::sync)),
+                    "malformed sync");
 }
 
 TEST_F(ReceiverTest, KeepsSeparateStreamsPerSenderAndSession) {
@@ -177,7 +241,7 @@ TEST_F(ReceiverTest, RejectsATamperedEnvelopeWithoutBurningItsCounter) {
 
 TEST_F(ReceiverTest, RejectsGarbageAndUnknownVersions) {
     expect_rejected(receiver_.receive(Bytes{1}), "malformed");
-    expect_rejected(receiver_.receive(Bytes{1, 2, 3}), "type");
+    expect_rejected(receiver_.receive(Bytes{1, 3, 3}), "type");
     auto bytes = from(trio_.bob, 0);
     bytes[0] = 2;
     expect_rejected(receiver_.receive(bytes), "version");
@@ -224,10 +288,11 @@ TEST_F(ReceiverTest, WarnsWhenOurKeySignsFromASessionWeDoNotOwn) {
 }
 
 TEST_F(ReceiverTest, AcceptsOurOwnOtherSession) {
-    owned_[alice_other_session_] = 0;
-    auto d = receiver_.receive(from(trio_.alice, 0, "from my other terminal"));
+    owned_[alice_other_session_] = 3;
+    auto d = receiver_.receive(from(trio_.alice, 3, "from my other terminal"));
     ASSERT_TRUE(d.accepted) << d.reason;
     EXPECT_TRUE(d.own);
+    EXPECT_EQ(d.missing_before, 0u) << "this process sent 0..2: no gap of our own";
     EXPECT_EQ(d.text, "from my other terminal");
     ASSERT_TRUE(d.sender);
     EXPECT_EQ(*d.sender, trio_.alice.public_key);
@@ -284,7 +349,7 @@ TEST_F(ReceiverTest, RejectsEpochZeroOnceEpochTwoExists) {
 TEST_F(ReceiverTest, RejectsAMessageForAnEpochNewerThanOurs) {
     remove_charlie_at_epoch_1();
     Receiver behind{trio_.room, trio_.alice.public_key, my_session_, store_,
-                    [](const auto&, const auto&) -> std::optional<std::uint64_t> { return std::nullopt; }};
+                    [](const auto&, const auto&, std::uint64_t) { return false; }};
     behind.add_epoch(epoch0_.view());
     auto d = behind.receive(test::seal(epoch1_.sender(trio_.bob, bob_session_), 0, "from the future"));
     expect_rejected(d, "newer");

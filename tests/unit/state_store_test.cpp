@@ -142,7 +142,9 @@ TEST_F(StateStoreTest, RejectsAReplayAfterRestart) {
     auto run = [&](const Bytes& envelope) {
         StateStore s(file());
         protocol::Receiver r(trio.room, trio.alice.public_key, crypto::random_array<wire::session_id_bytes>(), s,
-                             [&s](const wire::SessionId& id, const wire::Hash& record) { return s.sent_highest(id, record); });
+                             [&s](const wire::SessionId& id, const wire::Hash& record, std::uint64_t counter) {
+                                 return s.sent_by_us(id, record, counter);
+                             });
         r.add_epoch(epoch0.view());
         return r.receive(envelope);
     };
@@ -172,25 +174,82 @@ TEST_F(StateStoreTest, OwnSessionsPersist) {
     EXPECT_FALSE(s.owns_session(theirs));
 }
 
-TEST_F(StateStoreTest, SentCountersOnlyMoveForwardAndPersist) {
-    const auto mine = crypto::random_array<wire::session_id_bytes>();
+// Every process of a state folder takes the next counter of a record, so two
+// at once never use one twice, and a thief reusing one of our session ids with
+// a counter another of our sessions took is still not us.
+TEST_F(StateStoreTest, CountersAreSharedByEveryProcessAndVouchOnlyForTheirSession) {
+    const auto chat = crypto::random_array<wire::session_id_bytes>();
+    const auto send = crypto::random_array<wire::session_id_bytes>();
     {
-        StateStore s(file());
-        s.add_own_session(mine);
-        EXPECT_FALSE(s.sent_highest(mine, record0_)) << "registered, nothing sent yet";
-        s.record_sent(mine, record0_, 0);
-        EXPECT_EQ(s.sent_highest(mine, record0_), 0u);
-        s.record_sent(mine, record0_, 5);
-        s.record_sent(mine, record0_, 3);  // a late write never moves it back
-        EXPECT_EQ(s.sent_highest(mine, record0_), 5u);
-        EXPECT_FALSE(s.sent_highest(mine, record1_)) << "counted for another epoch's record";
-        s.record_sent(mine, record1_, 1);
-        EXPECT_EQ(s.sent_highest(mine, record1_), 1u);
+        StateStore a(file());
+        StateStore b(file());  // another process on the same folder
+        EXPECT_EQ(a.take_counter(chat, record0_), 0u);
+        EXPECT_EQ(b.take_counter(send, record0_), 1u);
+        EXPECT_EQ(a.take_counter(chat, record0_), 2u);
+        EXPECT_EQ(b.take_counter(send, record1_), 0u) << "counters start again in every epoch";
+        EXPECT_TRUE(a.sent_by_us(chat, record0_, 0));
+        EXPECT_TRUE(b.sent_by_us(chat, record0_, 2));
+        EXPECT_FALSE(a.sent_by_us(chat, record0_, 1)) << "counter 1 was the send's";
+        EXPECT_FALSE(a.sent_by_us(send, record0_, 2)) << "counter 2 was the chat's";
+        EXPECT_FALSE(a.sent_by_us(chat, record0_, 3)) << "never taken";
+        EXPECT_FALSE(a.sent_by_us(chat, record1_, 0)) << "taken in another epoch's record";
     }
     StateStore s(file());
-    EXPECT_EQ(s.sent_highest(mine, record0_), 5u);
-    EXPECT_EQ(s.sent_highest(mine, record1_), 1u);
-    EXPECT_FALSE(s.sent_highest(crypto::random_array<wire::session_id_bytes>(), record0_));
+    EXPECT_TRUE(s.sent_by_us(send, record0_, 1));
+    EXPECT_EQ(s.take_counter(send, record0_), 3u) << "after a restart the count goes on";
+}
+
+// A state file written before counters were shared: each session counted
+// from 0 and kept its highest; what those sessions sent is still ours.
+TEST_F(StateStoreTest, WhatAnOlderVersionsSessionSentIsStillOurs) {
+    const auto old_session = crypto::random_array<wire::session_id_bytes>();
+    {
+        StateStore s(file());
+        s.add_own_session(old_session);
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO own_sent (session, record, highest) VALUES (?, ?, 4)", -1, &st,
+                                 nullptr),
+              SQLITE_OK);
+    sqlite3_bind_blob(st, 1, old_session.data(), static_cast<int>(old_session.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, record0_.data(), static_cast<int>(record0_.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    StateStore s(file());
+    EXPECT_TRUE(s.sent_by_us(old_session, record0_, 0));
+    EXPECT_TRUE(s.sent_by_us(old_session, record0_, 4));
+    EXPECT_FALSE(s.sent_by_us(old_session, record0_, 5));
+    EXPECT_FALSE(s.sent_by_us(old_session, record1_, 0));
+}
+
+TEST_F(StateStoreTest, SenderFrontsAndExpiryPersistPerRoom) {
+    wire::RoomId room{}, other{};
+    room.fill(1);
+    other.fill(2);
+    protocol::SenderKey bob{room, record0_, {}};
+    bob.sender.fill(7);
+    {
+        StateStore s(file());
+        EXPECT_FALSE(s.load_front(bob));
+        s.save_front(bob, 4);
+        s.save_front(bob, 9);
+        EXPECT_FALSE(s.expired_through_epoch(room));
+        s.note_expired(room, 3);
+        s.note_expired(room, 1);  // never moves back
+    }
+    StateStore s(file());
+    EXPECT_EQ(s.load_front(bob), 9u);
+    auto elsewhere = bob;
+    elsewhere.room = other;
+    EXPECT_FALSE(s.load_front(elsewhere));
+    elsewhere = bob;
+    elsewhere.record_hash = record1_;
+    EXPECT_FALSE(s.load_front(elsewhere));
+    EXPECT_EQ(s.expired_through_epoch(room), 3u);
+    EXPECT_FALSE(s.expired_through_epoch(other));
 }
 
 TEST_F(StateStoreTest, StreamGapsPersistPerRoomAndARebaseForgetsThem) {

@@ -149,9 +149,10 @@ inline LiveEpoch live_epoch(wire::EpochRecord record, const crypto::EpochSecret&
     return e;
 }
 
-inline Bytes seal(const protocol::SenderContext& ctx, std::uint64_t counter, std::string_view text) {
+inline Bytes seal(const protocol::SenderContext& ctx, std::uint64_t counter, std::string_view text,
+                  wire::EnvelopeType type = wire::EnvelopeType::text) {
     return protocol::seal_message(ctx, counter, 1'700'000'000'000 + counter,
-                                  crypto::random_array<wire::nonce_bytes>(), text);
+                                  crypto::random_array<wire::nonce_bytes>(), text, type);
 }
 
 // A directory under the system temp dir, removed with everything in it.
