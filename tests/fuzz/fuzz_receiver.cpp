@@ -25,6 +25,10 @@ const std::vector<Genuine>& genuine() {
         v.push_back({fx.envelope(fx.alice, fx.alice_session, 1, "second"), "second", false});
         v.push_back({fx.envelope(fx.alice, fx.alice_session, 70, "after a gap"), "after a gap", false});
         v.push_back({fx.envelope(fx.bob, fx.bob_other_session, 0, "from my laptop"), "from my laptop", true});
+        // a sync (§5.1): accepted, no text
+        v.push_back({fx.envelope(fx.alice, fx.alice_session, 3, protocol::encode_sync({protocol::SyncReason::leaving}), 0,
+                                 wire::EnvelopeType::sync),
+                     "", false});
         return v;
     }();
     return g;

@@ -150,10 +150,11 @@ struct Fixture {
 
     // An envelope in the genesis epoch, as `who` would send it from `session`.
     Bytes envelope(const crypto::Identity& who, const wire::SessionId& session, std::uint64_t counter,
-                   std::string_view text, std::uint64_t epoch = 0) const {
+                   std::string_view text, std::uint64_t epoch = 0,
+                   wire::EnvelopeType type = wire::EnvelopeType::text) const {
         const auto ctx = test::sender_context(who, room, epoch, hashes[0], session, genesis_message_key.get());
         auto nonce = fixed_array<wire::nonce_bytes>("nonce/" + std::to_string(counter) + "/" + std::string(text));
-        return protocol::seal_message(ctx, counter, 1'795'000'001'000 + counter, nonce, text);
+        return protocol::seal_message(ctx, counter, 1'795'000'001'000 + counter, nonce, text, type);
     }
 
     bool is_known_key(const wire::PublicKey& k) const {

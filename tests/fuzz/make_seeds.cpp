@@ -80,6 +80,10 @@ void envelopes(const fuzz::Fixture& fx) {
     auto own = fx.envelope(fx.bob, fx.bob_other_session, 0, "from my laptop");
     write("envelope", "hello", hello);
     write("envelope", "long", fx.envelope(fx.alice, fx.alice_session, 2, std::string(600, 'x')));
+    auto sync = fx.envelope(fx.alice, fx.alice_session, 3, protocol::encode_sync({protocol::SyncReason::leaving}), 0,
+                            wire::EnvelopeType::sync);
+    write("envelope", "sync", sync);
+    write("receiver", "sync_after_a_gap", fuzz::join_chunks({hello, sync}));
     // receiver: genuine ones, alone and in sequences (replay, gap, own device) ...
     write("receiver", "hello", fuzz::join_chunks({hello}));
     write("receiver", "replay", fuzz::join_chunks({hello, hello}));

@@ -140,6 +140,20 @@ TEST_F(Vectors, Envelope) {
     auto opened = protocol::open_message(*decoded.envelope, alice.public_key, keys.message_key);
     ASSERT_TRUE(opened.text);
     EXPECT_EQ(*opened.text, in()["text"].get<std::string>());
+
+    // §5.1: her closing sync, one counter on, under its own nonce.
+    auto sync = protocol::seal_message(ctx, in()["counter"].get<std::uint64_t>() + 1,
+                                       in()["timestamp_ms"].get<std::uint64_t>(), arr<wire::nonce_bytes>(in()["sync_nonce"]),
+                                       protocol::encode_sync({protocol::SyncReason::leaving}), wire::EnvelopeType::sync);
+    EXPECT_EQ(to_hex(sync), out("sync_envelope"));
+    decoded = wire::decode_envelope(sync);
+    ASSERT_TRUE(decoded.envelope);
+    EXPECT_EQ(decoded.envelope->header.type, wire::EnvelopeType::sync);
+    opened = protocol::open_message(*decoded.envelope, alice.public_key, keys.message_key);
+    ASSERT_TRUE(opened.text);
+    auto note = protocol::decode_sync(*opened.text);
+    ASSERT_TRUE(note);
+    EXPECT_EQ(note->reason, protocol::SyncReason::leaving);
 }
 
 }  // namespace

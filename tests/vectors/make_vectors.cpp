@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
     auto epoch_secret_bytes = stream_bytes("epoch-secret", 32);
     auto session = stream_array<wire::session_id_bytes>("session");
     auto nonce = stream_array<wire::nonce_bytes>("nonce");
+    auto sync_nonce = stream_array<wire::nonce_bytes>("sync-nonce");
     const std::uint64_t created_at = 1795000000000;
     const std::uint64_t timestamp = 1795000001234;
     const std::uint64_t counter = 7;
@@ -265,7 +266,8 @@ int main(int argc, char** argv) {
                    {"nonce", to_hex(nonce)},
                    {"timestamp_ms", timestamp},
                    {"counter", counter},
-                   {"text", text}};
+                   {"text", text},
+                   {"sync_nonce", to_hex(sync_nonce)}};
 
     auto room = crypto::room_id(room_name);
     std::vector<crypto::PublicKey> roster{alice.public_key, bob.public_key};
@@ -291,6 +293,9 @@ int main(int argc, char** argv) {
     protocol::SenderContext ctx{&alice, crypto::key_id(alice.public_key), room, 0, record_hash, session,
                                 &keys.message_key};
     auto envelope = protocol::seal_message(ctx, counter, timestamp, nonce, text);
+    // §5.1: alice's closing sync, the counter after the text's.
+    auto sync = protocol::seal_message(ctx, counter + 1, timestamp, sync_nonce,
+                                       protocol::encode_sync({protocol::SyncReason::leaving}), wire::EnvelopeType::sync);
 
     v["outputs"] = {
         {"alice_public_key", to_hex(alice.public_key)},
@@ -309,6 +314,7 @@ int main(int argc, char** argv) {
         {"genesis_signature", to_hex(record->signature)},
         {"room_code", to_hex(crypto::room_code(record_hash, record_hash))},
         {"envelope", to_hex(envelope)},
+        {"sync_envelope", to_hex(sync)},
     };
     std::cout << v.dump(2) << "\n";
     return 0;
