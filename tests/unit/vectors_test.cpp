@@ -146,6 +146,7 @@ TEST_F(Vectors, Envelope) {
                                        in()["timestamp_ms"].get<std::uint64_t>(), arr<wire::nonce_bytes>(in()["sync_nonce"]),
                                        protocol::encode_sync({protocol::SyncReason::leaving}), wire::EnvelopeType::sync);
     EXPECT_EQ(to_hex(sync), out("sync_envelope"));
+    EXPECT_EQ(sync.size(), 502u) << "the cost PROTOCOL §5.1 gives: 162 header, 4 + 272 ciphertext, 64 signature";
     decoded = wire::decode_envelope(sync);
     ASSERT_TRUE(decoded.envelope);
     EXPECT_EQ(decoded.envelope->header.type, wire::EnvelopeType::sync);
