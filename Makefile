@@ -16,12 +16,13 @@ TEST_PRESET := release
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build demo test test-asan test-tsan fuzz fuzz-smoke bench clean
+.PHONY: help setup build package demo test test-asan test-tsan fuzz fuzz-smoke bench clean
 
 help:
 	@echo "Parley make targets:"
 	@echo "  make setup   install the Debian 12 build/test packages (scripts/setup.sh, apt only)"
 	@echo "  make build   setup, then configure and build the release preset (build/release)"
+	@echo "  make package build, then cpack: build/release/parley_VERSION_ARCH.deb (apt install ./FILE)"
 	@echo "  make demo    build, then run a three-member demo on loopback (scripts/demo.sh)"
 	@echo "  make test    setup, build and run ctest (preset 'ci' with warnings as errors"
 	@echo "               when CI=true, else 'release')"
@@ -40,6 +41,11 @@ setup:
 build: setup
 	cmake --preset release
 	cmake --build --preset release -j$(JOBS)
+
+# One .deb: both programs, man pages, completions, the relay's systemd unit and
+# /etc/parley/relay.toml (CMakeLists.txt's CPack settings).
+package: build
+	cd build/release && cpack
 
 demo: build
 	./scripts/demo.sh build/release

@@ -12,6 +12,8 @@ packages=(
     libspdlog-dev libtomlplusplus-dev libncurses-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     python3 clang-14 libclang-rt-14-dev tmux
+    # the relay's sd_notify; systemd-analyze and dpkg-shlibdeps for `make package` and its test
+    libsystemd-dev systemd dpkg-dev
 )
 
 missing=()

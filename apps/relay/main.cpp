@@ -18,6 +18,7 @@
 #include "relay/admission.h"
 #include "relay/backup.h"
 #include "relay/listen_address.h"
+#include "relay/readiness.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_server.h"
 
@@ -248,6 +249,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "parley-relay: data in %s\n", data_path.c_str());
         std::fprintf(stderr, "parley-relay: listening on %s\n", server.url().c_str());
         std::fflush(stderr);
+        notify_ready(server.url());
         server.run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "parley-relay: %s\n", e.what());

@@ -24,8 +24,11 @@ std::string octal(mode_t mode) {
 // Group or other bits on `path` are taken away (it is ours), with a log line;
 // a path we cannot tighten is refused.
 void tighten(const std::filesystem::path& path, mode_t wanted, const char* what) {
+    // stat, not lstat: chmod follows a symlink, and systemd's StateDirectory=
+    // with DynamicUser= is one (/var/lib/parley-relay -> private/parley-relay),
+    // whose own mode 0777 means nothing.
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return;  // not there (yet): created with the umask
+    if (::stat(path.c_str(), &st) != 0) return;  // not there (yet): created with the umask
     if ((st.st_mode & 077) == 0) return;
     if (::chmod(path.c_str(), wanted) != 0)
         throw std::runtime_error(std::string(what) + " " + path.string() + " is open to other users (mode " +

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "relay/readiness.h"
 #include "relay/sqlite_relay_store.h"
 #include "relay/tls_stream.h"
 
@@ -182,8 +183,10 @@ void RelayServer::run() {
 void RelayServer::wait_for_reload() {
     reload_signals_.async_wait([this](boost::system::error_code ec, int) {
         if (ec) return;
+        notify_reloading();
         reload_founders();
         reload_tls();
+        notify_ready(url());
         wait_for_reload();
     });
 }
@@ -227,6 +230,7 @@ void RelayServer::reload_tls() {
 
 void RelayServer::on_signal() {
     reload_signals_.cancel();
+    notify_stopping();
     std::fprintf(stderr, "parley-relay: shutting down\n");
     listener_->stop();
     prune_timer_.cancel();

@@ -1,5 +1,6 @@
 // The whole relay: TLS context, listener, sessions and a pool of io threads,
-// stopped cleanly by SIGINT or SIGTERM.
+// stopped cleanly by SIGINT or SIGTERM. Under systemd it says when it reloads
+// (SIGHUP) and stops (relay/readiness.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
