@@ -60,6 +60,9 @@ floor="$cmake_dir/bench/parley-fanout-floor"
 [[ -x "$floor" ]] || floor=""
 byte_limit_off=()
 "$relay_bin" --help 2>/dev/null | grep -q -- --bytes-per-second && byte_limit_off=(--bytes-per-second 0)
+# No metrics address (a relay already on 127.0.0.1:9464 would stop the run), where the revision has one.
+metrics_off=()
+"$relay_bin" --help 2>/dev/null | grep -q -- --metrics-listen && metrics_off=(--metrics-listen off)
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -81,7 +84,7 @@ start_relay() {
             # per-address cap, the rate limit and the room and storage quotas.
             rm -rf "$out/parley-data"
             taskset -c 0 "$relay_bin" --listen "127.0.0.1:$port" --threads "$relay_threads" "${tls_args[@]}" \
-                --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 "${byte_limit_off[@]}" \
+                --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 "${byte_limit_off[@]}" "${metrics_off[@]}" \
                 --rooms-per-address-per-hour 100000 --rooms-per-founder-per-hour 100000 \
                 --max-room-bytes $((1 << 40)) --max-total-bytes $((1 << 40)) \
                 2>>"$out/relay-parley.log" &

@@ -63,7 +63,7 @@ for p in "${people[@]}"; do
 done
 
 echo "== relay on loopback"
-"$relay_bin" --listen 127.0.0.1:0 2>"$work/relay.log" &
+"$relay_bin" --listen 127.0.0.1:0 --metrics-listen off 2>"$work/relay.log" &
 relay_pid=$!
 wait_for "$work/relay.log" "parley-relay: listening on" 20
 server="$(sed -n 's/.*parley-relay: listening on \(wss\{0,1\}:\/\/[^ ]*\).*/\1/p' "$work/relay.log" | head -n1)"

@@ -11,13 +11,16 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "config/cli_errors.h"
+#include "config/relay_config.h"
 #include "relay/admission.h"
 #include "relay/backup.h"
 #include "relay/listen_address.h"
+#include "relay/metrics_listener.h"
 #include "relay/readiness.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_server.h"
@@ -52,6 +55,14 @@ int main(int argc, char** argv) {
     bool open_rooms = false;
     Quotas quotas;
     std::string backup_file;
+    std::string config_file;
+    bool check_config = false;
+    app.add_option("--config", config_file,
+                   "read settings from this file (relay.toml: each option's name without --, = its value); "
+                   "options on the command line win");
+    app.add_flag("--check-config", check_config,
+                 "check the command line and --config (the settings, the founders file, the certificate and key) "
+                 "and exit: 0 if the relay would start with them");
     app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)");
     auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
     auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
@@ -61,6 +72,10 @@ int main(int argc, char** argv) {
                  "allow plain ws:// on a non-loopback address (behind a TLS proxy)");
     app.add_option("--threads", threads, "io threads (default: hardware concurrency)")
         ->check(CLI::Range(1u, 1024u));
+    std::string metrics_listen = default_metrics_listen;
+    app.add_option("--metrics-listen", metrics_listen,
+                   "address for GET /metrics (Prometheus) and /healthz over plain HTTP, HOST:PORT, or off")
+        ->capture_default_str();
     // The limits (lib/relay/relay_limits.h has the defaults and why).
     unsigned handshake_s = static_cast<unsigned>(limits.handshake_timeout.count());
     unsigned idle_s = static_cast<unsigned>(limits.idle_timeout.count());
@@ -150,11 +165,22 @@ int main(int argc, char** argv) {
                    "be running)");
     try {
         app.parse(argc, argv);
+        if (!config_file.empty()) {
+            parley::config::apply_relay_config(
+                app, config_file,
+                {{"cert", "key", "data", "founders"}, {"config", "check-config", "backup", "help", "version"}});
+        }
+        if (cert_file.empty() != key_file.empty())
+            throw CLI::ValidationError(cert_file.empty() ? "--key" : "--cert",
+                                       "needs " + std::string(cert_file.empty() ? "--cert" : "--key") + " too");
         if (backup_file.empty() && listen.empty()) throw CLI::RequiredError("--listen");
         if (!backup_file.empty() && !listen.empty())
             throw CLI::ValidationError("--backup", "copies the database and exits: it takes no --listen");
     } catch (const CLI::ParseError& e) {
         return parley::config::usage_error(app, e, "parley-relay");
+    } catch (const parley::config::ConfigError& e) {
+        std::fprintf(stderr, "parley-relay: %s\nhint: parley-relay --help lists the settings\n", e.what());
+        return exit_usage;
     }
     if (!backup_file.empty()) {
         const auto dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
@@ -206,6 +232,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "parley-relay: invalid --listen '%s': %s\n", listen.c_str(), error.c_str());
         return exit_usage;
     }
+    std::optional<ListenAddress> metrics_address;
+    if (metrics_listen != "off") {
+        metrics_address = parse_listen_address(metrics_listen, error);
+        if (!metrics_address) {
+            std::fprintf(stderr, "parley-relay: invalid --metrics-listen '%s': %s\nhint: HOST:PORT, or off\n",
+                         metrics_listen.c_str(), error.c_str());
+            return exit_usage;
+        }
+    }
 
     try {
         RelayOptions options;
@@ -220,6 +255,8 @@ int main(int argc, char** argv) {
         options.retention.max_items = retain_messages;
         options.founders_file = founders_file;
         options.quotas = quotas;
+        if (metrics_address) options.metrics_listen = resolve_listen_address(*metrics_address);
+        options.version = PARLEY_VERSION;
 
 
         // Plain WebSocket off loopback would expose every frame's metadata.
@@ -244,9 +281,25 @@ int main(int argc, char** argv) {
             return exit_usage;
         }
 
+        if (check_config) {
+            // What the start would read: the founders file and the TLS files.
+            if (!founders_file.empty()) (void)load_founders(founders_file);
+            if (tls) check_tls_files(cert_file, key_file);
+            std::fprintf(stderr, "parley-relay: configuration OK (listen %s%s)\n", listen.c_str(),
+                         config_file.empty() ? "" : (", " + config_file).c_str());
+            return 0;
+        }
         const std::string data_path = options.data_dir.string();
+        const bool metrics_beyond_loopback = options.metrics_listen && !is_loopback(*options.metrics_listen);
         RelayServer server(std::move(options));
         std::fprintf(stderr, "parley-relay: data in %s\n", data_path.c_str());
+        // Before "listening on": whoever waits for that line finds this one too.
+        if (const auto metrics = server.metrics_url(); !metrics.empty()) {
+            std::fprintf(stderr, "parley-relay: metrics on %s/metrics\n", metrics.c_str());
+            if (metrics_beyond_loopback)
+                std::fprintf(stderr, "parley-relay: warning: metrics on %s are open beyond loopback: they show "
+                                     "traffic volumes to anyone who can reach them\n", metrics.c_str());
+        }
         std::fprintf(stderr, "parley-relay: listening on %s\n", server.url().c_str());
         std::fflush(stderr);
         notify_ready(server.url());

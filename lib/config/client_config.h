@@ -20,9 +20,9 @@
 #include <string>
 #include <string_view>
 
-namespace parley::config {
+#include "config/toml_file.h"
 
-inline constexpr std::size_t max_config_bytes = 64 * 1024;
+namespace parley::config {
 
 struct ClientConfig {
     std::optional<std::string> server;
@@ -30,11 +30,6 @@ struct ClientConfig {
     std::optional<std::string> ca;     // as written; see resolve()
     std::optional<std::string> state;  // as written; see resolve()
     std::optional<std::string> invite;
-};
-
-class ConfigError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
 };
 
 // Parses the text of a parley.toml; `name` is used in messages ("FILE:LINE: ...").

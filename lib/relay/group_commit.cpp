@@ -30,6 +30,18 @@ void GroupCommit::submit(PendingSend item) {
     if (wake) wake_.notify_one();
 }
 
+// The transaction, timed for /metrics (parley_relay_commit_seconds) whether
+// it commits or throws.
+std::vector<std::uint64_t> GroupCommit::timed_append(const std::vector<LogAppend>& appends) {
+    if (!options_.commit_seconds) return log_.append(appends);
+    struct Observe {
+        LatencyHistogram& histogram;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        ~Observe() { histogram.observe(std::chrono::steady_clock::now() - start); }
+    } observe{*options_.commit_seconds};
+    return log_.append(appends);
+}
+
 void GroupCommit::run() {
     std::vector<PendingSend> batch;
     std::vector<LogAppend> appends;
@@ -66,7 +78,7 @@ void GroupCommit::run() {
             }
             for (auto& item : batch)
                 if (!item.duplicate) appends.push_back(std::move(item.append));
-            if (!appends.empty()) new_seqs = log_.append(appends);  // not when all were resends
+            if (!appends.empty()) new_seqs = timed_append(appends);  // not when all were resends
             stored = true;
         } catch (const StorageError& e) {
             std::fprintf(stderr, "parley-relay: cannot store %zu message(s), refusing them: %s\n",

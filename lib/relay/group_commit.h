@@ -22,6 +22,7 @@
 
 #include "relay/message_log.h"
 #include "relay/recent_messages.h"
+#include "relay/relay_metrics.h"
 
 namespace parley::relay {
 
@@ -40,6 +41,9 @@ struct PendingSend {
 struct GroupCommitOptions {
     std::chrono::microseconds max_delay{0};
     std::size_t max_items = 512;
+    // Observes how long each batch's transaction (MessageLog::append) took,
+    // failed ones included; null: not measured. Outlives the GroupCommit.
+    LatencyHistogram* commit_seconds = nullptr;
 };
 
 class GroupCommit {
@@ -59,6 +63,7 @@ public:
 
 private:
     void run();
+    std::vector<std::uint64_t> timed_append(const std::vector<LogAppend>& appends);
 
     MessageLog& log_;
     RecentMessages recent_;  // the writer thread's only

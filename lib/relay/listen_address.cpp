@@ -61,10 +61,14 @@ tcp::endpoint resolve_listen_address(const ListenAddress& address) {
 
 bool is_loopback(const tcp::endpoint& endpoint) { return endpoint.address().is_loopback(); }
 
-std::string listen_url(const tcp::endpoint& endpoint, bool tls) {
+std::string host_port(const tcp::endpoint& endpoint) {
     auto address = endpoint.address();
     std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-    return (tls ? "wss://" : "ws://") + host + ":" + std::to_string(endpoint.port());
+    return host + ":" + std::to_string(endpoint.port());
+}
+
+std::string listen_url(const tcp::endpoint& endpoint, bool tls) {
+    return (tls ? "wss://" : "ws://") + host_port(endpoint);
 }
 
 }  // namespace parley::relay

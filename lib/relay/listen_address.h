@@ -25,6 +25,9 @@ boost::asio::ip::tcp::endpoint resolve_listen_address(const ListenAddress& addre
 // 127.0.0.0/8 or ::1 (after resolving, so "localhost" counts).
 bool is_loopback(const boost::asio::ip::tcp::endpoint& endpoint);
 
+// 127.0.0.1:PORT or [::1]:PORT, from the bound endpoint.
+std::string host_port(const boost::asio::ip::tcp::endpoint& endpoint);
+
 // ws://127.0.0.1:PORT or wss://[::1]:PORT, from the bound endpoint.
 std::string listen_url(const boost::asio::ip::tcp::endpoint& endpoint, bool tls);
 

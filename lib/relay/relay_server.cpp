@@ -124,6 +124,10 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const std::string& cert_fil
 
 }  // namespace
 
+void check_tls_files(const std::string& cert_file, const std::string& key_file) {
+    (void)make_tls_context(cert_file, key_file);
+}
+
 static std::shared_ptr<Admission> make_admission(const RelayOptions& options) {
     std::optional<std::set<PublicKeyBytes>> founders;
     if (!options.founders_file.empty()) founders = load_founders(options.founders_file);
@@ -160,11 +164,26 @@ RelayServer::RelayServer(RelayOptions options)
         throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
                                  ": " + e.code().message());
     }
+    if (options_.metrics_listen) {
+        try {
+            metrics_listener_ = std::make_shared<MetricsListener>(ioc_, *options_.metrics_listen, [this] {
+                return state_.metrics().render({connections_.size(), state_.rooms_in_memory(), options_.version});
+            });
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("cannot listen for metrics on " + host_port(*options_.metrics_listen) + ": " +
+                                     e.code().message() +
+                                     "\nhint: pick another --metrics-listen address, or --metrics-listen off");
+        }
+    }
 }
 
 RelayServer::~RelayServer() = default;
 
 std::string RelayServer::url() const { return listen_url(listener_->local_endpoint(), tls_ != nullptr); }
+
+std::string RelayServer::metrics_url() const {
+    return metrics_listener_ ? "http://" + host_port(metrics_listener_->local_endpoint()) : "";
+}
 
 void RelayServer::run() {
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -172,6 +191,7 @@ void RelayServer::run() {
     });
     wait_for_reload();
     listener_->run();
+    if (metrics_listener_) metrics_listener_->run();
     schedule_prune();
     schedule_trim();
     std::vector<std::thread> threads;
@@ -233,6 +253,7 @@ void RelayServer::on_signal() {
     notify_stopping();
     std::fprintf(stderr, "parley-relay: shutting down\n");
     listener_->stop();
+    if (metrics_listener_) metrics_listener_->stop();
     prune_timer_.cancel();
     trim_timer_.cancel();
     connections_.close_all();

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "relay/data_dir.h"
 #include "relay/listen_address.h"
 #include "relay/listener.h"
+#include "relay/metrics_listener.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_state.h"
 
@@ -34,11 +36,18 @@ struct RelayOptions {
     // anyone when empty. Both within `quotas`.
     std::filesystem::path founders_file;
     Quotas quotas;
+    // Where GET /metrics is served (relay/metrics_listener.h); none: nowhere.
+    std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
+    std::string version;  // the project version, for parley_relay_build_info
 };
 
 // $XDG_STATE_HOME/parley-relay, else $HOME/.local/state/parley-relay; empty if
 // neither variable is set.
 std::filesystem::path default_data_dir();
+
+// Loads the certificate chain and key as a start (and a SIGHUP) would, and
+// throws what they would say (--check-config).
+void check_tls_files(const std::string& cert_file, const std::string& key_file);
 
 class RelayServer {
 public:
@@ -50,6 +59,8 @@ public:
 
     // ws://HOST:PORT or wss://HOST:PORT with the port actually bound.
     std::string url() const;
+    // http://HOST:PORT of the metrics address as bound; "" when it is off.
+    std::string metrics_url() const;
 
     // Serves until SIGINT or SIGTERM, then stops accepting, closes every
     // session (waiting up to shutdown_grace) and joins the io threads.
@@ -83,6 +94,7 @@ private:
     std::uint64_t cuts_at_last_trim_ = 0;
     int trims_left_ = 0;  // ticks that still trim after an event
     std::shared_ptr<Listener> listener_;
+    std::shared_ptr<MetricsListener> metrics_listener_;  // null: --metrics-listen off
 };
 
 }  // namespace parley::relay

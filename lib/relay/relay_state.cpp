@@ -35,6 +35,7 @@ RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, Gr
       book_(*store_, admission_->quotas()),
       limits_(limits) {
     stored_total_ = store_->total_stored_bytes();
+    if (!commit.commit_seconds) commit.commit_seconds = &metrics_.commit_seconds;
     commit_ = std::make_unique<GroupCommit>(
         *store_, [this](auto& batch, const auto* seqs) { on_committed(batch, seqs); }, commit);
 }

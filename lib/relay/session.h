@@ -7,8 +7,10 @@
 // over max_frame_bytes fails the read (Beast sends close code 1009), which ends
 // this session only. Leaves every chain in its destructor.
 //
-// A request that is not a WebSocket upgrade is plain HTTP: GET /healthz and
-// GET /metrics are answered (then the connection closes), anything else is 404.
+// A request that is not a WebSocket upgrade is plain HTTP: GET /healthz is
+// answered (then the connection closes), anything else is 404. GET /metrics
+// is served on the metrics address only (metrics_listener.h): the figures
+// tell traffic volumes, and the client port is open to anyone.
 #pragma once
 
 #include <array>
@@ -186,7 +188,7 @@ private:
         }));
         ws_.read_message_max(limits_.max_frame_bytes);
         ws_.binary(true);
-        // Read the HTTP request ourselves: a WebSocket upgrade or a health/metrics GET.
+        // Read the HTTP request ourselves: a WebSocket upgrade or a health check.
         parser_ = std::make_unique<http::request_parser<http::empty_body>>();
         parser_->header_limit(max_http_header_bytes);
         parser_->body_limit(0);
@@ -213,7 +215,7 @@ private:
         });
     }
 
-    // GET /healthz and GET /metrics; the connection closes after the answer.
+    // GET /healthz (for load balancers); the connection closes after the answer.
     void answer_http(const http::request<http::empty_body>& request) {
         auto response = std::make_shared<http::response<http::string_body>>();
         response->version(request.version());
@@ -224,10 +226,6 @@ private:
         if (get && request.target() == "/healthz") {
             response->result(http::status::ok);
             response->body() = "ok\n";
-        } else if (get && request.target() == "/metrics") {
-            response->result(http::status::ok);
-            response->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            response->body() = state_.metrics().render(connections_.size());
         } else {
             response->result(http::status::not_found);
             response->body() = "not found\n";
@@ -297,6 +295,7 @@ private:
             return;  // the session ends when its last pending operation does
         }
         auto data = buffer_.cdata();
+        state_.metrics().add(state_.metrics().frames_in);
         byte_budget_.spend(rates_.bytes, TokenBucket::Clock::now(), static_cast<double>(data.size()));
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
@@ -390,6 +389,7 @@ private:
 
     // The first writing_ frames are written.
     void wrote() {
+        state_.metrics().add(state_.metrics().frames_out, writing_);
         for (; writing_ > 0; --writing_) {
             queued_bytes_ -= queue_->front().frame->size();
             queue_->pop_front();

@@ -4,8 +4,8 @@
 # (tests/integration/test_man_and_completions.py checks it).
 
 # In `parley-relay --help` order.
-_parley_relay_options="--help --version --listen --cert --key --insecure-plaintext --threads
-    --max-frame-bytes --max-connections --max-connections-per-address --max-rooms-per-connection
+_parley_relay_options="--help --version --config --check-config --listen --cert --key --insecure-plaintext --threads
+    --metrics-listen --max-frame-bytes --max-connections --max-connections-per-address --max-rooms-per-connection
     --max-send-queue-bytes --messages-per-second --message-burst --bytes-per-second --byte-burst
     --handshake-timeout --idle-timeout --data --sync --retain-days --retain-messages --founders
     --open-rooms --rooms-per-founder-per-hour --rooms-per-address-per-hour --max-room-bytes
@@ -24,7 +24,7 @@ _parley_relay() {
     fi
 
     case $prev in
-        --cert | --key | --founders | --backup)
+        --cert | --key | --founders | --backup | --config)
             if declare -F _filedir >/dev/null; then
                 _filedir
             else
@@ -44,6 +44,10 @@ _parley_relay() {
             ;;
         --sync)
             mapfile -t COMPREPLY < <(compgen -W "normal full" -- "$cur")
+            return 0
+            ;;
+        --metrics-listen)
+            mapfile -t COMPREPLY < <(compgen -W "off" -- "$cur")  # or HOST:PORT
             return 0
             ;;
         --help | --version | --insecure-plaintext | --open-rooms) ;;

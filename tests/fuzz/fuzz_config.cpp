@@ -1,6 +1,9 @@
 // parse_client_config on anything: a config or a ConfigError, nothing else; a
 // value it returns is a non-empty string without control characters; and a
-// file written back from what it returned parses to the same config.
+// file written back from what it returned parses to the same config. The same
+// input as a relay.toml (numbers and booleans too): settings or a ConfigError.
+#include <algorithm>
+
 #include "config/client_config.h"
 #include "fuzz_support.h"
 
@@ -27,8 +30,28 @@ std::string toml_string(const std::string& v) {
 
 }  // namespace
 
+// read_settings as relay.toml reads a file: every setting has a name, a line
+// inside the file, and a value of its kind.
+void check_relay_format(std::string_view in) {
+    std::vector<config::Setting> settings;
+    try {
+        settings = config::read_settings(in, "fuzz.toml", {"relay.toml", true});
+    } catch (const config::ConfigError& e) {
+        FUZZ_CHECK(std::string_view(e.what()).starts_with("fuzz.toml"));
+        return;
+    }
+    const auto lines = static_cast<std::size_t>(std::count(in.begin(), in.end(), '\n')) + 1;
+    for (const auto& s : settings) {
+        FUZZ_CHECK(!s.key.empty() && s.line >= 1 && s.line <= lines);
+        FUZZ_CHECK(!s.text.empty());
+        if (s.kind == config::Setting::Kind::boolean) FUZZ_CHECK(s.text == "true" || s.text == "false");
+        if (s.kind == config::Setting::Kind::string) check_value(s.text);
+    }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data), size);
+    check_relay_format(in);
     config::ClientConfig parsed;
     try {
         parsed = config::parse_client_config(in, "fuzz.toml");

@@ -53,6 +53,8 @@ SCRIPTS_DIR = REPO_ROOT / "scripts"
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 READY_RE = re.compile(r"parley-relay: listening on (wss?)://([^\s/]+):(\d+)")
+# Printed before the READY_RE line when the metrics address is on.
+METRICS_RE = re.compile(r"parley-relay: metrics on http://([^\s/]+):(\d+)/metrics")
 INVITE_RE = re.compile(r"^parley-invite:1:([A-Za-z0-9._-]{1,64}):([0-9a-f]{64}):([0-9a-f]{64}):(wss?://\S+)$")
 # Commands that name a room the device must know (joined or created).
 ROOM_COMMANDS = ("send", "listen", "chat", "rekey", "history", "invite")
@@ -283,7 +285,11 @@ class Proc:
 
 
 class Relay:
-    """A parley-relay on 127.0.0.1 with an OS-chosen port. Use as a context manager."""
+    """A parley-relay on 127.0.0.1 with an OS-chosen port. Use as a context manager.
+
+    Its metrics address (--metrics-listen) is 127.0.0.1 on another OS-chosen port,
+    kept in metrics_port, unless extra_args name one: relays started in parallel
+    never fight over the default 127.0.0.1:9464."""
 
     def __init__(self, case: "Case", cert: Optional[Path] = None, key: Optional[Path] = None,
                  extra_args: Sequence[str] = (), data: Optional[Path] = None, port: int = 0):
@@ -297,17 +303,22 @@ class Relay:
         self.proc: Optional[Proc] = None
         self.scheme = ""
         self.port = 0
+        self.metrics_port = 0  # 0: metrics off
 
     def start(self) -> "Relay":
         argv = [args().relay, "--listen", f"127.0.0.1:{self.fixed_port}", "--data", str(self.data)]
         if self.cert:
             argv += ["--cert", str(self.cert), "--key", str(self.key)]
+        if flag_value(self.extra_args, "--metrics-listen") is None:
+            argv += ["--metrics-listen", "127.0.0.1:0"]
         argv += self.extra_args
         # Its own working directory; state lives in self.data (fresh unless given).
         cwd = self.case.fresh_dir("relay")
         self.proc = Proc(self.case, "relay", argv, self.case.env(), cwd=cwd)
         match = self.proc.wait_for_stderr(READY_RE, STARTUP_TIMEOUT_S, "relay start")
         self.scheme, self.port = match.group(1), int(match.group(3))
+        metrics = METRICS_RE.search(self.proc.stderr())
+        self.metrics_port = int(metrics.group(2)) if metrics else 0
         expected = "wss" if self.cert else "ws"
         assert self.scheme == expected, f"relay announced {self.scheme}://, expected {expected}://"
         return self
@@ -356,6 +367,21 @@ class Relay:
             self.stop()
         elif self.proc is not None:
             self.proc.kill()
+
+
+def http_get(port: int, path: str, timeout: float = 10.0) -> tuple:
+    """(status, head, body) of a plain HTTP/1.1 GET on 127.0.0.1:port, read to EOF.
+    `head` is the status line and headers, lowercased."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    assert match, f"GET {path} on port {port}: not an HTTP answer: {data[:100]!r}"
+    return int(match.group(1)), head.decode(errors="replace").lower(), body.decode(errors="replace")
 
 
 def free_port() -> int:

@@ -79,7 +79,9 @@ inline std::size_t rss_kib(pid_t pid) {
 }
 
 // The relay binary, its stderr collected by a thread. Unless the arguments
-// name a --data directory, it gets a fresh one of its own.
+// name a --data directory, it gets a fresh one of its own; unless they name a
+// --metrics-listen address, its metrics are off (relays started in parallel
+// would fight over the default 127.0.0.1:9464).
 class RelayProcess {
 public:
     ~RelayProcess() {
@@ -103,6 +105,10 @@ public:
         if (std::find(args.begin(), args.end(), "--data") == args.end()) {
             args.push_back("--data");
             args.push_back(data_.path().string());
+        }
+        if (std::find(args.begin(), args.end(), "--metrics-listen") == args.end()) {
+            args.push_back("--metrics-listen");
+            args.push_back("off");
         }
         int fds[2];
         if (::pipe(fds) != 0) return false;
@@ -140,6 +146,19 @@ public:
     }
 
     const std::string& url() const { return url_; }
+
+    // After wait_ready: the port from "parley-relay: metrics on
+    // http://127.0.0.1:PORT/metrics" (printed before the ready line), if on.
+    std::optional<std::string> metrics_port() {
+        static const std::string marker = "parley-relay: metrics on http://";
+        std::lock_guard lock(mutex_);
+        const auto at = stderr_.find(marker);
+        if (at == std::string::npos) return std::nullopt;
+        const auto end = stderr_.find("/metrics", at + marker.size());
+        if (end == std::string::npos) return std::nullopt;
+        const auto address = stderr_.substr(at + marker.size(), end - at - marker.size());
+        return address.substr(address.rfind(':') + 1);
+    }
 
     // Exit code, or nullopt if it is still running after `timeout`.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout) {

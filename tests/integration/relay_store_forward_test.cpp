@@ -237,7 +237,7 @@ TEST_F(RelayStoreForwardTest, FullDiskRefusesSendsAndKeepsServing) {
     relay_->kill_now();
 }
 
-// GET on the WebSocket port, read to EOF; "" on failure.
+// GET on a port of 127.0.0.1, read to EOF; "" on failure.
 std::string http_get(const std::string& port, const std::string& target) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -265,8 +265,12 @@ std::string http_get(const std::string& port, const std::string& target) {
     return out;
 }
 
+// /healthz on the client port (load balancers); /metrics on the metrics address only.
 TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
-    start(data_.path());
+    start(data_.path(), {"--metrics-listen", "127.0.0.1:0"});
+    const auto metrics_port = relay_->metrics_port();
+    ASSERT_TRUE(metrics_port) << relay_->stderr_text();
+    ASSERT_NE(*metrics_port, port_);
     auto alice = connect();
     auto g = publish_genesis(*alice);
     ASSERT_TRUE(join(*alice, g, 0));
@@ -274,10 +278,13 @@ TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
     auto health = http_get(port_, "/healthz");
     EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
     EXPECT_NE(health.find("\r\n\r\nok"), std::string::npos) << health;
-    auto metrics = http_get(port_, "/metrics");
+    EXPECT_EQ(http_get(port_, "/metrics").rfind("HTTP/1.1 404", 0), 0u) << "the client port serves /metrics";
+    auto metrics = http_get(*metrics_port, "/metrics");
     EXPECT_EQ(metrics.rfind("HTTP/1.1 200", 0), 0u) << metrics;
     EXPECT_NE(metrics.find("parley_relay_messages_stored_total 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("parley_relay_connections "), std::string::npos) << metrics;
+    EXPECT_EQ(http_get(*metrics_port, "/healthz").rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(http_get(*metrics_port, "/nope").rfind("HTTP/1.1 404", 0), 0u);
     EXPECT_EQ(http_get(port_, "/nope").rfind("HTTP/1.1 404", 0), 0u);
     // WebSockets still work after plain HTTP requests.
     alice->send(wire::GetChain{6, room_, g, {}});

@@ -198,19 +198,58 @@ def test_deb_holds_the_programs_docs_unit_and_conffile(t):
         assert stat.S_IMODE((pkg.control / name).stat().st_mode) == 0o755, f"{name} is not 0755"
 
 
+def packaged_config(etc: Path, port: int) -> Path:
+    """The conffile with /etc/parley moved to `etc` and the port changed."""
+    text = (ROOT / "packaging/relay.toml").read_text()
+    path = etc / "relay.toml"
+    path.write_text(text.replace("/etc/parley", str(etc)).replace(":8443", f":{port}"))
+    return path
+
+
+def etc_with_tls_and_founders(t) -> tuple:
+    """A stand-in for /etc/parley: certificate, key (0640) and a founders file."""
+    etc = t.fresh_dir("etc-parley")
+    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
+    shutil.copyfile(cert, etc / "relay.crt")
+    shutil.copyfile(key, etc / "relay.key")
+    (etc / "relay.key").chmod(0o640)
+    (etc / "founders.pem").write_text("# alice: a raw Ed25519 public key\n" + "5a" * 32 + "\n")
+    return etc, cert
+
+
 def test_example_config_names_every_relay_flag(t):
-    """relay.toml (the conffile) lists every setting `parley-relay --help` has,
-    commented out, and says the relay does not read it."""
+    """relay.toml (the conffile) names every setting `parley-relay --help` has: the
+    service's four (listen, cert, key, founders) set, the others commented out with
+    their defaults. With its files in place, `--check-config` accepts it, and with
+    every default set too; a misspelt line is refused naming the file and the line."""
     text = (ROOT / "packaging/relay.toml").read_text()
     helped = re.findall(r"^  (?:-[A-Za-z],)?--([a-z0-9-]+)", run([harness.args().relay, "--help"]).stdout, re.M)
-    settings = [f for f in helped if f not in ("help", "version", "backup")]
+    settings = [f for f in helped if f not in ("help", "version", "backup", "config", "check-config")]
     assert len(settings) > 20, f"too few flags in --help: {helped}"
-    listed = re.findall(r"^# ([a-z0-9-]+) = \S", text, re.M)
-    assert sorted(listed) == sorted(settings), (
-        f"relay.toml and --help differ: missing {sorted(set(settings) - set(listed))}, "
-        f"extra {sorted(set(listed) - set(settings))}")
-    assert not re.search(r"^[a-z]", text, re.M), "relay.toml sets something: every line must stay a comment"
-    assert "does not read this file" in text
+    commented = re.findall(r"^# ([a-z0-9-]+) = \S", text, re.M)
+    set_here = re.findall(r"^([a-z0-9-]+) = \S", text, re.M)
+    assert sorted(set_here) == ["cert", "founders", "key", "listen"], set_here
+    assert sorted(commented + set_here) == sorted(settings), (
+        f"relay.toml and --help differ: missing {sorted(set(settings) - set(commented + set_here))}, "
+        f"extra {sorted(set(commented + set_here) - set(settings))}")
+
+    etc, _ = etc_with_tls_and_founders(t)
+    config = packaged_config(etc, harness.free_port())
+    checked = run([harness.args().relay, "--check-config", "--config", str(config)])
+    assert "configuration OK" in checked.stderr, checked.stderr
+    every = etc / "every.toml"  # the commented defaults set: they are the relay's own
+    every.write_text(re.sub(r"^# ([a-z0-9-]+ = )", r"\1", config.read_text(), flags=re.M))
+    checked = run([harness.args().relay, "--check-config", "--config", str(every)])
+    assert "configuration OK" in checked.stderr, checked.stderr
+    lines = config.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if line.startswith("listen = "))
+    lines.insert(number, 'listen-on = "0.0.0.0:1"')
+    broken = etc / "broken.toml"
+    broken.write_text("\n".join(lines) + "\n")
+    refused = subprocess.run([harness.args().relay, "--check-config", "--config", str(broken)],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2, refused
+    assert f"{broken}:{number + 1}: unknown setting 'listen-on'" in refused.stderr, refused.stderr
 
 
 # --------------------------------------------------------------------------- the unit
@@ -236,7 +275,8 @@ def test_unit_verifies_and_rates_ok(t):
                        ("CapabilityBoundingSet", ""), ("UMask", "0077"), ("LimitCORE", "0"),
                        ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")):
         assert value in keys.get(key, []), f"the unit has {key}={keys.get(key)}, not {value!r}"
-    assert keys["ExecStart"][0].startswith("/usr/bin/parley-relay --data ${STATE_DIRECTORY} "), keys["ExecStart"]
+    assert keys["ExecStart"][0] == ("/usr/bin/parley-relay --config /etc/parley/relay.toml "
+                                    "--data ${STATE_DIRECTORY}"), keys["ExecStart"]
 
     if not shutil.which("systemd-analyze"):
         print("  note: systemd-analyze is not installed: the unit is not verified or rated", flush=True)
@@ -306,7 +346,8 @@ def expect_ready(notify, proc, what):
 def test_relay_tells_systemd_ready_reloading_stopping(t):
     notify = NotifySocket(t.tmp / "notify.sock")
     try:
-        argv = [harness.args().relay, "--listen", "127.0.0.1:0", "--data", str(t.fresh_dir("relay-data"))]
+        argv = [harness.args().relay, "--listen", "127.0.0.1:0", "--data", str(t.fresh_dir("relay-data")),
+                "--metrics-listen", "off"]
         relay = harness.Proc(t, "relay", argv, t.env(NOTIFY_SOCKET=str(notify.path)))
         said = expect_ready(notify, relay, "the relay's start")
         port = port_of(said.get("STATUS", ""))
@@ -336,17 +377,13 @@ def test_relay_tells_systemd_ready_reloading_stopping(t):
 def test_units_command_line_runs_the_packaged_relay(t):
     """ExecStart= as packaged, with /etc/parley and ${STATE_DIRECTORY} moved into
     the test's folder and another port: the relay starts beyond loopback (TLS,
-    founders), says READY=1, serves /healthz and /metrics over TLS, reloads its
+    founders), says READY=1, serves /healthz over TLS (and /metrics on its metrics
+    address, another port here, not over TLS on the client port), reloads its
     certificate on SIGHUP and stops on SIGTERM. Its data folder is a symlink to a
     0700 folder, as systemd's StateDirectory= with DynamicUser= is, which is no
     reason to log a tightened folder; --backup reads through it too."""
     pkg = package()
-    etc = t.fresh_dir("etc-parley")
-    cert, key = harness.make_test_cert(t.fresh_dir("tls"))
-    shutil.copyfile(cert, etc / "relay.crt")
-    shutil.copyfile(key, etc / "relay.key")
-    (etc / "relay.key").chmod(0o640)
-    (etc / "founders.pem").write_text("# alice: a raw Ed25519 public key\n" + "5a" * 32 + "\n")
+    etc, cert = etc_with_tls_and_founders(t)
     private = t.fresh_dir("private")
     (private / "parley-relay").mkdir(mode=0o700)
     state = t.tmp / "parley-relay"
@@ -355,24 +392,29 @@ def test_units_command_line_runs_the_packaged_relay(t):
 
     command = unit_lines(pkg.root / UNIT)["ExecStart"][0]
     command = (command.replace("/usr/bin/parley-relay", str(pkg.root / "usr/bin/parley-relay"))
-               .replace("${STATE_DIRECTORY}", str(state)).replace("/etc/parley", str(etc))
-               .replace(":8443", f":{port}"))
-    argv = shlex.split(command)
-    assert "0.0.0.0:%d" % port in argv, f"the unit no longer listens on 0.0.0.0:8443: {command}"
+               .replace("${STATE_DIRECTORY}", str(state)).replace("/etc/parley", str(etc)))
+    argv = shlex.split(command) + ["--metrics-listen", "127.0.0.1:0"]  # not the default 9464: tests run in parallel
+    config = packaged_config(etc, port)
+    assert argv[1:3] == ["--config", str(config)], f"the unit does not read relay.toml: {command}"
+    assert f'\nlisten = "0.0.0.0:{port}"' in config.read_text(), "relay.toml no longer listens on 0.0.0.0:8443"
     notify = NotifySocket(t.tmp / "notify.sock")
     try:
         relay = harness.Proc(t, "relay", argv, t.env(NOTIFY_SOCKET=str(notify.path)))
         said = expect_ready(notify, relay, "the packaged relay's start")
         assert said.get("STATUS") == f"listening on wss://0.0.0.0:{port}", said
         ctx = ssl.create_default_context(cafile=str(cert))
-        for path, expect in (("/healthz", b"ok"), ("/metrics", b"# TYPE")):
+        for path, expect in (("/healthz", b"HTTP/1.1 200"), ("/metrics", b"HTTP/1.1 404")):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
                 with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
                     tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
                     answer = b""
                     while chunk := tls.recv(65536):
                         answer += chunk
-            assert answer.startswith(b"HTTP/1.1 200") and expect in answer, f"GET {path}: {answer[:200]!r}"
+            assert answer.startswith(expect), f"GET {path} over TLS: {answer[:200]!r}"
+        metrics = harness.METRICS_RE.search(relay.stderr())
+        assert metrics, f"no metrics address in the log:\n{relay.stderr()}"
+        status, _, body = harness.http_get(int(metrics.group(2)), "/metrics")
+        assert status == 200 and "# TYPE" in body, f"GET /metrics on the metrics address: {status} {body[:200]!r}"
         log = relay.stderr()
         assert "open to other users" not in log, f"a StateDirectory= symlink was taken for an open folder:\n{log}"
         assert stat.S_IMODE((private / "parley-relay").stat().st_mode) == 0o700

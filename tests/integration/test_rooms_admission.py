@@ -309,7 +309,8 @@ def test_long_chain_is_served_in_pages(t):
 
 
 def start_relay(t, extra, name="relay"):
-    argv = [harness.args().relay, "--data", str(t.fresh_dir("relay-data"))] + list(extra)
+    # Metrics off: relays started in parallel would fight over 127.0.0.1:9464.
+    argv = [harness.args().relay, "--data", str(t.fresh_dir("relay-data")), "--metrics-listen", "off"] + list(extra)
     return harness.Proc(t, name, argv, t.env(), cwd=t.fresh_dir("relay"))
 
 
