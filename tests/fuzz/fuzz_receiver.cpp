@@ -23,12 +23,12 @@ const std::vector<Genuine>& genuine() {
         std::vector<Genuine> v;
         v.push_back({fx.envelope(fx.alice, fx.alice_session, 0, "hello bob"), "hello bob", false});
         v.push_back({fx.envelope(fx.alice, fx.alice_session, 1, "second"), "second", false});
-        v.push_back({fx.envelope(fx.alice, fx.alice_session, 70, "after a gap"), "after a gap", false});
-        v.push_back({fx.envelope(fx.bob, fx.bob_other_session, 0, "from my laptop"), "from my laptop", true});
-        // a sync (§5.1): accepted, no text
+        // a sync (§5.1): accepted, no text; before 70, whose window would leave 3 too old
         v.push_back({fx.envelope(fx.alice, fx.alice_session, 3, protocol::encode_sync({protocol::SyncReason::leaving}), 0,
                                  wire::EnvelopeType::sync),
                      "", false});
+        v.push_back({fx.envelope(fx.alice, fx.alice_session, 70, "after a gap"), "after a gap", false});
+        v.push_back({fx.envelope(fx.bob, fx.bob_other_session, 0, "from my laptop"), "from my laptop", true});
         return v;
     }();
     return g;

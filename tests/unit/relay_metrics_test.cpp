@@ -117,7 +117,6 @@ TEST(RelayMetrics, RendersBuildInfoGaugesAndEveryCounter) {
     for (const char* name : {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
                              "process_max_fds", "process_start_time_seconds"})
         EXPECT_TRUE(got.contains(name)) << name << " missing from\n" << page;
-    EXPECT_EQ(page.find("e+"), std::string::npos) << "numbers as people write them:\n" << page;
 }
 
 TEST(RelayMetrics, BuildInfoEscapesItsLabelAndNamesAMissingVersion) {
