@@ -8,28 +8,58 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdint>
 #include <exception>
-#include <filesystem>
-#include <optional>
 #include <string>
-#include <thread>
 
 #include "config/cli_errors.h"
 #include "config/relay_config.h"
 #include "relay/admission.h"
 #include "relay/backup.h"
-#include "relay/listen_address.h"
-#include "relay/metrics_listener.h"
+#include "relay/log.h"
 #include "relay/readiness.h"
-#include "relay/relay_limits.h"
 #include "relay/relay_server.h"
+#include "settings.h"
 
 namespace {
 
-constexpr std::size_t wire_max_records() { return parley::wire::max_records_per_chain; }
 constexpr int exit_startup_failure = 1;
 constexpr int exit_usage = 2;
+constexpr const char* about = "parley-relay: the relay for Parley end-to-end-encrypted group chat";
+
+// A start that fails: under systemd each line gets the error priority, so
+// the journal shows it in red with the unit's failure.
+int fail(const std::string& message, int code) {
+    if (parley::relay::log::detect_format() == parley::relay::log::Format::journal) {
+        std::size_t start = 0;
+        while (start <= message.size()) {
+            const auto end = message.find('\n', start);
+            std::fprintf(stderr, "<3>%s\n", message.substr(start, end - start).c_str());
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+    } else {
+        std::fprintf(stderr, "parley-relay: %s\n", message.c_str());
+    }
+    return code;
+}
+
+// The first line: the version and the settings that shape the relay (the
+// limits are in --help and the config; a reload logs each one it changes).
+void log_start(const parley::relay::RelaySettings& settings) {
+    using namespace parley::relay;
+    const auto& o = settings.options;
+    const std::string rooms = !o.founders_file.empty() ? "founders in " + o.founders_file.string()
+                                                       : "anyone may create them, within the quotas";
+    const std::string tls = o.cert_file.empty() ? "off" : "certificate " + o.cert_file;
+    PARLEY_LOG(notice,
+               "starting version %s: listen %s, TLS %s, data %s, sync %s, %u io thread(s), rooms: %s, "
+               "retention %lld day(s) or %llu message(s) per room, log level %s%s%s",
+               o.version.c_str(), settings.listen.c_str(), tls.c_str(), o.data_dir.c_str(),
+               o.sync_full ? "full" : "normal", o.threads, rooms.c_str(),
+               static_cast<long long>(std::chrono::duration_cast<std::chrono::hours>(o.retention.max_age).count() / 24),
+               static_cast<unsigned long long>(o.retention.max_items), log::level_name(settings.log_level),
+               settings.config_file.empty() ? "" : ", config ", settings.config_file.c_str());
+}
 
 }  // namespace
 
@@ -39,274 +69,72 @@ int main(int argc, char** argv) {
     // holds every room's metadata.
     ::umask(077);
 
-    CLI::App app{"parley-relay: the relay for Parley end-to-end-encrypted group chat"};
-    app.set_version_flag("--version", "parley-relay " PARLEY_VERSION);
-    std::string listen;
-    std::string cert_file;
-    std::string key_file;
-    bool insecure_plaintext = false;
-    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-    RelayLimits limits;
-    std::string data_dir;
-    std::string sync = "normal";
-    unsigned retain_days = 30;
-    std::uint64_t retain_messages = 100000;
-    std::string founders_file;
-    bool open_rooms = false;
-    Quotas quotas;
-    std::string backup_file;
-    std::string config_file;
-    bool check_config = false;
-    app.add_option("--config", config_file,
-                   "read settings from this file (relay.toml: each option's name without --, = its value); "
-                   "options on the command line win");
-    app.add_flag("--check-config", check_config,
-                 "check the command line and --config (the settings, the founders file, the certificate and key) "
-                 "and exit: 0 if the relay would start with them");
-    app.add_option("--listen", listen, "address to listen on, HOST:PORT (PORT 0 = any free port)");
-    auto* cert = app.add_option("--cert", cert_file, "TLS certificate chain (PEM); serves wss://");
-    auto* key = app.add_option("--key", key_file, "TLS private key (PEM)");
-    cert->needs(key);
-    key->needs(cert);
-    app.add_flag("--insecure-plaintext", insecure_plaintext,
-                 "allow plain ws:// on a non-loopback address (behind a TLS proxy)");
-    app.add_option("--threads", threads, "io threads (default: hardware concurrency)")
-        ->check(CLI::Range(1u, 1024u));
-    std::string metrics_listen = default_metrics_listen;
-    app.add_option("--metrics-listen", metrics_listen,
-                   "address for GET /metrics (Prometheus) and /healthz over plain HTTP, HOST:PORT, or off")
-        ->capture_default_str();
-    // The limits (lib/relay/relay_limits.h has the defaults and why).
-    unsigned handshake_s = static_cast<unsigned>(limits.handshake_timeout.count());
-    unsigned idle_s = static_cast<unsigned>(limits.idle_timeout.count());
-    app.add_option("--max-frame-bytes", limits.max_frame_bytes, "largest frame a client may send")
-        ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
-        ->capture_default_str();
-    app.add_option("--max-connections", limits.max_connections, "open connections in total")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
-        ->capture_default_str();
-    app.add_option("--max-connections-per-address", limits.max_connections_per_address,
-                   "open connections from one IPv4 address or IPv6 /64")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
-        ->capture_default_str();
-    app.add_option("--max-rooms-per-connection", limits.max_chains_per_connection,
-                   "rooms one connection may be joined to at once")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
-        ->capture_default_str();
-    app.add_option("--max-send-queue-bytes", limits.max_send_queue_bytes,
-                   "bytes waiting to go out to one connection before it is cut (it can resume later)")
-        ->check(CLI::Range(std::size_t{4} << 10, std::size_t{1} << 30))
-        ->capture_default_str();
-    app.add_option("--messages-per-second", limits.messages_per_second,
-                   "frames one connection may send per second (0 = no limit); over it, the relay "
-                   "reads from that connection more slowly")
-        ->check(CLI::Range(0.0, 1e9))
-        ->capture_default_str();
-    app.add_option("--message-burst", limits.message_burst,
-                   "frames one connection may send at once above that rate")
-        ->check(CLI::Range(1.0, 1e9))
-        ->capture_default_str();
-    app.add_option("--bytes-per-second", limits.bytes_per_second,
-                   "bytes of frames one connection may send per second (0 = no limit); over it, "
-                   "the relay reads from that connection more slowly")
-        ->check(CLI::Range(0.0, 1e12))
-        ->capture_default_str();
-    app.add_option("--byte-burst", limits.byte_burst, "bytes one connection may send at once above that rate")
-        ->check(CLI::Range(1.0, 1e12))
-        ->capture_default_str();
-    app.add_option("--handshake-timeout", handshake_s,
-                   "seconds from connect to a complete WebSocket upgrade request, TLS included")
-        ->check(CLI::Range(1u, 3600u))
-        ->capture_default_str();
-    app.add_option("--idle-timeout", idle_s,
-                   "seconds without a frame from a client before it is closed (pinged at half)")
-        ->check(CLI::Range(2u, 86400u))
-        ->capture_default_str();
-    app.add_option("--data", data_dir,
-                   "directory for relay.sqlite (default: $XDG_STATE_HOME/parley-relay or "
-                   "~/.local/state/parley-relay; created 0700)");
-    app.add_option("--sync", sync,
-                   "normal: what is acknowledged survives a relay crash or kill -9; full: also a power "
-                   "loss (an fsync per commit)")
-        ->check(CLI::IsMember({"normal", "full"}));
-    app.add_option("--retain-days", retain_days, "drop stored messages older than this (default 30)")
-        ->check(CLI::Range(1u, 36500u));
-    app.add_option("--retain-messages", retain_messages,
-                   "keep at most this many stored messages per chain (default 100000)")
-        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
-    // Who may create rooms, and what any room may store (lib/relay/admission.h).
-    app.add_option("--founders", founders_file,
-                   "only these keys may create rooms: PEM public keys (cat public_keys/*.pem) or 64-hex-digit "
-                   "lines; re-read on SIGHUP");
-    app.add_flag("--open-rooms", open_rooms, "anyone may create rooms, within the quotas");
-    app.add_option("--rooms-per-founder-per-hour", quotas.rooms_per_founder_per_hour,
-                   "new rooms one key may create in an hour")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
-        ->capture_default_str();
-    app.add_option("--rooms-per-address-per-hour", quotas.rooms_per_address_per_hour,
-                   "new rooms one IPv4 address or IPv6 /64 may create in an hour")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
-        ->capture_default_str();
-    app.add_option("--max-room-bytes", quotas.max_room_bytes, "bytes one room may store (records and messages)")
-        ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 50))
-        ->capture_default_str();
-    app.add_option("--max-total-bytes", quotas.max_total_bytes, "bytes all rooms together may store")
-        ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 50))
-        ->capture_default_str();
-    app.add_option("--max-chain-records", quotas.max_chain_records, "epoch records one room may hold")
-        ->check(CLI::Range(std::size_t{2}, wire_max_records()))
-        ->capture_default_str();
-    app.add_option("--chain-page-bytes", limits.chain_page_bytes,
-                   "records in one page of a room's chain (at least one record)")
-        ->check(CLI::Range(std::size_t{1024}, std::size_t{4} << 20))
-        ->capture_default_str();
-    app.add_option("--backup", backup_file,
-                   "write a consistent copy of the database in --data to this new file and exit (the relay may "
-                   "be running)");
+    CLI::App app{about};
+    RelaySettings settings;
     try {
-        app.parse(argc, argv);
-        if (!config_file.empty()) {
-            parley::config::apply_relay_config(
-                app, config_file,
-                {{"cert", "key", "data", "founders"}, {"config", "check-config", "backup", "help", "version"}});
-        }
-        if (cert_file.empty() != key_file.empty())
-            throw CLI::ValidationError(cert_file.empty() ? "--key" : "--cert",
-                                       "needs " + std::string(cert_file.empty() ? "--cert" : "--key") + " too");
-        if (backup_file.empty() && listen.empty()) throw CLI::RequiredError("--listen");
-        if (!backup_file.empty() && !listen.empty())
-            throw CLI::ValidationError("--backup", "copies the database and exits: it takes no --listen");
+        settings = read_settings(app, argc, argv);
     } catch (const CLI::ParseError& e) {
         return parley::config::usage_error(app, e, "parley-relay");
     } catch (const parley::config::ConfigError& e) {
-        std::fprintf(stderr, "parley-relay: %s\nhint: parley-relay --help lists the settings\n", e.what());
-        return exit_usage;
+        return fail(std::string(e.what()) + "\nhint: parley-relay --help lists the settings", exit_usage);
+    } catch (const SettingsError& e) {
+        return fail(e.what(), exit_usage);
+    } catch (const std::exception& e) {
+        return fail(e.what(), exit_startup_failure);
     }
-    if (!backup_file.empty()) {
-        const auto dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+    log::configure(settings.log_level, settings.log_format);
+    auto& options = settings.options;
+
+    if (!settings.backup_file.empty()) {
         try {
-            const auto s = backup_database(dir, backup_file);
+            const auto s = backup_database(options.data_dir, settings.backup_file);
             std::fprintf(stderr,
                          "parley-relay: backed up %s to %s: %llu bytes, %llu room chain(s), %llu record(s), "
                          "%llu stored message(s)\n",
-                         (dir / "relay.sqlite").c_str(), backup_file.c_str(), static_cast<unsigned long long>(s.bytes),
-                         static_cast<unsigned long long>(s.chains), static_cast<unsigned long long>(s.records),
-                         static_cast<unsigned long long>(s.messages));
+                         (options.data_dir / "relay.sqlite").c_str(), settings.backup_file.c_str(),
+                         static_cast<unsigned long long>(s.bytes), static_cast<unsigned long long>(s.chains),
+                         static_cast<unsigned long long>(s.records), static_cast<unsigned long long>(s.messages));
             return 0;
         } catch (const std::exception& e) {
-            std::fprintf(stderr, "parley-relay: %s\n", e.what());
-            return exit_startup_failure;
-        }
-    }
-    if (!founders_file.empty() && open_rooms) {
-        std::fprintf(stderr, "parley-relay: --founders and --open-rooms exclude each other\n"
-                             "hint: pick one: only the listed keys create rooms, or anyone does\n");
-        return exit_usage;
-    }
-    limits.handshake_timeout = std::chrono::seconds(handshake_s);
-    limits.idle_timeout = std::chrono::seconds(idle_s);
-    // A frame and a backlog page have to fit in a send queue, with room to spare.
-    if (limits.max_send_queue_bytes < 4 * limits.max_frame_bytes) {
-        std::fprintf(stderr,
-                     "parley-relay: --max-send-queue-bytes %zu is too small for --max-frame-bytes %zu\n"
-                     "hint: the send queue has to hold at least four frames (%zu bytes)\n",
-                     limits.max_send_queue_bytes, limits.max_frame_bytes, 4 * limits.max_frame_bytes);
-        return exit_usage;
-    }
-    limits.fit_backlog_to_send_queue();
-    // While the byte limit makes a connection wait, nothing is read from it, and
-    // the idle timeout counts that time: one frame's wait must stay well inside it.
-    if (limits.bytes_per_second > 0 &&
-        static_cast<double>(limits.max_frame_bytes) / limits.bytes_per_second * 4 >
-            static_cast<double>(limits.idle_timeout.count())) {
-        std::fprintf(stderr,
-                     "parley-relay: --bytes-per-second %.0f is too low for --max-frame-bytes %zu and --idle-timeout %u\n"
-                     "hint: one frame's worth of bytes must take at most a quarter of the idle timeout\n",
-                     limits.bytes_per_second, limits.max_frame_bytes, idle_s);
-        return exit_usage;
-    }
-
-    std::string error;
-    auto address = parse_listen_address(listen, error);
-    if (!address) {
-        std::fprintf(stderr, "parley-relay: invalid --listen '%s': %s\n", listen.c_str(), error.c_str());
-        return exit_usage;
-    }
-    std::optional<ListenAddress> metrics_address;
-    if (metrics_listen != "off") {
-        metrics_address = parse_listen_address(metrics_listen, error);
-        if (!metrics_address) {
-            std::fprintf(stderr, "parley-relay: invalid --metrics-listen '%s': %s\nhint: HOST:PORT, or off\n",
-                         metrics_listen.c_str(), error.c_str());
-            return exit_usage;
+            return fail(e.what(), exit_startup_failure);
         }
     }
 
     try {
-        RelayOptions options;
-        options.listen = resolve_listen_address(*address);
-        options.cert_file = cert_file;
-        options.key_file = key_file;
-        options.threads = threads;
-        options.limits = limits;
-        options.data_dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
-        options.sync_full = sync == "full";
-        options.retention.max_age = std::chrono::hours(24) * retain_days;
-        options.retention.max_items = retain_messages;
-        options.founders_file = founders_file;
-        options.quotas = quotas;
-        if (metrics_address) options.metrics_listen = resolve_listen_address(*metrics_address);
-        options.version = PARLEY_VERSION;
-
-
-        // Plain WebSocket off loopback would expose every frame's metadata.
-        const bool tls = !cert_file.empty();
-        if (!tls && !is_loopback(options.listen) && !insecure_plaintext) {
-            std::fprintf(stderr,
-                         "parley-relay: refusing plain ws:// on non-loopback address %s\n"
-                         "hint: pass --cert FILE --key FILE for wss://, or --insecure-plaintext "
-                         "if a TLS proxy sits in front\n",
-                         address->host.c_str());
-            return exit_usage;
-        }
-
-        // Anyone who can reach a relay could fill it with rooms: off loopback,
-        // the operator says who may create them.
-        if (founders_file.empty() && !open_rooms && !is_loopback(options.listen)) {
-            std::fprintf(stderr,
-                         "parley-relay: who may create rooms? refusing to listen on %s without saying\n"
-                         "hint: pass --founders FILE (only those keys: cat public_keys/*.pem > FILE) or "
-                         "--open-rooms (anyone, within the quotas)\n",
-                         address->host.c_str());
-            return exit_usage;
-        }
-
-        if (check_config) {
+        if (settings.check_config) {
             // What the start would read: the founders file and the TLS files.
-            if (!founders_file.empty()) (void)load_founders(founders_file);
-            if (tls) check_tls_files(cert_file, key_file);
-            std::fprintf(stderr, "parley-relay: configuration OK (listen %s%s)\n", listen.c_str(),
-                         config_file.empty() ? "" : (", " + config_file).c_str());
+            if (!options.founders_file.empty()) (void)load_founders(options.founders_file);
+            if (!options.cert_file.empty()) check_tls_files(options.cert_file, options.key_file);
+            std::fprintf(stderr, "parley-relay: configuration OK (listen %s%s)\n", settings.listen.c_str(),
+                         settings.config_file.empty() ? "" : (", " + settings.config_file).c_str());
             return 0;
         }
+        // SIGHUP reads the command line and the file again: the server applies
+        // what may change while it runs and says what has to wait for a restart.
+        options.reread = [argc, argv] {
+            CLI::App again{about};
+            try {
+                return read_settings(again, argc, argv).options;
+            } catch (const CLI::ParseError& e) {
+                throw std::runtime_error(e.what());
+            }
+        };
         const std::string data_path = options.data_dir.string();
-        const bool metrics_beyond_loopback = options.metrics_listen && !is_loopback(*options.metrics_listen);
-        RelayServer server(std::move(options));
-        std::fprintf(stderr, "parley-relay: data in %s\n", data_path.c_str());
+        RelayServer server(options);
+        log_start(settings);
+        PARLEY_LOG(info, "data in %s", data_path.c_str());
         // Before "listening on": whoever waits for that line finds this one too.
         if (const auto metrics = server.metrics_url(); !metrics.empty()) {
-            std::fprintf(stderr, "parley-relay: metrics on %s/metrics\n", metrics.c_str());
-            if (metrics_beyond_loopback)
-                std::fprintf(stderr, "parley-relay: warning: metrics on %s are open beyond loopback: they show "
-                                     "traffic volumes to anyone who can reach them\n", metrics.c_str());
+            PARLEY_LOG(info, "metrics on %s/metrics", metrics.c_str());
+            if (settings.metrics_beyond_loopback)
+                PARLEY_LOG(warning, "metrics on %s are open beyond loopback: they show traffic volumes to anyone "
+                                    "who can reach them", metrics.c_str());
         }
-        std::fprintf(stderr, "parley-relay: listening on %s\n", server.url().c_str());
-        std::fflush(stderr);
+        PARLEY_LOG(notice, "listening on %s", server.url().c_str());
         notify_ready(server.url());
         server.run();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "parley-relay: %s\n", e.what());
-        return exit_startup_failure;
+        return fail(e.what(), exit_startup_failure);
     }
     return 0;
 }

@@ -85,6 +85,16 @@ std::set<PublicKeyBytes> load_founders(const std::filesystem::path& file) {
 Admission::Admission(Quotas quotas, std::optional<std::set<PublicKeyBytes>> founders)
     : quotas_(quotas), founders_(std::move(founders)) {}
 
+Quotas Admission::quotas() const {
+    std::lock_guard lock(mutex_);
+    return quotas_;
+}
+
+void Admission::set_quotas(const Quotas& quotas) {
+    std::lock_guard lock(mutex_);
+    quotas_ = quotas;
+}
+
 void Admission::set_founders(std::set<PublicKeyBytes> founders) {
     std::lock_guard lock(mutex_);
     founders_ = std::move(founders);

@@ -64,7 +64,8 @@ public:
     void room_created(const PublicKeyBytes& author, const AddressBytes& address,
                       Clock::time_point now = Clock::now());
 
-    const Quotas& quotas() const { return quotas_; }
+    Quotas quotas() const;
+    void set_quotas(const Quotas& quotas);  // a reload; safe from any thread
 
 private:
     template <class Key>
@@ -74,8 +75,8 @@ private:
     template <class Key>
     static void sweep(Window<Key>& w, Clock::time_point now);
 
-    const Quotas quotas_;
     mutable std::mutex mutex_;
+    Quotas quotas_;
     std::optional<std::set<PublicKeyBytes>> founders_;
     Window<PublicKeyBytes> by_founder_;
     Window<AddressBytes> by_address_;

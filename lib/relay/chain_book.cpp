@@ -45,7 +45,7 @@ PublishOutcome ChainBook::publish_genesis(const wire::RoomId& room, const Verifi
         }
     }
     if (!geneses.empty()) return failed(RelayError::room_exists);
-    if (store_.total_stored_bytes() + verified.encoded.size() > quotas_.max_total_bytes)
+    if (store_.total_stored_bytes() + verified.encoded.size() > quotas().max_total_bytes)
         return failed(RelayError::quota);
     store_.append(room, verified.hash,
                   {verified.encoded, verified.hash, 0, verified.record.token_hash});
@@ -93,7 +93,7 @@ PublishOutcome ChainBook::publish(const wire::RoomId& room, const wire::Token& t
     auto prev = wire::decode_record(head->encoded);
     if (!prev.record) return failed(RelayError::internal);  // the store holds only checked records
     if (wire::check_successor(*prev.record, record)) return failed(RelayError::bad_record);
-    if (store_.length(room, *genesis) >= quotas_.max_chain_records) return failed(RelayError::quota);
+    if (store_.length(room, *genesis) >= quotas().max_chain_records) return failed(RelayError::quota);
     // A successor is stored twice: as a record and as its log item.
     if (!fits(room, *genesis, 2 * verified.encoded.size())) return failed(RelayError::quota);
 
@@ -146,8 +146,9 @@ ChainPage ChainBook::page(const wire::RoomId& room, const wire::Hash& genesis, c
 }
 
 bool ChainBook::fits(const wire::RoomId& room, const wire::Hash& genesis, std::uint64_t bytes) const {
-    return store_.stored_bytes(room, genesis) + bytes <= quotas_.max_room_bytes &&
-           store_.total_stored_bytes() + bytes <= quotas_.max_total_bytes;
+    const auto q = quotas();
+    return store_.stored_bytes(room, genesis) + bytes <= q.max_room_bytes &&
+           store_.total_stored_bytes() + bytes <= q.max_total_bytes;
 }
 
 }  // namespace parley::relay

@@ -9,6 +9,7 @@
 // room's mutex), which is what makes publish a compare-and-set on the head.
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -80,10 +81,22 @@ public:
     // Would storing `bytes` more for chain (room, genesis) stay within the quotas?
     [[nodiscard]] bool fits(const wire::RoomId& room, const wire::Hash& genesis, std::uint64_t bytes) const;
 
+    // A reload's quotas; safe from any thread.
+    void set_quotas(const Quotas& quotas) {
+        std::lock_guard lock(quotas_mutex_);
+        quotas_ = quotas;
+    }
+
 private:
+    Quotas quotas() const {
+        std::lock_guard lock(quotas_mutex_);
+        return quotas_;
+    }
+
     PublishOutcome publish_genesis(const wire::RoomId& room, const VerifiedRecord& verified);
 
     ChainStore& store_;
+    mutable std::mutex quotas_mutex_;
     Quotas quotas_;
 };
 

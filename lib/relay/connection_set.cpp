@@ -15,6 +15,12 @@ AddressKey address_key(const boost::asio::ip::address& address) {
     return key;
 }
 
+void ConnectionSet::set_caps(std::size_t max_connections, std::size_t max_per_address) {
+    std::lock_guard lock(mutex_);
+    max_ = max_connections;
+    max_per_address_ = max_per_address;
+}
+
 ConnectionSet::Admission ConnectionSet::try_add(const Closable* key,
                                                 std::weak_ptr<Closable> connection,
                                                 const AddressKey& address) {

@@ -34,6 +34,9 @@ public:
     ConnectionSet(std::size_t max_connections, std::size_t max_per_address)
         : max_(max_connections), max_per_address_(max_per_address) {}
 
+    // A reload's caps: open connections stay, new ones count against these.
+    void set_caps(std::size_t max_connections, std::size_t max_per_address);
+
     // Anything but `admitted` adds nothing.
     [[nodiscard]] Admission try_add(const Closable* key, std::weak_ptr<Closable> connection,
                                     const AddressKey& address);
@@ -54,9 +57,9 @@ private:
         AddressKey address;
     };
 
-    const std::size_t max_;
-    const std::size_t max_per_address_;
     mutable std::mutex mutex_;
+    std::size_t max_;
+    std::size_t max_per_address_;
     bool closing_ = false;
     std::uint64_t closed_ = 0;
     std::map<const Closable*, Entry> connections_;

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "relay/log.h"
+
 namespace parley::relay {
 
 namespace {
@@ -35,8 +37,8 @@ void tighten(const std::filesystem::path& path, mode_t wanted, const char* what)
                                  octal(st.st_mode) + ") and cannot be made " + octal(wanted) + ": " +
                                  std::strerror(errno) + "\nhint: chmod " + octal(wanted).substr(1) + " " +
                                  path.string() + ", or give --data a folder of the relay's own");
-    std::fprintf(stderr, "parley-relay: %s %s was open to other users (mode %s); made it %s\n", what,
-                 path.c_str(), octal(st.st_mode).c_str(), octal(wanted).c_str());
+    PARLEY_LOG(notice, "%s %s was open to other users (mode %s); made it %s", what, path.c_str(),
+               octal(st.st_mode).c_str(), octal(wanted).c_str());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "relay/log.h"
+
 namespace parley::relay {
 
 GroupCommit::GroupCommit(MessageLog& log, Done done, GroupCommitOptions options)
@@ -72,8 +74,7 @@ void GroupCommit::run() {
                     item.duplicate = copy.has_value();
                     if (copy) seqs[i] = *copy;
                 } catch (const StorageError& e) {  // stored as a Send instead
-                    std::fprintf(stderr, "parley-relay: cannot look up a resent message: %s\n",
-                                 e.what());
+                    PARLEY_LOG(error, "storage: cannot look up a resent message, storing it again: %s", e.what());
                 }
             }
             for (auto& item : batch)
@@ -81,8 +82,7 @@ void GroupCommit::run() {
             if (!appends.empty()) new_seqs = timed_append(appends);  // not when all were resends
             stored = true;
         } catch (const StorageError& e) {
-            std::fprintf(stderr, "parley-relay: cannot store %zu message(s), refusing them: %s\n",
-                         batch.size(), e.what());
+            PARLEY_LOG(error, "storage: cannot store %zu message(s), refusing them: %s", batch.size(), e.what());
         }
         // Every stored item gets its number, and its append back (the fan-out
         // sends its payload).

@@ -1,7 +1,8 @@
 #include "relay/listener.h"
 
 #include <boost/asio/strand.hpp>
-#include <cstdio>
+
+#include "relay/log.h"
 
 #include "relay/session.h"
 
@@ -11,15 +12,12 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, asio::ssl::context* tls,
-                   RelayState& state, ConnectionSet& connections, const RelayLimits& limits,
-                   const ReadRates& rates)
+                   RelayState& state, ConnectionSet& connections)
     : ioc_(ioc),
       acceptor_(asio::make_strand(ioc)),
       tls_(tls),
       state_(state),
-      connections_(connections),
-      limits_(limits),
-      rates_(rates) {
+      connections_(connections) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -47,17 +45,21 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopping
     if (ec) {
         // E.g. out of file descriptors: keep serving the connections we have.
-        std::fprintf(stderr, "parley-relay: accept failed: %s\n", ec.message().c_str());
+        static log::Throttle throttle{1};
+        std::uint64_t left_out = 0;
+        if (throttle.allow(left_out))
+            PARLEY_LOG(error, "accept failed: %s (%llu more since the last line)", ec.message().c_str(),
+                       static_cast<unsigned long long>(left_out));
     } else {
         socket.set_option(tcp::no_delay(true), ec);
         const auto peer = socket.remote_endpoint(ec);
         if (ec) return do_accept();  // already gone
-        const auto address = address_key(peer.address());
+        const auto address = peer.address();
         if (auto* tls = tls_.load()) {
-            std::make_shared<Session<TlsLayer>>(state_, connections_, limits_, rates_, address, std::move(socket), *tls)
+            std::make_shared<Session<TlsLayer>>(state_, connections_, address, std::move(socket), *tls)
                 ->run();
         } else {
-            std::make_shared<Session<PlainLayer>>(state_, connections_, limits_, rates_, address, std::move(socket))->run();
+            std::make_shared<Session<PlainLayer>>(state_, connections_, address, std::move(socket))->run();
         }
     }
     do_accept();

@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "relay/connection_set.h"
-#include "relay/relay_limits.h"
 #include "relay/relay_state.h"
 
 namespace parley::relay {
@@ -19,8 +18,7 @@ public:
     // Opens and binds; throws boost::system::system_error at start-up (port in
     // use, address not available). `tls` null = plain ws://.
     Listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
-             boost::asio::ssl::context* tls, RelayState& state, ConnectionSet& connections,
-             const RelayLimits& limits, const ReadRates& rates);
+             boost::asio::ssl::context* tls, RelayState& state, ConnectionSet& connections);
 
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     void run();
@@ -39,8 +37,6 @@ private:
     std::atomic<boost::asio::ssl::context*> tls_;
     RelayState& state_;
     ConnectionSet& connections_;
-    const RelayLimits& limits_;
-    const ReadRates& rates_;
 };
 
 }  // namespace parley::relay

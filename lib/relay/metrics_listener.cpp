@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <cstdio>
 
+#include "relay/log.h"
+
 namespace parley::relay {
 
 namespace asio = boost::asio;
@@ -96,7 +98,11 @@ void MetricsListener::do_accept() {
 void MetricsListener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopping
     if (ec) {
-        std::fprintf(stderr, "parley-relay: metrics: accept failed: %s\n", ec.message().c_str());
+        static log::Throttle throttle{1};
+        std::uint64_t left_out = 0;
+        if (throttle.allow(left_out))
+            PARLEY_LOG(error, "metrics: accept failed: %s (%llu more since the last line)", ec.message().c_str(),
+                       static_cast<unsigned long long>(left_out));
     } else if (open_.load(std::memory_order_relaxed) >= max_metrics_connections) {
         socket.close(ec);  // at the cap: no slot, no log line (a flood would fill the log)
     } else {

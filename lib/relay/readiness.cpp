@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "relay/log.h"
+
 namespace parley::relay {
 
 namespace {
@@ -16,8 +18,7 @@ namespace {
 // or reload timed out, and this line says why.
 void report(int result, const char* what) {
     if (result < 0)
-        std::fprintf(stderr, "parley-relay: cannot tell systemd %s: %s\n", what,
-                     std::strerror(-result));
+        PARLEY_LOG(error, "cannot tell systemd %s: %s", what, std::strerror(-result));
 }
 
 }  // namespace

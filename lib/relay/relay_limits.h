@@ -3,8 +3,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 
 #include "relay/token_bucket.h"
 
@@ -83,6 +87,37 @@ struct ReadRates {
           bytes(limits.bytes_per_second, limits.byte_burst) {}
     TokenBucket::Rate frames;
     TokenBucket::Rate bytes;
+};
+
+// The limits in force, replaced whole by a reload (SIGHUP). Any thread may
+// take a snapshot; a connection keeps one and takes a new one when the
+// generation has moved, so what a frame pays is one relaxed atomic load.
+class LiveLimits {
+public:
+    struct Snapshot {
+        explicit Snapshot(const RelayLimits& l) : limits(l), rates(l) {}
+        RelayLimits limits;
+        ReadRates rates;
+    };
+
+    explicit LiveLimits(const RelayLimits& limits) : current_(std::make_shared<const Snapshot>(limits)) {}
+
+    std::shared_ptr<const Snapshot> get() const {
+        std::lock_guard lock(mutex_);
+        return current_;
+    }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+    void set(const RelayLimits& limits) {
+        auto fresh = std::make_shared<const Snapshot>(limits);
+        std::lock_guard lock(mutex_);
+        current_ = std::move(fresh);
+        generation_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Snapshot> current_;
+    std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace parley::relay

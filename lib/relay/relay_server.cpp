@@ -13,8 +13,10 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "relay/log.h"
 #include "relay/readiness.h"
 #include "relay/sqlite_relay_store.h"
 #include "relay/tls_stream.h"
@@ -29,6 +31,73 @@ constexpr std::chrono::milliseconds shutdown_poll{20};
 constexpr std::chrono::minutes prune_interval{1};
 constexpr std::chrono::seconds trim_interval{2};
 constexpr std::uint64_t trim_after_closed = 64;
+
+unsigned long long load(const std::atomic<std::uint64_t>& counter) {
+    return static_cast<unsigned long long>(counter.load(std::memory_order_relaxed));
+}
+
+// Every setting a SIGHUP compares, by its option name (as in relay.toml):
+// `live` ones are applied at once, the others wait for a restart.
+struct Setting {
+    const char* name;
+    std::string (*show)(const RelayOptions&);
+    bool live;
+};
+
+template <class T>
+std::string text(const T& value) {
+    if constexpr (std::is_same_v<T, double>) {
+        char buffer[32];
+        std::snprintf(buffer, sizeof buffer, "%g", value);
+        return buffer;
+    } else if constexpr (std::is_same_v<T, std::chrono::seconds>) {
+        return std::to_string(value.count());
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return value ? "true" : "false";
+    } else {
+        return std::to_string(value);
+    }
+}
+
+std::string endpoint_text(const std::optional<asio::ip::tcp::endpoint>& e) {
+    return e ? host_port(*e) : "off";
+}
+
+const std::vector<Setting>& reloadable_settings() {
+    // clang-format off
+    static const std::vector<Setting> all{
+        {"max-frame-bytes",             [](const RelayOptions& o) { return text(o.limits.max_frame_bytes); }, true},
+        {"max-connections",             [](const RelayOptions& o) { return text(o.limits.max_connections); }, true},
+        {"max-connections-per-address", [](const RelayOptions& o) { return text(o.limits.max_connections_per_address); }, true},
+        {"max-rooms-per-connection",    [](const RelayOptions& o) { return text(o.limits.max_chains_per_connection); }, true},
+        {"max-send-queue-bytes",        [](const RelayOptions& o) { return text(o.limits.max_send_queue_bytes); }, true},
+        {"messages-per-second",         [](const RelayOptions& o) { return text(o.limits.messages_per_second); }, true},
+        {"message-burst",               [](const RelayOptions& o) { return text(o.limits.message_burst); }, true},
+        {"bytes-per-second",            [](const RelayOptions& o) { return text(o.limits.bytes_per_second); }, true},
+        {"byte-burst",                  [](const RelayOptions& o) { return text(o.limits.byte_burst); }, true},
+        {"handshake-timeout",           [](const RelayOptions& o) { return text(o.limits.handshake_timeout); }, true},
+        {"idle-timeout",                [](const RelayOptions& o) { return text(o.limits.idle_timeout); }, true},
+        {"chain-page-bytes",            [](const RelayOptions& o) { return text(o.limits.chain_page_bytes); }, true},
+        {"rooms-per-founder-per-hour",  [](const RelayOptions& o) { return text(o.quotas.rooms_per_founder_per_hour); }, true},
+        {"rooms-per-address-per-hour",  [](const RelayOptions& o) { return text(o.quotas.rooms_per_address_per_hour); }, true},
+        {"max-room-bytes",              [](const RelayOptions& o) { return text(o.quotas.max_room_bytes); }, true},
+        {"max-total-bytes",             [](const RelayOptions& o) { return text(o.quotas.max_total_bytes); }, true},
+        {"max-chain-records",           [](const RelayOptions& o) { return text(o.quotas.max_chain_records); }, true},
+        {"retain-days",                 [](const RelayOptions& o) { return text(std::chrono::duration_cast<std::chrono::hours>(o.retention.max_age).count() / 24); }, true},
+        {"retain-messages",             [](const RelayOptions& o) { return text(o.retention.max_items); }, true},
+        {"log-level",                   [](const RelayOptions& o) { return std::string(log::level_name(o.log_level)); }, true},
+        {"founders",                    [](const RelayOptions& o) { return o.founders_file.empty() ? std::string("(none: open rooms)") : o.founders_file.string(); }, true},
+        {"cert",                        [](const RelayOptions& o) { return o.cert_file.empty() ? std::string("(none: ws://)") : o.cert_file; }, true},
+        {"key",                         [](const RelayOptions& o) { return o.key_file.empty() ? std::string("(none)") : o.key_file; }, true},
+        {"listen",                      [](const RelayOptions& o) { return host_port(o.listen); }, false},
+        {"data",                        [](const RelayOptions& o) { return o.data_dir.string(); }, false},
+        {"threads",                     [](const RelayOptions& o) { return text(o.threads); }, false},
+        {"sync",                        [](const RelayOptions& o) { return std::string(o.sync_full ? "full" : "normal"); }, false},
+        {"metrics-listen",              [](const RelayOptions& o) { return endpoint_text(o.metrics_listen); }, false},
+    };
+    // clang-format on
+    return all;
+}
 
 // Opens the database in the data directory (made safe and locked by DataDir).
 std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
@@ -145,29 +214,29 @@ std::filesystem::path default_data_dir() {
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
       data_dir_(options_.data_dir),
-      read_rates_(options_.limits),
       state_(open_store(options_), options_.limits, {}, make_admission(options_)),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
+      strand_(boost::asio::make_strand(ioc_)),
       signals_(ioc_, SIGINT, SIGTERM),
-      reload_signals_(ioc_, SIGHUP),
+      reload_signals_(strand_, SIGHUP),
       shutdown_timer_(ioc_),
-      prune_timer_(ioc_),
+      prune_timer_(strand_),
       trim_timer_(ioc_) {
     prune();
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
     try {
-        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_,
-                                               options_.limits, read_rates_);
+        listener_ = std::make_shared<Listener>(ioc_, options_.listen, tls_.get(), state_, connections_);
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot listen on " + listen_url(options_.listen, tls_ != nullptr) +
                                  ": " + e.code().message());
     }
     if (options_.metrics_listen) {
         try {
-            metrics_listener_ = std::make_shared<MetricsListener>(ioc_, *options_.metrics_listen, [this] {
-                return state_.metrics().render({connections_.size(), state_.rooms_in_memory(), options_.version});
+            metrics_listener_ = std::make_shared<MetricsListener>(ioc_, *options_.metrics_listen, [this, version = options_.version] {
+                // Its own copy of the version: a reload replaces options_ on another thread.
+                return state_.metrics().render({connections_.size(), state_.rooms_in_memory(), version});
             });
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("cannot listen for metrics on " + host_port(*options_.metrics_listen) + ": " +
@@ -186,6 +255,7 @@ std::string RelayServer::metrics_url() const {
 }
 
 void RelayServer::run() {
+    const unsigned io_threads = std::max(1u, options_.threads);  // before a SIGHUP can touch options_
     signals_.async_wait([this](boost::system::error_code ec, int) {
         if (!ec) on_signal();
     });
@@ -195,7 +265,7 @@ void RelayServer::run() {
     schedule_prune();
     schedule_trim();
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < std::max(1u, options_.threads); ++i) threads.emplace_back([this] { ioc_.run(); });
+    for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
 }
@@ -204,6 +274,8 @@ void RelayServer::wait_for_reload() {
     reload_signals_.async_wait([this](boost::system::error_code ec, int) {
         if (ec) return;
         notify_reloading();
+        PARLEY_LOG(notice, "SIGHUP: reloading the settings, the founders file and the certificate");
+        reload_settings();
         reload_founders();
         reload_tls();
         notify_ready(url());
@@ -215,16 +287,16 @@ void RelayServer::wait_for_reload() {
 // in force, and says why.
 void RelayServer::reload_founders() {
     if (options_.founders_file.empty()) {
-        std::fprintf(stderr, "parley-relay: SIGHUP: no --founders file to reload (an open relay)\n");
+        PARLEY_LOG(info, "SIGHUP: no --founders file to reload (an open relay)");
         return;
     }
     try {
         auto founders = load_founders(options_.founders_file);
         const auto count = founders.size();
         state_.admission().set_founders(std::move(founders));
-        std::fprintf(stderr, "parley-relay: reloaded %s: %zu founder key(s)\n", options_.founders_file.c_str(), count);
+        PARLEY_LOG(notice, "reloaded %s: %zu founder key(s)", options_.founders_file.c_str(), count);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "parley-relay: SIGHUP: %s; the founder list in force is unchanged\n", e.what());
+        PARLEY_LOG(error, "SIGHUP: %s; the founder list in force is unchanged", e.what());
     }
 }
 
@@ -241,17 +313,71 @@ void RelayServer::reload_tls() {
         listener_->set_tls(fresh.get());
         retired_tls_.push_back(std::move(tls_));
         tls_ = std::move(fresh);
-        std::fprintf(stderr, "parley-relay: reloaded certificate %s (%s); new connections use it\n",
-                     options_.cert_file.c_str(), about.c_str());
+        PARLEY_LOG(notice, "reloaded certificate %s (%s); new connections use it", options_.cert_file.c_str(),
+                   about.c_str());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "parley-relay: SIGHUP: %s; the certificate in force is unchanged\n", e.what());
+        PARLEY_LOG(error, "SIGHUP: %s; the certificate in force is unchanged", e.what());
     }
+}
+
+// SIGHUP: the command line and --config again. What may change while the
+// relay runs (limits, quotas, retention, the founders file's and the
+// certificate's paths, the log level) is applied, each change logged as
+// "NAME: BEFORE -> AFTER"; the rest (where it listens, its data, its
+// threads) is logged as waiting for a restart. Settings that do not read
+// leave everything in force as it was.
+void RelayServer::reload_settings() {
+    if (!options_.reread) return;
+    RelayOptions fresh;
+    try {
+        fresh = options_.reread();
+    } catch (const std::exception& e) {
+        PARLEY_LOG(error, "SIGHUP: %s; the settings in force are unchanged", e.what());
+        return;
+    }
+    std::size_t changed = 0;
+    for (const auto& setting : reloadable_settings()) {
+        const auto before = setting.show(options_);
+        const auto after = setting.show(fresh);
+        if (before == after) continue;
+        ++changed;
+        if (setting.live)
+            PARLEY_LOG(notice, "%s: %s -> %s", setting.name, before.c_str(), after.c_str());
+        else
+            PARLEY_LOG(warning, "%s: %s -> %s takes a restart; still %s", setting.name, before.c_str(),
+                       after.c_str(), before.c_str());
+    }
+    if (changed == 0) PARLEY_LOG(info, "SIGHUP: no setting changed");
+    // What a restart needs stays as it is; the rest is the fresh settings.
+    fresh.listen = options_.listen;
+    fresh.data_dir = options_.data_dir;
+    fresh.threads = options_.threads;
+    fresh.sync_full = options_.sync_full;
+    fresh.metrics_listen = options_.metrics_listen;
+    if (fresh.cert_file.empty() != options_.cert_file.empty()) {
+        fresh.cert_file = options_.cert_file;
+        fresh.key_file = options_.key_file;
+    }
+    if (fresh.founders_file.empty() != options_.founders_file.empty()) fresh.founders_file = options_.founders_file;
+    fresh.reread = std::move(options_.reread);
+    options_ = std::move(fresh);
+    state_.live_limits().set(options_.limits);
+    connections_.set_caps(options_.limits.max_connections, options_.limits.max_connections_per_address);
+    state_.set_quotas(options_.quotas);
+    log::set_level(options_.log_level);
 }
 
 void RelayServer::on_signal() {
     reload_signals_.cancel();
     notify_stopping();
-    std::fprintf(stderr, "parley-relay: shutting down\n");
+    const auto& m = state_.metrics();
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+    PARLEY_LOG(notice,
+               "shutting down: %zu connection(s) open; since the start %lld s ago: %llu connection(s) closed, "
+               "%llu refused, %llu message(s) stored, %llu frame(s) in, %llu out, %llu storage error(s)",
+               connections_.size(), static_cast<long long>(uptime.count()),
+               static_cast<unsigned long long>(connections_.closed_total()), load(m.refused_connections),
+               load(m.messages_stored), load(m.frames_in), load(m.frames_out), load(m.storage_errors));
     listener_->stop();
     if (metrics_listener_) metrics_listener_->stop();
     prune_timer_.cancel();
@@ -264,9 +390,9 @@ void RelayServer::on_signal() {
 void RelayServer::prune() {
     try {
         if (auto removed = state_.prune(options_.retention); removed > 0)
-            std::fprintf(stderr, "parley-relay: retention removed %zu stored item(s)\n", removed);
+            PARLEY_LOG(info, "retention removed %zu stored item(s)", removed);
     } catch (const StorageError& e) {
-        std::fprintf(stderr, "parley-relay: retention failed, will retry: %s\n", e.what());
+        PARLEY_LOG(error, "storage: retention failed, will retry: %s", e.what());
     }
 }
 
@@ -315,8 +441,7 @@ void RelayServer::wait_for_sessions(std::chrono::steady_clock::time_point deadli
     if (connections_.size() == 0) return ioc_.stop();
     if (std::chrono::steady_clock::now() >= deadline) {
         if (aborted) return ioc_.stop();
-        std::fprintf(stderr, "parley-relay: closing %zu connection(s) that did not finish closing\n",
-                     connections_.size());
+        PARLEY_LOG(warning, "closing %zu connection(s) that did not finish closing", connections_.size());
         connections_.abort_all();
         deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         aborted = true;

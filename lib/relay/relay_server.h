@@ -7,7 +7,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,7 @@
 #include "relay/data_dir.h"
 #include "relay/listen_address.h"
 #include "relay/listener.h"
+#include "relay/log.h"
 #include "relay/metrics_listener.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_state.h"
@@ -39,6 +42,11 @@ struct RelayOptions {
     // Where GET /metrics is served (relay/metrics_listener.h); none: nowhere.
     std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
     std::string version;  // the project version, for parley_relay_build_info
+    log::Level log_level = log::Level::info;
+    // SIGHUP: the settings as they read now (the command line and --config
+    // again); throws what is wrong with them. None: SIGHUP re-reads only the
+    // founders file and the certificate.
+    std::function<RelayOptions()> reread;
 };
 
 // $XDG_STATE_HOME/parley-relay, else $HOME/.local/state/parley-relay; empty if
@@ -69,6 +77,7 @@ public:
 private:
     void on_signal();
     void wait_for_reload();
+    void reload_settings();
     void reload_founders();
     void reload_tls();
     void schedule_prune();
@@ -78,15 +87,17 @@ private:
 
     RelayOptions options_;
     DataDir data_dir_;      // 0700, locked: before the store opens in it
-    ReadRates read_rates_;  // from options_.limits, for every session
     // Declared before ioc_: sessions destroyed with the io_context use them.
     RelayState state_;
     ConnectionSet connections_;
     std::unique_ptr<boost::asio::ssl::context> tls_;
     std::vector<std::unique_ptr<boost::asio::ssl::context>> retired_tls_;  // before SIGHUPs (reload_tls)
     boost::asio::io_context ioc_;
+    // SIGHUP's reload and retention's prune run here, one at a time: both
+    // read options_, which a reload replaces.
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
     boost::asio::signal_set signals_;
-    boost::asio::signal_set reload_signals_;  // SIGHUP: read --founders, --cert and --key again
+    boost::asio::signal_set reload_signals_;  // SIGHUP: the settings, --founders, --cert and --key again
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer prune_timer_;
     boost::asio::steady_timer trim_timer_;
@@ -95,6 +106,7 @@ private:
     int trims_left_ = 0;  // ticks that still trim after an event
     std::shared_ptr<Listener> listener_;
     std::shared_ptr<MetricsListener> metrics_listener_;  // null: --metrics-listen off
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace parley::relay

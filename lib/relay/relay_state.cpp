@@ -1,8 +1,9 @@
 #include "relay/relay_state.h"
 
-#include <cstdio>
 #include <type_traits>
 #include <vector>
+
+#include "relay/log.h"
 
 namespace parley::relay {
 namespace {
@@ -15,6 +16,16 @@ SharedFrame encode(const wire::Frame& frame) {
 
 void reply_error(Subscriber& to, std::uint64_t request_id, RelayError code) {
     to.deliver(encode(wire::Error{request_id, code}));
+}
+
+// A refusal the operator may want to know of (quotas, founders): one line,
+// throttled together, naming the peer's address and never the room.
+void log_refusal(log::Level level, const Subscriber& from, const char* what) {
+    static log::Throttle throttle{5};
+    std::uint64_t left_out = 0;
+    if (!log::enabled(level) || !throttle.allow(left_out)) return;
+    log::write(level, "refusing %s from %s%s", what, from.peer_name().c_str(),
+               left_out == 0 ? "" : (" (and " + std::to_string(left_out) + " more refusals, not logged)").c_str());
 }
 
 std::uint64_t request_id_of(const wire::Frame& frame) {
@@ -38,6 +49,11 @@ RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, Gr
     if (!commit.commit_seconds) commit.commit_seconds = &metrics_.commit_seconds;
     commit_ = std::make_unique<GroupCommit>(
         *store_, [this](auto& batch, const auto* seqs) { on_committed(batch, seqs); }, commit);
+}
+
+void RelayState::set_quotas(const Quotas& quotas) {
+    admission_->set_quotas(quotas);
+    book_.set_quotas(quotas);
 }
 
 // Stop the writer (committing what is queued) before the rooms it fans out to go.
@@ -115,7 +131,7 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
     } catch (const StorageError& e) {
         // The store failed a read or write: nothing changed; say so generically.
         metrics_.add(metrics_.storage_errors);
-        std::fprintf(stderr, "parley-relay: storage: %s\n", e.what());
+        PARLEY_LOG(error, "storage: %s", e.what());
         reply_error(from, request_id_of(*decoded.frame), RelayError::internal);
     }
 }
@@ -126,9 +142,9 @@ void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
     ChainPage page;
     if (auto r = find_room(f.room)) {
         std::lock_guard lock(r->mutex);
-        page = book_.page(f.room, f.genesis, f.after, limits_.chain_page_bytes);
+        page = book_.page(f.room, f.genesis, f.after, limits_.get()->limits.chain_page_bytes);
     } else {
-        page = book_.page(f.room, f.genesis, f.after, limits_.chain_page_bytes);
+        page = book_.page(f.room, f.genesis, f.after, limits_.get()->limits.chain_page_bytes);
     }
     if (page.error) return reply_error(from, f.request_id, *page.error);
     metrics_.add(metrics_.chain_pages);
@@ -163,7 +179,11 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     --r.publishers_waiting;
     auto outcome = book_.publish(f.room, f.token, *verified);  // durable when it returns
     if (outcome.error) {
-        if (*outcome.error == RelayError::quota) metrics_.add(metrics_.quota_refusals);
+        if (*outcome.error == RelayError::quota) {
+            metrics_.add(metrics_.quota_refusals);
+            log_refusal(log::Level::notice, from, "an epoch record: the room is at a storage quota "
+                                                  "(--max-chain-records, --max-room-bytes or --max-total-bytes)");
+        }
         return reply_error(from, f.request_id, *outcome.error);
     }
     const ChainKey key{f.room, outcome.genesis};
@@ -185,13 +205,21 @@ void RelayState::on_publish_genesis(Subscriber& from, const wire::Publish& f, co
     const auto address = from.address_key();
     if (store_->geneses(f.room).empty()) {
         if (auto refused = admission_->may_create(author, address)) {
-            metrics_.add(*refused == RelayError::quota ? metrics_.quota_refusals : metrics_.founder_refusals);
+            const bool quota = *refused == RelayError::quota;
+            metrics_.add(quota ? metrics_.quota_refusals : metrics_.founder_refusals);
+            log_refusal(log::Level::notice, from,
+                        quota ? "a new room: over the hourly room quota (--rooms-per-founder-per-hour or "
+                                "--rooms-per-address-per-hour)"
+                              : "a new room: its founder's key is not on the --founders list");
             return reply_error(from, f.request_id, *refused);
         }
     }
     auto outcome = book_.publish(f.room, f.token, verified);  // durable when it returns
     if (outcome.error) {
-        if (*outcome.error == RelayError::quota) metrics_.add(metrics_.quota_refusals);
+        if (*outcome.error == RelayError::quota) {
+            metrics_.add(metrics_.quota_refusals);
+            log_refusal(log::Level::warning, from, "a new room: the relay is at --max-total-bytes");
+        }
         return reply_error(from, f.request_id, *outcome.error);
     }
     if (outcome.appended) {
@@ -245,8 +273,10 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
     {
         std::lock_guard member_lock(from.memberships_mutex_);
         if (!from.memberships_.contains(key)) {
-            if (from.memberships_.size() >= limits_.max_chains_per_connection)
+            if (from.memberships_.size() >= limits_.get()->limits.max_chains_per_connection) {
+                log_refusal(log::Level::notice, from, "a join: the connection is in --max-rooms-per-connection rooms");
                 return reply_error(from, f.request_id, RelayError::limit);
+            }
             from.memberships_.insert(key);
         }
     }
@@ -261,7 +291,8 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
 std::vector<LogItem> RelayState::read_page(const ChainKey& key, const ChainChannel& ch, const Member& m) {
     const std::uint64_t limit = std::min(ch.published_seq, m.until);
     if (m.cursor >= limit) return {};
-    return store_->read(key, m.cursor, limit, limits_.backlog_page_items, limits_.backlog_page_bytes);
+    const auto in_force = limits_.get();
+    return store_->read(key, m.cursor, limit, in_force->limits.backlog_page_items, in_force->limits.backlog_page_bytes);
 }
 
 bool RelayState::send_page(const ChainKey& key, const ChainChannel& ch, Member& m, std::vector<LogItem> items) {
@@ -301,7 +332,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
     } catch (const StorageError& e) {
         // Cannot go on without a gap: unsubscribe; the client joins again.
         metrics_.add(metrics_.storage_errors);
-        std::fprintf(stderr, "parley-relay: storage: %s\n", e.what());
+        PARLEY_LOG(error, "storage: %s", e.what());
         ch.members.erase(s.id());
         ch.draining.erase(s.id());
         forget_membership(s, key);
@@ -320,9 +351,14 @@ void RelayState::on_send(Subscriber& from, wire::Send& f) {
     // The storage quotas, counted without the store: a room's bytes and all
     // rooms' bytes, Sends on their way included.
     const std::uint64_t size = f.envelope.size();
-    const auto& quotas = admission_->quotas();
+    const auto quotas = admission_->quotas();
     if (it->second.stored_bytes + size > quotas.max_room_bytes || stored_total_ + size > quotas.max_total_bytes) {
         metrics_.add(metrics_.quota_refusals);
+        // The relay full is the operator's to fix; one room full, its members'.
+        if (stored_total_ + size > quotas.max_total_bytes)
+            log_refusal(log::Level::warning, from, "a message: the relay is at --max-total-bytes");
+        else
+            log_refusal(log::Level::notice, from, "a message: its room is at --max-room-bytes");
         return reply_error(from, f.request_id, RelayError::quota);
     }
     it->second.stored_bytes += size;

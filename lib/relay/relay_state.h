@@ -67,6 +67,10 @@ public:
 
     RelayMetrics& metrics() { return metrics_; }
     Admission& admission() { return *admission_; }
+    // The limits in force (every session reads them) and the quotas: a reload
+    // replaces both; what is in flight finishes under the ones before.
+    LiveLimits& live_limits() { return limits_; }
+    void set_quotas(const Quotas& quotas);
     std::size_t rooms_in_memory();
 
 private:
@@ -126,7 +130,7 @@ private:
     std::unique_ptr<RelayStore> store_;
     std::shared_ptr<Admission> admission_;
     ChainBook book_;
-    RelayLimits limits_;
+    LiveLimits limits_;
     RelayMetrics metrics_;
     // A room is made here only once the store holds its chain: nothing a peer
     // without a room (a rejected Publish, a GetChain, a Join) sends allocates

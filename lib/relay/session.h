@@ -35,6 +35,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "relay/connection_set.h"
+#include "relay/log.h"
 #include "relay/relay_limits.h"
 #include "relay/relay_state.h"
 #include "relay/serial_write_stream.h"
@@ -49,6 +50,13 @@ namespace websocket = beast::websocket;
 namespace http = beast::http;
 
 inline constexpr std::size_t max_http_header_bytes = 8192;
+// Lines a second of one kind about refused or failed connections (log.h's Throttle).
+inline constexpr unsigned log_lines_per_second = 5;
+
+// ", and 12 more like it" after a throttled line, or nothing.
+inline std::string left_out_note(std::uint64_t left_out) {
+    return left_out == 0 ? std::string() : " (and " + std::to_string(left_out) + " more like it, not logged)";
+}
 
 using PlainLayer = beast::tcp_stream;
 using TlsLayer = TlsStream;  // not beast::ssl_stream: see tls_stream.h
@@ -59,16 +67,19 @@ class Session final : public Subscriber,
                       public std::enable_shared_from_this<Session<NextLayer>> {
 public:
     std::array<std::uint8_t, 16> address_key() const override { return address_; }
+    std::string peer_name() const override { return peer_.to_string(); }
 
     // `stream_args` build the next layer: (socket) or (socket, ssl::context&).
     template <class... StreamArgs>
-    Session(RelayState& state, ConnectionSet& connections, const RelayLimits& limits, const ReadRates& rates,
-            const AddressKey& address, StreamArgs&&... stream_args)
+    Session(RelayState& state, ConnectionSet& connections, const boost::asio::ip::address& peer,
+            StreamArgs&&... stream_args)
         : state_(state),
           connections_(connections),
-          limits_(limits),
-          rates_(rates),
-          address_(address),
+          live_limits_(state.live_limits()),
+          generation_(live_limits_.generation()),  // before the snapshot: never newer than it
+          in_force_(live_limits_.get()),
+          peer_(peer),
+          address_(parley::relay::address_key(peer)),
           ws_(std::forward<StreamArgs>(stream_args)...),
           read_budget_(TokenBucket::Clock::now()),
           byte_budget_(TokenBucket::Clock::now()),
@@ -76,7 +87,11 @@ public:
 
     ~Session() override {
         state_.leave_all(*this);
-        if (registered_) connections_.remove(this);
+        if (!registered_) return;  // refused: admit() said so
+        connections_.remove(this);
+        PARLEY_LOG(debug, "connection from %s closed after %lld s", peer_name().c_str(),
+                   static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::steady_clock::now() - opened_).count()));
     }
 
     void run() {
@@ -142,11 +157,12 @@ private:
         registered_ = true;
         // One deadline for the TLS handshake and the HTTP request together: a
         // client that trickles bytes (slowloris) is dropped when it runs out.
-        beast::get_lowest_layer(ws_).expires_after(limits_.handshake_timeout);
+        beast::get_lowest_layer(ws_).expires_after(limits().handshake_timeout);
         if constexpr (is_tls) {
             ws_.next_layer().next_layer().async_handshake(boost::asio::ssl::stream_base::server,
                                              [self = this->shared_from_this()](beast::error_code ec) {
-                                                 if (!ec) self->start_accept();
+                                                 if (!ec) return self->start_accept();
+                                                 self->log_failed_handshake(ec);
                                              });
         } else {
             start_accept();
@@ -154,23 +170,44 @@ private:
     }
 
     // The connection caps, in total and per address. A refusal is counted and
-    // logged, at most one line a second so a connection flood cannot fill the log.
+    // logged (throttled: a connection flood cannot fill the log). The relay's
+    // own cap is the operator's to raise: a warning; one address over its
+    // share is that client's doing: a notice.
     bool admit() {
         const auto admission = connections_.try_add(this, this->weak_from_this(), address_);
-        if (admission == ConnectionSet::Admission::admitted) return true;
-        const char* why = admission == ConnectionSet::Admission::relay_full      ? "relay connection limit reached"
-                          : admission == ConnectionSet::Admission::address_full ? "too many connections from one address"
-                                                                                 : nullptr;  // shutting down
-        if (why) {
-            state_.metrics().add(state_.metrics().refused_connections);
-            static std::atomic<std::int64_t> last_logged[2]{};  // the second each reason was last logged
-            const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()).count();
-            const int reason = admission == ConnectionSet::Admission::relay_full ? 0 : 1;
-            if (last_logged[reason].exchange(now) != now)
-                std::fprintf(stderr, "parley-relay: refusing a connection: %s\n", why);
+        if (admission == ConnectionSet::Admission::admitted) {
+            PARLEY_LOG(debug, "connection from %s", peer_name().c_str());
+            return true;
         }
+        if (admission == ConnectionSet::Admission::closing) return false;
+        state_.metrics().add(state_.metrics().refused_connections);
+        static log::Throttle throttle{log_lines_per_second};
+        const bool relay_full = admission == ConnectionSet::Admission::relay_full;
+        std::uint64_t left_out = 0;
+        if (log::enabled(relay_full ? log::Level::warning : log::Level::notice) && throttle.allow(left_out))
+            log::write(relay_full ? log::Level::warning : log::Level::notice, "refusing a connection from %s: %s%s",
+                       peer_name().c_str(),
+                       relay_full ? "relay connection limit reached (--max-connections)"
+                                  : "too many connections from one address (--max-connections-per-address)",
+                       left_out_note(left_out).c_str());
         return false;
+    }
+
+    // A TLS handshake that failed: a scanner, an old client, a wrong port.
+    // The connection just ends; an operator chasing "cannot connect" reads why.
+    void log_failed_handshake(const beast::error_code& ec) {
+        if (ec == boost::asio::error::operation_aborted || ec == beast::error::timeout) {
+            if (ec == beast::error::timeout && log::enabled(log::Level::info)) log_throttled_handshake("timed out");
+            return;
+        }
+        if (log::enabled(log::Level::info)) log_throttled_handshake(ec.message());
+    }
+    void log_throttled_handshake(const std::string& why) {
+        static log::Throttle throttle{log_lines_per_second};
+        std::uint64_t left_out = 0;
+        if (throttle.allow(left_out))
+            PARLEY_LOG(info, "TLS handshake from %s failed: %s%s", peer_name().c_str(), why.c_str(),
+                       left_out_note(left_out).c_str());
     }
 
     void start_accept() {
@@ -179,14 +216,14 @@ private:
         // on_run; the WebSocket layer's own timeouts (close handshake, idle with
         // pings) from the upgrade on.
         websocket::stream_base::timeout timeouts{};
-        timeouts.handshake_timeout = limits_.handshake_timeout;
-        timeouts.idle_timeout = limits_.idle_timeout;
+        timeouts.handshake_timeout = limits().handshake_timeout;
+        timeouts.idle_timeout = limits().idle_timeout;
         timeouts.keep_alive_pings = true;
         ws_.set_option(timeouts);
         ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
             res.set(beast::http::field::server, "parley-relay");
         }));
-        ws_.read_message_max(limits_.max_frame_bytes);
+        ws_.read_message_max(limits().max_frame_bytes);
         ws_.binary(true);
         // Read the HTTP request ourselves: a WebSocket upgrade or a health check.
         parser_ = std::make_unique<http::request_parser<http::empty_body>>();
@@ -231,7 +268,7 @@ private:
             response->body() = "not found\n";
         }
         response->prepare_payload();
-        beast::get_lowest_layer(ws_).expires_after(limits_.handshake_timeout);
+        beast::get_lowest_layer(ws_).expires_after(limits().handshake_timeout);
         http::async_write(ws_.next_layer(), *response,
                           [self = this->shared_from_this(), response](beast::error_code, std::size_t) {
                               beast::error_code ignored;
@@ -241,9 +278,26 @@ private:
                           });
     }
 
+    const RelayLimits& limits() const { return in_force_->limits; }
+
+    // After a reload, an open connection reads, queues and times out under
+    // the new limits from its next frame on.
+    void refresh_limits() {
+        const auto now = live_limits_.generation();
+        if (now == generation_) return;
+        generation_ = now;
+        in_force_ = live_limits_.get();
+        ws_.read_message_max(limits().max_frame_bytes);
+        websocket::stream_base::timeout timeouts{};
+        timeouts.handshake_timeout = limits().handshake_timeout;
+        timeouts.idle_timeout = limits().idle_timeout;
+        timeouts.keep_alive_pings = true;
+        ws_.set_option(timeouts);
+    }
+
     // Backlog pages go out one at a time, each once the queue has drained.
     void maybe_continue_backlog() {
-        if (closing_ || paused_backlogs_.empty() || queued_bytes_ > limits_.backlog_resume_bytes) return;
+        if (closing_ || paused_backlogs_.empty() || queued_bytes_ > limits().backlog_resume_bytes) return;
         auto chains = std::move(paused_backlogs_);
         paused_backlogs_.clear();
         for (const auto& chain : chains) state_.continue_backlog(*this, chain);
@@ -281,11 +335,13 @@ private:
     void on_read(beast::error_code ec) {
         if (ec) {
             if (ec == websocket::error::message_too_big)
-                std::fprintf(stderr, "parley-relay: closing a connection that sent a frame over the size limit\n");
+                PARLEY_LOG(notice, "closing the connection from %s: it sent a frame over the size limit (%zu bytes, "
+                                   "--max-frame-bytes)", peer_name().c_str(), limits().max_frame_bytes);
             // TlsStream's cap on TLS output waiting to be sent (tls_stream.h):
             // the peer asks for replies (KeyUpdate requests) and does not read.
             if (is_tls && ec == boost::asio::error::no_buffer_space)
-                std::fprintf(stderr, "parley-relay: closing a TLS connection whose unsent TLS output is over its limit\n");
+                PARLEY_LOG(notice, "closing the TLS connection from %s: its unsent TLS output is over its limit",
+                           peer_name().c_str());
             // Nothing more can be read: close the socket, so that a write stuck
             // on a peer that reads nothing (it holds the session, see
             // SerialWriteStream::keep_alive_during_writes) ends now, not never.
@@ -296,7 +352,8 @@ private:
         }
         auto data = buffer_.cdata();
         state_.metrics().add(state_.metrics().frames_in);
-        byte_budget_.spend(rates_.bytes, TokenBucket::Clock::now(), static_cast<double>(data.size()));
+        refresh_limits();
+        byte_budget_.spend(in_force_->rates.bytes, TokenBucket::Clock::now(), static_cast<double>(data.size()));
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
         read_when_allowed();
@@ -310,11 +367,11 @@ private:
     // than one frame.
     void read_when_allowed() {
         const auto now = TokenBucket::Clock::now();
-        const auto bytes_wait = byte_budget_.wait_time(rates_.bytes, now);
-        if (bytes_wait == TokenBucket::Clock::duration::zero() && read_budget_.take(rates_.frames, now))
+        const auto bytes_wait = byte_budget_.wait_time(in_force_->rates.bytes, now);
+        if (bytes_wait == TokenBucket::Clock::duration::zero() && read_budget_.take(in_force_->rates.frames, now))
             return do_read();
         state_.metrics().add(state_.metrics().throttled_reads);
-        read_pause_.expires_after(std::max(bytes_wait, read_budget_.wait_time(rates_.frames, now)));
+        read_pause_.expires_after(std::max(bytes_wait, read_budget_.wait_time(in_force_->rates.frames, now)));
         read_pause_.async_wait([self = this->shared_from_this()](beast::error_code wait_error) {
             if (!wait_error && !self->closing_) self->read_when_allowed();
         });
@@ -334,8 +391,10 @@ private:
     void enqueue(SharedFrame frame) {
         if (closing_ || !accepted_) return;
         queued_bytes_ += frame->size();
-        if (queued_bytes_ > limits_.max_send_queue_bytes) {
-            std::fprintf(stderr, "parley-relay: closing a connection whose send queue is over its limit\n");
+        if (queued_bytes_ > limits().max_send_queue_bytes) {
+            PARLEY_LOG(notice, "closing the connection from %s: its send queue is over its limit (%zu bytes, "
+                               "--max-send-queue-bytes); it reads too slowly", peer_name().c_str(),
+                       limits().max_send_queue_bytes);
             state_.metrics().add(state_.metrics().slow_consumers_cut);
             return abort();
         }
@@ -423,9 +482,14 @@ private:
 
     RelayState& state_;
     ConnectionSet& connections_;
-    const RelayLimits& limits_;
-    const ReadRates& rates_;  // RelayServer's, shared by every session
+    // The limits in force (a reload replaces them): this connection's copy,
+    // taken again when the generation moves (refresh_limits).
+    LiveLimits& live_limits_;
+    std::uint64_t generation_;
+    std::shared_ptr<const LiveLimits::Snapshot> in_force_;
+    const boost::asio::ip::address peer_;
     const AddressKey address_;
+    const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
     // One queued frame: its WebSocket header (FIN, binary, unmasked length)
     // and the payload every recipient shares.
     struct OutFrame {

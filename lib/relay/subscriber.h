@@ -2,6 +2,8 @@
 // chains it has joined. A WebSocket session in the relay, a fake in tests.
 #pragma once
 
+#include <string>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -44,6 +46,8 @@ public:
     // What the per-address caps count (connection_set.h's AddressKey: an IPv4
     // address or an IPv6 /64). All zero for a connection without one (tests).
     virtual std::array<std::uint8_t, 16> address_key() const { return {}; }
+    // The peer's address as the log names it ("192.0.2.7", "2001:db8::1").
+    virtual std::string peer_name() const { return "(no address)"; }
 
     // Unique for the life of the process (unlike an address, never reused).
     std::uint64_t id() const { return id_; }

@@ -9,7 +9,7 @@ _parley_relay_options="--help --version --config --check-config --listen --cert 
     --max-send-queue-bytes --messages-per-second --message-burst --bytes-per-second --byte-burst
     --handshake-timeout --idle-timeout --data --sync --retain-days --retain-messages --founders
     --open-rooms --rooms-per-founder-per-hour --rooms-per-address-per-hour --max-room-bytes
-    --max-total-bytes --max-chain-records --chain-page-bytes --backup"
+    --max-total-bytes --max-chain-records --chain-page-bytes --backup --log-level --log-format"
 
 _parley_relay() {
     local cur prev
@@ -48,6 +48,14 @@ _parley_relay() {
             ;;
         --metrics-listen)
             mapfile -t COMPREPLY < <(compgen -W "off" -- "$cur")  # or HOST:PORT
+            return 0
+            ;;
+        --log-level)
+            mapfile -t COMPREPLY < <(compgen -W "error warning notice info debug" -- "$cur")
+            return 0
+            ;;
+        --log-format)
+            mapfile -t COMPREPLY < <(compgen -W "auto plain journal" -- "$cur")
             return 0
             ;;
         --help | --version | --insecure-plaintext | --open-rooms) ;;

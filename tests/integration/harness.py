@@ -52,9 +52,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = REPO_ROOT / "scripts"
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
-READY_RE = re.compile(r"parley-relay: listening on (wss?)://([^\s/]+):(\d+)")
+# "parley-relay: " in the plain log format, "<5>" (a priority) in the journal's.
+READY_RE = re.compile(r"(?:parley-relay: |<\d>)listening on (wss?)://([^\s/]+):(\d+)")
 # Printed before the READY_RE line when the metrics address is on.
-METRICS_RE = re.compile(r"parley-relay: metrics on http://([^\s/]+):(\d+)/metrics")
+METRICS_RE = re.compile(r"(?:parley-relay: |<\d>)metrics on http://([^\s/]+):(\d+)/metrics")
 INVITE_RE = re.compile(r"^parley-invite:1:([A-Za-z0-9._-]{1,64}):([0-9a-f]{64}):([0-9a-f]{64}):(wss?://\S+)$")
 # Commands that name a room the device must know (joined or created).
 ROOM_COMMANDS = ("send", "listen", "chat", "rekey", "history", "invite")

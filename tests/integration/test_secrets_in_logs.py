@@ -31,7 +31,7 @@ def test_no_secret_in_any_output_or_the_relay_database(t):
     data = t.fresh_dir("relay-data-secret")
     users = t.make_users(["alice", "bob"], password=PASSWORD)
     alice, bob = users["alice"], users["bob"]
-    relay = t.relay(data=data).start()
+    relay = t.relay(data=data, extra_args=["--log-level", "debug"]).start()  # every line the relay has
     alice.create(ROOM, relay.url).expect_ok("alice creates the room")
     listener = bob.listen(ROOM, relay.url, count=3, timeout=30)
     alice.send(ROOM, relay.url, ["one", "two"]).expect_ok("alice sends")
@@ -46,7 +46,7 @@ def test_no_secret_in_any_output_or_the_relay_database(t):
     alice.run(["chat"] + alice.room_args(ROOM, relay.url), stdin="hello from chat\n/who\n/quit\n")
     bob.run(["history", "--user", "bob", "--room", ROOM, "--dir", str(bob.dir), "--state", str(bob.state)])
     relay.stop()
-    relay = t.relay(data=data).start()
+    relay = t.relay(data=data, extra_args=["--log-level", "debug"]).start()  # every line the relay has
     relay.stop()
 
     secrets = {"the room password": PASSWORD.encode()}

@@ -54,6 +54,22 @@ TEST(ConnectionSet, RefusesOverThePerAddressCapAndCountsOthersApart) {
     EXPECT_EQ(set.try_add(conns[0].get(), conns[0], a), Admission::address_full);
 }
 
+// A reload's caps: who is connected stays; the next connection counts against the new ones.
+TEST(ConnectionSet, NewCapsHoldForTheNextConnectionAndKeepTheOpenOnes) {
+    ConnectionSet set(100, 3);
+    std::vector<std::shared_ptr<FakeConnection>> conns;
+    for (int i = 0; i < 4; ++i) conns.push_back(std::make_shared<FakeConnection>());
+    const auto a = key_of("198.51.100.1");
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(set.try_add(conns[i].get(), conns[i], a), Admission::admitted);
+    set.set_caps(100, 1);
+    EXPECT_EQ(set.size(), 3u) << "lowering the cap closes nothing";
+    EXPECT_EQ(set.try_add(conns[3].get(), conns[3], a), Admission::address_full);
+    set.set_caps(3, 10);
+    EXPECT_EQ(set.try_add(conns[3].get(), conns[3], key_of("198.51.100.9")), Admission::relay_full);
+    set.set_caps(4, 10);
+    EXPECT_EQ(set.try_add(conns[3].get(), conns[3], a), Admission::admitted);
+}
+
 TEST(ConnectionSet, RefusesOverTheTotalCap) {
     ConnectionSet set(2, 10);
     auto c1 = std::make_shared<FakeConnection>(), c2 = std::make_shared<FakeConnection>(),

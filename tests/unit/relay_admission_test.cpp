@@ -67,6 +67,29 @@ TEST_F(AdmissionStateTest, NewRoomsPerKeyAndPerAddressAreCountedOverAnHour) {
     EXPECT_FALSE(admission_->may_create(alice_.public_key, {}, later));
 }
 
+// SIGHUP's quotas hold from the next request on, for new rooms and for the
+// records of a room (ChainBook's copy) alike.
+TEST_F(AdmissionStateTest, ReloadedQuotasHoldFromTheNextRequest) {
+    Quotas quotas;
+    quotas.rooms_per_founder_per_hour = 1;
+    auto state = make_state(quotas, std::nullopt);
+    FakeConnection c;
+    c.attach(*state);
+    state->handle(c, wire::encode_frame(genesis_of(alice_, "a0")));
+    ASSERT_EQ(c.take<wire::Published>().request_id, 5u);
+    state->handle(c, wire::encode_frame(genesis_of(alice_, "a1")));
+    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota);
+    quotas.rooms_per_founder_per_hour = 2;
+    state->set_quotas(quotas);
+    EXPECT_EQ(admission_->quotas().rooms_per_founder_per_hour, 2u);
+    state->handle(c, wire::encode_frame(genesis_of(alice_, "a1")));
+    EXPECT_EQ(c.take<wire::Published>().request_id, 5u) << "the raised quota admits the second room";
+    quotas.max_total_bytes = 1;  // below what is stored: nothing new fits
+    state->set_quotas(quotas);
+    state->handle(c, wire::encode_frame(genesis_of(bob_, "b0")));
+    EXPECT_EQ(c.take<wire::Error>().code, RelayError::quota) << "the lowered total holds for the chain book too";
+}
+
 // A room's bytes are capped: its sender gets Error quota, nothing is stored,
 // and another room goes on as before.
 TEST_F(AdmissionStateTest, ARoomOverItsByteQuotaRefusesSendsAndOthersGoOn) {
