@@ -151,6 +151,43 @@ def test_backup_of_a_running_relay_restores_every_message(t):
         assert [m["text"] for m in listener.messages()] == lines, listener.finish().describe()
 
 
+def test_backup_under_load_holds_everything_committed_before_it(t):
+    """A backup taken while a member sends: everything the relay had committed (and so
+    acknowledged) when the backup began is in the copy, the copy is a consistent prefix
+    of the room's log, and a relay on it serves exactly those messages, in order."""
+    data = t.fresh_dir("relay-data")
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    lines = [f"busy {i}" for i in range(1, 601)]
+    backup = t.tmp / "busy.sqlite"
+    with t.relay(data=data) as relay:
+        alice.create(ROOM, relay.url).expect_ok("alice creates")
+        sender = alice.start_send(ROOM, relay.url, lines)
+        deadline = time.monotonic() + 60
+        while relay.db_counts()["log"] < 50:
+            assert time.monotonic() < deadline and sender.running(), "alice's send never got going"
+            time.sleep(0.02)
+        committed_before = relay.db_counts()["log"]
+        result = t.run([harness.args().relay, "--backup", str(backup), "--data", str(data)], name="backup")
+        committed_after = relay.db_counts()["log"]
+        assert result.returncode == 0, result.describe()
+        copied = re.search(r"(\d+) stored message\(s\)", result.stderr)
+        assert copied, result.describe()
+        in_copy = int(copied.group(1))
+        assert committed_before <= in_copy <= committed_after, (
+            f"the copy holds {in_copy} messages; {committed_before} were committed when it began, "
+            f"{committed_after} when it ended")
+        sent = sender.wait(120, "alice's send")
+        assert sent.returncode == 0, sent.describe()
+        assert in_copy < len(lines), "the send ended before the backup: nothing was under load"
+        url = relay.url
+    restored = t.fresh_dir("relay-restored")
+    shutil.copyfile(backup, restored / "relay.sqlite")
+    with t.relay(data=restored, port=int(url.rsplit(":", 1)[1])) as relay:
+        listener = bob.listen(ROOM, relay.url, count=in_copy, timeout=60)
+        assert [m["text"] for m in listener.messages()] == lines[:in_copy], listener.finish().describe()
+
+
 # --------------------------------------------------------------------------- metrics
 
 
@@ -353,6 +390,7 @@ if __name__ == "__main__":
         test_a_second_relay_on_the_same_data_is_refused,
         test_sighup_reloads_the_certificate,
         test_backup_of_a_running_relay_restores_every_message,
+        test_backup_under_load_holds_everything_committed_before_it,
         test_metrics_are_served_on_their_own_address,
         test_metrics_address_in_use_or_off,
         test_metrics_beyond_loopback_are_allowed_with_a_warning,
