@@ -3,8 +3,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "relay/log.h"
-
-#include "relay/session.h"
+#include "relay/session_start.h"
 
 namespace parley::relay {
 
@@ -55,12 +54,10 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
         const auto peer = socket.remote_endpoint(ec);
         if (ec) return do_accept();  // already gone
         const auto address = peer.address();
-        if (auto* tls = tls_.load()) {
-            std::make_shared<Session<TlsLayer>>(state_, connections_, address, std::move(socket), *tls)
-                ->run();
-        } else {
-            std::make_shared<Session<PlainLayer>>(state_, connections_, address, std::move(socket))->run();
-        }
+        if (auto* tls = tls_.load())
+            start_tls_session(state_, connections_, address, std::move(socket), *tls);
+        else
+            start_plain_session(state_, connections_, address, std::move(socket));
     }
     do_accept();
 }
