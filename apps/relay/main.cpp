@@ -123,9 +123,9 @@ int main(int argc, char** argv) {
         RelayServer server(options);
         log_start(settings);
         PARLEY_LOG(info, "data in %s", data_path.c_str());
-        // Before "listening on": whoever waits for that line finds this one too.
+        // Before "listening on", at its level: whoever waits for that line finds this one too.
         if (const auto metrics = server.metrics_url(); !metrics.empty()) {
-            PARLEY_LOG(info, "metrics on %s/metrics", metrics.c_str());
+            PARLEY_LOG(notice, "metrics on %s/metrics", metrics.c_str());
             if (settings.metrics_beyond_loopback)
                 PARLEY_LOG(warning, "metrics on %s are open beyond loopback: they show traffic volumes to anyone "
                                     "who can reach them", metrics.c_str());

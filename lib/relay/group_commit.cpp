@@ -74,7 +74,7 @@ void GroupCommit::run() {
                     item.duplicate = copy.has_value();
                     if (copy) seqs[i] = *copy;
                 } catch (const StorageError& e) {  // stored as a Send instead
-                    PARLEY_LOG(error, "storage: cannot look up a resent message, storing it again: %s", e.what());
+                    PARLEY_LOG_THROTTLED(5, error, "storage: cannot look up a resent message, storing it again: %s", e.what());
                 }
             }
             for (auto& item : batch)
@@ -82,7 +82,8 @@ void GroupCommit::run() {
             if (!appends.empty()) new_seqs = timed_append(appends);  // not when all were resends
             stored = true;
         } catch (const StorageError& e) {
-            PARLEY_LOG(error, "storage: cannot store %zu message(s), refusing them: %s", batch.size(), e.what());
+            PARLEY_LOG_THROTTLED(5, error, "storage: cannot store %zu message(s), refusing them: %s", batch.size(),
+                                 e.what());
         }
         // Every stored item gets its number, and its append back (the fan-out
         // sends its payload).

@@ -66,6 +66,24 @@ private:
 
 }  // namespace parley::relay::log
 
+// A line a remote peer can cause over and over (a refused or cut connection):
+// at most `per_second` of them a second from this call site; the next one
+// written says how many were left out. At least one argument after `format`.
+#define PARLEY_LOG_THROTTLED(per_second, level, format, ...)                                                  \
+    do {                                                                                                      \
+        static ::parley::relay::log::Throttle parley_log_throttle_{per_second};                               \
+        std::uint64_t parley_left_out_ = 0;                                                                   \
+        if (::parley::relay::log::enabled(::parley::relay::log::Level::level) &&                              \
+            parley_log_throttle_.allow(parley_left_out_)) {                                                   \
+            if (parley_left_out_ == 0)                                                                        \
+                ::parley::relay::log::write(::parley::relay::log::Level::level, format, __VA_ARGS__);         \
+            else                                                                                              \
+                ::parley::relay::log::write(::parley::relay::log::Level::level,                               \
+                                            format " (and %llu more like it, not logged)", __VA_ARGS__,       \
+                                            static_cast<unsigned long long>(parley_left_out_));               \
+        }                                                                                                     \
+    } while (0)
+
 // The usual spelling: PARLEY_LOG(warning, "closing %s", why). The arguments are
 // not evaluated when the level is off.
 #define PARLEY_LOG(level, ...)                                                            \

@@ -218,11 +218,11 @@ RelayServer::RelayServer(RelayOptions options)
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
       strand_(boost::asio::make_strand(ioc_)),
-      signals_(ioc_, SIGINT, SIGTERM),
+      signals_(strand_, SIGINT, SIGTERM),
       reload_signals_(strand_, SIGHUP),
       shutdown_timer_(ioc_),
       prune_timer_(strand_),
-      trim_timer_(ioc_) {
+      trim_timer_(strand_) {
     prune();
     if (!options_.cert_file.empty() || !options_.key_file.empty())
         tls_ = make_tls_context(options_.cert_file, options_.key_file);
@@ -335,13 +335,19 @@ void RelayServer::reload_settings() {
         PARLEY_LOG(error, "SIGHUP: %s; the settings in force are unchanged", e.what());
         return;
     }
+    // Turning TLS or the founder list on or off changes what the relay is:
+    // that takes a restart, whatever the table says of the paths.
+    const bool tls_flips = fresh.cert_file.empty() != options_.cert_file.empty();
+    const bool founders_flip = fresh.founders_file.empty() != options_.founders_file.empty();
     std::size_t changed = 0;
     for (const auto& setting : reloadable_settings()) {
         const auto before = setting.show(options_);
         const auto after = setting.show(fresh);
         if (before == after) continue;
         ++changed;
-        if (setting.live)
+        const std::string_view name = setting.name;
+        const bool flips = (tls_flips && (name == "cert" || name == "key")) || (founders_flip && name == "founders");
+        if (setting.live && !flips)
             PARLEY_LOG(notice, "%s: %s -> %s", setting.name, before.c_str(), after.c_str());
         else
             PARLEY_LOG(warning, "%s: %s -> %s takes a restart; still %s", setting.name, before.c_str(),

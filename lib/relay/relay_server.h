@@ -93,10 +93,10 @@ private:
     std::unique_ptr<boost::asio::ssl::context> tls_;
     std::vector<std::unique_ptr<boost::asio::ssl::context>> retired_tls_;  // before SIGHUPs (reload_tls)
     boost::asio::io_context ioc_;
-    // SIGHUP's reload and retention's prune run here, one at a time: both
-    // read options_, which a reload replaces.
+    // SIGHUP's reload, retention's prune and the stop run here, one at a
+    // time: they read options_ (a reload replaces it) and share the timers.
     boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-    boost::asio::signal_set signals_;
+    boost::asio::signal_set signals_;  // on strand_ too: a stop never runs beside a reload
     boost::asio::signal_set reload_signals_;  // SIGHUP: the settings, --founders, --cert and --key again
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::steady_timer prune_timer_;

@@ -131,7 +131,7 @@ void RelayState::handle(Subscriber& from, ByteView bytes) {
     } catch (const StorageError& e) {
         // The store failed a read or write: nothing changed; say so generically.
         metrics_.add(metrics_.storage_errors);
-        PARLEY_LOG(error, "storage: %s", e.what());
+        PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
         reply_error(from, request_id_of(*decoded.frame), RelayError::internal);
     }
 }
@@ -332,7 +332,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
     } catch (const StorageError& e) {
         // Cannot go on without a gap: unsubscribe; the client joins again.
         metrics_.add(metrics_.storage_errors);
-        PARLEY_LOG(error, "storage: %s", e.what());
+        PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
         ch.members.erase(s.id());
         ch.draining.erase(s.id());
         forget_membership(s, key);

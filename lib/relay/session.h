@@ -282,11 +282,18 @@ private:
 
     // After a reload, an open connection reads, queues and times out under
     // the new limits from its next frame on.
-    void refresh_limits() {
+    // On the strand, between reads (on_read) or on delivery (drain_inbox, so a
+    // connection that only receives follows the send-queue cap too); the
+    // stream's own options only between reads.
+    void refresh_limits(bool between_reads) {
         const auto now = live_limits_.generation();
-        if (now == generation_) return;
-        generation_ = now;
-        in_force_ = live_limits_.get();
+        if (now != generation_) {
+            generation_ = now;
+            in_force_ = live_limits_.get();
+            stream_options_stale_ = true;
+        }
+        if (!between_reads || !stream_options_stale_) return;
+        stream_options_stale_ = false;
         ws_.read_message_max(limits().max_frame_bytes);
         websocket::stream_base::timeout timeouts{};
         timeouts.handshake_timeout = limits().handshake_timeout;
@@ -335,13 +342,15 @@ private:
     void on_read(beast::error_code ec) {
         if (ec) {
             if (ec == websocket::error::message_too_big)
-                PARLEY_LOG(notice, "closing the connection from %s: it sent a frame over the size limit (%zu bytes, "
+                PARLEY_LOG_THROTTLED(log_lines_per_second, notice,
+                                     "closing the connection from %s: it sent a frame over the size limit (%zu bytes, "
                                    "--max-frame-bytes)", peer_name().c_str(), limits().max_frame_bytes);
             // TlsStream's cap on TLS output waiting to be sent (tls_stream.h):
             // the peer asks for replies (KeyUpdate requests) and does not read.
             if (is_tls && ec == boost::asio::error::no_buffer_space)
-                PARLEY_LOG(notice, "closing the TLS connection from %s: its unsent TLS output is over its limit",
-                           peer_name().c_str());
+                PARLEY_LOG_THROTTLED(log_lines_per_second, notice,
+                                     "closing the TLS connection from %s: its unsent TLS output is over its limit",
+                                     peer_name().c_str());
             // Nothing more can be read: close the socket, so that a write stuck
             // on a peer that reads nothing (it holds the session, see
             // SerialWriteStream::keep_alive_during_writes) ends now, not never.
@@ -352,7 +361,7 @@ private:
         }
         auto data = buffer_.cdata();
         state_.metrics().add(state_.metrics().frames_in);
-        refresh_limits();
+        refresh_limits(true);
         byte_budget_.spend(in_force_->rates.bytes, TokenBucket::Clock::now(), static_cast<double>(data.size()));
         state_.handle(*this, ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
         buffer_.consume(buffer_.size());
@@ -378,6 +387,7 @@ private:
     }
 
     void drain_inbox() {
+        refresh_limits(false);
         {
             std::lock_guard lock(inbox_mutex_);
             draining_.swap(inbox_);
@@ -392,7 +402,8 @@ private:
         if (closing_ || !accepted_) return;
         queued_bytes_ += frame->size();
         if (queued_bytes_ > limits().max_send_queue_bytes) {
-            PARLEY_LOG(notice, "closing the connection from %s: its send queue is over its limit (%zu bytes, "
+            PARLEY_LOG_THROTTLED(log_lines_per_second, notice,
+                                 "closing the connection from %s: its send queue is over its limit (%zu bytes, "
                                "--max-send-queue-bytes); it reads too slowly", peer_name().c_str(),
                        limits().max_send_queue_bytes);
             state_.metrics().add(state_.metrics().slow_consumers_cut);
@@ -487,6 +498,7 @@ private:
     LiveLimits& live_limits_;
     std::uint64_t generation_;
     std::shared_ptr<const LiveLimits::Snapshot> in_force_;
+    bool stream_options_stale_ = false;  // in_force_ is newer than the stream's frame limit and timeouts
     const boost::asio::ip::address peer_;
     const AddressKey address_;
     const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();

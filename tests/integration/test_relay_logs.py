@@ -156,9 +156,12 @@ def test_sighup_reloads_the_settings(t):
                 assert relay.proc.running(), f"{what}: SIGHUP stopped the relay"
                 return relay.proc.stderr()[offset:]
 
-            config.write_text("max-connections-per-address = 2\nhandshake-timeout = 60\nsync = \"full\"\n")
+            config.write_text("max-connections-per-address = 2\nhandshake-timeout = 60\nsync = \"full\"\n"
+                              "founders = \"founders.pem\"\n")
             said = reload(r"max-connections-per-address: 64 -> 2", "the lower cap")
             assert re.search(r"warning: sync: normal -> full takes a restart; still normal", said), said
+            # An open relay turned into a founders-only one is a restart, not a reload.
+            assert re.search(r"warning: founders: \(none: open rooms\) -> \S+founders\.pem takes a restart", said), said
             assert "handshake-timeout" not in said, f"an unchanged setting was logged as changed:\n{said}"
             with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as third:
                 assert closed_by_peer(third, 5), "the lowered cap did not refuse a third connection"
