@@ -3,15 +3,24 @@
 // the bare libsodium calls they are built on, done by hand on the same sizes in
 // the same run, and one Argon2id room-secret derivation at the default (floor)
 // parameters. The ratio seal_message / bare is what Parley's layering costs.
+//
+// Version 2's sender chains (§10.2, issue 10): the same seal and open, each
+// message key taken from a hash ratchet (SenderChain::next, ReceiverChain::take)
+// instead of the epoch's one key, in order and with every other message late
+// (its key kept as skipped). The ratio to BM_SealMessage / BM_OpenMessage is what
+// forward secrecy inside an epoch costs per message (the issue's bound: 1.3×).
 #include <benchmark/benchmark.h>
 #include <sodium.h>
 
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "crypto/key_file.h"
 #include "crypto/primitives.h"
 #include "protocol/key_schedule.h"
 #include "protocol/message.h"
+#include "protocol/sender_chain.h"
 #include "wire/envelope.h"
 #include "wire/labels.h"
 
@@ -144,6 +153,106 @@ void BM_BareOpenPrimitives(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BareOpenPrimitives);
+
+// --- version 2: a message key per message from the sender chain (§10.2) ----------------
+
+crypto::SymmetricKey random_key() {
+    crypto::SymmetricKey k;
+    crypto::random_bytes(k.mutable_bytes());
+    return k;
+}
+
+// Seal as BM_SealMessage does, the message key from the chain's next step,
+// erased (the Secret's destructor) once the envelope is sealed.
+void BM_SealMessageWithSenderChain(benchmark::State& state) {
+    auto& f = fixture();
+    protocol::v2::SenderChain chain(random_key());
+    protocol::SenderContext ctx = f.ctx;
+    for (auto _ : state) {
+        auto step = chain.next();
+        ctx.message_key = &step.message_key;
+        auto envelope = protocol::seal_message(ctx, step.position, 1'700'000'000'000, f.nonce, f.text);
+        benchmark::DoNotOptimize(envelope.data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SealMessageWithSenderChain);
+
+// A run of envelopes sealed along one chain, for the receivers below.
+struct ChainRun {
+    static constexpr std::size_t length = 1024;
+    crypto::SymmetricKey start = random_key();
+    std::vector<wire::Envelope> envelopes;
+    ChainRun() {
+        auto& f = fixture();
+        crypto::SymmetricKey copy;
+        std::copy(start.reveal().begin(), start.reveal().end(), copy.mutable_bytes().begin());
+        protocol::v2::SenderChain chain(std::move(copy));
+        protocol::SenderContext ctx = f.ctx;
+        for (std::size_t i = 0; i < length; ++i) {
+            auto step = chain.next();
+            ctx.message_key = &step.message_key;
+            envelopes.push_back(
+                *wire::decode_envelope(protocol::seal_message(ctx, step.position, 1'700'000'000'000, f.nonce, f.text))
+                     .envelope);
+        }
+    }
+    protocol::v2::ReceiverChain receiver() const {
+        crypto::SymmetricKey copy;
+        std::copy(start.reveal().begin(), start.reveal().end(), copy.mutable_bytes().begin());
+        return protocol::v2::ReceiverChain(std::move(copy));
+    }
+};
+
+const ChainRun& chain_run() {
+    static const ChainRun* run = new ChainRun();
+    return *run;
+}
+
+// `order` lists the positions of one pass over the run; a new receiver chain
+// for each pass (one construction per 1024 messages).
+void open_along_chain(benchmark::State& state, const std::vector<std::uint64_t>& order) {
+    auto& f = fixture();
+    const auto& run = chain_run();
+    auto receiver = run.receiver();
+    std::size_t i = 0;
+    for (auto _ : state) {
+        if (i == order.size()) {
+            receiver = run.receiver();
+            i = 0;
+        }
+        const auto position = order[i++];
+        auto key = receiver.take(position);
+        if (!std::holds_alternative<crypto::SymmetricKey>(key)) {
+            state.SkipWithError("no message key");
+            break;
+        }
+        auto opened = protocol::open_message(run.envelopes[position], f.me.public_key,
+                                             std::get<crypto::SymmetricKey>(key));
+        if (!opened.text) {
+            state.SkipWithError("open_message failed");
+            break;
+        }
+        benchmark::DoNotOptimize(opened.text->data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void BM_OpenMessageWithReceiverChain(benchmark::State& state) {
+    std::vector<std::uint64_t> order(ChainRun::length);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    open_along_chain(state, order);
+}
+BENCHMARK(BM_OpenMessageWithReceiverChain);
+
+// Every other message a step late (1, 0, 3, 2, ...): half the keys go through
+// the skipped set, as after a reordering relay.
+void BM_OpenMessageWithReceiverChainOutOfOrder(benchmark::State& state) {
+    std::vector<std::uint64_t> order(ChainRun::length);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i ^ 1u;
+    open_along_chain(state, order);
+}
+BENCHMARK(BM_OpenMessageWithReceiverChainOutOfOrder);
 
 // One room-secret derivation, as every join does once (§3).
 void BM_Argon2idDefault(benchmark::State& state) {

@@ -139,6 +139,9 @@ for sc in ("2-latency-100", "3-latency-1000"):
 s("")
 
 # --- crypto ------------------------------------------------------------------------------
+def check(ok):
+    return "met" if ok else "**not met**"
+
 crypto = json.load(open(os.path.join(out, "crypto.json")))
 rate = {}
 for b in crypto["benchmarks"]:
@@ -175,11 +178,29 @@ s("in the middle). Issue 5's ratios are taken against it. \"Primitives only\" is
 s("case, its crypto calls alone with the key preloaded: RSA-2048 verification is cheap, so")
 s("against that Parley's receive, bound by one Ed25519 verification, is about 10×.")
 s("")
+chain_seal = med.get("BM_SealMessageWithSenderChain")
+chain_open = med.get("BM_OpenMessageWithReceiverChain")
+chain_late = med.get("BM_OpenMessageWithReceiverChainOutOfOrder")
+if chain_seal and chain_open:
+    s("### Version 2's sender chains (forward secrecy inside an epoch, issue 10)")
+    s("")
+    s("Each message key from a hash ratchet (docs/PROTOCOL.md §10.2: two crypto_kdf steps,")
+    s("the used key erased) instead of the epoch's one key. Issue 10 bounds the cost at 1.3×")
+    s("today's per message.")
+    s("")
+    s("| operation | today (messages/s) | with the chain | cost | within 1.3× |")
+    s("|---|---:|---:|---:|---|")
+    s(f"| seal + sign | {med['BM_SealMessage']:,.0f} | {chain_seal:,.0f} | "
+      f"{med['BM_SealMessage'] / chain_seal:.2f}× | {check(med['BM_SealMessage'] / chain_seal <= 1.3)} |")
+    s(f"| verify + open, in order | {med['BM_OpenMessage']:,.0f} | {chain_open:,.0f} | "
+      f"{med['BM_OpenMessage'] / chain_open:.2f}× | {check(med['BM_OpenMessage'] / chain_open <= 1.3)} |")
+    if chain_late:
+        s(f"| verify + open, every other one late (skipped keys) | {med['BM_OpenMessage']:,.0f} | "
+          f"{chain_late:,.0f} | {med['BM_OpenMessage'] / chain_late:.2f}× | "
+          f"{check(med['BM_OpenMessage'] / chain_late <= 1.3)} |")
+    s("")
 
 # --- targets ---------------------------------------------------------------------------
-def check(ok):
-    return "met" if ok else "**not met**"
-
 
 t1 = median("1-throughput", "parley", "deliveries_per_s"), median("1-throughput", "ws", "deliveries_per_s")
 lost1 = max([r["lost"] for r in by.get(("1-throughput", "parley"), []) if r] or [None])

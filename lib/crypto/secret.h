@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -13,40 +14,54 @@
 
 namespace parley::crypto {
 
+// Where a Secret lives: a 64-byte slot on pages that are locked in memory
+// (mlock) and left out of core dumps (MADV_DONTDUMP) once, when the pool takes
+// them (secret.cpp). A slot is zero when handed out and zeroed when given back.
+// Locking each secret on its own would cost a pair of system calls that split
+// and merge the stack's mapping, about 7 µs, and unlock a page that another
+// secret on it still needs; a slot costs a lock-protected pop and push.
+namespace detail {
+inline constexpr std::size_t secret_slot_bytes = 64;
+std::uint8_t* acquire_secret_slot();            // zeroed; aborts if no memory at all
+void release_secret_slot(std::uint8_t* slot);   // zeroes it
+}  // namespace detail
+
 template <std::size_t N>
 class Secret {
+    static_assert(N <= detail::secret_slot_bytes, "a Secret fits in one locked slot");
+
 public:
     static constexpr std::size_t size_bytes = N;
 
-    Secret() { sodium_mlock(bytes_.data(), N); }
-    ~Secret() { sodium_munlock(bytes_.data(), N); }  // munlock zeroes the memory
+    Secret() : bytes_(detail::acquire_secret_slot()) {}
+    ~Secret() { detail::release_secret_slot(bytes_); }
     Secret(const Secret&) = delete;
     Secret& operator=(const Secret&) = delete;
+    // A moved-from Secret stays usable, all zero.
     Secret(Secret&& other) noexcept : Secret() {
-        bytes_ = other.bytes_;
-        sodium_memzero(other.bytes_.data(), N);
+        std::copy(other.bytes_, other.bytes_ + N, bytes_);
+        sodium_memzero(other.bytes_, N);
     }
     Secret& operator=(Secret&& other) noexcept {
         if (this != &other) {
-            bytes_ = other.bytes_;
-            sodium_memzero(other.bytes_.data(), N);
+            std::copy(other.bytes_, other.bytes_ + N, bytes_);
+            sodium_memzero(other.bytes_, N);
         }
         return *this;
     }
 
-    std::uint8_t* data() { return bytes_.data(); }
-    const std::uint8_t* data() const { return bytes_.data(); }
-    std::span<const std::uint8_t, N> reveal() const { return bytes_; }
-    std::span<std::uint8_t, N> mutable_bytes() { return bytes_; }
+    std::uint8_t* data() { return bytes_; }
+    const std::uint8_t* data() const { return bytes_; }
+    std::span<const std::uint8_t, N> reveal() const { return std::span<const std::uint8_t, N>(bytes_, N); }
+    std::span<std::uint8_t, N> mutable_bytes() { return std::span<std::uint8_t, N>(bytes_, N); }
     constexpr std::size_t size() const { return N; }
 
     bool equals(const Secret& other) const { return sodium_memcmp(data(), other.data(), N) == 0; }
 
 private:
-    std::array<std::uint8_t, N> bytes_{};
+    std::uint8_t* bytes_;
 };
 
-// A variable-length secret (a password) in guarded, locked memory.
 class SecretBuffer {
 public:
     SecretBuffer() = default;

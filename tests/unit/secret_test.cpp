@@ -1,0 +1,90 @@
+// Secret (lib/crypto/secret.h): each lives in a slot of the locked pool,
+// zero when taken, zeroed when given back and when moved from; the pool's
+// pages are locked and left out of core dumps.
+#include "crypto/secret.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace parley::crypto {
+namespace {
+
+bool all_zero(const std::uint8_t* p, std::size_t n) {
+    return std::all_of(p, p + n, [](std::uint8_t b) { return b == 0; });
+}
+
+// The smaps entry of the mapping holding `address`: its "VmFlags:" and
+// "Locked:" lines.
+std::string smaps_of(const void* address) {
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line, entry;
+    bool in = false;
+    const auto a = reinterpret_cast<std::uintptr_t>(address);
+    while (std::getline(smaps, line)) {
+        unsigned long long lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) == 2) {  // a mapping's first line
+            if (in) return entry;
+            in = a >= lo && a < hi;
+            entry.clear();
+        }
+        if (in) entry += line + "\n";
+    }
+    return entry;
+}
+
+TEST(Secret, ANewSecretIsZeroEvenInASlotAnotherOneUsed) {
+    const std::uint8_t* where = nullptr;
+    {
+        Secret<32> s;
+        std::fill(s.data(), s.data() + 32, 0xAB);
+        where = s.data();
+    }
+    Secret<32> again;  // most likely the same slot (the pool hands back the last one given)
+    EXPECT_TRUE(all_zero(again.data(), 32));
+    EXPECT_EQ(again.data(), where) << "not the slot just given back: the check above proved less";
+}
+
+TEST(Secret, AMovedFromSecretIsZeroAndTheMovedToHoldsTheBytes) {
+    Secret<64> a;
+    for (std::size_t i = 0; i < 64; ++i) a.data()[i] = static_cast<std::uint8_t>(i + 1);
+    Secret<64> b(std::move(a));
+    EXPECT_TRUE(all_zero(a.data(), 64));  // NOLINT(bugprone-use-after-move): the point
+    EXPECT_EQ(b.data()[63], 64);
+    Secret<64> c;
+    c = std::move(b);
+    EXPECT_TRUE(all_zero(b.data(), 64));  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(c.data()[0], 1);
+    EXPECT_NE(a.data(), c.data());
+}
+
+TEST(Secret, LiveSecretsHaveSlotsOfTheirOwn) {
+    std::vector<Secret<32>> many(300);  // more than one page's worth of slots
+    std::set<const std::uint8_t*> slots;
+    for (auto& s : many) slots.insert(s.data());
+    EXPECT_EQ(slots.size(), many.size());
+    for (std::size_t i = 0; i < many.size(); ++i) std::fill(many[i].data(), many[i].data() + 32, std::uint8_t(i));
+    for (std::size_t i = 0; i < many.size(); ++i)
+        ASSERT_EQ(many[i].data()[31], static_cast<std::uint8_t>(i)) << "two secrets share memory";
+}
+
+// MADV_DONTDUMP shows as "dd" in the mapping's VmFlags; mlock as "lo" (when
+// RLIMIT_MEMLOCK allows it, as it does for the small pool).
+TEST(Secret, ItsPageIsLeftOutOfCoreDumpsAndLocked) {
+    Secret<32> s;
+    const auto entry = smaps_of(s.data());
+    ASSERT_FALSE(entry.empty()) << "no mapping holds the secret";
+    const auto flags = entry.substr(entry.find("VmFlags:"));
+    EXPECT_NE(flags.find(" dd"), std::string::npos) << entry;
+    EXPECT_NE(flags.find(" lo"), std::string::npos) << entry;
+}
+
+}  // namespace
+}  // namespace parley::crypto
