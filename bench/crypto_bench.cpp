@@ -18,11 +18,13 @@
 
 #include "crypto/key_file.h"
 #include "crypto/primitives.h"
+#include "protocol/epoch.h"
 #include "protocol/key_schedule.h"
 #include "protocol/message.h"
 #include "protocol/sender_chain.h"
 #include "wire/envelope.h"
 #include "wire/labels.h"
+#include "wire/record.h"
 
 namespace {
 
@@ -253,6 +255,70 @@ void BM_OpenMessageWithReceiverChainOutOfOrder(benchmark::State& state) {
     open_along_chain(state, order);
 }
 BENCHMARK(BM_OpenMessageWithReceiverChainOutOfOrder);
+
+// --- a rotation today (version 1's rekey, §4): the baseline for version 2's -------------
+
+// One member writes the next epoch record for a roster of state.range(0)
+// members: a fresh epoch secret sealed to each (X25519 from the Ed25519 key),
+// the commitment and token hash, the signature. Counters: the record's bytes,
+// and per member.
+void BM_RotationRecord(benchmark::State& state) {
+    crypto::init();
+    const auto members = static_cast<std::size_t>(state.range(0));
+    std::vector<crypto::Identity> roster;
+    for (std::size_t i = 0; i < members; ++i) roster.push_back(crypto::generate_identity());
+    protocol::RecordDraft draft;
+    draft.room = crypto::room_id("bench");
+    draft.epoch = 1;
+    draft.previous = crypto::random_array<wire::hash_bytes>();
+    draft.salt = crypto::random_array<wire::salt_bytes>();
+    draft.kdf = wire::kdf_floor;
+    draft.created_at_ms = 1'700'000'000'000;
+    for (const auto& m : roster) draft.roster.push_back(m.public_key);
+    crypto::SymmetricKey room_secret;
+    crypto::random_bytes(room_secret.mutable_bytes());
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        crypto::EpochSecret epoch_secret;
+        crypto::random_bytes(epoch_secret.mutable_bytes());
+        auto record = protocol::build_record(roster.front(), draft, room_secret, epoch_secret);
+        if (!record) {
+            state.SkipWithError("build_record failed");
+            break;
+        }
+        bytes = wire::encode_record(*record).size();
+        benchmark::DoNotOptimize(bytes);
+    }
+    state.counters["record_bytes"] = static_cast<double>(bytes);
+    state.counters["bytes_per_member"] = static_cast<double>(bytes) / static_cast<double>(members);
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RotationRecord)->Arg(5)->Arg(50)->Unit(benchmark::kMillisecond);
+
+// A member opening its box in such a record (every member does, once per rotation).
+void BM_RotationOpenOwnBox(benchmark::State& state) {
+    crypto::init();
+    std::vector<crypto::Identity> roster;
+    for (int i = 0; i < 50; ++i) roster.push_back(crypto::generate_identity());
+    protocol::RecordDraft draft;
+    draft.room = crypto::room_id("bench");
+    draft.epoch = 1;
+    draft.kdf = wire::kdf_floor;
+    for (const auto& m : roster) draft.roster.push_back(m.public_key);
+    crypto::SymmetricKey room_secret;
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    const auto record = *protocol::build_record(roster.front(), draft, room_secret, epoch_secret);
+    for (auto _ : state) {
+        auto opened = protocol::open_epoch_secret(roster[25], record);
+        if (!std::holds_alternative<crypto::EpochSecret>(opened)) {
+            state.SkipWithError("open_epoch_secret failed");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RotationOpenOwnBox)->Unit(benchmark::kMicrosecond);
 
 // One room-secret derivation, as every join does once (§3).
 void BM_Argon2idDefault(benchmark::State& state) {

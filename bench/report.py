@@ -200,6 +200,26 @@ if chain_seal and chain_open:
           f"{check(med['BM_OpenMessage'] / chain_late <= 1.3)} |")
     s("")
 
+rotation = {}
+for b in crypto["benchmarks"]:
+    if b.get("run_type") != "aggregate" and b["name"].startswith("BM_RotationRecord/"):
+        rotation.setdefault(int(b["name"].split("/")[1]), []).append(b)
+if rotation:
+    s("### A rotation today (version 1's rekey), the baseline for version 2's")
+    s("")
+    s("One member writes the next epoch record: a fresh epoch secret sealed to every member,")
+    s("signed (docs/PROTOCOL.md §4). Every member then opens its own box once.")
+    s("")
+    s("| members | time to write (ms) | record bytes | bytes per member |")
+    s("|---:|---:|---:|---:|")
+    for n, runs in sorted(rotation.items()):
+        s(f"| {n} | {statistics.median(r['cpu_time'] for r in runs):.2f} | "
+          f"{runs[0]['record_bytes']:,.0f} | {runs[0]['bytes_per_member']:.0f} |")
+    if "BM_RotationOpenOwnBox" in med:
+        s("")
+        s(f"Opening one's own box in a 50-member record: {1e6 / med['BM_RotationOpenOwnBox']:.0f} µs.")
+    s("")
+
 # --- targets ---------------------------------------------------------------------------
 
 t1 = median("1-throughput", "parley", "deliveries_per_s"), median("1-throughput", "ws", "deliveries_per_s")
