@@ -39,6 +39,9 @@ inline constexpr std::uint64_t kdf_id_access_token = 2;
 inline constexpr std::uint64_t kdf_id_sender_root = 3;
 inline constexpr std::uint64_t kdf_id_init_secret = 4;
 inline constexpr std::uint64_t kdf_id_next_chain_key = 2;
+// §10.5, §10.3: what a device certificate and an update key entry are signed under.
+inline constexpr std::string_view sig_device = "parley/v2/sig/device";
+inline constexpr std::string_view sig_update_key = "parley/v2/sig/update-key";
 }  // namespace v2
 
 }  // namespace parley::label

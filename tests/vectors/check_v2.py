@@ -2,7 +2,10 @@
 """An independent implementation of docs/PROTOCOL.md §10.2 (version 2's key schedule
 and sender chains), written from the text with Python's hashlib alone, checked
 against tests/vectors/v2.json (which the C++ code wrote). If they disagree, the text
-and the code say different things.
+and the code say different things. For §10.5's device certificate and §10.3's update
+key entry it rebuilds, from the text and the inputs, the bytes each signature covers
+and the encoding around the vector's signature (Ed25519 itself is checked by the C++
+tests, device_test.cpp: hashlib has no Ed25519).
 
 crypto_kdf_derive_from_key(key, id, ctx) is BLAKE2b-256 keyed with `key`, of empty
 input, with salt = u64 id little-endian ‖ 8 zero bytes and personal = ctx ‖ 8 zero
@@ -67,10 +70,30 @@ def main():
     check("epoch1_message_keys_0_to_3", keys)
     check("epoch1_chain_key_4", chain.hex())
 
+    # §10.5: identity key ‖ device key ‖ u8 n ‖ name ‖ u64 created at, signed under
+    # "parley/v2/sig/device"; the certificate is those fields and the signature.
+    name = i["device_name"].encode()
+    fields = h(i["identity_key"]) + h(i["device_key"]) + bytes([len(name)]) + name + u64(i["device_created_at_ms"])
+    check("device_certificate_signed_part", (b"parley/v2/sig/device" + fields).hex())
+    certificate = h(o["device_certificate"])
+    check("device_certificate", (fields + certificate[len(fields):]).hex())
+    if len(certificate) != len(fields) + 64:
+        failures.append(f"device_certificate: {len(certificate)} bytes, the text gives {len(fields) + 64}")
+    # §10.3: signed over "parley/v2/sig/update-key" ‖ room id ‖ device key ‖ u64 counter
+    # ‖ update key; the entry is device key ‖ update key ‖ u64 counter ‖ signature.
+    counter = u64(i["update_key_counter"])
+    check("update_key_entry_signed_part",
+          (b"parley/v2/sig/update-key" + room + h(i["device_key"]) + counter + h(i["update_key"])).hex())
+    entry = h(o["update_key_entry"])
+    head = h(i["device_key"]) + h(i["update_key"]) + counter
+    check("update_key_entry", (head + entry[len(head):]).hex())
+    if len(entry) != len(head) + 64:
+        failures.append(f"update_key_entry: {len(entry)} bytes, the text gives {len(head) + 64}")
+
     if failures:
         print("\n".join(failures))
         sys.exit(1)
-    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2 ({len(o)} values)")
+    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2, §10.3 and §10.5 ({len(o)} values)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@
 //
 // The third writes version 2's key schedule and a sender chain (docs/PROTOCOL.md
 // §10.2, being built): two epochs in a row, so epoch 1's joiner secret takes
-// epoch 0's init secret, and the first message keys of one device's chain.
+// epoch 0's init secret, and the first message keys of one device's chain; and
+// that device's certificate and first update key entry (§10.5, §10.3).
 //
 // The second form builds on v1.json's genesis (its sealed boxes are random, so
 // it is read back, not made again): epoch 1's keys and record, the invite, the
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/key_file.h"
+#include "protocol/device.h"
 #include "protocol/epoch.h"
 #include "protocol/invite.h"
 #include "protocol/message.h"
@@ -39,7 +41,11 @@ namespace {
 Bytes stream_bytes(std::string_view what, std::size_t n) {
     // one deterministic stream per input, named
     Array<randombytes_SEEDBYTES> seed{};
-    auto label = as_bytes(std::string("parley/v1/test-vectors/") + std::string(what));
+    // The name is kept in a variable: as_bytes views it, and a view of a
+    // temporary string dangled here once, so inputs came out different on
+    // every run and v1.json's could not be made again.
+    const std::string name = std::string("parley/v1/test-vectors/") + std::string(what);
+    const auto label = as_bytes(name);
     crypto_generichash(seed.data(), seed.size(), label.data(), label.size(), nullptr, 0);
     Bytes out(n);
     randombytes_buf_deterministic(out.data(), n, seed.data());
@@ -212,13 +218,31 @@ int v2() {
     json keys = json::array();
     for (int i = 0; i < 4; ++i) keys.push_back(hex_of(chain.next().message_key));
 
+    // §10.5 and §10.3: the member's identity key certifies the device key, and
+    // the device signs its first update key for the room (Ed25519 signatures
+    // are deterministic; the X25519 pair comes from a seed here).
+    const auto identity = identity_from_seed(stream_bytes("v2-identity-seed", 32));
+    const std::string device_name = "laptop";
+    const std::uint64_t created_at_ms = 1796299200000;  // 2026-12-03
+    const auto certificate = v2::certify_device(identity, device.public_key, device_name, created_at_ms);
+    const auto update_seed = stream_bytes("v2-update-key-seed", crypto_box_SEEDBYTES);
+    v2::UpdateKey update_key{};
+    crypto::Secret<32> update_private;
+    crypto_box_seed_keypair(update_key.data(), update_private.data(), update_seed.data());
+    const auto entry = v2::sign_update_key(device, room, update_key, 1);
+
     json v;
     v["inputs"] = {{"room_id", to_hex(room)},
                    {"room_secret", to_hex(room_secret_bytes)},
                    {"epoch0_secret", to_hex(secret0_bytes)},
                    {"epoch1_secret", to_hex(secret1_bytes)},
                    {"epoch1_previous_hash", to_hex(previous1)},
-                   {"device_key", to_hex(device.public_key)}};
+                   {"device_key", to_hex(device.public_key)},
+                   {"identity_key", to_hex(identity.public_key)},
+                   {"device_name", device_name},
+                   {"device_created_at_ms", created_at_ms},
+                   {"update_key", to_hex(update_key)},
+                   {"update_key_counter", 1}};
     v["outputs"] = {{"epoch0_joiner_secret", hex_of(joiner0)},
                     {"epoch0_init_secret", hex_of(epoch0.init_secret)},
                     {"epoch1_joiner_secret", hex_of(joiner1)},
@@ -227,7 +251,11 @@ int v2() {
                     {"epoch1_token_hash", to_hex(epoch1.token_hash)},
                     {"epoch1_chain_key_0", hex_of(chain0)},
                     {"epoch1_message_keys_0_to_3", keys},
-                    {"epoch1_chain_key_4", hex_of(chain.chain_key())}};
+                    {"epoch1_chain_key_4", hex_of(chain.chain_key())},
+                    {"device_certificate_signed_part", to_hex(v2::device_certificate_signed_part(certificate))},
+                    {"device_certificate", to_hex(v2::encode_device_certificate(certificate))},
+                    {"update_key_entry_signed_part", to_hex(v2::update_key_signed_part(room, entry))},
+                    {"update_key_entry", to_hex(v2::encode_update_key_entry(entry))}};
     std::cout << v.dump(2) << "\n";
     return 0;
 }
