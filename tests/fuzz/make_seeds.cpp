@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "fuzz_support.h"
+#include "protocol/device.h"
 #include "protocol/invite.h"
 
 using namespace parley;
@@ -118,6 +119,22 @@ void texts() {
 
 }  // namespace
 
+// fuzz_device: a selector byte (0 certificate, 1 entry), then the item.
+void devices(const fuzz::Fixture& fx) {
+    auto with = [](std::uint8_t selector, const Bytes& item) {
+        Bytes out{selector};
+        out.insert(out.end(), item.begin(), item.end());
+        return out;
+    };
+    const auto certificate = protocol::v2::certify_device(fx.alice, fx.bob.public_key, "laptop", 1796299200000);
+    write("device", "certificate", with(0, protocol::v2::encode_device_certificate(certificate)));
+    auto long_name = protocol::v2::certify_device(fx.alice, fx.bob.public_key, std::string(32, 'n'), 1);
+    write("device", "certificate_long_name", with(0, protocol::v2::encode_device_certificate(long_name)));
+    const auto update = fuzz::fixed_array<protocol::v2::update_key_bytes>("update key");
+    const auto entry = protocol::v2::sign_update_key(fx.bob, fx.room, update, 1);
+    write("device", "entry", with(1, protocol::v2::encode_update_key_entry(entry)));
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::cerr << "usage: parley_make_seeds CORPUS_DIR\n";
@@ -132,6 +149,7 @@ int main(int argc, char** argv) {
     envelopes(fx);
     pems(fx);
     texts();
+    devices(fx);
     std::cout << "wrote " << written << " seed files under " << root.string() << "\n";
     return 0;
 }
