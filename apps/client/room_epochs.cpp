@@ -147,6 +147,14 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
 
 void RoomClient::adopt_head() {
     const auto& head = chain_->head();
+    // docs/PROTOCOL.md §10.7: a client that reads only version 1 stops there.
+    if (head.version != wire::record_version_1) {
+        auto first = std::find_if(chain_->records.begin(), chain_->records.end(),
+                                  [](const auto& r) { return r.version != wire::record_version_1; });
+        throw UserError("room " + room_name_ + " moved to protocol version 2 at epoch " + std::to_string(first->epoch) +
+                            ", which this version of Parley does not read",
+                        "nothing was sent; update Parley on this device");
+    }
     auto state = derive_epoch(head, chain_->head_hash());
     if (!state) {
         removed_ = true;

@@ -100,6 +100,21 @@ std::optional<SecretBuffer> open_sealed(const SigningKey& key, ByteView box) {
     return out;
 }
 
+std::optional<Bytes> seal_to_x25519(const Array<crypto_box_PUBLICKEYBYTES>& recipient, ByteView plaintext) {
+    Bytes out(plaintext.size() + crypto_box_SEALBYTES);
+    if (crypto_box_seal(out.data(), plaintext.data(), plaintext.size(), recipient.data()) != 0) return std::nullopt;
+    return out;
+}
+
+std::optional<SecretBuffer> open_sealed_x25519(const Array<crypto_box_PUBLICKEYBYTES>& public_key,
+                                               const Secret<crypto_box_SECRETKEYBYTES>& private_key, ByteView box) {
+    if (box.size() < crypto_box_SEALBYTES) return std::nullopt;
+    SecretBuffer out(box.size() - crypto_box_SEALBYTES);
+    if (crypto_box_seal_open(out.data(), box.data(), box.size(), public_key.data(), private_key.data()) != 0)
+        return std::nullopt;
+    return out;
+}
+
 void kdf_derive(SymmetricKey& out, std::uint64_t id, const char (&context)[9], const SymmetricKey& key) {
     static_assert(crypto_kdf_CONTEXTBYTES == 8);
     if (crypto_kdf_derive_from_key(out.data(), out.size(), id, context, key.data()) != 0) std::abort();

@@ -61,6 +61,12 @@ Bytes aead_seal(const SymmetricKey& key, const wire::Nonce& nonce, ByteView ad, 
 [[nodiscard]] std::optional<Bytes> seal_to(const PublicKey& recipient, ByteView plaintext);
 // Opens a sealed box with the X25519 form of our Ed25519 key.
 [[nodiscard]] std::optional<SecretBuffer> open_sealed(const SigningKey& key, ByteView box);
+// Version 2 (§10.6): a sealed box to an X25519 key used as it is (an update
+// key), and its opening with that key's private half. nullopt on failure.
+[[nodiscard]] std::optional<Bytes> seal_to_x25519(const Array<crypto_box_PUBLICKEYBYTES>& recipient, ByteView plaintext);
+[[nodiscard]] std::optional<SecretBuffer> open_sealed_x25519(const Array<crypto_box_PUBLICKEYBYTES>& public_key,
+                                                             const Secret<crypto_box_SECRETKEYBYTES>& private_key,
+                                                             ByteView box);
 // True when the Ed25519 key has an X25519 form (rejects small-order points etc).
 [[nodiscard]] bool converts_to_x25519(const PublicKey& key);
 

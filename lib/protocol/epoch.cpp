@@ -25,6 +25,7 @@ const char* to_string(OpenError e) {
         case OpenError::not_member: return "you are not in this epoch's roster";
         case OpenError::bad_box: return "your sealed epoch secret does not open or names the wrong context";
         case OpenError::bad_commitment: return "your epoch secret does not match the record's commitment";
+        case OpenError::other_version: return "the epoch record is of protocol version 2";
     }
     return "cannot open epoch secret";
 }
@@ -59,6 +60,7 @@ std::optional<EpochRecord> build_record(const crypto::Identity& author, RecordDr
 }
 
 std::variant<EpochSecret, OpenError> open_epoch_secret(const crypto::Identity& me, const EpochRecord& r) {
+    if (r.version != wire::record_version_1) return OpenError::other_version;
     auto it = std::lower_bound(r.roster.begin(), r.roster.end(), me.public_key);
     if (it == r.roster.end() || *it != me.public_key) return OpenError::not_member;
     const auto& box = r.boxes[static_cast<std::size_t>(it - r.roster.begin())];

@@ -40,6 +40,7 @@ enum class OpenError {
     not_member,      // our key is not in the roster
     bad_box,         // box does not open, or its context is wrong: blame the author
     bad_commitment,  // the secret does not match the record's commitment: blame the author
+    other_version,   // a version-2 record (§10.6): record_v2.h opens those
 };
 const char* to_string(OpenError e);
 

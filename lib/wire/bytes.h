@@ -65,6 +65,8 @@ public:
     ByteView rest();
 
     bool failed() const { return failed_; }
+    // For a decoder that finds a field out of its rules: the reader fails as on short input.
+    void fail() { failed_ = true; }
     bool at_end() const { return pos_ == in_.size(); }
     // True when every read succeeded and nothing is left over.
     bool ok_and_done() const { return !failed_ && at_end(); }

@@ -42,6 +42,11 @@ inline constexpr std::uint64_t kdf_id_next_chain_key = 2;
 // §10.5, §10.3: what a device certificate and an update key entry are signed under.
 inline constexpr std::string_view sig_device = "parley/v2/sig/device";
 inline constexpr std::string_view sig_update_key = "parley/v2/sig/update-key";
+// §10.6: version-2 records.
+inline constexpr std::string_view record_hash = "parley/v2/hash/record";
+inline constexpr std::string_view sig_record = "parley/v2/sig/record";
+inline constexpr std::string_view commitment = "parley/v2/hash/commitment";
+inline constexpr std::string_view seal_epoch = "parley/v2/seal/epoch-secret";
 }  // namespace v2
 
 }  // namespace parley::label
@@ -49,6 +54,10 @@ inline constexpr std::string_view sig_update_key = "parley/v2/sig/update-key";
 namespace parley::wire {
 
 inline constexpr std::uint8_t protocol_version = 1;
+// Epoch records come in two versions (docs/PROTOCOL.md §4, §10.6); frames and
+// envelopes are still version 1.
+inline constexpr std::uint8_t record_version_1 = 1;
+inline constexpr std::uint8_t record_version_2 = 2;
 
 inline constexpr std::size_t public_key_bytes = 32;  // Ed25519
 inline constexpr std::size_t signature_bytes = 64;   // Ed25519

@@ -162,7 +162,7 @@ TEST_F(RecordTest, RejectsAnAuthorOutsideTheRoster) {
 
 TEST_F(RecordTest, RejectsAnUnknownVersion) {
     auto r = genesis_;
-    r.version = 2;
+    r.version = 3;  // 1 and 2 are known (docs/PROTOCOL.md §4, §10.6)
     auto decoded = reencode_and_decode(r);
     EXPECT_FALSE(decoded.record);
     EXPECT_EQ(decoded.error, RecordError::bad_version);
