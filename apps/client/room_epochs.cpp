@@ -355,6 +355,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
 }
 
 void RoomClient::describe_changes(const wire::EpochRecord& record) {
+    if (record.version != wire::record_version_1) return;  // adopt_head says the room moved to version 2
     std::string line = "epoch " + std::to_string(record.epoch) + " by " + display_name(record.author);
     if (record.ops.empty()) line += ": new keys, same members";
     for (const auto& op : record.ops) {

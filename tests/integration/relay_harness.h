@@ -7,10 +7,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -31,6 +34,28 @@ namespace parley::relay_it {
 
 using namespace std::chrono_literals;
 constexpr auto wait_timeout = 5s;
+
+struct Ran {
+    int code = -1;
+    std::string output;
+};
+
+// Runs the real client (`parley ARGS`, the shell splits them) with the room
+// password in its environment and one line on its standard input, if given (no
+// quotes in it); stdout and stderr together.
+inline Ran run_parley(const std::string& password, const std::string& args, const std::string& input = "") {
+    ::setenv("PARLEY_PASSWORD", password.c_str(), 1);
+    Ran ran;
+    const std::string feed = input.empty() ? "" : "printf '%s\\n' '" + input + "' | ";
+    FILE* p = ::popen((feed + PARLEY_CLIENT_BIN + " " + args + " 2>&1").c_str(), "r");
+    if (!p) return ran;
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), buf.size(), p)) ran.output += buf.data();
+    const int status = ::pclose(p);
+    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    ::unsetenv("PARLEY_PASSWORD");
+    return ran;
+}
 
 // A fresh directory under TMPDIR, removed with everything in it.
 class TempDir {

@@ -4,10 +4,6 @@
 // new device joins with the invite through the real client, fetching the
 // chain a page at a time (no reply could hold it: 16 MiB over 1 MiB pages).
 #include <gtest/gtest.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <array>
 #include <cstring>
 
 #include "../unit/relay_test_records.h"
@@ -17,53 +13,26 @@
 #include "protocol/invite.h"
 #include "protocol/key_schedule.h"
 #include "relay_harness.h"
+#include "two_drives.h"
 
 namespace parley::relay_it {
 namespace {
 
 constexpr const char* password = "a long chain of rekeys";
 
-struct Ran {
-    int code = -1;
-    std::string output;
-};
-
-// Runs the real client with the room password in its environment (and one
-// line on its standard input, if given: no quotes in it).
-Ran run_parley(const std::string& args, const std::string& input = "") {
-    ::setenv("PARLEY_PASSWORD", password, 1);
-    Ran ran;
-    const std::string feed = input.empty() ? "" : "printf '%s\\n' '" + input + "' | ";
-    FILE* p = ::popen((feed + PARLEY_CLIENT_BIN + " " + args + " 2>&1").c_str(), "r");
-    if (!p) return ran;
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), buf.size(), p)) ran.output += buf.data();
-    const int status = ::pclose(p);
-    ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    ::unsetenv("PARLEY_PASSWORD");
-    return ran;
-}
-
 TEST(LongChain, ANewMemberFetchesTwentyThousandEpochsInPages) {
     constexpr std::uint64_t epochs = 20000;
     ASSERT_GE(sodium_init(), 0);
-    TempDir drives;
-    const auto alice_dir = drives.path() / "alice", bob_dir = drives.path() / "bob";
-    const auto alice = crypto::generate_identity(), bob = crypto::generate_identity();
-    std::filesystem::create_directories(alice_dir / "public_keys");
-    std::filesystem::create_directories(bob_dir / "public_keys");
-    crypto::write_key_files(alice, alice_dir / "alice.pem", alice_dir / "public_keys" / "alice.pem");
-    crypto::write_key_files(bob, bob_dir / "bob.pem", bob_dir / "public_keys" / "bob.pem");
-    std::filesystem::copy_file(alice_dir / "public_keys" / "alice.pem", bob_dir / "public_keys" / "alice.pem");
-    std::filesystem::copy_file(bob_dir / "public_keys" / "bob.pem", alice_dir / "public_keys" / "bob.pem");
-
+    TwoDrives drives;
+    const auto alice_dir = drives.alice_dir, bob_dir = drives.bob_dir;
+    const auto& alice = drives.alice;
     RelayProcess relay;
     ASSERT_TRUE(relay.start({"--listen", "127.0.0.1:0", "--messages-per-second", "0", "--bytes-per-second", "0"}));
     auto port = relay.wait_ready();
     ASSERT_TRUE(port) << relay.stderr_text();
     const std::string url = "ws://127.0.0.1:" + *port;
 
-    auto made = run_parley("create --user alice --room long --dir " + alice_dir.string() + " --server " + url);
+    auto made = run_parley(password, "create --user alice --room long --dir " + alice_dir.string() + " --server " + url);
     ASSERT_EQ(made.code, 0) << made.output;
     const std::string invite_line = made.output.substr(made.output.rfind("parley-invite:"));
     auto parsed = protocol::parse_invite(invite_line);
@@ -122,13 +91,13 @@ TEST(LongChain, ANewMemberFetchesTwentyThousandEpochsInPages) {
     EXPECT_LT(page->records.size(), epochs / 10);
 
     // Bob's new device: join with the invite, then send; alice reads it.
-    auto joined = run_parley("join '" + invite_line.substr(0, invite_line.find('\n')) + "' --user bob --dir " +
+    auto joined = run_parley(password, "join '" + invite_line.substr(0, invite_line.find('\n')) + "' --user bob --dir " +
                              bob_dir.string());
     ASSERT_EQ(joined.code, 0) << joined.output;
     EXPECT_NE(joined.output.find("joined room long at epoch " + std::to_string(epochs) + " with 2 members"),
               std::string::npos)
         << joined.output;
-    auto sent = run_parley("send --user bob --room long --dir " + bob_dir.string(), "after 20000 epochs");
+    auto sent = run_parley(password, "send --user bob --room long --dir " + bob_dir.string(), "after 20000 epochs");
     ASSERT_EQ(sent.code, 0) << sent.output;
     EXPECT_NE(sent.output.find("1 message accepted"), std::string::npos) << sent.output;
 }

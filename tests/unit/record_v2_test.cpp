@@ -4,7 +4,9 @@
 // each must be refused by the check that names it.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "protocol/epoch.h"
 #include "protocol/record_v2.h"
@@ -348,33 +350,26 @@ TEST_F(RecordV2Test, AnUnrotatedKeyStillNeedsAnErasedInitSecret) {
 TEST_F(RecordV2Test, DevicesComeAndGoOnlyByOperations) {
     const auto init0 = init_of(genesis_, joiner0_);
     auto tablet_of_alice = make_device(alice_, "tablet");
-    // Added with operation 3: fine, with a kind 2 box.
-    auto added = write(laptop_,
-                       successor({laptop_.draft(room_, 1, BoxKind::epoch_secret),
-                                  phone_.draft(room_, 1, BoxKind::epoch_secret),
-                                  tablet_of_alice.draft(room_, 1, BoxKind::joiner_secret),
-                                  desk_.draft(room_, 1, BoxKind::epoch_secret)},
-                                 {{RosterOpKind::add_device, tablet_of_alice.key.public_key}}),
-                       secret1_, init0);
+    // Epoch 1 with alice's new tablet, written by `author`.
+    auto with_tablet = [&](const Device& author, BoxKind kind, bool with_operation) {
+        std::vector<wire::RosterOp> ops;
+        if (with_operation) ops.push_back({RosterOpKind::add_device, tablet_of_alice.key.public_key});
+        return write(author,
+                     successor({laptop_.draft(room_, 1, BoxKind::epoch_secret),
+                                phone_.draft(room_, 1, BoxKind::epoch_secret), tablet_of_alice.draft(room_, 1, kind),
+                                desk_.draft(room_, 1, BoxKind::epoch_secret)},
+                               std::move(ops)),
+                     secret1_, init0);
+    };
+    // Added with operation 3 by a device of epoch 0: fine, with a kind 2 box.
+    auto added = with_tablet(laptop_, BoxKind::joiner_secret, true);
     EXPECT_EQ(relay_verdict(genesis_, added), std::nullopt);
     EXPECT_TRUE(std::holds_alternative<SymmetricKey>(open(tablet_of_alice, added, nullptr)));
-
-    // The same device without the operation, or with a kind 1 box.
-    auto sneaked = write(laptop_,
-                         successor({laptop_.draft(room_, 1, BoxKind::epoch_secret),
-                                    phone_.draft(room_, 1, BoxKind::epoch_secret),
-                                    tablet_of_alice.draft(room_, 1, BoxKind::joiner_secret),
-                                    desk_.draft(room_, 1, BoxKind::epoch_secret)}),
-                         secret1_, init0);
-    EXPECT_EQ(relay_verdict(genesis_, sneaked), RecordError::bad_roster);
-    auto kind1 = write(laptop_,
-                       successor({laptop_.draft(room_, 1, BoxKind::epoch_secret),
-                                  phone_.draft(room_, 1, BoxKind::epoch_secret),
-                                  tablet_of_alice.draft(room_, 1, BoxKind::epoch_secret),
-                                  desk_.draft(room_, 1, BoxKind::epoch_secret)},
-                                 {{RosterOpKind::add_device, tablet_of_alice.key.public_key}}),
-                       secret1_, init0);
-    EXPECT_EQ(relay_verdict(genesis_, kind1), RecordError::bad_roster);
+    // Without the operation, with a kind 1 box, or written by the new device itself.
+    EXPECT_EQ(relay_verdict(genesis_, with_tablet(laptop_, BoxKind::joiner_secret, false)), RecordError::bad_roster);
+    EXPECT_EQ(relay_verdict(genesis_, with_tablet(laptop_, BoxKind::epoch_secret, true)), RecordError::bad_roster);
+    EXPECT_EQ(relay_verdict(genesis_, with_tablet(tablet_of_alice, BoxKind::joiner_secret, true)),
+              RecordError::bad_roster);
 
     // Revoking phone: with operation 4, fine; dropped without it, refused.
     auto revoked = write(laptop_,
@@ -452,19 +447,6 @@ TEST_F(RecordV2Test, AKeptDeviceKeepsItsCertificateAndItsCounterOnlyGrows) {
               std::nullopt);
 }
 
-TEST_F(RecordV2Test, OnlyADeviceOfThePreviousEpochWritesTheNext) {
-    const auto init0 = init_of(genesis_, joiner0_);
-    auto tablet_of_alice = make_device(alice_, "tablet");
-    auto by_new_device = write(tablet_of_alice,
-                               successor({laptop_.draft(room_, 1, BoxKind::epoch_secret),
-                                          phone_.draft(room_, 1, BoxKind::epoch_secret),
-                                          tablet_of_alice.draft(room_, 1, BoxKind::joiner_secret),
-                                          desk_.draft(room_, 1, BoxKind::epoch_secret)},
-                                         {{RosterOpKind::add_device, tablet_of_alice.key.public_key}}),
-                               secret1_, init0);
-    EXPECT_EQ(relay_verdict(genesis_, by_new_device), RecordError::bad_roster);
-}
-
 TEST_F(RecordV2Test, AChainNeverGoesBackToVersion1) {
     test::Trio trio;
     auto v1_after_v2 = test::build(trio.alice, test::genesis_draft(room_, trio.roster()), secret1_);
@@ -473,6 +455,80 @@ TEST_F(RecordV2Test, AChainNeverGoesBackToVersion1) {
     v1_after_v2.salt = genesis_.salt;
     v1_after_v2.ops.clear();
     EXPECT_EQ(wire::check_successor(genesis_, v1_after_v2), RecordError::not_a_successor);
+}
+
+// --- the vectors (tests/vectors/v2.json) ---------------------------------------------
+
+// The records check_v2.py reads from the text decode, verify and follow one
+// another here, and every device opens its box with the update key its seed
+// gives, to the joiner secret the vectors name.
+TEST(RecordV2Vectors, TheRecordsOfTheVectorsOpenForEveryDevice) {
+    crypto::init();
+    std::ifstream in(std::string(PARLEY_VECTORS_DIR) + "/v2.json");
+    ASSERT_TRUE(in) << "cannot open tests/vectors/v2.json";
+    const auto v = nlohmann::json::parse(in);
+    const auto& i = v["inputs"];
+    const auto& o = v["outputs"];
+    auto bytes = [](const nlohmann::json& j) {
+        Bytes b;
+        EXPECT_TRUE(from_hex(j.get<std::string>(), b));
+        return b;
+    };
+    auto genesis = wire::decode_record(bytes(o["record_genesis"]));
+    auto epoch1 = wire::decode_record(bytes(o["record_epoch1"]));
+    ASSERT_TRUE(genesis.record && epoch1.record);
+    EXPECT_TRUE(wire::verify_record_signature(*genesis.record));
+    EXPECT_TRUE(wire::verify_record_signature(*epoch1.record, &*genesis.record));
+    EXPECT_EQ(wire::check_successor(*genesis.record, *epoch1.record), std::nullopt);
+    EXPECT_EQ(to_hex(wire::record_hash(*genesis.record)), o["record_genesis_hash"]);
+    EXPECT_EQ(to_hex(wire::record_hash(*epoch1.record)), o["record_epoch1_hash"]);
+
+    // Each device's update keys, from the seeds.
+    std::map<std::pair<std::string, std::uint64_t>, UpdateKeyPair> keys;
+    for (const auto& [name, seed_hex] : i["update_key_seeds"].items()) {
+        auto seed = bytes(seed_hex);
+        UpdateKeyPair pair;
+        crypto_box_seed_keypair(pair.public_key.data(), pair.private_key.data(), seed.data());
+        keys.emplace(std::pair{name.substr(0, name.find('-')), std::stoull(name.substr(name.find('-') + 1))},
+                     std::move(pair));
+    }
+    const std::map<std::string, std::string> device_keys = {
+        {"laptop", i["device_key"]}, {"phone", i["phone_device_key"]}, {"desk", i["desk_device_key"]}};
+    const auto room_secret_bytes = bytes(i["room_secret"]);
+    SymmetricKey room_secret;
+    std::copy(room_secret_bytes.begin(), room_secret_bytes.end(), room_secret.data());
+    const SymmetricKey* init = nullptr;
+    SymmetricKey init0;
+    for (const auto* r : {&*genesis.record, &*epoch1.record}) {
+        const std::string want = o[r->epoch == 0 ? "record_genesis_joiner_secret" : "record_epoch1_joiner_secret"];
+        for (const auto& [name, key_hex] : device_keys) {
+            auto device = bytes(key_hex);
+            wire::PublicKey key{};
+            std::copy(device.begin(), device.end(), key.begin());
+            UpdateKeyLookup lookup = [&, name = name](std::uint64_t counter, const UpdateKey& pk)
+                -> const crypto::Secret<update_key_bytes>* {
+                auto it = keys.find({name, counter});
+                return it != keys.end() && it->second.public_key == pk ? &it->second.private_key : nullptr;
+            };
+            auto opened = open_record(key, lookup, init, *r);
+            ASSERT_TRUE(std::holds_alternative<SymmetricKey>(opened))
+                << name << " in epoch " << r->epoch << ": " << to_string(std::get<OpenError>(opened));
+            EXPECT_EQ(hex(std::get<SymmetricKey>(opened)), want) << name;
+        }
+        SymmetricKey joiner;
+        auto joiner_bytes = bytes(want);
+        std::copy(joiner_bytes.begin(), joiner_bytes.end(), joiner.data());
+        auto schedule = derive_epoch(room_secret, r->room, r->epoch, r->previous, joiner);
+        EXPECT_EQ(schedule.token_hash, r->token_hash);
+        init0 = std::move(schedule.init_secret);
+        init = &init0;
+    }
+    // desk's box of epoch 1, opened by hand: the plaintext the text spells out.
+    const auto* desk = wire::find_device(*epoch1.record, epoch1.record->author);  // desk wrote epoch 1
+    const auto& pair = keys.at({"desk", 2});
+    auto plaintext = crypto::open_sealed_x25519(pair.public_key, pair.private_key, desk->box);
+    ASSERT_TRUE(plaintext);
+    EXPECT_EQ(to_hex(ByteView(plaintext->data(), plaintext->size())), o["record_epoch1_desk_box_plaintext"]);
 }
 
 // --- the upgrade from version 1 (§10.7) -----------------------------------------------

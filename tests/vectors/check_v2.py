@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """An independent implementation of docs/PROTOCOL.md §10.2 (version 2's key schedule
-and sender chains), written from the text with Python's hashlib alone, checked
+and sender chains) and §10.6 (version 2's epoch records: read field by field,
+hashed, their commitment, token hash and joiner secrets derived, desk's opened box
+rebuilt), written from the text with Python's hashlib alone, checked
 against tests/vectors/v2.json (which the C++ code wrote). If they disagree, the text
 and the code say different things. For §10.5's device certificate and §10.3's update
 key entry it rebuilds, from the text and the inputs, the bytes each signature covers
@@ -28,6 +30,109 @@ def keyed(key, *parts):
 
 def u64(n):
     return struct.pack(">Q", n)
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, n):
+        if self.at + n > len(self.data):
+            raise ValueError(f"short record at byte {self.at}")
+        out = self.data[self.at:self.at + n]
+        self.at += n
+        return out
+
+    def int(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+
+def read_record(data):
+    """§10.6's layout, field by field."""
+    r = Reader(data)
+    rec = {"version": r.int(1), "room": r.take(32), "epoch": r.int(8), "previous": r.take(32), "salt": r.take(16),
+           "kdf_ops": r.int(4), "kdf_mem": r.int(4), "created_at": r.int(8), "author": r.take(32), "members": []}
+    for _ in range(r.int(2)):
+        member = {"key": r.take(32), "devices": []}
+        for _ in range(r.int(1)):
+            start = r.at
+            identity, device = r.take(32), r.take(32)
+            name = r.take(r.int(1))
+            r.take(8 + 64)
+            certificate = r.data[start:r.at]
+            start = r.at
+            entry_device, update_key, counter = r.take(32), r.take(32), r.int(8)
+            r.take(64)
+            entry = r.data[start:r.at]
+            member["devices"].append({"identity": identity, "device": device, "name": name.decode(),
+                                      "certificate": certificate, "entry": entry, "entry_device": entry_device,
+                                      "update_key": update_key, "counter": counter, "kind": r.int(1),
+                                      "box": r.take(252)})
+        rec["members"].append(member)
+    rec["ops"] = [(r.int(1), r.take(32)) for _ in range(r.int(2))]
+    rec["token_hash"], rec["commitment"] = r.take(32), r.take(32)
+    rec["body"] = data[:r.at]
+    r.take(64)
+    if r.at != len(data):
+        raise ValueError("bytes after the signature")
+    return rec
+
+
+def check_records(i, o, h, room, binding, epoch, failures):
+    def fail(what):
+        failures.append(what)
+
+    def check(name, got, want):
+        if got != want:
+            fail(f"{name}: the text gives {got}, the code wrote {want}")
+
+    names = {h(i["device_key"]): "laptop", h(i["phone_device_key"]): "phone", h(i["desk_device_key"]): "desk"}
+    owners = {"laptop": h(i["identity_key"]), "phone": h(i["identity_key"]), "desk": h(i["bob_identity_key"])}
+    previous_init, previous_hash = bytes(32), bytes(32)
+    for e, (record, secret, kind) in enumerate([("record_genesis", "epoch0_secret", 2),
+                                                 ("record_epoch1", "epoch1_secret", 1)]):
+        rec = read_record(h(o[record]))
+        check(f"{record} version", rec["version"], 2)
+        check(f"{record} room", rec["room"], room)
+        check(f"{record} epoch", rec["epoch"], e)
+        check(f"{record} previous", rec["previous"].hex(), previous_hash.hex())
+        check(f"{record} salt", rec["salt"].hex(), i["record_salt"])
+        check(f"{record} kdf", (rec["kdf_ops"], rec["kdf_mem"]), (i["record_kdf_ops"], i["record_kdf_mem_kib"]))
+        check(f"{record} author", names.get(rec["author"]), "laptop" if e == 0 else "desk")
+        members = [m["key"] for m in rec["members"]]
+        check(f"{record} members in order", members, sorted(members))
+        for m in rec["members"]:
+            for d in m["devices"]:
+                name = names.get(d["device"])
+                check(f"{record} {name} member", (d["identity"], m["key"]), (owners.get(name), owners.get(name)))
+                check(f"{record} {name} entry device", d["entry_device"], d["device"])
+                check(f"{record} {name} box kind", d["kind"], kind)
+                if name == "laptop":
+                    check(f"{record} laptop certificate", d["certificate"].hex(), o["device_certificate"])
+                    check(f"{record} laptop entry", d["entry"].hex(), o["update_key_entry"])
+                if name == "desk":
+                    check(f"{record} desk's update counter", d["counter"], e + 1)
+            devices = [d["device"] for d in m["devices"]]
+            check(f"{record} devices in order", devices, sorted(devices))
+        want_ops = [(1, k) for k in members] if e == 0 else []
+        check(f"{record} operations", rec["ops"], want_ops)
+        record_hash = hashlib.blake2b(b"parley/v2/hash/record" + rec["body"], digest_size=32).digest()
+        check(f"{record}_hash", record_hash.hex(), o[f"{record}_hash"])
+        joiner, epoch_key = epoch(previous_init, e, previous_hash, h(i[secret]))
+        check(f"{record}_joiner_secret", joiner.hex(), o[f"{record}_joiner_secret"])
+        commitment = hashlib.blake2b(b"parley/v2/hash/commitment" + room + u64(e) + previous_hash + joiner,
+                                     digest_size=32).digest()
+        check(f"{record} commitment", rec["commitment"].hex(), commitment.hex())
+        token = kdf(epoch_key, 2, b"PRLYepch")
+        check(f"{record} token hash", rec["token_hash"].hex(),
+              hashlib.blake2b(b"parley/v1/hash/token" + token, digest_size=32).hexdigest())
+        if e == 1:
+            # desk's box, opened by the C++ code: the context and the epoch secret (kind 1).
+            desk = next(d for m in rec["members"] for d in m["devices"] if names.get(d["device"]) == "desk")
+            plaintext = (b"parley/v2/seal/epoch-secret" + room + u64(1) + previous_hash + rec["author"] +
+                         desk["device"] + u64(desk["counter"]) + bytes([1]) + h(i[secret]))
+            check("record_epoch1_desk_box_plaintext", plaintext.hex(), o["record_epoch1_desk_box_plaintext"])
+        previous_init, previous_hash = kdf(epoch_key, 4, b"PRLYepch"), record_hash
 
 
 def main():
@@ -90,10 +195,12 @@ def main():
     if len(entry) != len(head) + 64:
         failures.append(f"update_key_entry: {len(entry)} bytes, the text gives {len(head) + 64}")
 
+    check_records(i, o, h, room, binding, epoch, failures)
+
     if failures:
         print("\n".join(failures))
         sys.exit(1)
-    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2, §10.3 and §10.5 ({len(o)} values)")
+    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2, §10.3, §10.5 and §10.6 ({len(o)} values)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,13 @@
 // epoch 0's init secret, and the first message keys of one device's chain; and
 // that device's certificate and first update key entry (§10.5, §10.3).
 //
+// --v2 also writes two version-2 records (§10.6): a genesis of alice (devices
+// laptop and phone) and bob (device desk), and epoch 1, written by desk after
+// it rotated its update key. crypto_box_seal takes its ephemeral key from
+// libsodium's randombytes, which --v2 replaces with a deterministic stream
+// before sodium_init, so the boxes and every record byte come out the same on
+// every run.
+//
 // The second form builds on v1.json's genesis (its sealed boxes are random, so
 // it is read back, not made again): epoch 1's keys and record, the invite, the
 // frames of a first join, and a history row (docs/PROTOCOL.md §9).
@@ -30,6 +37,7 @@
 #include "protocol/epoch.h"
 #include "protocol/invite.h"
 #include "protocol/message.h"
+#include "protocol/record_v2.h"
 #include "protocol/sender_chain.h"
 #include "store/history_cipher.h"
 
@@ -193,6 +201,26 @@ crypto::Secret<N> secret_from(const Bytes& b) {
     return out;
 }
 
+// For --v2 only: randombytes as a fixed stream (block n is ChaCha20 under the
+// BLAKE2b of "parley/v2/test-vectors/randombytes" and n), so sealed boxes are
+// the same on every run. Test vectors only: nothing else may ever do this.
+std::uint64_t random_block = 0;
+void deterministic_buf(void* const buf, const size_t size) {
+    Array<randombytes_SEEDBYTES> seed{};
+    const std::string name = "parley/v2/test-vectors/randombytes/" + std::to_string(random_block++);
+    crypto_generichash(seed.data(), seed.size(), reinterpret_cast<const unsigned char*>(name.data()), name.size(),
+                       nullptr, 0);
+    randombytes_buf_deterministic(buf, size, seed.data());
+}
+uint32_t deterministic_random() {
+    std::uint32_t v = 0;
+    deterministic_buf(&v, sizeof v);
+    return v;
+}
+const char* deterministic_name() { return "parley-test-vectors"; }
+randombytes_implementation deterministic_randombytes = {deterministic_name, deterministic_random, nullptr, nullptr,
+                                                        deterministic_buf, nullptr};
+
 template <class T>
 std::string hex_of(const T& secret) {
     return to_hex(ByteView(secret.data(), secret.size()));
@@ -231,6 +259,59 @@ int v2() {
     crypto_box_seed_keypair(update_key.data(), update_private.data(), update_seed.data());
     const auto entry = v2::sign_update_key(device, room, update_key, 1);
 
+    // §10.6: two records. Every device has an update key from a seed; desk has two.
+    const auto bob = identity_from_seed(stream_bytes("v2-bob-seed", 32));
+    const auto phone = identity_from_seed(stream_bytes("v2-phone-seed", 32));
+    const auto desk = identity_from_seed(stream_bytes("v2-desk-seed", 32));
+    const auto phone_certificate = v2::certify_device(identity, phone.public_key, "phone", created_at_ms);
+    const auto desk_certificate = v2::certify_device(bob, desk.public_key, "desk", created_at_ms);
+    json update_seeds;
+    auto update_pair = [&](const std::string& name) {
+        auto seed = stream_bytes("v2-update-seed-" + name, crypto_box_SEEDBYTES);
+        update_seeds[name] = to_hex(seed);
+        v2::UpdateKeyPair pair;
+        crypto_box_seed_keypair(pair.public_key.data(), pair.private_key.data(), seed.data());
+        return pair;
+    };
+    const auto phone_update = update_pair("phone-1");
+    const auto desk_update1 = update_pair("desk-1");
+    const auto desk_update2 = update_pair("desk-2");
+    update_seeds["laptop-1"] = to_hex(update_seed);
+    const auto salt = stream_array<wire::salt_bytes>("v2-record-salt");
+    const std::uint64_t record_created_at_ms = created_at_ms + 60'000;
+
+    v2::RecordDraft d0;
+    d0.room = room;
+    d0.salt = salt;
+    d0.kdf = wire::kdf_floor;
+    d0.created_at_ms = record_created_at_ms;
+    d0.devices = {{certificate, entry, wire::BoxKind::joiner_secret},
+                  {phone_certificate, v2::sign_update_key(phone, room, phone_update.public_key, 1),
+                   wire::BoxKind::joiner_secret},
+                  {desk_certificate, v2::sign_update_key(desk, room, desk_update1.public_key, 1),
+                   wire::BoxKind::joiner_secret}};
+    d0.ops = {{wire::RosterOpKind::add, std::min(identity.public_key, bob.public_key)},
+              {wire::RosterOpKind::add, std::max(identity.public_key, bob.public_key)}};
+    auto genesis = v2::build_record(device, d0, room_secret, secret_from<32>(secret0_bytes), zero);
+    if (!genesis) throw std::runtime_error("the version-2 genesis does not build");
+    const auto genesis_hash = wire::record_hash(genesis->record);
+    const auto genesis_init = v2::derive_epoch(room_secret, room, 0, wire::Hash{}, genesis->joiner).init_secret;
+
+    v2::RecordDraft d1 = d0;
+    d1.epoch = 1;
+    d1.previous = genesis_hash;
+    d1.created_at_ms = record_created_at_ms + 60'000;
+    d1.ops.clear();
+    for (auto& dd : d1.devices) dd.box_kind = wire::BoxKind::epoch_secret;
+    d1.devices[2].update = v2::sign_update_key(desk, room, desk_update2.public_key, 2);
+    auto epoch1_record = v2::build_record(desk, d1, room_secret, secret_from<32>(secret1_bytes), genesis_init);
+    if (!epoch1_record) throw std::runtime_error("the version-2 epoch 1 does not build");
+    // desk's box of epoch 1, opened: the plaintext §10.6 spells out.
+    const auto* desk_in_1 = wire::find_device(epoch1_record->record, desk.public_key);
+    auto desk_plaintext =
+        crypto::open_sealed_x25519(desk_update2.public_key, desk_update2.private_key, desk_in_1->box);
+    if (!desk_plaintext) throw std::runtime_error("desk's box of epoch 1 does not open");
+
     json v;
     v["inputs"] = {{"room_id", to_hex(room)},
                    {"room_secret", to_hex(room_secret_bytes)},
@@ -242,7 +323,15 @@ int v2() {
                    {"device_name", device_name},
                    {"device_created_at_ms", created_at_ms},
                    {"update_key", to_hex(update_key)},
-                   {"update_key_counter", 1}};
+                   {"update_key_counter", 1},
+                   {"bob_identity_key", to_hex(bob.public_key)},
+                   {"phone_device_key", to_hex(phone.public_key)},
+                   {"desk_device_key", to_hex(desk.public_key)},
+                   {"record_salt", to_hex(salt)},
+                   {"record_kdf_ops", wire::kdf_floor.ops},
+                   {"record_kdf_mem_kib", wire::kdf_floor.mem_kib},
+                   {"record_created_at_ms", record_created_at_ms},
+                   {"update_key_seeds", update_seeds}};
     v["outputs"] = {{"epoch0_joiner_secret", hex_of(joiner0)},
                     {"epoch0_init_secret", hex_of(epoch0.init_secret)},
                     {"epoch1_joiner_secret", hex_of(joiner1)},
@@ -255,12 +344,20 @@ int v2() {
                     {"device_certificate_signed_part", to_hex(v2::device_certificate_signed_part(certificate))},
                     {"device_certificate", to_hex(v2::encode_device_certificate(certificate))},
                     {"update_key_entry_signed_part", to_hex(v2::update_key_signed_part(room, entry))},
-                    {"update_key_entry", to_hex(v2::encode_update_key_entry(entry))}};
+                    {"update_key_entry", to_hex(v2::encode_update_key_entry(entry))},
+                    {"record_genesis", to_hex(wire::encode_record(genesis->record))},
+                    {"record_genesis_hash", to_hex(genesis_hash)},
+                    {"record_genesis_joiner_secret", hex_of(genesis->joiner)},
+                    {"record_epoch1", to_hex(wire::encode_record(epoch1_record->record))},
+                    {"record_epoch1_hash", to_hex(wire::record_hash(epoch1_record->record))},
+                    {"record_epoch1_joiner_secret", hex_of(epoch1_record->joiner)},
+                    {"record_epoch1_desk_box_plaintext", to_hex(ByteView(desk_plaintext->data(), desk_plaintext->size()))}};
     std::cout << v.dump(2) << "\n";
     return 0;
 }
 
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string(argv[1]) == "--v2") randombytes_set_implementation(&deterministic_randombytes);
     crypto::init();
     if (argc == 3 && std::string(argv[1]) == "--rooms") return rooms(argv[2]);
     if (argc == 2 && std::string(argv[1]) == "--v2") return v2();
