@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 #include <sodium.h>
 
+#include <cstdio>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "protocol/epoch.h"
 #include "protocol/key_schedule.h"
 #include "protocol/message.h"
+#include "protocol/record_v2.h"
 #include "protocol/sender_chain.h"
 #include "wire/envelope.h"
 #include "wire/labels.h"
@@ -319,6 +321,89 @@ void BM_RotationOpenOwnBox(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RotationOpenOwnBox)->Unit(benchmark::kMicrosecond);
+
+// Version 2's rotation (docs/PROTOCOL.md §10.6): `members` members with one
+// device each (8-byte names), every device in the previous epoch (kind 1
+// boxes), sealed to each device's update key and signed by one device.
+struct RoomV2 {
+    std::vector<crypto::Identity> members, devices;
+    std::vector<protocol::v2::UpdateKeyPair> update_keys;
+    protocol::v2::RecordDraft draft;
+    crypto::SymmetricKey room_secret, init;
+
+    explicit RoomV2(std::size_t n) {
+        crypto::init();
+        namespace v2 = protocol::v2;
+        draft.room = crypto::room_id("bench");
+        draft.epoch = 1;
+        draft.previous = crypto::random_array<wire::hash_bytes>();
+        draft.salt = crypto::random_array<wire::salt_bytes>();
+        draft.kdf = wire::kdf_floor;
+        draft.created_at_ms = 1'700'000'000'000;
+        for (std::size_t i = 0; i < n; ++i) {
+            members.push_back(crypto::generate_identity());
+            devices.push_back(crypto::generate_identity());
+            update_keys.push_back(v2::generate_update_key());
+            char name[16];
+            std::snprintf(name, sizeof name, "device%02zu", i % 100);
+            draft.devices.push_back({v2::certify_device(members.back(), devices.back().public_key, name, 1),
+                                     v2::sign_update_key(devices.back(), draft.room, update_keys.back().public_key, 1),
+                                     wire::BoxKind::epoch_secret});
+        }
+        crypto::random_bytes(room_secret.mutable_bytes());
+        crypto::random_bytes(init.mutable_bytes());
+    }
+    protocol::v2::WrittenRecord write() const {
+        crypto::EpochSecret epoch_secret;
+        crypto::random_bytes(epoch_secret.mutable_bytes());
+        auto written = protocol::v2::build_record(devices.front(), draft, room_secret, epoch_secret, init);
+        if (!written) std::abort();
+        return std::move(*written);
+    }
+};
+
+void BM_RotationRecordV2(benchmark::State& state) {
+    const RoomV2 room(static_cast<std::size_t>(state.range(0)));
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        auto written = room.write();
+        bytes = wire::encode_record(written.record).size();
+        benchmark::DoNotOptimize(bytes);
+    }
+    state.counters["record_bytes"] = static_cast<double>(bytes);
+    state.counters["bytes_per_member"] = static_cast<double>(bytes) / static_cast<double>(state.range(0));
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RotationRecordV2)->Arg(5)->Arg(50)->Unit(benchmark::kMillisecond);
+
+// What every member does with it: decode, verify (the author's signature; the
+// certificates and entries were verified in the previous epoch, §10.6, except
+// the author's new entry, which every rotation carries) and open its own box.
+void BM_RotationReceiveV2(benchmark::State& state) {
+    RoomV2 room(50);
+    const auto previous = room.write().record;  // the same devices and entries
+    room.draft.devices.front().update = protocol::v2::sign_update_key(
+        room.devices.front(), room.draft.room, protocol::v2::generate_update_key().public_key, 2);
+    const auto encoded = wire::encode_record(room.write().record);
+    const auto& me = room.devices[25];
+    protocol::v2::UpdateKeyLookup lookup = [&](std::uint64_t, const protocol::v2::UpdateKey&) {
+        return &room.update_keys[25].private_key;
+    };
+    for (auto _ : state) {
+        auto decoded = wire::decode_record(encoded);
+        if (!decoded.record || !wire::verify_record_signature(*decoded.record, &previous)) {
+            state.SkipWithError("the record does not verify");
+            break;
+        }
+        auto opened = protocol::v2::open_record(me.public_key, lookup, &room.init, *decoded.record);
+        if (!std::holds_alternative<crypto::SymmetricKey>(opened)) {
+            state.SkipWithError("open_record failed");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RotationReceiveV2)->Unit(benchmark::kMicrosecond);
 
 // One room-secret derivation, as every join does once (§3).
 void BM_Argon2idDefault(benchmark::State& state) {

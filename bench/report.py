@@ -200,24 +200,35 @@ if chain_seal and chain_open:
           f"{check(med['BM_OpenMessage'] / chain_late <= 1.3)} |")
     s("")
 
-rotation = {}
-for b in crypto["benchmarks"]:
-    if b.get("run_type") != "aggregate" and b["name"].startswith("BM_RotationRecord/"):
-        rotation.setdefault(int(b["name"].split("/")[1]), []).append(b)
+def rotation_runs(prefix):
+    runs = {}
+    for b in crypto["benchmarks"]:
+        if b.get("run_type") != "aggregate" and b["name"].startswith(prefix):
+            runs.setdefault(int(b["name"].split("/")[1]), []).append(b)
+    return runs
+
+
+rotation, rotation_v2 = rotation_runs("BM_RotationRecord/"), rotation_runs("BM_RotationRecordV2/")
 if rotation:
-    s("### A rotation today (version 1's rekey), the baseline for version 2's")
+    s("### A rotation: version 1's rekey, and version 2's (docs/PROTOCOL.md §10.6)")
     s("")
-    s("One member writes the next epoch record: a fresh epoch secret sealed to every member,")
-    s("signed (docs/PROTOCOL.md §4). Every member then opens its own box once.")
+    s("One member writes the next epoch record: a fresh epoch secret sealed to every member")
+    s("(version 1, to the X25519 form of its identity key, §4) or to every device's update")
+    s("key (version 2, one device per member here, with its certificate and update key entry")
+    s("in the record), signed. Every member then opens its own box once.")
     s("")
-    s("| members | time to write (ms) | record bytes | bytes per member |")
-    s("|---:|---:|---:|---:|")
-    for n, runs in sorted(rotation.items()):
-        s(f"| {n} | {statistics.median(r['cpu_time'] for r in runs):.2f} | "
-          f"{runs[0]['record_bytes']:,.0f} | {runs[0]['bytes_per_member']:.0f} |")
+    s("| members | version | time to write (ms) | record bytes | bytes per member |")
+    s("|---:|---:|---:|---:|---:|")
+    for version, runs_by_n in ((1, rotation), (2, rotation_v2)):
+        for n, runs in sorted(runs_by_n.items()):
+            s(f"| {n} | {version} | {statistics.median(r['cpu_time'] for r in runs):.2f} | "
+              f"{runs[0]['record_bytes']:,.0f} | {runs[0]['bytes_per_member']:.0f} |")
     if "BM_RotationOpenOwnBox" in med:
         s("")
-        s(f"Opening one's own box in a 50-member record: {1e6 / med['BM_RotationOpenOwnBox']:.0f} µs.")
+        s(f"Version 1, opening one's own box in a 50-member record: {1e6 / med['BM_RotationOpenOwnBox']:.0f} µs.")
+    if "BM_RotationReceiveV2" in med:
+        s(f"Version 2, receiving a 50-member rotation (decode, verify the author's signature and its new")
+        s(f"update key entry, open one's own box): {1e6 / med['BM_RotationReceiveV2']:.0f} µs.")
     s("")
 
 # --- targets ---------------------------------------------------------------------------
