@@ -18,6 +18,7 @@ Bytes seal_message(const SenderContext& ctx, std::uint64_t counter, std::uint64_
     if (text.size() > wire::max_plaintext_bytes) std::abort();  // callers check the size
     wire::Envelope env;
     auto& h = env.header;
+    h.version = ctx.version;
     h.type = type;
     h.room = ctx.room;
     h.epoch = ctx.epoch;
@@ -59,22 +60,30 @@ OpenedMessage open_message(const wire::Envelope& env, const crypto::PublicKey& s
     return {std::move(text), OpenMessageError::bad_signature};
 }
 
-// u8 reason || 32 previous record hash || u64 positions: the layout of
-// version 2's sync (§10.4), whose last two fields version 1 leaves zero.
+// u8 reason || 32 previous record hash || u64 positions (§5.1, §10.4).
 std::string encode_sync(const SyncNote& note) {
-    std::string out(sync_note_bytes, '\0');
-    out[0] = static_cast<char>(note.reason);
-    return out;
+    Writer w;
+    w.u8(static_cast<std::uint8_t>(note.reason));
+    w.raw(note.previous_record);
+    w.u64(note.previous_positions);
+    const auto bytes = w.take();
+    return {bytes.begin(), bytes.end()};
 }
 
-std::optional<SyncNote> decode_sync(std::string_view plaintext) {
+std::optional<SyncNote> decode_sync(std::string_view plaintext, std::uint8_t version) {
     if (plaintext.size() != sync_note_bytes) return std::nullopt;
-    const auto reason = static_cast<std::uint8_t>(plaintext[0]);
-    if (reason != static_cast<std::uint8_t>(SyncReason::still_here) &&
-        reason != static_cast<std::uint8_t>(SyncReason::leaving))
+    Reader r(as_bytes(plaintext));
+    SyncNote note;
+    const auto reason = r.u8();
+    note.previous_record = r.fixed<wire::hash_bytes>();
+    note.previous_positions = r.u64();
+    if (reason < 1 || reason > (version == 1 ? 2 : 4)) return std::nullopt;
+    note.reason = static_cast<SyncReason>(reason);
+    // Only a reason 3 sync names the epoch before.
+    if (note.reason != SyncReason::first_of_epoch &&
+        (note.previous_record != wire::Hash{} || note.previous_positions != 0))
         return std::nullopt;
-    if (plaintext.find_first_not_of('\0', 1) != std::string_view::npos) return std::nullopt;
-    return SyncNote{static_cast<SyncReason>(reason)};
+    return note;
 }
 
 }  // namespace parley::protocol

@@ -75,6 +75,9 @@ Delivery Receiver::receive(ByteView bytes) {
     if (!decoded.envelope) return reject(d, wire::to_string(decoded.error));
     const auto& env = *decoded.envelope;
     d.header = env.header;
+    // The epochs a Receiver holds are version 1's (docs/PROTOCOL.md §10.4: an
+    // envelope's version is its epoch's).
+    if (env.header.version != 1) return reject(d, "a version 2 envelope in a version 1 epoch");
     // 2. room
     if (env.header.room != room_) return reject(d, "message for another room");
     // 3. epoch record known and pinned

@@ -41,7 +41,7 @@ Bytes encode_envelope(const Envelope& e) {
 
 Bytes envelope_signed_message(const Envelope& e) {
     Writer w;
-    w.raw(as_bytes(label::sig_envelope));
+    w.raw(as_bytes(e.header.version == 2 ? label::v2::sig_envelope : label::sig_envelope));
     put_header(w, e.header);
     w.blob(e.ciphertext);
     return w.take();
@@ -55,9 +55,9 @@ DecodedEnvelope decode_envelope(ByteView bytes) {
     h.version = r.u8();
     auto type = r.u8();
     if (r.failed()) return {std::nullopt, EnvelopeError::malformed};
-    if (h.version != protocol_version) return {std::nullopt, EnvelopeError::bad_version};
-    if (type != static_cast<std::uint8_t>(EnvelopeType::text) && type != static_cast<std::uint8_t>(EnvelopeType::sync))
-        return {std::nullopt, EnvelopeError::bad_type};
+    if (h.version != 1 && h.version != 2) return {std::nullopt, EnvelopeError::bad_version};
+    const std::uint8_t last_type = h.version == 1 ? 2 : 3;
+    if (type < 1 || type > last_type) return {std::nullopt, EnvelopeError::bad_type};
     h.type = static_cast<EnvelopeType>(type);
     h.room = r.fixed<hash_bytes>();
     h.epoch = r.u64();

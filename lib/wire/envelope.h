@@ -1,5 +1,6 @@
-// Envelopes (docs/PROTOCOL.md §5): what members send each other through the
-// relay. The header travels in clear (it is the AEAD's associated data and is
+// Envelopes (docs/PROTOCOL.md §5, and §10.4 for version 2): what members send
+// each other through the relay. Version 2's sender is a device and its counter a
+// position of that device's sender chain; the layout is the same. The header travels in clear (it is the AEAD's associated data and is
 // covered by the sender's signature); the body is XChaCha20-Poly1305.
 #pragma once
 
@@ -22,6 +23,8 @@ enum class EnvelopeType : std::uint8_t {
     // Not shown: takes a counter so a reader sees what came before it
     // (docs/PROTOCOL.md §5.1); its plaintext is a protocol::SyncNote.
     sync = 2,
+    // Version 2 only (docs/PROTOCOL.md §10.4): the sender's new update key entry (§10.3).
+    key_update = 3,
 };
 
 //   u8  version          (1)
@@ -60,7 +63,8 @@ const char* to_string(EnvelopeError e);
 
 [[nodiscard]] Bytes encode_header(const EnvelopeHeader& header);
 [[nodiscard]] Bytes encode_envelope(const Envelope& envelope);
-// The bytes the sender signs: label::sig_envelope || header || u32 len || ciphertext.
+// The bytes the sender signs: label || header || u32 len || ciphertext, where
+// the label is label::sig_envelope for version 1 and label::v2::sig_envelope for 2.
 [[nodiscard]] Bytes envelope_signed_message(const Envelope& envelope);
 
 struct DecodedEnvelope {
@@ -68,7 +72,7 @@ struct DecodedEnvelope {
     EnvelopeError error = EnvelopeError::malformed;
 };
 // Exact decoding; ciphertext length must be a positive multiple of the padding
-// block plus the tag.
+// block plus the tag. Version 1 has types 1 and 2, version 2 types 1 to 3.
 [[nodiscard]] DecodedEnvelope decode_envelope(ByteView bytes);
 
 }  // namespace parley::wire

@@ -47,6 +47,8 @@ inline constexpr std::string_view record_hash = "parley/v2/hash/record";
 inline constexpr std::string_view sig_record = "parley/v2/sig/record";
 inline constexpr std::string_view commitment = "parley/v2/hash/commitment";
 inline constexpr std::string_view seal_epoch = "parley/v2/seal/epoch-secret";
+// §10.4: envelopes of version-2 epochs, signed by a device key.
+inline constexpr std::string_view sig_envelope = "parley/v2/sig/envelope";
 }  // namespace v2
 
 }  // namespace parley::label

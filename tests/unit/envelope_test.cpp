@@ -58,7 +58,7 @@ TEST(Envelope, HeaderHasItsDocumentedSize) {
 
 TEST(Envelope, RejectsAnUnknownVersion) {
     auto bytes = encode_envelope(sample());
-    for (int v : {0, 2, 0xff}) {
+    for (int v : {0, 3, 0xff}) {  // 1 and 2 are known (docs/PROTOCOL.md §5, §10.4)
         bytes[0] = static_cast<std::uint8_t>(v);
         auto decoded = decode_envelope(bytes);
         EXPECT_FALSE(decoded.envelope);
@@ -74,6 +74,33 @@ TEST(Envelope, RejectsAnUnknownType) {
         EXPECT_FALSE(decoded.envelope);
         EXPECT_EQ(decoded.error, EnvelopeError::bad_type);
     }
+}
+
+// Type 3 (key-update) exists in version 2 only; version 2 knows no type 4.
+TEST(Envelope, TypesAreVersionTheirs) {
+    auto bytes = encode_envelope(sample());
+    bytes[1] = 3;
+    EXPECT_EQ(decode_envelope(bytes).error, EnvelopeError::bad_type);
+    bytes[0] = 2;
+    auto decoded = decode_envelope(bytes);
+    ASSERT_TRUE(decoded.envelope);
+    EXPECT_EQ(decoded.envelope->header.version, 2);
+    EXPECT_EQ(decoded.envelope->header.type, EnvelopeType::key_update);
+    EXPECT_EQ(encode_envelope(*decoded.envelope), bytes);
+    bytes[1] = 4;
+    EXPECT_EQ(decode_envelope(bytes).error, EnvelopeError::bad_type);
+}
+
+// The two versions sign under different labels: an envelope cannot be moved
+// from one to the other by changing its version byte.
+TEST(Envelope, EachVersionSignsUnderItsOwnLabel) {
+    auto e = sample();
+    const auto v1 = envelope_signed_message(e);
+    e.header.version = 2;
+    const auto v2 = envelope_signed_message(e);
+    const std::string_view l1 = "parley/v1/sig/envelope", l2 = "parley/v2/sig/envelope";
+    EXPECT_TRUE(std::equal(l1.begin(), l1.end(), v1.begin()));
+    EXPECT_TRUE(std::equal(l2.begin(), l2.end(), v2.begin()));
 }
 
 TEST(Envelope, DecodesASync) {

@@ -73,6 +73,14 @@ protected:
                        }};
 };
 
+// A version-2 envelope (docs/PROTOCOL.md §10.4) names a version-2 epoch; this
+// receiver's epochs are version 1's, so one is rejected by name, before any key is tried.
+TEST_F(ReceiverTest, AVersion2EnvelopeInAVersion1EpochIsRejected) {
+    auto ctx = epoch0_.sender(trio_.bob, bob_session_);
+    ctx.version = 2;
+    expect_rejected(receiver_.receive(test::seal(ctx, 0, "hi")), "a version 2 envelope in a version 1 epoch");
+}
+
 TEST_F(ReceiverTest, AcceptsAGoodEnvelope) {
     auto d = receiver_.receive(from(trio_.bob, 0, "hello alice"));
     ASSERT_TRUE(d.accepted) << d.reason;

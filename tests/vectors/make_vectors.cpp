@@ -16,7 +16,8 @@
 // epoch 0's init secret, and the first message keys of one device's chain; and
 // that device's certificate and first update key entry (§10.5, §10.3).
 //
-// --v2 also writes two version-2 records (§10.6): a genesis of alice (devices
+// --v2 also writes laptop's first envelope of epoch 1 (§10.4, chain position 0,
+// a text) and a reason 3 sync's plaintext, and two version-2 records (§10.6): a genesis of alice (devices
 // laptop and phone) and bob (device desk), and epoch 1, written by desk after
 // it rotated its update key. crypto_box_seal takes its ephemeral key from
 // libsodium's randombytes, which --v2 replaces with a deterministic stream
@@ -312,6 +313,21 @@ int v2() {
         crypto::open_sealed_x25519(desk_update2.public_key, desk_update2.private_key, desk_in_1->box);
     if (!desk_plaintext) throw std::runtime_error("desk's box of epoch 1 does not open");
 
+    // §10.4: laptop's first envelope of epoch 1 (chain position 0), a text, and
+    // the plaintext of a reason 3 sync naming the genesis record.
+    // The key schedule's epoch 1 has no record here: the header names one by an input.
+    const auto envelope_record = stream_array<wire::hash_bytes>("v2-envelope-record");
+    const auto envelope_session = stream_array<wire::session_id_bytes>("v2-envelope-session");
+    const auto envelope_nonce = stream_array<wire::nonce_bytes>("v2-envelope-nonce");
+    const std::uint64_t envelope_timestamp = record_created_at_ms + 120'000;
+    const std::string envelope_text = "hello from the laptop";
+    v2::SenderChain envelope_chain(v2::chain_start(epoch1.sender_root, room, 1, device.public_key));
+    auto step0 = envelope_chain.next();
+    protocol::SenderContext ctx{&device, crypto::key_id(device.public_key), room, 1, envelope_record, envelope_session,
+                                &step0.message_key, 2};
+    const auto envelope = protocol::seal_message(ctx, step0.position, envelope_timestamp, envelope_nonce, envelope_text);
+    const auto sync = protocol::encode_sync({protocol::SyncReason::first_of_epoch, genesis_hash, 5});
+
     json v;
     v["inputs"] = {{"room_id", to_hex(room)},
                    {"room_secret", to_hex(room_secret_bytes)},
@@ -331,7 +347,13 @@ int v2() {
                    {"record_kdf_ops", wire::kdf_floor.ops},
                    {"record_kdf_mem_kib", wire::kdf_floor.mem_kib},
                    {"record_created_at_ms", record_created_at_ms},
-                   {"update_key_seeds", update_seeds}};
+                   {"update_key_seeds", update_seeds},
+                   {"envelope_record_hash", to_hex(envelope_record)},
+                   {"envelope_session", to_hex(envelope_session)},
+                   {"envelope_nonce", to_hex(envelope_nonce)},
+                   {"envelope_timestamp_ms", envelope_timestamp},
+                   {"envelope_text", envelope_text},
+                   {"sync_positions", 5}};
     v["outputs"] = {{"epoch0_joiner_secret", hex_of(joiner0)},
                     {"epoch0_init_secret", hex_of(epoch0.init_secret)},
                     {"epoch1_joiner_secret", hex_of(joiner1)},
@@ -351,7 +373,9 @@ int v2() {
                     {"record_epoch1", to_hex(wire::encode_record(epoch1_record->record))},
                     {"record_epoch1_hash", to_hex(wire::record_hash(epoch1_record->record))},
                     {"record_epoch1_joiner_secret", hex_of(epoch1_record->joiner)},
-                    {"record_epoch1_desk_box_plaintext", to_hex(ByteView(desk_plaintext->data(), desk_plaintext->size()))}};
+                    {"record_epoch1_desk_box_plaintext", to_hex(ByteView(desk_plaintext->data(), desk_plaintext->size()))},
+                    {"envelope_epoch1_laptop_0", to_hex(envelope)},
+                    {"sync_first_of_epoch_plaintext", to_hex(as_bytes(sync))}};
     std::cout << v.dump(2) << "\n";
     return 0;
 }
