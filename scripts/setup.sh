@@ -11,7 +11,7 @@ packages=(
     nlohmann-json3-dev libcli11-dev libsqlite3-dev sqlite3
     libspdlog-dev libtomlplusplus-dev libncurses-dev
     libgtest-dev libgmock-dev libbenchmark-dev
-    python3 clang-14 libclang-rt-14-dev tmux
+    python3 python3-cryptography clang-14 libclang-rt-14-dev tmux
     # the relay's sd_notify; systemd-analyze and dpkg-shlibdeps for `make package` and its test
     libsystemd-dev systemd dpkg-dev
 )

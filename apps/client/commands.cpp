@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "protocol/device_files.h"
 #include "protocol/invite.h"
 #include "session_setup.h"
 #include "user_error.h"
@@ -353,6 +354,47 @@ int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
     }
     std::cerr << "parley: room " << o.room << " is now at epoch " << client.chain().head().epoch << " with "
               << client.chain().head().roster.size() << " members, room code " << client.room_code() << "\n";
+    return 0;
+}
+
+}  // namespace parley::client
+
+namespace parley::client {
+
+int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name) {
+    if (o.user.empty()) throw UserError("--user is required");
+    const auto identity = crypto::load_private_key(fs::path(o.dir) / (o.user + ".pem"));
+    const fs::path folder = state_file(o, identity.public_key).parent_path();
+    if (action == "add") {
+        if (!name) throw UserError("no device name given", "name this device: parley device add laptop --user " + o.user, 2);
+        if (!wire::valid_device_name(*name))
+            throw UserError("bad device name '" + printable(*name) + "'", "use 1 to 32 of A-Z a-z 0-9 . _ -", 2);
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        const auto device = protocol::v2::add_device(folder, identity, *name, static_cast<std::uint64_t>(now));
+        const auto files = protocol::v2::device_files(folder, identity.public_key);
+        std::cout << "device " << device.certificate.name << " of " << o.user << ": key "
+                  << crypto::fingerprint(device.key.public_key) << "\n"
+                  << "wrote " << files.key.string() << " (private, mode 0600) and " << files.certificate.string()
+                  << "\n"
+                  << "rooms use it once they move to protocol version 2 (docs/PROTOCOL.md §10.5); until then they "
+                     "go on with "
+                  << o.user << ".pem\n";
+        return 0;
+    }
+    if (name) throw UserError("'parley device show' takes no name", "run: parley device show --user " + o.user, 2);
+    const auto device = protocol::v2::load_device(folder, identity.public_key);
+    if (!device)
+        throw UserError("no device of " + o.user + " in " + folder.string(),
+                        "make one on this computer, with the flash drive at hand: parley device add NAME --user " +
+                            o.user);
+    const auto files = protocol::v2::device_files(folder, identity.public_key);
+    std::cout << "device     " << device->certificate.name << "\n"
+              << "member     " << o.user << "  " << crypto::fingerprint(identity.public_key) << "\n"
+              << "key        " << crypto::fingerprint(device->key.public_key) << "\n"
+              << "certified  " << format_time(device->certificate.created_at_ms) << " (signature checked)\n"
+              << "files      " << files.key.string() << ", " << files.certificate.string() << "\n";
     return 0;
 }
 

@@ -49,7 +49,7 @@ void add_room_flags(CLI::App* cmd, RoomOptions& o) {
 
 // Fills what the command line left out from parley.toml; a setting still
 // missing is an error that says where it can go.
-void apply_config(RoomOptions& o) {
+void apply_config(RoomOptions& o, bool room_needed = true) {
     const bool explicit_file = !o.config.empty();
     const std::filesystem::path file = explicit_file ? std::filesystem::path(o.config)
                                                      : std::filesystem::path(o.dir) / "parley.toml";
@@ -68,7 +68,7 @@ void apply_config(RoomOptions& o) {
         if (o.state.empty() && config->state) o.state = parley::config::resolve(file, *config->state);
     }
     const std::string where = file.string();
-    if (o.room.empty() && o.invite.empty())
+    if (room_needed && o.room.empty() && o.invite.empty())
         throw UserError("no room given", "pass --room NAME, or put room = \"NAME\" in " + where);
 }
 
@@ -155,6 +155,17 @@ int main(int argc, char** argv) {
     history->add_option("--limit", history_limit, "the newest N messages (default 50)");
     history->add_flag("--json", history_json, "one JSON object per line, as listen prints");
 
+    std::string device_action;
+    std::optional<std::string> device_name;
+    auto* device = app.add_subcommand(
+        "device", "'device add NAME': make this computer's device key, certified by yours; 'device show': name it");
+    device->add_option("action", device_action, "add or show")->required()->check(CLI::IsMember({"add", "show"}));
+    device->add_option("name", device_name, "the device's name (add): 1 to 32 of A-Z a-z 0-9 . _ -");
+    device->add_option("--user", room.user, "your name: DIR/NAME.pem is your private key")->required();
+    device->add_option("--dir", room.dir, "folder with NAME.pem and parley.toml (default: .)");
+    device->add_option("--config", room.config, "settings file (default: DIR/parley.toml, if there is one)");
+    device->add_option("--state", room.state, "local state folder, where the device's files go (default: DIR/.parley)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -188,6 +199,10 @@ int main(int argc, char** argv) {
         if (*listen) return cmd_listen(room, listen_opts);
         if (*rekey) return cmd_rekey(room, rekey_opts);
         if (*history) return cmd_history(room, history_limit, history_json);
+        if (*device) {
+            apply_config(room, false);
+            return cmd_device(room, device_action, device_name);
+        }
     } catch (const UserError& e) {
         report(e.what(), e.hint());
         return e.exit_code();

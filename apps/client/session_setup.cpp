@@ -23,7 +23,7 @@ static fs::path legacy_state_dir() {
     return {};
 }
 
-static fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
+fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
     const std::string name = "state-" + to_hex(crypto::key_id(key)).substr(0, 16) + ".sqlite";
     fs::path dir = o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state);
     std::error_code ec;

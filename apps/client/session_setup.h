@@ -18,6 +18,10 @@ struct Session {
     std::unique_ptr<RoomClient> client;
 };
 
+// The member's state file (DIR/.parley/state-ID.sqlite, or in --state), its
+// folder made if missing; the folder also holds the device's files (device add).
+std::filesystem::path state_file(const RoomOptions& o, const crypto::PublicKey& key);
+
 // Loads and checks the identity, public_keys/ and the state database: all a
 // command needs that does not talk to the relay (history).
 std::unique_ptr<Session> load_local(const RoomOptions& o);

@@ -158,12 +158,11 @@ Identity generate_identity() {
     return id;
 }
 
-static void write_exclusive(const std::filesystem::path& path, const std::string& data, mode_t mode) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+void write_new_file(const std::filesystem::path& path, std::string_view data, unsigned mode,
+                    const std::string& hint) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) {
-        if (errno == EEXIST)
-            throw KeyFileError(path.string() + " already exists; refusing to overwrite it",
-                               "pick another --user name or move the old file away");
+        if (errno == EEXIST) throw KeyFileError(path.string() + " already exists; refusing to overwrite it", hint);
         throw KeyFileError("cannot create " + path.string() + ": " + std::strerror(errno), "");
     }
     std::size_t done = 0;
@@ -175,22 +174,75 @@ static void write_exclusive(const std::filesystem::path& path, const std::string
         }
         done += static_cast<std::size_t>(n);
     }
-    ::fchmod(fd, mode);  // umask may have narrowed or widened nothing else
+    ::fchmod(fd, static_cast<mode_t>(mode));  // umask may have narrowed or widened nothing else
     if (::fsync(fd) != 0 || ::close(fd) != 0)
         throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(errno), "");
 }
 
+void write_private_key_file(const Identity& identity, const std::filesystem::path& path, const std::string& hint) {
+    auto pem = private_key_pem(identity);
+    try {
+        write_new_file(path, pem, 0600, hint);
+    } catch (...) {
+        sodium_memzero(pem.data(), pem.size());
+        throw;
+    }
+    sodium_memzero(pem.data(), pem.size());
+}
+
 void write_key_files(const Identity& identity, const std::filesystem::path& private_path,
                      const std::filesystem::path& public_path) {
+    const std::string hint = "pick another --user name or move the old file away";
     if (std::filesystem::exists(private_path) || std::filesystem::exists(public_path)) {
         throw KeyFileError((std::filesystem::exists(private_path) ? private_path : public_path).string() +
                                " already exists; refusing to overwrite it",
-                           "pick another --user name or move the old file away");
+                           hint);
     }
-    auto pem = private_key_pem(identity);
-    write_exclusive(private_path, pem, 0600);
-    sodium_memzero(pem.data(), pem.size());
-    write_exclusive(public_path, public_key_pem(identity.public_key), 0644);
+    write_private_key_file(identity, private_path, hint);
+    write_new_file(public_path, public_key_pem(identity.public_key), 0644, hint);
+}
+
+std::string pem_block_encode(const std::string& type, ByteView data) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio(bio.get(), type.c_str(), "", data.data(), static_cast<long>(data.size())) <= 0)
+        throw KeyFileError("cannot encode a " + type, "");
+    char* out = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &out);
+    return std::string(out, static_cast<std::size_t>(n));
+}
+
+Bytes pem_block_decode(std::string_view text, const std::string& type, const std::string& what) {
+    const std::string hint = "the file is damaged or not a " + type + "; restore it from where it came from";
+    if (text.size() > max_pem_bytes) throw KeyFileError(what + " is too large for a " + type, hint);
+    BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long length = 0;
+    const bool read = bio && PEM_read_bio(bio.get(), &name, &header, &data, &length) == 1;
+    const std::string got_name = read && name ? name : "";
+    const bool headers = read && header && *header != '\0';
+    Bytes out;
+    if (read && data && length > 0) out.assign(data, data + length);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    if (!read) throw KeyFileError(what + " is not a PEM file", hint);
+    if (got_name != type) throw KeyFileError(what + " holds a " + got_name + ", not a " + type, hint);
+    if (headers) throw KeyFileError(what + " has PEM headers, which a " + type + " never has", hint);
+    // PEM_read_bio stops after the block: what is left must be blank.
+    char rest[256];
+    int n = 0;
+    while ((n = BIO_read(bio.get(), rest, sizeof rest)) > 0)
+        for (int i = 0; i < n; ++i)
+            if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ' && rest[i] != '\t')
+                throw KeyFileError(what + " has more after its " + type, hint);
+    // Before it too: PEM_read_bio skips any text ahead of the BEGIN line.
+    const auto begin = text.find("-----BEGIN ");
+    for (std::size_t i = 0; i < begin; ++i)
+        if (text[i] != '\n' && text[i] != '\r' && text[i] != ' ' && text[i] != '\t')
+            throw KeyFileError(what + " has text before its " + type, hint);
+    return out;
 }
 
 }  // namespace parley::crypto

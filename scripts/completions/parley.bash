@@ -3,7 +3,7 @@
 # Keep the option lists equal to `parley COMMAND --help`
 # (tests/integration/test_man_and_completions.py checks them).
 
-_parley_commands="keygen fingerprint create join invite chat send listen rekey history"
+_parley_commands="keygen fingerprint create join invite chat send listen rekey history device"
 
 # Options of each command, in `parley COMMAND --help` order.
 _parley_room_options="--help --user --room --server --dir --config --ca --state --password --password-file"
@@ -17,6 +17,7 @@ _parley_options_send="$_parley_room_options --retry"
 _parley_options_listen="$_parley_room_options --retry --count --timeout"
 _parley_options_rekey="$_parley_room_options --add --remove --sync"
 _parley_options_history="--help --user --room --dir --config --state --password-file --password --limit --json"
+_parley_options_device="--help --user --dir --config --state"
 
 # The value of option $1 on the command line (the last one), else $2.
 _parley_option_value() {
@@ -149,6 +150,22 @@ _parley() {
             ;;
     esac
 
+    if [[ $cmd == device && $cur != -* ]]; then
+        # The first word after `device` that is not an option (nor an option's value) is the action.
+        local action="" j
+        for ((j = i + 1; j < COMP_CWORD; j++)); do
+            case ${COMP_WORDS[j]} in
+                --user | --dir | --config | --state) ((j++)) ;;
+                -* | =) ;;
+                *)
+                    action=${COMP_WORDS[j]}
+                    break
+                    ;;
+            esac
+        done
+        [[ -z $action ]] && _parley_words "add show"
+        return 0  # add's NAME is a new name
+    fi
     if [[ $cmd == fingerprint && $cur != -* ]]; then
         _parley_words "$(_parley_key_names public)"
         return 0

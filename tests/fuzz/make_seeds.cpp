@@ -10,6 +10,7 @@
 
 #include "fuzz_support.h"
 #include "protocol/device.h"
+#include "protocol/device_files.h"
 #include "protocol/invite.h"
 
 using namespace parley;
@@ -133,6 +134,10 @@ void devices(const fuzz::Fixture& fx) {
     const auto update = fuzz::fixed_array<protocol::v2::update_key_bytes>("update key");
     const auto entry = protocol::v2::sign_update_key(fx.bob, fx.room, update, 1);
     write("device", "entry", with(1, protocol::v2::encode_update_key_entry(entry)));
+    // fuzz_pem_device: a device's .cert file, and a key file in its place.
+    write("pem_device", "certificate", protocol::v2::certificate_file_text(certificate));
+    write("pem_device", "certificate_long_name", protocol::v2::certificate_file_text(long_name));
+    write("pem_device", "public_key", crypto::public_key_pem(fx.alice.public_key));
 }
 
 int main(int argc, char** argv) {

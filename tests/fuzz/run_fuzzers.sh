@@ -19,7 +19,7 @@ seconds="${1:-60}"
 seed="${FUZZ_SEED:-0}"
 build="${2:-build/fuzz}"
 bin="$build/tests/fuzz"
-targets=(frames envelope record chain receiver pem_private pem_public display_text config invite device)
+targets=(frames envelope record chain receiver pem_private pem_public display_text config invite device pem_device)
 
 mkdir -p "$build/artifacts" "$build/logs"
 failed=()

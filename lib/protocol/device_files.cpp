@@ -1,0 +1,108 @@
+#include "protocol/device_files.h"
+
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace parley::protocol::v2 {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t max_certificate_file_bytes = 4096;
+
+std::string read_small_file(const fs::path& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw crypto::KeyFileError("cannot read " + what, "check that the file exists and that you may read it");
+    std::string text;
+    text.resize(max_certificate_file_bytes + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_certificate_file_bytes)
+        throw crypto::KeyFileError(what + " is too large for a device certificate",
+                                   "the file is damaged; move both device files away and run 'parley device add' "
+                                   "again");
+    return text;
+}
+
+std::string redo_hint(const DeviceFiles& files) {
+    return "restore it, or move " + files.key.filename().string() + " and " + files.certificate.filename().string() +
+           " away and run 'parley device add NAME' again (the old device is then gone for good)";
+}
+
+}  // namespace
+
+DeviceFiles device_files(const fs::path& state_dir, const wire::PublicKey& member) {
+    const std::string id = to_hex(crypto::key_id(member)).substr(0, 16);
+    return {state_dir / ("device-" + id + ".pem"), state_dir / ("device-" + id + ".cert")};
+}
+
+std::string certificate_file_text(const DeviceCertificate& certificate) {
+    return crypto::pem_block_encode(device_certificate_pem_type, encode_device_certificate(certificate));
+}
+
+DeviceCertificate parse_certificate_file(std::string_view text, const std::string& what) {
+    const auto bytes = crypto::pem_block_decode(text, device_certificate_pem_type, what);
+    auto certificate = decode_device_certificate(bytes);
+    if (!certificate)
+        throw crypto::KeyFileError(what + " does not hold a device certificate (docs/PROTOCOL.md §10.5)",
+                                   "the file is damaged; restore it from where it came from");
+    return *certificate;
+}
+
+Device add_device(const fs::path& state_dir, const crypto::Identity& member, std::string name,
+                  std::uint64_t created_at_ms) {
+    if (!valid_device_name(name))
+        throw std::invalid_argument("bad device name '" + name + "': use 1 to 32 of A-Z a-z 0-9 . _ -");
+    const auto files = device_files(state_dir, member.public_key);
+    std::error_code ec;
+    if (fs::exists(files.key, ec) || fs::exists(files.certificate, ec)) {
+        const auto& there = fs::exists(files.key, ec) ? files.key : files.certificate;
+        throw crypto::KeyFileError("this state folder holds a device of this member already (" + there.string() + ")",
+                                   "one device per state folder: 'parley device show' names it; for another "
+                                   "device, pass --state OTHER_FOLDER");
+    }
+    Device device{crypto::generate_identity(), {}};
+    device.certificate = certify_device(member, device.key.public_key, std::move(name), created_at_ms);
+    const std::string hint = "another process made a device here at the same time; 'parley device show' names it";
+    crypto::write_private_key_file(device.key, files.key, hint);
+    try {
+        crypto::write_new_file(files.certificate, certificate_file_text(device.certificate), 0600, hint);
+    } catch (...) {
+        fs::remove(files.key, ec);  // a key without its certificate is no device
+        throw;
+    }
+    return device;
+}
+
+std::optional<Device> load_device(const fs::path& state_dir, const wire::PublicKey& member) {
+    const auto files = device_files(state_dir, member);
+    std::error_code ec;
+    const bool has_key = fs::exists(files.key, ec), has_certificate = fs::exists(files.certificate, ec);
+    if (!has_key && !has_certificate) return std::nullopt;
+    if (!has_certificate)
+        throw crypto::KeyFileError("device key " + files.key.string() + " has no certificate beside it (" +
+                                       files.certificate.filename().string() + ")",
+                                   redo_hint(files));
+    if (!has_key)
+        throw crypto::KeyFileError("device certificate " + files.certificate.string() + " has no key beside it (" +
+                                       files.key.filename().string() + ")",
+                                   redo_hint(files));
+    Device device{crypto::load_private_key(files.key), {}};
+    const std::string what = "device certificate " + files.certificate.string();
+    device.certificate = parse_certificate_file(read_small_file(files.certificate, what), what);
+    if (device.certificate.identity != member)
+        throw crypto::KeyFileError(what + " certifies a device of another member (" +
+                                       crypto::fingerprint(device.certificate.identity) + ")",
+                                   redo_hint(files));
+    if (!verify_device_certificate(device.certificate))
+        throw crypto::KeyFileError(what + " has a bad signature: it was changed after the member's key signed it",
+                                   redo_hint(files));
+    if (device.certificate.device != device.key.public_key)
+        throw crypto::KeyFileError(what + " certifies another key than " + files.key.filename().string() + "'s",
+                                   redo_hint(files));
+    return device;
+}
+
+}  // namespace parley::protocol::v2
