@@ -81,6 +81,8 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
              "PRIMARY KEY (room, id))");
         exec("CREATE TABLE IF NOT EXISTS history_keys (room BLOB PRIMARY KEY, salt BLOB NOT NULL, "
              "ops INTEGER NOT NULL, mem_kib INTEGER NOT NULL, check_value BLOB NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS device_secrets (room BLOB NOT NULL, name BLOB NOT NULL, "
+             "sealed BLOB NOT NULL, PRIMARY KEY (room, name))");
         exec("CREATE TABLE IF NOT EXISTS local_rooms (name TEXT PRIMARY KEY, room BLOB NOT NULL UNIQUE, "
              "server TEXT NOT NULL)");
         exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 1)");
@@ -549,6 +551,55 @@ void StateStore::remove_outbox(const wire::RoomId& room, std::uint64_t id) {
 
 // Nested: only the outermost begins and commits (an inner one that ends
 // without commit() leaves the outer to roll back, as its exception passes).
+void StateStore::put_device_secret(const wire::RoomId& room, ByteView name, ByteView sealed) {
+    Transaction tx(*this);
+    // A replaced row's old bytes stay in the log until a checkpoint: that is an erase too.
+    if (load_device_secret(room, name)) checkpoint_due_ = true;
+    auto st = prepare(db_, path_, "INSERT OR REPLACE INTO device_secrets (room, name, sealed) VALUES (?, ?, ?)",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          bind_blob(s, 2, name);
+                          bind_blob(s, 3, sealed);
+                      });
+    step_done(db_, path_, st.get());
+    tx.commit();
+}
+
+std::optional<Bytes> StateStore::load_device_secret(const wire::RoomId& room, ByteView name) {
+    auto st = prepare(db_, path_, "SELECT sealed FROM device_secrets WHERE room=? AND name=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        bind_blob(s, 2, name);
+    });
+    if (!step_row(db_, path_, st.get())) return std::nullopt;
+    auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 0));
+    return Bytes(data, data + sqlite3_column_bytes(st.get(), 0));
+}
+
+bool StateStore::erase_device_secret(const wire::RoomId& room, ByteView name) {
+    Transaction tx(*this);
+    auto st = prepare(db_, path_, "DELETE FROM device_secrets WHERE room=? AND name=?", [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        bind_blob(s, 2, name);
+    });
+    step_done(db_, path_, st.get());
+    const bool erased = sqlite3_changes(db_) > 0;
+    if (erased) checkpoint_due_ = true;
+    tx.commit();
+    return erased;
+}
+
+void StateStore::forget_now() {
+    if (!checkpoint_due_ || tx_depth_ != 0) return;
+    checkpoint_due_ = false;
+    int log_frames = 0, checkpointed = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+    checkpoint_complete_ = rc == SQLITE_OK;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        throw StoreError("state database " + path_ + ": cannot checkpoint its log after erasing a key: " +
+                         sqlite3_errmsg(db_));
+    if (!checkpoint_complete_) checkpoint_due_ = true;  // the next commit tries again
+}
+
 StateStore::Transaction::Transaction(StateStore& store) : store_(store) {
     if (store_.tx_depth_ == 0) store_.exec("BEGIN IMMEDIATE");
     ++store_.tx_depth_;
@@ -557,7 +608,10 @@ StateStore::Transaction::Transaction(StateStore& store) : store_(store) {
 StateStore::Transaction::~Transaction() {
     if (!done_) {
         --store_.tx_depth_;
-        if (store_.tx_depth_ == 0) sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        if (store_.tx_depth_ == 0) {
+            sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            store_.checkpoint_due_ = !store_.checkpoint_complete_;  // this transaction erased nothing after all
+        }
     }
 }
 
@@ -565,6 +619,7 @@ void StateStore::Transaction::commit() {
     if (store_.tx_depth_ == 1) store_.exec("COMMIT");
     --store_.tx_depth_;
     done_ = true;
+    store_.forget_now();
 }
 
 }  // namespace parley::store

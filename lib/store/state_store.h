@@ -140,6 +140,22 @@ public:
     // The highest history row number of the room (0: none).
     std::uint64_t last_history_seq(const wire::RoomId& room);
 
+    // Version 2's device secrets (docs/PROTOCOL.md §10.2): update private keys,
+    // init secrets, chain keys, skipped message keys, each one row sealed by
+    // the caller (device_state_cipher.h) under a name the caller picks. To
+    // erase is to forget for good: secure_delete overwrites the row in the
+    // file, and the write-ahead log is checkpointed with TRUNCATE once the
+    // transaction that replaced or erased a secret commits (at once outside
+    // one), so no old copy stays in either file.
+    void put_device_secret(const wire::RoomId& room, ByteView name, ByteView sealed);
+    std::optional<Bytes> load_device_secret(const wire::RoomId& room, ByteView name);
+    // True when there was such a row.
+    bool erase_device_secret(const wire::RoomId& room, ByteView name);
+    // Whether the last checkpoint after an erase reached every frame (false
+    // when another process was still reading an older snapshot: the next
+    // erase checkpoints again).
+    bool last_checkpoint_complete() const { return checkpoint_complete_; }
+
     // BEGIN IMMEDIATE ... COMMIT; rolled back if destroyed before commit().
     // A received message, its replay window, its history row and the room's
     // last sequence number are stored in one transaction.
@@ -158,6 +174,9 @@ public:
 
 private:
     int tx_depth_ = 0;  // Transactions open (nested ones join the outermost)
+    bool checkpoint_due_ = false;  // a secret was replaced or erased in the open transaction
+    bool checkpoint_complete_ = true;
+    void forget_now();  // the checkpoint, when due and outside any transaction
     void exec(const char* sql);
     std::int64_t query_int(const char* sql);
     sqlite3* db_ = nullptr;
