@@ -80,6 +80,10 @@ class ReceiverChain {
 public:
     explicit ReceiverChain(SymmetricKey chain_key, std::uint64_t next = 0)
         : front_(std::move(chain_key)), next_(next) {}
+    // As a state file keeps it (store/device_chains.h): the front, its
+    // position and the skipped keys (at most max_skipped, all below `next`).
+    ReceiverChain(SymmetricKey chain_key, std::uint64_t next, std::map<std::uint64_t, SymmetricKey> skipped)
+        : front_(std::move(chain_key)), next_(next), skipped_(std::move(skipped)) {}
 
     enum class Error {
         no_key,         // a position already used, or skipped so long ago that its key was dropped
@@ -92,6 +96,8 @@ public:
 
     std::uint64_t next() const { return next_; }
     std::size_t skipped() const { return skipped_.size(); }
+    const SymmetricKey& front() const { return front_; }  // chain key at next()
+    const std::map<std::uint64_t, SymmetricKey>& skipped_keys() const { return skipped_; }
 
     static constexpr std::size_t max_skipped = 256;
     static constexpr std::uint64_t max_jump = 4096;

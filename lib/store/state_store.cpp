@@ -588,6 +588,24 @@ bool StateStore::erase_device_secret(const wire::RoomId& room, ByteView name) {
     return erased;
 }
 
+std::vector<std::pair<Bytes, Bytes>> StateStore::device_secrets_named(const wire::RoomId& room, ByteView prefix) {
+    auto st = prepare(db_, path_,
+                      "SELECT name, sealed FROM device_secrets WHERE room=? AND substr(name, 1, ?)=? ORDER BY name",
+                      [&](sqlite3_stmt* s) {
+                          bind_blob(s, 1, room);
+                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(prefix.size()));
+                          bind_blob(s, 3, prefix);
+                      });
+    std::vector<std::pair<Bytes, Bytes>> rows;
+    while (step_row(db_, path_, st.get())) {
+        auto* name = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 0));
+        auto* sealed = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 1));
+        rows.emplace_back(Bytes(name, name + sqlite3_column_bytes(st.get(), 0)),
+                          Bytes(sealed, sealed + sqlite3_column_bytes(st.get(), 1)));
+    }
+    return rows;
+}
+
 void StateStore::forget_now() {
     if (!checkpoint_due_ || tx_depth_ != 0) return;
     checkpoint_due_ = false;

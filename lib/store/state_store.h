@@ -151,6 +151,8 @@ public:
     std::optional<Bytes> load_device_secret(const wire::RoomId& room, ByteView name);
     // True when there was such a row.
     bool erase_device_secret(const wire::RoomId& room, ByteView name);
+    // Every (name, sealed row) whose name starts with `prefix`, by name.
+    std::vector<std::pair<Bytes, Bytes>> device_secrets_named(const wire::RoomId& room, ByteView prefix);
     // Whether the last checkpoint after an erase reached every frame (false
     // when another process was still reading an older snapshot: the next
     // erase checkpoints again).
