@@ -1,0 +1,118 @@
+#include "store/device_epochs.h"
+
+#include <cstring>
+#include <map>
+
+namespace parley::store {
+
+namespace {
+
+constexpr std::size_t update_row_bytes = protocol::v2::update_key_bytes * 2;
+
+Bytes counter_name(DeviceSecretKind kind, std::uint64_t n) {
+    Writer w;
+    w.bytes().reserve(9);
+    w.u8(static_cast<std::uint8_t>(kind));
+    w.u64(n);
+    return w.take();
+}
+
+std::uint64_t counter_of(const Bytes& name) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 1; i < name.size() && i <= 8; ++i) v = (v << 8) | name[i];
+    return v;
+}
+
+struct HeldUpdateKey {
+    protocol::v2::UpdateKey public_key{};
+    crypto::Secret<protocol::v2::update_key_bytes> private_key;
+};
+
+}  // namespace
+
+std::uint64_t DeviceEpochs::newest_update_counter() {
+    const auto rows = store_.device_secrets_named(cipher_.room(), Bytes{static_cast<std::uint8_t>(DeviceSecretKind::update_key)});
+    return rows.empty() ? 0 : counter_of(rows.back().first);  // names sort by their big-endian counter
+}
+
+protocol::v2::UpdateKeyEntry DeviceEpochs::new_update_key() {
+    StateStore::Transaction tx(store_);
+    const std::uint64_t counter = newest_update_counter() + 1;
+    auto pair = protocol::v2::generate_update_key();
+    crypto::SecretBuffer plain(update_row_bytes);
+    std::memcpy(plain.data(), pair.public_key.data(), pair.public_key.size());
+    std::memcpy(plain.data() + pair.public_key.size(), pair.private_key.data(), pair.private_key.size());
+    const auto name = counter_name(DeviceSecretKind::update_key, counter);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, ByteView(plain.data(), plain.size())));
+    auto entry = protocol::v2::sign_update_key(device_, cipher_.room(), pair.public_key, counter);
+    tx.commit();
+    return entry;
+}
+
+std::optional<crypto::SymmetricKey> DeviceEpochs::init_secret(std::uint64_t epoch) {
+    const auto name = counter_name(DeviceSecretKind::init_secret, epoch);
+    const auto row = store_.load_device_secret(cipher_.room(), name);
+    if (!row) return std::nullopt;
+    auto plain = cipher_.open(name, *row);
+    if (!plain || plain->size() != 32)
+        throw StoreError("an init secret in the state file does not open with this device key and password: "
+                         "the file was damaged or changed");
+    crypto::SymmetricKey key;
+    std::memcpy(key.data(), plain->data(), key.size());
+    return key;
+}
+
+std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt(
+    const wire::EpochRecord& record, const crypto::SymmetricKey& room_secret, DeviceChains& chains) {
+    StateStore::Transaction tx(store_);
+    // Every update key this device holds, for open_record's lookup.
+    std::map<std::uint64_t, HeldUpdateKey> held;
+    const Bytes update_prefix{static_cast<std::uint8_t>(DeviceSecretKind::update_key)};
+    for (const auto& [name, sealed] : store_.device_secrets_named(cipher_.room(), update_prefix)) {
+        auto plain = cipher_.open(name, sealed);
+        if (!plain || plain->size() != update_row_bytes)
+            throw StoreError("an update key in the state file does not open with this device key and password: "
+                             "the file was damaged or changed");
+        auto& key = held[counter_of(name)];
+        std::memcpy(key.public_key.data(), plain->data(), key.public_key.size());
+        std::memcpy(key.private_key.data(), plain->data() + key.public_key.size(), key.private_key.size());
+    }
+    const protocol::v2::UpdateKeyLookup lookup =
+        [&held](std::uint64_t counter,
+                const protocol::v2::UpdateKey& public_key) -> const crypto::Secret<protocol::v2::update_key_bytes>* {
+        auto it = held.find(counter);
+        if (it == held.end() || it->second.public_key != public_key) return nullptr;
+        return &it->second.private_key;
+    };
+    const auto previous_init = record.epoch > 0 ? init_secret(record.epoch - 1) : std::nullopt;
+    auto opened = protocol::v2::open_record(device_.public_key, lookup, previous_init ? &*previous_init : nullptr,
+                                            record);
+    if (auto* error = std::get_if<protocol::v2::OpenError>(&opened)) return *error;
+
+    auto schedule = protocol::v2::derive_epoch(room_secret, record.room, record.epoch, record.previous,
+                                               std::get<crypto::SymmetricKey>(opened));
+    const auto hash = wire::record_hash(record);
+    for (const auto& device : record.devices) {
+        const auto start = protocol::v2::chain_start(schedule.sender_root, record.room, record.epoch, device.key());
+        chains.start_receiver(hash, device.key(), start);
+        if (device.key() == device_.public_key) chains.start_sender(hash, start);
+    }
+    // Keep init secret[e]; forget init secret[e - 1] and the update keys before the one in force.
+    const auto init_name = counter_name(DeviceSecretKind::init_secret, record.epoch);
+    store_.put_device_secret(cipher_.room(), init_name,
+                             cipher_.seal(init_name, ByteView(schedule.init_secret.data(), schedule.init_secret.size())));
+    if (record.epoch > 0)
+        store_.erase_device_secret(cipher_.room(), counter_name(DeviceSecretKind::init_secret, record.epoch - 1));
+    const auto* mine = wire::find_device(record, device_.public_key);
+    Adopted adopted;
+    adopted.update_counter = mine->update.counter;
+    for (const auto& [counter, key] : held)
+        if (counter < adopted.update_counter)
+            store_.erase_device_secret(cipher_.room(), counter_name(DeviceSecretKind::update_key, counter));
+    adopted.token_hash = schedule.token_hash;
+    std::memcpy(adopted.access_token.data(), schedule.access_token.data(), adopted.access_token.size());
+    tx.commit();
+    return adopted;
+}
+
+}  // namespace parley::store

@@ -1,0 +1,54 @@
+// Version 2's update keys and epochs on a device (docs/PROTOCOL.md §10.2, §10.3),
+// kept in the state file under the device state key (device_state_cipher.h):
+//
+//   update key  (kind 1, u64 counter)  32 public key || 32 private key
+//   init secret (kind 2, u64 epoch)    32 init secret[epoch]
+//
+// Adopting an epoch record opens this device's box with the update key it was
+// sealed to, derives the epoch, starts a receiver chain for every device of the
+// record (and this device's sender chain), keeps init secret[e] and erases init
+// secret[e - 1] and every update key older than the one in force, all in one
+// transaction: a state stolen afterwards holds nothing that opens an earlier
+// epoch's box, and after this device's next rotation nothing that opens a later one.
+#pragma once
+
+#include <optional>
+#include <variant>
+
+#include "protocol/record_v2.h"
+#include "store/device_chains.h"
+
+namespace parley::store {
+
+class DeviceEpochs {
+public:
+    // All three must outlive this; `device` is this device's key.
+    DeviceEpochs(StateStore& store, const DeviceStateCipher& cipher, const crypto::Identity& device)
+        : store_(store), cipher_(cipher), device_(device) {}
+
+    // A new update key pair, its private half stored under the next counter
+    // (1 for the first); returns the signed entry for a key-update envelope or a record.
+    protocol::v2::UpdateKeyEntry new_update_key();
+    // The highest update key counter this device holds (0: none).
+    std::uint64_t newest_update_counter();
+    // init secret[epoch] if this device holds it (the author of epoch + 1 needs it).
+    std::optional<crypto::SymmetricKey> init_secret(std::uint64_t epoch);
+
+    struct Adopted {
+        wire::Hash token_hash{};
+        crypto::Secret<wire::token_bytes> access_token;
+        std::uint64_t update_counter = 0;  // this device's update key in force in the epoch
+    };
+    // Takes `record` (already checked against its predecessor, wire/record.h)
+    // as this device's current epoch. On an error nothing is changed.
+    std::variant<Adopted, protocol::v2::OpenError> adopt(const wire::EpochRecord& record,
+                                                         const crypto::SymmetricKey& room_secret,
+                                                         DeviceChains& chains);
+
+private:
+    StateStore& store_;
+    const DeviceStateCipher& cipher_;
+    const crypto::Identity& device_;
+};
+
+}  // namespace parley::store
