@@ -49,6 +49,10 @@ OpenedMessage open_message(const wire::Envelope& env, const crypto::PublicKey& s
     // verify before decrypt
     if (!crypto::verify(sender, env.signature, wire::envelope_signed_message(env)))
         return {std::nullopt, OpenMessageError::bad_signature};
+    return open_verified_message(env, message_key);
+}
+
+OpenedMessage open_verified_message(const wire::Envelope& env, const crypto::SymmetricKey& message_key) {
     auto ad = wire::encode_header(env.header);
     auto padded = crypto::aead_open(message_key, env.header.nonce, ad, env.ciphertext);
     if (!padded) return {std::nullopt, OpenMessageError::bad_ciphertext};

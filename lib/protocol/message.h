@@ -66,5 +66,9 @@ struct OpenedMessage {
 [[nodiscard]] OpenedMessage open_message(const wire::Envelope& envelope,
                                          const crypto::PublicKey& sender,
                                          const crypto::SymmetricKey& message_key);
+// The same, for an envelope whose signature the caller verified already (a
+// version-2 receiver verifies before it takes a key from a chain).
+[[nodiscard]] OpenedMessage open_verified_message(const wire::Envelope& envelope,
+                                                  const crypto::SymmetricKey& message_key);
 
 }  // namespace parley::protocol

@@ -58,6 +58,26 @@ void DeviceChains::put_chain(ByteView name, std::uint64_t next, const crypto::Sy
     store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, ByteView(plain.data(), plain.size())));
 }
 
+std::optional<std::uint64_t> DeviceChains::sender_next(const wire::Hash& record) {
+    const auto row = open(sender_name(record));
+    if (!row) return std::nullopt;
+    if (row->size() != chain_row_bytes) throw StoreError("a sender chain in the state file has the wrong size");
+    return read_u64(row->data());
+}
+
+std::optional<std::uint64_t> DeviceChains::receiver_next(const wire::Hash& record, const crypto::PublicKey& device) {
+    const auto row = open(device_secret_name(DeviceSecretKind::receiver_chain, receiver_ids(record, device)));
+    if (!row) return std::nullopt;
+    if (row->size() != chain_row_bytes) throw StoreError("a receiver chain in the state file has the wrong size");
+    return read_u64(row->data());
+}
+
+std::size_t DeviceChains::skipped_count(const wire::Hash& record, const crypto::PublicKey& device) {
+    Bytes prefix = skipped_name(receiver_ids(record, device), 0);
+    prefix.resize(prefix.size() - 8);
+    return store_.device_secrets_named(cipher_.room(), prefix).size();
+}
+
 void DeviceChains::start_sender(const wire::Hash& record, const crypto::SymmetricKey& chain_key) {
     StateStore::Transaction tx(store_);
     const auto name = sender_name(record);
@@ -88,7 +108,8 @@ void DeviceChains::start_receiver(const wire::Hash& record, const crypto::Public
 
 std::variant<crypto::SymmetricKey, DeviceChains::Error> DeviceChains::take_receiver(const wire::Hash& record,
                                                                                     const crypto::PublicKey& device,
-                                                                                    std::uint64_t position) {
+                                                                                    std::uint64_t position,
+                                                                                    std::uint64_t* front) {
     StateStore::Transaction tx(store_);
     const auto ids = receiver_ids(record, device);
     const auto name = device_secret_name(DeviceSecretKind::receiver_chain, ids);
@@ -96,6 +117,7 @@ std::variant<crypto::SymmetricKey, DeviceChains::Error> DeviceChains::take_recei
     if (!row) return Error::no_chain;
     if (row->size() != chain_row_bytes) throw StoreError("a receiver chain in the state file has the wrong size");
     const std::uint64_t next = read_u64(row->data());
+    if (front) *front = next;
 
     // A skipped position: its own row, taken out.
     if (position < next) {

@@ -40,9 +40,17 @@ public:
     void start_receiver(const wire::Hash& record, const crypto::PublicKey& device,
                         const crypto::SymmetricKey& chain_key);
     enum class Error { no_chain, no_key, too_far_ahead };
-    // The message key of `position` of `device`'s chain (protocol::v2::ReceiverChain::take's rules).
+    // The message key of `position` of `device`'s chain (protocol::v2::ReceiverChain::take's rules);
+    // `front`, when given, gets the chain's front as it was before this take (read in the same transaction).
     std::variant<crypto::SymmetricKey, Error> take_receiver(const wire::Hash& record, const crypto::PublicKey& device,
-                                                            std::uint64_t position);
+                                                            std::uint64_t position, std::uint64_t* front = nullptr);
+
+    // Where the chains stand (no keys): this device's next sender position,
+    // a receiver chain's front, and how many of its skipped keys it holds
+    // (positions before the front that never came).
+    std::optional<std::uint64_t> sender_next(const wire::Hash& record);
+    std::optional<std::uint64_t> receiver_next(const wire::Hash& record, const crypto::PublicKey& device);
+    std::size_t skipped_count(const wire::Hash& record, const crypto::PublicKey& device);
 
 private:
     std::optional<crypto::SecretBuffer> open(ByteView name);
