@@ -364,8 +364,16 @@ namespace parley::client {
 int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name) {
     if (o.user.empty()) throw UserError("--user is required");
     const auto identity = crypto::load_private_key(fs::path(o.dir) / (o.user + ".pem"));
-    const fs::path folder = state_file(o, identity.public_key).parent_path();
+    // The device's files sit in the state folder this rule names, never in the
+    // older $XDG location state_file() may still read a member's state from:
+    // a device is made once, where version 2 will keep its state.
+    const fs::path folder = o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state);
     if (action == "add") {
+        std::error_code ec;
+        fs::create_directories(folder, ec);
+        if (ec) throw UserError("cannot create state directory " + folder.string() + ": " + ec.message(),
+                                "pass --state DIR for a folder you can write");
+        fs::permissions(folder, fs::perms::owner_all, fs::perm_options::replace, ec);
         if (!name) throw UserError("no device name given", "name this device: parley device add laptop --user " + o.user, 2);
         if (!wire::valid_device_name(*name))
             throw UserError("bad device name '" + printable(*name) + "'", "use 1 to 32 of A-Z a-z 0-9 . _ -", 2);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
@@ -211,6 +212,19 @@ std::string pem_block_encode(const std::string& type, ByteView data) {
     return std::string(out, static_cast<std::size_t>(n));
 }
 
+namespace {
+
+bool is_pem_blank(char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
+
+// A PEM type name from the file, fit for an error message: printable ASCII, short.
+std::string shown_pem_type(const std::string& name) {
+    std::string shown;
+    for (char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return shown.empty() ? "block without a name" : shown;
+}
+
+}  // namespace
+
 Bytes pem_block_decode(std::string_view text, const std::string& type, const std::string& what) {
     const std::string hint = "the file is damaged or not a " + type + "; restore it from where it came from";
     if (text.size() > max_pem_bytes) throw KeyFileError(what + " is too large for a " + type, hint);
@@ -227,21 +241,26 @@ Bytes pem_block_decode(std::string_view text, const std::string& type, const std
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(data);
-    if (!read) throw KeyFileError(what + " is not a PEM file", hint);
-    if (got_name != type) throw KeyFileError(what + " holds a " + got_name + ", not a " + type, hint);
+    if (!read) {
+        ERR_clear_error();  // PEM_read_bio's "no start line" must not linger for the next OpenSSL caller
+        throw KeyFileError(what + " is not a PEM file", hint);
+    }
+    if (got_name != type) throw KeyFileError(what + " holds a " + shown_pem_type(got_name) + ", not a " + type, hint);
     if (headers) throw KeyFileError(what + " has PEM headers, which a " + type + " never has", hint);
     // PEM_read_bio stops after the block: what is left must be blank.
     char rest[256];
     int n = 0;
     while ((n = BIO_read(bio.get(), rest, sizeof rest)) > 0)
         for (int i = 0; i < n; ++i)
-            if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ' && rest[i] != '\t')
-                throw KeyFileError(what + " has more after its " + type, hint);
-    // Before it too: PEM_read_bio skips any text ahead of the BEGIN line.
-    const auto begin = text.find("-----BEGIN ");
-    for (std::size_t i = 0; i < begin; ++i)
-        if (text[i] != '\n' && text[i] != '\r' && text[i] != ' ' && text[i] != '\t')
-            throw KeyFileError(what + " has text before its " + type, hint);
+            if (!is_pem_blank(rest[i])) throw KeyFileError(what + " has more after its " + type, hint);
+    // Before it too: PEM_read_bio skips any text ahead of the BEGIN line, even
+    // a BEGIN line of its own that it could not read. The first non-blank text
+    // must be this block's BEGIN line.
+    std::size_t first = 0;
+    while (first < text.size() && is_pem_blank(text[first])) ++first;
+    const std::string begin_line = "-----BEGIN " + type + "-----";
+    if (text.substr(first, begin_line.size()) != begin_line)
+        throw KeyFileError(what + " has text before its " + type, hint);
     return out;
 }
 

@@ -154,8 +154,8 @@ public:
     // Every (name, sealed row) whose name starts with `prefix`, by name.
     std::vector<std::pair<Bytes, Bytes>> device_secrets_named(const wire::RoomId& room, ByteView prefix);
     // Whether the last checkpoint after an erase reached every frame (false
-    // when another process was still reading an older snapshot: the next
-    // erase checkpoints again).
+    // when another process was still reading an older snapshot, or on an I/O
+    // error: it stays due, and the next commit and the closing store try again).
     bool last_checkpoint_complete() const { return checkpoint_complete_; }
 
     // BEGIN IMMEDIATE ... COMMIT; rolled back if destroyed before commit().
@@ -178,7 +178,7 @@ private:
     int tx_depth_ = 0;  // Transactions open (nested ones join the outermost)
     bool checkpoint_due_ = false;  // a secret was replaced or erased in the open transaction
     bool checkpoint_complete_ = true;
-    void forget_now();  // the checkpoint, when due and outside any transaction
+    void forget_now() noexcept;  // the checkpoint, when due and outside any transaction
     void exec(const char* sql);
     std::int64_t query_int(const char* sql);
     sqlite3* db_ = nullptr;

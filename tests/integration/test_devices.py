@@ -116,6 +116,9 @@ def test_parley_toml_state_is_where_the_device_goes(t):
 def test_mistakes_and_attacks_are_refused(t):
     users = t.make_users(["alice", "mallory"])
     alice, mallory = users["alice"], users["mallory"]
+    existed = (alice.dir / ".parley").exists()
+    device(t, alice, "show").expect_fail("show before any add", "no device of alice", "parley device add")
+    assert (alice.dir / ".parley").exists() == existed, "'device show' created the state folder"
     for bad in ("two words", "x" * 33, "../up"):
         result = device(t, alice, "add", bad)
         result.expect_fail(f"device name {bad!r}", "bad device name")

@@ -2,10 +2,13 @@
 // file (docs/PROTOCOL.md §10.2). The forward-secrecy tests play the thief: they
 // copy the state folder after message k, open every row in the copy with the
 // device key *and* the password, and look for any key that opens a message
-// before k.
+// before k; and they read the copied file and its log byte by byte for any
+// row the store replaced or erased (an old chain key's sealed row), which SQL
+// no longer shows but a thief reading the file would find.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -69,7 +72,12 @@ protected:
     // The thief's copy of the state folder at this moment: every secret row,
     // opened with everything the device has.
     std::vector<crypto::SecretBuffer> steal(StateStore& store) {
-        (void)store;  // the copy is of the files, as a thief gets them
+        const auto now = rows(store);
+        for (const auto& old : seen_) {
+            if (!now.count(old)) {
+                EXPECT_FALSE(test::on_disk(file(), old)) << "a replaced or erased row is still in the file or its log";
+            }
+        }
         const fs::path copy = dir / ("stolen-" + std::to_string(copies_++) + ".sqlite");
         fs::copy_file(file(), copy);
         if (fs::exists(file().string() + "-wal")) fs::copy_file(file().string() + "-wal", copy.string() + "-wal");
@@ -84,6 +92,18 @@ protected:
         }
         return out;
     }
+    // Every sealed row in the store now.
+    std::set<Bytes> rows(StateStore& store) {
+        std::set<Bytes> out;
+        for (std::uint8_t kind = 1; kind <= 5; ++kind)
+            for (auto& [name, sealed] : store.device_secrets_named(room, Bytes{kind})) out.insert(sealed);
+        return out;
+    }
+    // Remembers the rows as they are, for steal() to look for once they are gone.
+    void note_rows(StateStore& store) {
+        for (auto& row : rows(store)) seen_.insert(row);
+    }
+    std::set<Bytes> seen_;
     int copies_ = 0;
 };
 
@@ -137,7 +157,12 @@ TEST_F(DeviceChainsTest, ASenderStateStolenAfterMessageKOpensNoMessageBeforeIt) 
     StateStore store(file());
     DeviceChains chains(store, cipher);
     chains.start_sender(record, start);
-    for (std::size_t i = 0; i <= k; ++i) (void)chains.take_sender(record);
+    note_rows(store);
+    for (std::size_t i = 0; i <= k; ++i) {
+        (void)chains.take_sender(record);
+        note_rows(store);
+    }
+    ASSERT_EQ(seen_.size(), k + 2) << "each take replaced the chain's row";
     const auto loot = steal(store);
     ASSERT_EQ(loot.size(), 1u) << "the sender keeps one row: its chain key at the front";
     for (std::size_t i = 0; i <= k; ++i) {
@@ -182,7 +207,11 @@ TEST_F(DeviceChainsTest, AReceiverStateStolenAfterMessageKHoldsOnlyTheFrontAndWh
     StateStore store(file());
     DeviceChains chains(store, cipher);
     chains.start_receiver(record, bob_phone, start);
-    for (std::uint64_t position : {0, 1, 2, 4, 5, 7, 8, 9}) (void)chains.take_receiver(record, bob_phone, position);
+    note_rows(store);
+    for (std::uint64_t position : {0, 1, 2, 4, 5, 7, 8, 9}) {
+        (void)chains.take_receiver(record, bob_phone, position);
+        note_rows(store);
+    }
     const auto loot = steal(store);
     ASSERT_EQ(loot.size(), 3u) << "the front, and the keys of 3 and 6 that never came";
     for (std::uint64_t i : {0, 1, 2, 4, 5, 7, 8, 9}) {

@@ -182,6 +182,10 @@ TEST(DeviceFiles, CertificateFileTextIsExactlyOneBlockOfItsType) {
     refused("laptop\n", "is not a PEM file");
     refused(crypto::public_key_pem(alice.public_key), "holds a PUBLIC KEY, not a PARLEY DEVICE CERTIFICATE");
     refused("note\n" + text, "has text before");
+    // A BEGIN line PEM_read_bio cannot read is skipped by it, so it hid text before the block.
+    refused("-----BEGIN NOTE----- not a block\n" + text, "has text before");
+    refused("  -----BEGIN X-----\n" + text, "has text before");
+    refused("-----BEGIN \x1b[31mRED\x1b[0m-----\nAAAA\n-----END \x1b[31mRED\x1b[0m-----\n", "holds a ?[31mRED?[0m");
     refused(text + text, "has more after");
     refused(text + "trailing\n", "has more after");
     auto with_header = text;

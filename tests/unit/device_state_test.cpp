@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <sqlite3.h>
+
 #include "store/device_state_cipher.h"
 #include "store/state_store.h"
 #include "test_support.h"
@@ -18,20 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-Bytes slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return Bytes(std::istreambuf_iterator<char>(in), {});
-}
-
-// Whether `needle` is anywhere in the state file or its log, as the bytes a
-// thief copying the folder would get.
-bool on_disk(const fs::path& file, ByteView needle) {
-    for (const auto& path : {file, fs::path(file.string() + "-wal")}) {
-        const auto bytes = slurp(path);
-        if (std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end()) != bytes.end()) return true;
-    }
-    return false;
-}
+using test::on_disk;
 
 crypto::SymmetricKey secret_of(std::uint8_t fill) {
     crypto::SymmetricKey k;
@@ -154,6 +143,32 @@ TEST_F(DeviceStateTest, AnEraseInATransactionIsForgottenWhenItCommitsAndKeptWhen
     EXPECT_FALSE(store.load_device_secret(room, name));
     EXPECT_EQ(store.stream_position(room).seq, 5u);
     EXPECT_FALSE(on_disk(file(), row));
+}
+
+TEST_F(DeviceStateTest, AnEraseWhileAnotherProcessReadsIsForgottenOnceItStops) {
+    // Another process of the device (a `listen`) holds a read snapshot from
+    // before the erase: the checkpoint cannot truncate the log yet. The erase
+    // still commits (it must not throw after COMMIT), stays due, and the next
+    // commit forgets it.
+    const auto row = cipher.seal(name, random_secret());
+    const auto other = device_secret_name(DeviceSecretKind::update_key, Bytes(8, 1));
+    StateStore store(file());
+    {
+        store.put_device_secret(room, name, row);
+        sqlite3* reader = nullptr;
+        ASSERT_EQ(sqlite3_open(file().c_str(), &reader), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM device_secrets;", nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        EXPECT_NO_THROW(EXPECT_TRUE(store.erase_device_secret(room, name)));
+        EXPECT_FALSE(store.last_checkpoint_complete()) << "the reader's snapshot should have held the log";
+        EXPECT_FALSE(store.load_device_secret(room, name));
+        EXPECT_TRUE(on_disk(file(), row)) << "the log still holds it while the reader reads";
+        sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+        sqlite3_close(reader);
+        store.put_device_secret(room, other, cipher.seal(other, random_secret()));  // the next commit
+        EXPECT_TRUE(store.last_checkpoint_complete());
+        EXPECT_FALSE(on_disk(file(), row));
+    }
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +29,22 @@ namespace parley::test {
 
 // sodium_init is idempotent; every helper below that needs libsodium calls this.
 inline void init_crypto() { crypto::init(); }
+
+// The bytes of a file as a thief copying the folder gets them (empty if absent).
+inline Bytes slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), {});
+}
+
+// Whether `needle` is anywhere in an SQLite file or its write-ahead log, read
+// byte by byte: what the database forgot by SQL may still be in either.
+inline bool on_disk(const std::filesystem::path& file, ByteView needle) {
+    for (const auto& path : {file, std::filesystem::path(file.string() + "-wal")}) {
+        const auto bytes = slurp(path);
+        if (std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end()) != bytes.end()) return true;
+    }
+    return false;
+}
 
 class CryptoEnvironment : public ::testing::Environment {
 public:
