@@ -200,6 +200,30 @@ if chain_seal and chain_open:
           f"{check(med['BM_OpenMessage'] / chain_late <= 1.3)} |")
     s("")
 
+client_store_file = os.path.join(out, "client_store.json")
+if os.path.exists(client_store_file):
+    cs = {}
+    for b in json.load(open(client_store_file))["benchmarks"]:
+        if b.get("run_type") != "aggregate" and "items_per_second" in b:
+            cs.setdefault(b["name"].split("/")[0], []).append(b["items_per_second"])
+    cs = {k: statistics.median(v) for k, v in cs.items()}
+    s("### A client's whole cost per message, with its state file (issue 10's 1.3×)")
+    s("")
+    s("What a reader does per Deliver (checks, history row sealed and added, stream position,")
+    s("one commit) and a sender per message (take the counter or chain position, seal, store its")
+    s("own message), on a state file on disk (WAL, synchronous=NORMAL, secure_delete).")
+    s("Version 2 also replaces the sealed chain row and forgets the old one with a `TRUNCATE`")
+    s("checkpoint, at most once per 100 ms (docs/PROTOCOL.md §10.2): a checkpoint per message")
+    s("made version 2 about 5× slower. `parley-client-store-bench`, 2,000 messages a run.")
+    s("")
+    s("| operation | version 1 (messages/s) | version 2 | cost | within 1.3× |")
+    s("|---|---:|---:|---:|---|")
+    for what, v1, v2 in (("receive and store", "BM_ClientReceiveV1", "BM_ClientReceiveV2"),
+                         ("take, seal and store one's own", "BM_ClientSendV1", "BM_ClientSendV2")):
+        if v1 in cs and v2 in cs:
+            s(f"| {what} | {cs[v1]:,.0f} | {cs[v2]:,.0f} | {cs[v1] / cs[v2]:.2f}× | {check(cs[v1] / cs[v2] <= 1.3)} |")
+    s("")
+
 def rotation_runs(prefix):
     runs = {}
     for b in crypto["benchmarks"]:

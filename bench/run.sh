@@ -51,7 +51,7 @@ if [[ -n "${BENCH_REV:-}" ]]; then
 fi
 log "building $source_desc in $cmake_dir"
 cmake -S "$src" -B "$cmake_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TESTS=OFF -DPARLEY_BENCH=ON >/dev/null
-cmake --build "$cmake_dir" --target parley-relay parley-loadgen parley-crypto-bench
+cmake --build "$cmake_dir" --target parley-relay parley-loadgen parley-crypto-bench parley-client-store-bench
 # The bare fan-out, and the byte limit's flag, are newer than some revisions BENCH_REV may name.
 cmake --build "$cmake_dir" --target parley-fanout-floor || log "no parley-fanout-floor at this revision: skipped"
 relay_bin="$cmake_dir/parley-relay"
@@ -182,6 +182,10 @@ taskset -c 1 "$cmake_dir/bench/parley-crypto-bench" --benchmark_min_time=0.5 --b
     --benchmark_report_aggregates_only=false --benchmark_format=json --benchmark_out="$out/crypto.json" \
     --benchmark_out_format=json >/dev/null
 taskset -c 1 "$python" bench/reference/python_client_bench.py 2 >"$out/python_client.json"
+log "client store benchmark"
+taskset -c 1 "$cmake_dir/bench/parley-client-store-bench" --benchmark_repetitions=3 \
+    --benchmark_report_aggregates_only=false --benchmark_format=json --benchmark_out="$out/client_store.json" \
+    --benchmark_out_format=json >/dev/null
 
 "$python" bench/report.py "$out" "$duration" "$runs" "$relay_threads" >bench/RESULTS.md
 log "wrote bench/RESULTS.md"

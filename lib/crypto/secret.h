@@ -62,24 +62,30 @@ private:
     std::uint8_t* bytes_;
 };
 
+// A secret whose size is known only at run time. Up to a slot's 64 bytes (a
+// key, a chain row, a sealed state row's plaintext) it takes a pool slot as a
+// Secret does; larger ones get their own sodium_malloc region (locked, guard
+// pages), whose mmap, mprotect and munmap cost some 10 system calls.
 class SecretBuffer {
 public:
     SecretBuffer() = default;
     explicit SecretBuffer(std::size_t n) : size_(n) {
         if (n == 0) return;
+        if (n <= detail::secret_slot_bytes) {
+            data_ = detail::acquire_secret_slot();
+            return;
+        }
         data_ = static_cast<std::uint8_t*>(sodium_malloc(n));
         if (data_ == nullptr) std::abort();  // out of memory for secrets
     }
-    ~SecretBuffer() {
-        if (data_ != nullptr) sodium_free(data_);  // zeroes before freeing
-    }
+    ~SecretBuffer() { release(); }
     SecretBuffer(const SecretBuffer&) = delete;
     SecretBuffer& operator=(const SecretBuffer&) = delete;
     SecretBuffer(SecretBuffer&& o) noexcept
         : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
     SecretBuffer& operator=(SecretBuffer&& o) noexcept {
         if (this != &o) {
-            if (data_ != nullptr) sodium_free(data_);
+            release();
             data_ = std::exchange(o.data_, nullptr);
             size_ = std::exchange(o.size_, 0);
         }
@@ -92,6 +98,14 @@ public:
     bool empty() const { return size_ == 0; }
 
 private:
+    void release() noexcept {
+        if (data_ == nullptr) return;
+        if (size_ <= detail::secret_slot_bytes)
+            detail::release_secret_slot(data_);  // zeroes it
+        else
+            sodium_free(data_);  // zeroes before freeing
+        data_ = nullptr;
+    }
     std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
 };

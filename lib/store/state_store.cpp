@@ -100,7 +100,7 @@ StateStore::StateStore(const std::filesystem::path& file) : path_(file.string())
 }
 
 StateStore::~StateStore() {
-    forget_now();
+    forget_pending(true);
     sqlite3_close(db_);
 }
 
@@ -557,7 +557,7 @@ void StateStore::remove_outbox(const wire::RoomId& room, std::uint64_t id) {
 void StateStore::put_device_secret(const wire::RoomId& room, ByteView name, ByteView sealed) {
     Transaction tx(*this);
     // A replaced row's old bytes stay in the log until a checkpoint: that is an erase too.
-    if (load_device_secret(room, name)) checkpoint_due_ = true;
+    if (load_device_secret(room, name)) tx_erased_ = true;
     auto st = prepare(db_, path_, "INSERT OR REPLACE INTO device_secrets (room, name, sealed) VALUES (?, ?, ?)",
                       [&](sqlite3_stmt* s) {
                           bind_blob(s, 1, room);
@@ -586,7 +586,7 @@ bool StateStore::erase_device_secret(const wire::RoomId& room, ByteView name) {
     });
     step_done(db_, path_, st.get());
     const bool erased = sqlite3_changes(db_) > 0;
-    if (erased) checkpoint_due_ = true;
+    if (erased) tx_erased_ = true;
     tx.commit();
     return erased;
 }
@@ -609,16 +609,18 @@ std::vector<std::pair<Bytes, Bytes>> StateStore::device_secrets_named(const wire
     return rows;
 }
 
-void StateStore::forget_now() noexcept {
-    if (!checkpoint_due_ || tx_depth_ != 0) return;
+void StateStore::forget_pending(bool now) noexcept {
+    if (!forget_due_ || tx_depth_ != 0) return;
+    const auto t = std::chrono::steady_clock::now();
+    if (!now && t - last_forget_ < forget_interval_) return;
     // Runs after a COMMIT: it never throws (the transaction is done and
     // durable). A checkpoint that did not reach every frame (another process
-    // reading an older snapshot, or an I/O error) stays due and is tried again
-    // after the next commit and when the store closes.
+    // reading an older snapshot, or an I/O error) stays due.
     int log_frames = 0, checkpointed = 0;
     const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
     checkpoint_complete_ = rc == SQLITE_OK;
-    checkpoint_due_ = !checkpoint_complete_;
+    forget_due_ = !checkpoint_complete_;
+    last_forget_ = t;
 }
 
 StateStore::Transaction::Transaction(StateStore& store) : store_(store) {
@@ -631,7 +633,7 @@ StateStore::Transaction::~Transaction() {
         --store_.tx_depth_;
         if (store_.tx_depth_ == 0) {
             sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
-            store_.checkpoint_due_ = !store_.checkpoint_complete_;  // this transaction erased nothing after all
+            store_.tx_erased_ = false;  // this transaction erased nothing after all
         }
     }
 }
@@ -640,7 +642,11 @@ void StateStore::Transaction::commit() {
     if (store_.tx_depth_ == 1) store_.exec("COMMIT");
     --store_.tx_depth_;
     done_ = true;
-    store_.forget_now();
+    if (store_.tx_depth_ == 0) {
+        store_.forget_due_ = store_.forget_due_ || store_.tx_erased_;
+        store_.tx_erased_ = false;
+        store_.forget_pending();
+    }
 }
 
 }  // namespace parley::store

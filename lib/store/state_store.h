@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -144,15 +145,32 @@ public:
     // init secrets, chain keys, skipped message keys, each one row sealed by
     // the caller (device_state_cipher.h) under a name the caller picks. To
     // erase is to forget for good: secure_delete overwrites the row in the
-    // file, and the write-ahead log is checkpointed with TRUNCATE once the
-    // transaction that replaced or erased a secret commits (at once outside
-    // one), so no old copy stays in either file.
+    // file, and the write-ahead log, which still holds the old row's frames,
+    // is checkpointed with TRUNCATE after the transaction that replaced or
+    // erased a secret commits (at once outside one).
+    //
+    // A checkpoint costs some 800 µs of disk work, four times a whole
+    // message's transaction, so it runs at most once per forget interval
+    // (default_forget_interval): the first erase after a quiet moment is
+    // forgotten at its commit, a burst's at the first commit (or
+    // forget_pending() call) an interval after the last checkpoint. A copy of
+    // the folder taken while the device runs holds, in the log, the secrets
+    // erased within the last interval, and none once it was idle that long
+    // or closed (the destructor forgets what is pending).
+    static constexpr std::chrono::milliseconds default_forget_interval{100};
+    void set_forget_interval(std::chrono::milliseconds interval) { forget_interval_ = interval; }
     void put_device_secret(const wire::RoomId& room, ByteView name, ByteView sealed);
     std::optional<Bytes> load_device_secret(const wire::RoomId& room, ByteView name);
     // True when there was such a row.
     bool erase_device_secret(const wire::RoomId& room, ByteView name);
     // Every (name, sealed row) whose name starts with `prefix`, by name.
     std::vector<std::pair<Bytes, Bytes>> device_secrets_named(const wire::RoomId& room, ByteView prefix);
+    // Checkpoints if an erased secret may still be in the log and the forget
+    // interval passed since the last checkpoint (`now`: whatever the
+    // interval); a no-op inside a transaction. Never throws. The client's
+    // event loop calls it when idle, so a burst's tail is forgotten too.
+    void forget_pending(bool now = false) noexcept;
+    bool forget_due() const { return forget_due_ || tx_erased_; }
     // Whether the last checkpoint after an erase reached every frame (false
     // when another process was still reading an older snapshot, or on an I/O
     // error: it stays due, and the next commit and the closing store try again).
@@ -176,9 +194,11 @@ public:
 
 private:
     int tx_depth_ = 0;  // Transactions open (nested ones join the outermost)
-    bool checkpoint_due_ = false;  // a secret was replaced or erased in the open transaction
+    bool tx_erased_ = false;   // a secret was replaced or erased in the open transaction
+    bool forget_due_ = false;  // one was in a committed transaction, and the log may still hold it
     bool checkpoint_complete_ = true;
-    void forget_now() noexcept;  // the checkpoint, when due and outside any transaction
+    std::chrono::milliseconds forget_interval_{default_forget_interval};
+    std::chrono::steady_clock::time_point last_forget_{};
     void exec(const char* sql);
     std::int64_t query_int(const char* sql);
     sqlite3* db_ = nullptr;

@@ -155,6 +155,7 @@ TEST_F(DeviceChainsTest, ASenderStateStolenAfterMessageKOpensNoMessageBeforeIt) 
     constexpr std::size_t k = 6;
     const auto want = derive(start, k + 2);
     StateStore store(file());
+    store.set_forget_interval(std::chrono::milliseconds(0));  // every commit forgets, as at a chat's pace
     DeviceChains chains(store, cipher);
     chains.start_sender(record, start);
     note_rows(store);
@@ -205,6 +206,7 @@ TEST_F(DeviceChainsTest, ReceiverTakesMatchTheInMemoryChainInAnyOrder) {
 TEST_F(DeviceChainsTest, AReceiverStateStolenAfterMessageKHoldsOnlyTheFrontAndWhatNeverCame) {
     const auto want = derive(start, 12);
     StateStore store(file());
+    store.set_forget_interval(std::chrono::milliseconds(0));
     DeviceChains chains(store, cipher);
     chains.start_receiver(record, bob_phone, start);
     note_rows(store);
@@ -220,6 +222,50 @@ TEST_F(DeviceChainsTest, AReceiverStateStolenAfterMessageKHoldsOnlyTheFrontAndWh
             EXPECT_FALSE(contains(row, want.chain_keys[i])) << "chain key " << i << " is in the stolen state";
         }
     }
+}
+
+TEST_F(DeviceChainsTest, ABurstIsForgottenAtTheFirstCommitAnIntervalLaterOrWhenIdleOrClosed) {
+    // A burst within one forget interval: its old chain keys wait in the log for
+    // one checkpoint (StateStore's forget interval; an hour here, so no clock
+    // decides what this test sees).
+    auto burst = [&](StateStore& store) {
+        DeviceChains chains(store, cipher);
+        chains.start_sender(record, start);
+        (void)chains.take_sender(record);  // the first erase after opening is forgotten at once
+        note_rows(store);
+        for (int i = 0; i < 5; ++i) {
+            (void)chains.take_sender(record);
+            note_rows(store);
+        }
+    };
+    auto left_over = [&](StateStore& store) {
+        const auto now = rows(store);
+        std::size_t n = 0;
+        for (const auto& old : seen_) n += !now.count(old) && test::on_disk(file(), old);
+        return n;
+    };
+    {
+        StateStore store(file());
+        store.set_forget_interval(std::chrono::hours(1));
+        burst(store);
+        EXPECT_EQ(left_over(store), 5u) << "the window this trades for speed, shown so it stays written down";
+        EXPECT_TRUE(store.forget_due());
+        store.forget_pending();  // idle, but the interval has not passed
+        EXPECT_EQ(left_over(store), 5u);
+        store.forget_pending(true);  // the interval passed (or leaving)
+        EXPECT_EQ(left_over(store), 0u);
+        EXPECT_FALSE(store.forget_due());
+
+        burst(store);
+        store.set_forget_interval(std::chrono::milliseconds(0));  // the next commit comes an interval later
+        DeviceChains(store, cipher).start_receiver(record, bob_phone, start);  // a commit that erases nothing
+        EXPECT_EQ(left_over(store), 0u);
+        store.set_forget_interval(std::chrono::hours(1));
+        burst(store);
+        EXPECT_GT(left_over(store), 0u);
+    }
+    StateStore reopened(file());
+    EXPECT_EQ(left_over(reopened), 0u) << "closing the store did not forget the burst's tail";
 }
 
 TEST_F(DeviceChainsTest, SkippedKeysAreBoundedOldestFirst) {
