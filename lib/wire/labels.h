@@ -49,6 +49,8 @@ inline constexpr std::string_view commitment = "parley/v2/hash/commitment";
 inline constexpr std::string_view seal_epoch = "parley/v2/seal/epoch-secret";
 // §10.4: envelopes of version-2 epochs, signed by a device key.
 inline constexpr std::string_view sig_envelope = "parley/v2/sig/envelope";
+// §10.3: who writes the next epoch.
+inline constexpr std::string_view rotator = "parley/v2/rotator";
 }  // namespace v2
 
 }  // namespace parley::label

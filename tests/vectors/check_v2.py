@@ -214,10 +214,17 @@ def main():
     # A reason 3 sync: u8 3 ‖ the genesis record's hash ‖ u64 positions.
     check("sync_first_of_epoch_plaintext", (bytes([3]) + h(o["record_genesis_hash"]) + u64(i["sync_positions"])).hex())
 
+    # §10.3: the rotator order after the genesis: lowest
+    # BLAKE2b-256("parley/v2/rotator" ‖ record hash ‖ key) first.
+    genesis_hash = h(o["record_genesis_hash"])
+    order = sorted(i["rotator_keys"],
+                   key=lambda k: hashlib.blake2b(b"parley/v2/rotator" + genesis_hash + h(k), digest_size=32).digest())
+    check("rotator_order_after_genesis", order)
+
     if failures:
         print("\n".join(failures))
         sys.exit(1)
-    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2, §10.3, §10.4, §10.5 and §10.6 ({len(o)} values)")
+    print(f"{path.name}: every output reproduced from PROTOCOL.md §10.2, §10.3 (keys and the rotator), §10.4, §10.5 and §10.6 ({len(o)} values)")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@
 #include "protocol/invite.h"
 #include "protocol/message.h"
 #include "protocol/record_v2.h"
+#include "protocol/rotation.h"
 #include "protocol/sender_chain.h"
 #include "store/history_cipher.h"
 
@@ -327,6 +328,12 @@ int v2() {
                                 &step0.message_key, 2};
     const auto envelope = protocol::seal_message(ctx, step0.position, envelope_timestamp, envelope_nonce, envelope_text);
     const auto sync = protocol::encode_sync({protocol::SyncReason::first_of_epoch, genesis_hash, 5});
+    // §10.3: who writes the epoch after the genesis, among these four keys.
+    const std::vector<wire::PublicKey> rotator_keys{identity.public_key, bob.public_key, phone.public_key,
+                                                    desk.public_key};
+    json rotator_keys_hex = json::array(), rotator_order_hex = json::array();
+    for (const auto& k : rotator_keys) rotator_keys_hex.push_back(to_hex(k));
+    for (const auto& k : v2::rotator_order(genesis_hash, rotator_keys)) rotator_order_hex.push_back(to_hex(k));
 
     json v;
     v["inputs"] = {{"room_id", to_hex(room)},
@@ -353,7 +360,8 @@ int v2() {
                    {"envelope_nonce", to_hex(envelope_nonce)},
                    {"envelope_timestamp_ms", envelope_timestamp},
                    {"envelope_text", envelope_text},
-                   {"sync_positions", 5}};
+                   {"sync_positions", 5},
+                   {"rotator_keys", rotator_keys_hex}};
     v["outputs"] = {{"epoch0_joiner_secret", hex_of(joiner0)},
                     {"epoch0_init_secret", hex_of(epoch0.init_secret)},
                     {"epoch1_joiner_secret", hex_of(joiner1)},
@@ -375,7 +383,8 @@ int v2() {
                     {"record_epoch1_joiner_secret", hex_of(epoch1_record->joiner)},
                     {"record_epoch1_desk_box_plaintext", to_hex(ByteView(desk_plaintext->data(), desk_plaintext->size()))},
                     {"envelope_epoch1_laptop_0", to_hex(envelope)},
-                    {"sync_first_of_epoch_plaintext", to_hex(as_bytes(sync))}};
+                    {"sync_first_of_epoch_plaintext", to_hex(as_bytes(sync))},
+                    {"rotator_order_after_genesis", rotator_order_hex}};
     std::cout << v.dump(2) << "\n";
     return 0;
 }
