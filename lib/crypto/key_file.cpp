@@ -166,18 +166,27 @@ void write_new_file(const std::filesystem::path& path, std::string_view data, un
         if (errno == EEXIST) throw KeyFileError(path.string() + " already exists; refusing to overwrite it", hint);
         throw KeyFileError("cannot create " + path.string() + ": " + std::strerror(errno), "");
     }
+    // On any failure the half-written file goes: the next try must not meet
+    // it as "already exists", nor read it as a key.
+    auto fail = [&](int error) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(error), "");
+    };
     std::size_t done = 0;
     while (done < data.size()) {
         auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n <= 0) {
-            ::close(fd);
-            throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(errno), "");
-        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail(n < 0 ? errno : EIO);
         done += static_cast<std::size_t>(n);
     }
-    ::fchmod(fd, static_cast<mode_t>(mode));  // umask may have narrowed or widened nothing else
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
-        throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(errno), "");
+    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) fail(errno);  // the mode asked for, whatever the umask
+    if (::fsync(fd) != 0) fail(errno);
+    if (::close(fd) != 0) {
+        const int error = errno;
+        ::unlink(path.c_str());
+        throw KeyFileError("cannot write " + path.string() + ": " + std::strerror(error), "");
+    }
 }
 
 void write_private_key_file(const Identity& identity, const std::filesystem::path& path, const std::string& hint) {

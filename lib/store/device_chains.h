@@ -27,6 +27,7 @@ class DeviceChains {
 public:
     // Both must outlive this; the cipher's room is the room of every chain here.
     DeviceChains(StateStore& store, const DeviceStateCipher& cipher) : store_(store), cipher_(cipher) {}
+    DeviceChains(StateStore&, DeviceStateCipher&&) = delete;  // it would dangle
 
     // This device's chain of the epoch whose record hash is `record`, from its
     // chain key 0; nothing happens if it has one already.

@@ -25,6 +25,7 @@ public:
     // All three must outlive this; `device` is this device's key.
     DeviceEpochs(StateStore& store, const DeviceStateCipher& cipher, const crypto::Identity& device)
         : store_(store), cipher_(cipher), device_(device) {}
+    DeviceEpochs(StateStore&, DeviceStateCipher&&, const crypto::Identity&) = delete;  // it would dangle
 
     // A new update key pair, its private half stored under the next counter
     // (1 for the first); returns the signed entry for a key-update envelope or a record.

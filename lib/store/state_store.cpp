@@ -137,6 +137,11 @@ static Stmt prepare(sqlite3* db, const std::string& path, const char* sql, Bind 
 }
 
 static void bind_blob(sqlite3_stmt* st, int i, ByteView b) {
+    // An empty span may have no pointer, and a null pointer binds NULL, not an empty blob.
+    if (b.empty()) {
+        sqlite3_bind_zeroblob(st, i, 0);
+        return;
+    }
     sqlite3_bind_blob(st, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
 }
 
@@ -592,13 +597,20 @@ bool StateStore::erase_device_secret(const wire::RoomId& room, ByteView name) {
 }
 
 std::vector<std::pair<Bytes, Bytes>> StateStore::device_secrets_named(const wire::RoomId& room, ByteView prefix) {
-    auto st = prepare(db_, path_,
-                      "SELECT name, sealed FROM device_secrets WHERE room=? AND substr(name, 1, ?)=? ORDER BY name",
-                      [&](sqlite3_stmt* s) {
-                          bind_blob(s, 1, room);
-                          sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(prefix.size()));
-                          bind_blob(s, 3, prefix);
-                      });
+    // A range on the primary key, not a scan: names from `prefix` up to the
+    // first name past every one that starts with it (the prefix with its last
+    // byte below 0xff raised by one; none if it is all 0xff).
+    Bytes upper(prefix.begin(), prefix.end());
+    while (!upper.empty() && upper.back() == 0xff) upper.pop_back();
+    if (!upper.empty()) ++upper.back();
+    const char* sql = upper.empty()
+                          ? "SELECT name, sealed FROM device_secrets WHERE room=? AND name>=? ORDER BY name"
+                          : "SELECT name, sealed FROM device_secrets WHERE room=? AND name>=? AND name<? ORDER BY name";
+    auto st = prepare(db_, path_, sql, [&](sqlite3_stmt* s) {
+        bind_blob(s, 1, room);
+        bind_blob(s, 2, prefix);
+        if (!upper.empty()) bind_blob(s, 3, upper);
+    });
     std::vector<std::pair<Bytes, Bytes>> rows;
     while (step_row(db_, path_, st.get())) {
         auto* name = static_cast<const std::uint8_t*>(sqlite3_column_blob(st.get(), 0));

@@ -297,7 +297,8 @@ TEST_F(DeviceChainsTest, AReceiveRolledBackWithTheMessageCanBeTakenAgain) {
 
 TEST_F(DeviceChainsTest, ARowFromAnotherPasswordIsAnErrorNotAKey) {
     StateStore store(file());
-    DeviceChains(store, DeviceStateCipher(device, room, key_of(10))).start_sender(record, start);
+    const DeviceStateCipher other_password(device, room, key_of(10));
+    DeviceChains(store, other_password).start_sender(record, start);
     DeviceChains chains(store, cipher);
     EXPECT_THROW((void)chains.take_sender(record), StoreError);
 }

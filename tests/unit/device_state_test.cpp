@@ -94,6 +94,29 @@ TEST_F(DeviceStateTest, TheStoreKeepsOnlySealedRowsAcrossReopening) {
     EXPECT_FALSE(on_disk(file(), secret));  // ... and the secret is not
 }
 
+TEST_F(DeviceStateTest, RowsAreFoundByNamePrefixExactly) {
+    // A range on the key: the edges are where it could go wrong (a last byte
+    // of 0xff, an all-0xff prefix, the empty prefix, another room's rows).
+    StateStore store(file());
+    const std::vector<Bytes> names{{1}, {1, 0}, {1, 0xff}, {1, 0xff, 0xff}, {2}, {0xff}, {0xff, 0xff}, {0xff, 0xff, 1}};
+    for (const auto& n : names) store.put_device_secret(room, n, Bytes{n.begin(), n.end()});
+    store.put_device_secret(crypto::random_array<wire::hash_bytes>(), Bytes{1}, Bytes{9});
+    auto found = [&](const Bytes& prefix) {
+        std::vector<Bytes> out;
+        for (auto& [row_name, sealed] : store.device_secrets_named(room, prefix)) {
+            EXPECT_EQ(row_name, sealed);
+            out.push_back(row_name);
+        }
+        return out;
+    };
+    EXPECT_EQ(found({1}), (std::vector<Bytes>{{1}, {1, 0}, {1, 0xff}, {1, 0xff, 0xff}}));
+    EXPECT_EQ(found({1, 0xff}), (std::vector<Bytes>{{1, 0xff}, {1, 0xff, 0xff}}));
+    EXPECT_EQ(found({0xff}), (std::vector<Bytes>{{0xff}, {0xff, 0xff}, {0xff, 0xff, 1}}));
+    EXPECT_EQ(found({0xff, 0xff}), (std::vector<Bytes>{{0xff, 0xff}, {0xff, 0xff, 1}}));
+    EXPECT_EQ(found({3}), std::vector<Bytes>{});
+    EXPECT_EQ(found({}).size(), names.size()) << "the empty prefix is every row of the room";
+}
+
 TEST_F(DeviceStateTest, AnErasedSecretLeavesNoCopyInTheFileOrItsLog) {
     StateStore store(file());
     const auto keep = cipher.seal(device_secret_name(DeviceSecretKind::update_key, Bytes(8, 0)), random_secret());

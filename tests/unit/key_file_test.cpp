@@ -1,7 +1,10 @@
 // crypto/key_file.h: PEM key files, permissions, foreign key types, and the
 // key ids and fingerprints derived from them.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <fstream>
@@ -91,6 +94,27 @@ TEST(KeyFile, RefusesToOverwriteEitherFile) {
     EXPECT_EQ(load_private_key(dir / "a.pem").public_key, first.public_key);
     auto msg = message_of([&] { write_key_files(test::new_identity(), dir / "a.pem", dir / "c.pub"); });
     EXPECT_NE(msg.find("already exists"), std::string::npos) << msg;
+}
+
+TEST(KeyFile, AFileThatCannotBeWrittenWholeIsNotLeftHalfWritten) {
+    // A full disk, played with RLIMIT_FSIZE: the write fails part way (EFBIG).
+    // The half-written key must not stay, or the next try would meet it as
+    // "already exists" (and a half key file is no key).
+    TempDir dir;
+    const auto identity = test::new_identity();
+    struct rlimit before {};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = before;
+    small.rlim_cur = 16;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    const auto said = message_of([&] { write_private_key_file(identity, dir / "k.pem", ""); });
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_NE(said.find("cannot write"), std::string::npos) << said;
+    EXPECT_FALSE(fs::exists(dir / "k.pem")) << "a half-written key file stayed";
+    write_private_key_file(identity, dir / "k.pem", "");  // the next try, with room
+    EXPECT_EQ(load_private_key(dir / "k.pem").public_key, identity.public_key);
 }
 
 TEST(KeyFile, RefusesAPrivateKeyOthersCanRead) {
