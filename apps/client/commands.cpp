@@ -361,7 +361,16 @@ int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
 
 namespace parley::client {
 
-int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name) {
+namespace {
+
+// Where the member puts a device's card so others' clients find it (§10.5).
+std::string card_destination(const RoomOptions& o, const std::string& device_name) {
+    return "public_keys/" + o.user + "." + device_name + ".card";
+}
+
+}  // namespace
+
+int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name, bool new_card) {
     if (o.user.empty()) throw UserError("--user is required");
     const auto identity = crypto::load_private_key(fs::path(o.dir) / (o.user + ".pem"));
     // The device's files sit in the state folder this rule names, never in the
@@ -384,25 +393,42 @@ int cmd_device(RoomOptions& o, const std::string& action, const std::optional<st
         const auto files = protocol::v2::device_files(folder, identity.public_key);
         std::cout << "device " << device.certificate.name << " of " << o.user << ": key "
                   << crypto::fingerprint(device.key.public_key) << "\n"
-                  << "wrote " << files.key.string() << " (private, mode 0600) and " << files.certificate.string()
-                  << "\n"
+                  << "wrote " << files.key.string() << " and " << files.joining.string() << " (private, mode 0600), "
+                  << files.certificate.string() << " and its card " << files.card.string() << "\n"
+                  << "copy the card into the shared public_keys/ folder as " << card_destination(o, *name)
+                  << ": a room brings this device in with it\n"
                   << "rooms use it once they move to protocol version 2 (docs/PROTOCOL.md §10.5); until then they "
                      "go on with "
                   << o.user << ".pem\n";
         return 0;
     }
-    if (name) throw UserError("'parley device show' takes no name", "run: parley device show --user " + o.user, 2);
+    if (name)
+        throw UserError("'parley device " + action + "' takes no name", "run: parley device " + action + " --user " + o.user,
+                        2);
+    if (new_card && action != "card")
+        throw UserError("--new goes with 'parley device card'", "run: parley device card --new --user " + o.user, 2);
     const auto device = protocol::v2::load_device(folder, identity.public_key);
     if (!device)
         throw UserError("no device of " + o.user + " in " + folder.string(),
                         "make one on this computer, with the flash drive at hand: parley device add NAME --user " +
                             o.user);
     const auto files = protocol::v2::device_files(folder, identity.public_key);
+    if (action == "card") {
+        const auto card = protocol::v2::make_card(folder, *device, new_card);
+        std::cout << "card of device " << device->certificate.name << " of " << o.user << ": " << files.card.string()
+                  << (new_card ? " (new: the old joining key is erased; hand out this one instead)" : "") << "\n"
+                  << "joining key " << to_hex(card.joining.update_key).substr(0, 16) << "\n"
+                  << "copy it into the shared public_keys/ folder as " << card_destination(o, device->certificate.name)
+                  << "\n";
+        return 0;
+    }
     std::cout << "device     " << device->certificate.name << "\n"
               << "member     " << o.user << "  " << crypto::fingerprint(identity.public_key) << "\n"
               << "key        " << crypto::fingerprint(device->key.public_key) << "\n"
               << "certified  " << format_time(device->certificate.created_at_ms) << " (signature checked)\n"
-              << "files      " << files.key.string() << ", " << files.certificate.string() << "\n";
+              << "files      " << files.key.string() << ", " << files.certificate.string() << "\n"
+              << "card       " << files.card.string()
+              << (std::filesystem::exists(files.card) ? "" : " (none yet: 'parley device card' makes it)") << "\n";
     return 0;
 }
 

@@ -55,7 +55,7 @@ int cmd_listen(RoomOptions& o, const ListenOptions& l);
 int cmd_rekey(RoomOptions& o, const RekeyOptions& r);
 int cmd_chat(RoomOptions& o);
 // `parley device add NAME` and `parley device show` (docs/PROTOCOL.md §10.5).
-int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name);
+int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name, bool new_card);
 int cmd_history(RoomOptions& o, std::size_t limit, bool json);
 
 }  // namespace parley::client

@@ -158,8 +158,12 @@ int main(int argc, char** argv) {
     std::string device_action;
     std::optional<std::string> device_name;
     auto* device = app.add_subcommand(
-        "device", "'device add NAME': make this computer's device key, certified by yours; 'device show': name it");
-    device->add_option("action", device_action, "add or show")->required()->check(CLI::IsMember({"add", "show"}));
+        "device", "'device add NAME': make this computer's device key, certified by yours; 'device show': name it; 'device card': its card for public_keys/");
+    bool device_new_card = false;
+    device->add_option("action", device_action, "add, show or card")
+        ->required()
+        ->check(CLI::IsMember({"add", "show", "card"}));
+    device->add_flag("--new", device_new_card, "card: replace the joining key and the card (the old key is erased)");
     device->add_option("name", device_name, "the device's name (add): 1 to 32 of A-Z a-z 0-9 . _ -");
     device->add_option("--user", room.user, "your name: DIR/NAME.pem is your private key")->required();
     device->add_option("--dir", room.dir, "folder with NAME.pem and parley.toml (default: .)");
@@ -201,7 +205,7 @@ int main(int argc, char** argv) {
         if (*history) return cmd_history(room, history_limit, history_json);
         if (*device) {
             apply_config(room, false);
-            return cmd_device(room, device_action, device_name);
+            return cmd_device(room, device_action, device_name, device_new_card);
         }
     } catch (const UserError& e) {
         report(e.what(), e.hint());

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -97,19 +98,16 @@ PublicKey parse_public_key_pem(std::string_view pem, const std::string& what) {
     return pk;
 }
 
-Identity load_private_key(const std::filesystem::path& path) {
-    const std::string what = "private key file " + path.string();
+SecretBuffer read_private_file(const std::filesystem::path& path, const std::string& what,
+                               const std::string& missing_hint) {
     // One open, then checks on that descriptor: no window between the
     // permission check and the read.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        throw KeyFileError("cannot read " + what + ": " + std::strerror(errno),
-                           "make one with 'parley keygen --user NAME', or pass --dir to the folder that holds it");
-    }
+    if (fd < 0) throw KeyFileError("cannot read " + what + ": " + std::strerror(errno), missing_hint);
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw KeyFileError(what + " is not a regular file", keygen_hint);
+        throw KeyFileError(what + " is not a regular file", missing_hint);
     }
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         ::close(fd);
@@ -123,8 +121,17 @@ Identity load_private_key(const std::filesystem::path& path) {
     while (n < pem.size() && (got = ::read(fd, pem.data() + n, pem.size() - n)) > 0) n += static_cast<std::size_t>(got);
     ::close(fd);
     if (got < 0) throw KeyFileError("cannot read " + what + ": " + std::strerror(errno), "");
-    if (n == pem.size()) throw KeyFileError(what + " is too large for a key file", keygen_hint);
-    return parse_private_key_pem(std::string_view(reinterpret_cast<const char*>(pem.data()), n), what);
+    if (n == pem.size()) throw KeyFileError(what + " is too large for a key file", missing_hint);
+    SecretBuffer out(n);
+    std::copy_n(pem.data(), n, out.data());
+    return out;
+}
+
+Identity load_private_key(const std::filesystem::path& path) {
+    const std::string what = "private key file " + path.string();
+    const auto pem = read_private_file(
+        path, what, "make one with 'parley keygen --user NAME', or pass --dir to the folder that holds it");
+    return parse_private_key_pem(std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size()), what);
 }
 
 PublicKey load_public_key(const std::filesystem::path& path) {

@@ -32,6 +32,10 @@ struct Identity {
 // Refuses files that group or others can read, non-Ed25519 keys and keys whose
 // X25519 form does not exist.
 Identity load_private_key(const std::filesystem::path& path);
+// A private file's bytes into locked memory: refused (KeyFileError naming
+// `what`) when it is not a regular file, is a symlink, or others may read it.
+SecretBuffer read_private_file(const std::filesystem::path& path, const std::string& what,
+                               const std::string& missing_hint);
 PublicKey load_public_key(const std::filesystem::path& path);
 
 // Parsers over PEM text (used by the loaders and the fuzz targets). Throw KeyFileError.

@@ -36,4 +36,29 @@ UpdateKeyEntry sign_update_key(const crypto::Identity& device, const wire::RoomI
     return e;
 }
 
+UpdateKeyEntry sign_joining_key(const crypto::Identity& device, const UpdateKey& joining_key) {
+    return sign_update_key(device, wire::RoomId{}, joining_key, 0);
+}
+
+Bytes encode_device_card(const DeviceCard& card) {
+    auto out = encode_device_certificate(card.certificate);
+    const auto entry = encode_update_key_entry(card.joining);
+    out.insert(out.end(), entry.begin(), entry.end());
+    return out;
+}
+
+std::optional<DeviceCard> decode_device_card(ByteView bytes) {
+    if (bytes.size() <= update_key_entry_bytes) return std::nullopt;
+    const auto split = bytes.size() - update_key_entry_bytes;
+    auto certificate = decode_device_certificate(bytes.first(split));
+    auto entry = decode_update_key_entry(bytes.subspan(split));
+    if (!certificate || !entry) return std::nullopt;
+    return DeviceCard{std::move(*certificate), *entry};
+}
+
+bool verify_device_card(const DeviceCard& card) {
+    return verify_device_certificate(card.certificate) && card.joining.device == card.certificate.device &&
+           card.joining.counter == 0 && verify_update_key_entry(wire::RoomId{}, card.joining);
+}
+
 }  // namespace parley::protocol::v2

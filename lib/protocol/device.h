@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "crypto/key_file.h"
@@ -47,5 +48,20 @@ struct UpdateKeyPair {
 
 [[nodiscard]] UpdateKeyEntry sign_update_key(const crypto::Identity& device, const wire::RoomId& room,
                                              const UpdateKey& update_key, std::uint64_t counter);
+
+// A device's card (§10.5): its certificate and its joining key entry (counter
+// 0, signed for the all-zero room id), which whoever brings the device into a
+// room seals its first box to. Bytes: certificate || 136-byte entry.
+struct DeviceCard {
+    DeviceCertificate certificate;
+    UpdateKeyEntry joining;
+    bool operator==(const DeviceCard&) const = default;
+};
+[[nodiscard]] UpdateKeyEntry sign_joining_key(const crypto::Identity& device, const UpdateKey& joining_key);
+[[nodiscard]] Bytes encode_device_card(const DeviceCard& card);
+[[nodiscard]] std::optional<DeviceCard> decode_device_card(ByteView bytes);
+// The certificate verifies, the entry is of the certificate's device key, has
+// counter 0 and verifies. (Whether the identity key is a member's is the reader's check.)
+[[nodiscard]] bool verify_device_card(const DeviceCard& card);
 
 }  // namespace parley::protocol::v2

@@ -1,5 +1,8 @@
 #include "protocol/device_files.h"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -35,7 +38,8 @@ std::string redo_hint(const DeviceFiles& files) {
 
 DeviceFiles device_files(const fs::path& state_dir, const wire::PublicKey& member) {
     const std::string id = to_hex(crypto::key_id(member)).substr(0, 16);
-    return {state_dir / ("device-" + id + ".pem"), state_dir / ("device-" + id + ".cert")};
+    const fs::path base = state_dir / ("device-" + id);
+    return {base.string() + ".pem", base.string() + ".cert", base.string() + ".joining", base.string() + ".card"};
 }
 
 std::string certificate_file_text(const DeviceCertificate& certificate) {
@@ -49,6 +53,102 @@ DeviceCertificate parse_certificate_file(std::string_view text, const std::strin
         throw crypto::KeyFileError(what + " does not hold a device certificate (docs/PROTOCOL.md §10.5)",
                                    "the file is damaged; restore it from where it came from");
     return *certificate;
+}
+
+std::string card_file_text(const DeviceCard& card) {
+    return crypto::pem_block_encode(device_card_pem_type, encode_device_card(card));
+}
+
+DeviceCard parse_card_file(std::string_view text, const std::string& what) {
+    const auto bytes = crypto::pem_block_decode(text, device_card_pem_type, what);
+    auto card = decode_device_card(bytes);
+    if (!card)
+        throw crypto::KeyFileError(what + " does not hold a device card (docs/PROTOCOL.md §10.5)",
+                                   "the file is damaged; ask its member for it again");
+    if (!verify_device_card(*card))
+        throw crypto::KeyFileError(what + " has a bad signature: it was changed after its member made it",
+                                   "ask its member for it again ('parley device card' prints where it is)");
+    return *card;
+}
+
+DeviceCard load_card_file(const fs::path& path) {
+    const std::string what = "device card " + path.string();
+    return parse_card_file(read_small_file(path, what), what);
+}
+
+namespace {
+
+// Writes a new joining key and the card naming it. With `replace`, the old
+// private half is overwritten in place before the new files go in.
+DeviceCard write_card(const DeviceFiles& files, const Device& device, bool replace) {
+    auto pair = generate_update_key();
+    DeviceCard card{device.certificate, sign_joining_key(device.key, pair.public_key)};
+    std::error_code ec;
+    if (replace) {
+        for (const auto& old : {files.joining, files.card}) {
+            if (old == files.joining && fs::exists(old, ec)) {
+                std::ofstream wipe(old, std::ios::binary | std::ios::in | std::ios::out);
+                const std::string zeros(fs::file_size(old, ec), '\0');
+                wipe.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+                wipe.flush();
+            }
+            fs::remove(old, ec);
+        }
+    }
+    const std::string hint = "another process made this device's card at the same time; 'parley device card' shows it";
+    std::string pem = crypto::pem_block_encode(joining_key_pem_type, ByteView(pair.private_key.data(), update_key_bytes));
+    try {
+        crypto::write_new_file(files.joining, pem, 0600, hint);
+    } catch (...) {
+        sodium_memzero(pem.data(), pem.size());
+        throw;
+    }
+    sodium_memzero(pem.data(), pem.size());
+    try {
+        crypto::write_new_file(files.card, card_file_text(card), 0644, hint);
+    } catch (...) {
+        fs::remove(files.joining, ec);  // a joining key nobody can name is no use
+        throw;
+    }
+    return card;
+}
+
+}  // namespace
+
+DeviceCard make_card(const fs::path& state_dir, const Device& device, bool replace) {
+    const auto files = device_files(state_dir, device.certificate.identity);
+    std::error_code ec;
+    if (!replace && fs::exists(files.card, ec) && fs::exists(files.joining, ec)) {
+        auto card = load_card_file(files.card);
+        if (card.certificate != device.certificate)
+            throw crypto::KeyFileError(files.card.string() + " is the card of another device",
+                                       "run 'parley device card --new' to make this device's");
+        return card;
+    }
+    return write_card(files, device, replace || fs::exists(files.card, ec) || fs::exists(files.joining, ec));
+}
+
+crypto::Secret<update_key_bytes> load_joining_key(const fs::path& state_dir, const Device& device) {
+    const auto files = device_files(state_dir, device.certificate.identity);
+    const std::string what = "joining key " + files.joining.string();
+    const auto pem = crypto::read_private_file(files.joining, what, "run 'parley device card' to make one");
+    auto bytes = crypto::pem_block_decode(std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size()),
+                                          joining_key_pem_type, what);
+    if (bytes.size() != update_key_bytes) {
+        sodium_memzero(bytes.data(), bytes.size());
+        throw crypto::KeyFileError(what + " does not hold an X25519 key", "run 'parley device card --new'");
+    }
+    crypto::Secret<update_key_bytes> key;
+    std::copy(bytes.begin(), bytes.end(), key.data());
+    sodium_memzero(bytes.data(), bytes.size());
+    // The card must name this key: the box a record seals to the card opens only with it.
+    const auto card = load_card_file(files.card);
+    UpdateKey public_key{};
+    crypto_scalarmult_base(public_key.data(), key.data());
+    if (card.joining.update_key != public_key || card.certificate != device.certificate)
+        throw crypto::KeyFileError(what + " is not the key " + files.card.filename().string() + " names",
+                                   "run 'parley device card --new' and hand out the new card");
+    return key;
 }
 
 Device add_device(const fs::path& state_dir, const crypto::Identity& member, std::string name,
@@ -69,8 +169,10 @@ Device add_device(const fs::path& state_dir, const crypto::Identity& member, std
     crypto::write_private_key_file(device.key, files.key, hint);
     try {
         crypto::write_new_file(files.certificate, certificate_file_text(device.certificate), 0600, hint);
+        (void)write_card(files, device, true);  // none of this device's can be there: clears a stray one
     } catch (...) {
         fs::remove(files.key, ec);  // a key without its certificate is no device
+        fs::remove(files.certificate, ec);
         throw;
     }
     return device;

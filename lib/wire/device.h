@@ -69,6 +69,9 @@ void write_update_key_entry(Writer& w, const UpdateKeyEntry& entry);
 [[nodiscard]] Bytes encode_update_key_entry(const UpdateKeyEntry& entry);
 [[nodiscard]] UpdateKeyEntry read_update_key_entry(Reader& r);
 [[nodiscard]] std::optional<UpdateKeyEntry> decode_update_key_entry(ByteView bytes);
+// Counter 0 is a device's joining key (docs/PROTOCOL.md §10.5, its card):
+// signed for the all-zero room id, so it verifies in any room. Any other
+// counter verifies only for `room`.
 [[nodiscard]] bool verify_update_key_entry(const RoomId& room, const UpdateKeyEntry& entry);
 
 }  // namespace parley::wire

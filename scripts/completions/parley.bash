@@ -17,7 +17,7 @@ _parley_options_send="$_parley_room_options --retry"
 _parley_options_listen="$_parley_room_options --retry --count --timeout"
 _parley_options_rekey="$_parley_room_options --add --remove --sync"
 _parley_options_history="--help --user --room --dir --config --state --password-file --password --limit --json"
-_parley_options_device="--help --user --dir --config --state"
+_parley_options_device="--help --user --dir --config --state --new"
 
 # The value of option $1 on the command line (the last one), else $2.
 _parley_option_value() {
@@ -163,7 +163,7 @@ _parley() {
                     ;;
             esac
         done
-        [[ -z $action ]] && _parley_words "add show"
+        [[ -z $action ]] && _parley_words "add show card"
         return 0  # add's NAME is a new name
     fi
     if [[ $cmd == fingerprint && $cur != -* ]]; then

@@ -138,6 +138,10 @@ void devices(const fuzz::Fixture& fx) {
     write("pem_device", "certificate", protocol::v2::certificate_file_text(certificate));
     write("pem_device", "certificate_long_name", protocol::v2::certificate_file_text(long_name));
     write("pem_device", "public_key", crypto::public_key_pem(fx.alice.public_key));
+    // ... and a device's .card (§10.5): the certificate of bob's key as a device, its joining key.
+    const auto joining = fuzz::fixed_array<protocol::v2::update_key_bytes>("joining key");
+    const protocol::v2::DeviceCard card{certificate, protocol::v2::sign_joining_key(fx.bob, joining)};
+    write("pem_device", "card", protocol::v2::card_file_text(card));
 }
 
 int main(int argc, char** argv) {

@@ -8,6 +8,8 @@ run as a person runs them from the flash drive, with the real binary:
   "PARLEY DEVICE CERTIFICATE" of §10.5's bytes) and names the member's identity key,
   the key `show` prints, and the name given; its signature verifies (Python's
   `cryptography`, an implementation of Ed25519 apart from libsodium);
+- the card (§10.5) is read from the text too, both its signatures checked, and
+  `device card --new` replaces its joining key;
 - a second device in one folder, a bad name, a key file others can read and a
   certificate swapped for another member's are refused with a clear message,
   and nothing is overwritten.
@@ -104,6 +106,43 @@ def test_add_then_show_from_the_drive(t):
     assert re.search(r"^device\s+phone$", shown.stdout, re.M), shown.describe()
 
 
+def test_the_card_from_the_text(t):
+    """§10.5's card: certificate ‖ joining key entry (32 device key ‖ 32 X25519 key ‖
+    u64 counter 0 ‖ 64 signature over "parley/v2/sig/update-key" ‖ 32 zero bytes ‖
+    device key ‖ u64 0 ‖ key), one PEM block PARLEY DEVICE CARD, readable by all."""
+    carol = t.make_users(["carol"])["carol"]
+    made = device(t, carol, "add", "tablet").expect_ok("device add tablet")
+    assert "public_keys/carol.tablet.card" in made.stdout, f"add does not say where the card goes\n  {made.describe()}"
+    folder = carol.dir / ".parley"
+    (card_path,) = folder.glob("device-*.card")
+    (joining_path,) = folder.glob("device-*.joining")
+    assert card_path.stat().st_mode & 0o777 == 0o644, oct(card_path.stat().st_mode)
+    assert joining_path.stat().st_mode & 0o777 == 0o600, oct(joining_path.stat().st_mode)
+    blob = pem_body(card_path.read_text(), "PARLEY DEVICE CARD")
+    certificate, entry = blob[:-136], blob[-136:]
+    identity, device_key, name, _, signature, signed = parse_certificate(certificate)
+    assert name == "tablet" and identity == ed25519_public_key((carol.public_keys / "carol.pem").read_text())
+    Ed25519PublicKey.from_public_bytes(identity).verify(signature, b"parley/v2/sig/device" + signed)
+    entry_device, update_key, (counter,), entry_signature = entry[:32], entry[32:64], struct.unpack(
+        ">Q", entry[64:72]), entry[72:]
+    assert entry_device == device_key, "the card's joining key is another device's"
+    assert counter == 0, f"a joining key has update counter 0, not {counter}"
+    Ed25519PublicKey.from_public_bytes(device_key).verify(
+        entry_signature, b"parley/v2/sig/update-key" + bytes(32) + device_key + bytes(8) + update_key)
+
+    # Asked again: the same card; --new: another joining key, the card rewritten.
+    again = device(t, carol, "card").expect_ok("device card")
+    assert "public_keys/carol.tablet.card" in again.stdout, again.describe()
+    assert pem_body(card_path.read_text(), "PARLEY DEVICE CARD") == blob, "asking for the card changed it"
+    device(t, carol, "card", "--new").expect_ok("device card --new")
+    renewed = pem_body(card_path.read_text(), "PARLEY DEVICE CARD")
+    assert renewed[:-136] == certificate and renewed[-104:-72] != update_key, "--new kept the joining key"
+    device(t, carol, "show", "--new").expect_fail("--new with show", "--new goes with")
+    joining_path.chmod(0o644)
+    device(t, carol, "card", "--new").expect_ok("card --new over a readable joining key, which it erases")
+    assert joining_path.stat().st_mode & 0o777 == 0o600
+
+
 def test_parley_toml_state_is_where_the_device_goes(t):
     bob = t.make_users(["bob"])["bob"]
     (bob.dir / "parley.toml").write_text('state = "drive-state"\n')
@@ -148,6 +187,7 @@ def test_mistakes_and_attacks_are_refused(t):
 if __name__ == "__main__":
     harness.main([
         test_add_then_show_from_the_drive,
+        test_the_card_from_the_text,
         test_parley_toml_state_is_where_the_device_goes,
         test_mistakes_and_attacks_are_refused,
     ])

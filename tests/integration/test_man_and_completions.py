@@ -452,7 +452,7 @@ def test_bash_completion_of_values(t):
     assert complete("chat", "--dir", d + "/pub") == [d + "/public_keys"]
     assert complete("chat", "--password-file", d + "/no") == [d + "/notes.txt"]
     assert complete("keygen", "--dir", d, "--user", "") == [], "keygen --user is a new name"
-    assert complete("device", "") == ["add", "show"], complete("device", "")
+    assert complete("device", "") == ["add", "card", "show"], complete("device", "")
     assert complete("device", "--dir", d, "--user", "alice", "s") == ["show"]
     assert complete("device", "--dir", d, "--user", "") == ["alice", "bob"]
     assert complete("device", "add", "") == [], "device add NAME is a new name"

@@ -201,3 +201,95 @@ TEST(DeviceFiles, CertificateFileTextIsExactlyOneBlockOfItsType) {
 
 }  // namespace
 }  // namespace parley::protocol::v2
+
+namespace parley::protocol::v2 {
+namespace {
+
+// §10.5's cards: what a member hands out so a record can bring the device into a room.
+class DeviceCards : public ::testing::Test {
+protected:
+    TempDir dir;
+    const crypto::Identity alice = test::new_identity();
+    Device laptop = add_device(dir.path(), alice, "laptop", created);
+    DeviceFiles files = device_files(dir.path(), alice.public_key);
+};
+
+TEST_F(DeviceCards, AddMakesAJoiningKeyAndACardNamingIt) {
+    EXPECT_EQ(mode_of(files.joining), 0600u);
+    EXPECT_EQ(mode_of(files.card), 0644u) << "a card is public, as NAME.pem is";
+    const auto card = load_card_file(files.card);
+    EXPECT_EQ(card.certificate, laptop.certificate);
+    EXPECT_EQ(card.joining.device, laptop.key.public_key);
+    EXPECT_EQ(card.joining.counter, 0u);
+    EXPECT_TRUE(verify_update_key_entry(crypto::random_array<wire::hash_bytes>(), card.joining))
+        << "a joining key verifies in any room";
+    const auto joining = load_joining_key(dir.path(), laptop);
+    UpdateKey public_key{};
+    crypto_scalarmult_base(public_key.data(), joining.data());
+    EXPECT_EQ(public_key, card.joining.update_key);
+    EXPECT_EQ(make_card(dir.path(), laptop, false), card) << "asking again gives the same card";
+}
+
+TEST_F(DeviceCards, ANewCardReplacesTheJoiningKeyAndForgetsTheOld) {
+    const auto old_card = load_card_file(files.card);
+    const auto old_private = slurp(files.joining);
+    const auto fresh = make_card(dir.path(), laptop, true);
+    EXPECT_NE(fresh.joining.update_key, old_card.joining.update_key);
+    EXPECT_EQ(load_card_file(files.card), fresh);
+    EXPECT_NE(slurp(files.joining), old_private);
+    (void)load_joining_key(dir.path(), laptop);  // the new pair matches
+}
+
+TEST_F(DeviceCards, ADeviceMadeBeforeCardsGetsOneOnAsking) {
+    fs::remove(files.card);
+    fs::remove(files.joining);
+    const auto card = make_card(dir.path(), laptop, false);
+    EXPECT_TRUE(verify_device_card(card));
+    EXPECT_TRUE(fs::exists(files.joining));
+    // Half of one (a card without its key, or the other way) is made anew.
+    fs::remove(files.joining);
+    EXPECT_NE(make_card(dir.path(), laptop, false).joining.update_key, card.joining.update_key);
+}
+
+TEST_F(DeviceCards, ForgedOrSwappedCardsAreRefusedByName) {
+    const auto card = load_card_file(files.card);
+    // Another device's joining entry on laptop's certificate: its signature is by the other device.
+    const auto mallory_device = test::new_identity();
+    DeviceCard swapped = card;
+    swapped.joining = sign_joining_key(mallory_device, generate_update_key().public_key);
+    EXPECT_FALSE(verify_device_card(swapped));
+    // An entry bound to a room (counter 1) is no joining key.
+    DeviceCard bound = card;
+    bound.joining = sign_update_key(laptop.key, crypto::random_array<wire::hash_bytes>(), card.joining.update_key, 1);
+    EXPECT_FALSE(verify_device_card(bound));
+    // Counter 0 signed for a room rather than for any room.
+    DeviceCard room_zero = card;
+    room_zero.joining =
+        sign_update_key(laptop.key, crypto::random_array<wire::hash_bytes>(), card.joining.update_key, 0);
+    EXPECT_FALSE(verify_device_card(room_zero));
+    for (const auto* bad : {&swapped, &bound, &room_zero}) {
+        const auto said = message_of([&] { (void)parse_card_file(card_file_text(*bad), "card f"); });
+        EXPECT_NE(said.find("card f has a bad signature"), std::string::npos) << said;
+    }
+    auto bytes = encode_device_card(card);
+    bytes.pop_back();
+    EXPECT_FALSE(decode_device_card(bytes));
+    EXPECT_FALSE(decode_device_card(ByteView(bytes).first(update_key_entry_bytes)));
+    const auto said = message_of([&] { (void)parse_card_file(certificate_file_text(card.certificate), "card f"); });
+    EXPECT_NE(said.find("not a PARLEY DEVICE CARD"), std::string::npos) << said;
+}
+
+TEST_F(DeviceCards, AJoiningKeyOthersCanReadOrThatTheCardDoesNotNameIsRefused) {
+    fs::permissions(files.joining, fs::perms::group_read, fs::perm_options::add);
+    auto said = message_of([&] { (void)load_joining_key(dir.path(), laptop); });
+    EXPECT_NE(said.find("readable by other users"), std::string::npos) << said;
+    fs::permissions(files.joining, fs::perms::group_read, fs::perm_options::remove);
+    // The card replaced by another of laptop's cards (an older one, say): the key no longer matches.
+    const auto other = DeviceCard{laptop.certificate, sign_joining_key(laptop.key, generate_update_key().public_key)};
+    overwrite(files.card, card_file_text(other));
+    said = message_of([&] { (void)load_joining_key(dir.path(), laptop); });
+    EXPECT_NE(said.find("is not the key"), std::string::npos) << said;
+}
+
+}  // namespace
+}  // namespace parley::protocol::v2

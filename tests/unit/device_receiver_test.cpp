@@ -196,6 +196,12 @@ TEST_F(DeviceReceiverTest, AKeyUpdateCarriesTheSendingDevicesEntryOnly) {
                              wire::EnvelopeType::key_update));
     EXPECT_FALSE(d.accepted);
     EXPECT_FALSE(d.key_update);
+
+    // A joining key entry (counter 0, valid in any room) sent as a key-update.
+    const auto joining = protocol::v2::sign_joining_key(laptop.key, protocol::v2::generate_update_key().public_key);
+    d = desk_rx.receive(seal(laptop.key, laptop.chains, genesis, text_of(wire::encode_update_key_entry(joining)),
+                             wire::EnvelopeType::key_update));
+    EXPECT_FALSE(d.accepted) << "a card's joining key came in as a rotation";
 }
 
 }  // namespace

@@ -447,6 +447,48 @@ TEST_F(RecordV2Test, AKeptDeviceKeepsItsCertificateAndItsCounterOnlyGrows) {
               std::nullopt);
 }
 
+TEST_F(RecordV2Test, ADeviceEntersByItsCardsJoiningKeyInAnyRoomAndOnlyThatWay) {
+    // §10.5: carol's tablet is brought in with its card: the joining key entry,
+    // counter 0, signed for the all-zero room id, with a kind 2 box.
+    const auto init0 = init_of(genesis_, joiner0_);
+    auto tablet_joining = [&](const wire::RoomId& signed_for) {
+        DeviceDraft d = tablet_.draft(room_, 0, BoxKind::joiner_secret);
+        d.update = sign_update_key(tablet_.key, signed_for, tablet_.update_keys.at(0).public_key, 0);
+        return d;
+    };
+    auto with_tablet = [&](DeviceDraft tablet) {
+        return successor({laptop_.draft(room_, 1, BoxKind::epoch_secret), phone_.draft(room_, 1, BoxKind::epoch_secret),
+                          desk_.draft(room_, 1, BoxKind::epoch_secret), std::move(tablet)},
+                         {{RosterOpKind::add, carol_.public_key}});
+    };
+    const auto card = with_tablet(tablet_joining(wire::RoomId{}));
+    EXPECT_TRUE(verify_device_card({tablet_.certificate, card.devices.back().update}));
+    const auto epoch1 = write(laptop_, card, secret1_, init0);
+    EXPECT_EQ(relay_verdict(genesis_, epoch1), std::nullopt);
+    EXPECT_TRUE(std::holds_alternative<SymmetricKey>(open(tablet_, epoch1, nullptr)))
+        << "the tablet opens its box with the joining key";
+
+    // Counter 0 signed for this room is no joining key: its signature does not verify.
+    EXPECT_EQ(relay_verdict(genesis_, write(laptop_, with_tablet(tablet_joining(room_)), secret1_, init0)),
+              RecordError::bad_signature);
+
+    // Once it rotated, the tablet's counter cannot go back to 0.
+    auto j1 = std::get<SymmetricKey>(open(laptop_, epoch1, &init0));
+    const auto init1 = init_of(epoch1, j1);
+    auto next = [&](DeviceDraft tablet, const EpochRecord& prev) {
+        return successor({laptop_.draft(room_, 1, BoxKind::epoch_secret), phone_.draft(room_, 1, BoxKind::epoch_secret),
+                          desk_.draft(room_, 1, BoxKind::epoch_secret), std::move(tablet)},
+                         {}, &prev);
+    };
+    const auto rotated = write(laptop_, next(tablet_.draft(room_, 1, BoxKind::epoch_secret), epoch1), secret1_, init1);
+    EXPECT_EQ(relay_verdict(epoch1, rotated), std::nullopt);
+    auto j2 = std::get<SymmetricKey>(open(laptop_, rotated, &init1));
+    auto joining_again = tablet_joining(wire::RoomId{});
+    joining_again.box_kind = BoxKind::epoch_secret;
+    EXPECT_EQ(relay_verdict(rotated, write(laptop_, next(joining_again, rotated), secret1_, init_of(rotated, j2))),
+              RecordError::bad_roster);
+}
+
 TEST_F(RecordV2Test, AChainNeverGoesBackToVersion1) {
     test::Trio trio;
     auto v1_after_v2 = test::build(trio.alice, test::genesis_draft(room_, trio.roster()), secret1_);
