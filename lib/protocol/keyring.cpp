@@ -1,6 +1,9 @@
 #include "protocol/keyring.h"
 
+#include "protocol/device_files.h"
+
 #include <algorithm>
+#include <set>
 
 namespace parley::protocol {
 
@@ -41,7 +44,34 @@ Keyring Keyring::load(const fs::path& dir) {
         throw crypto::KeyFileError("public key folder " + dir.string() + " holds no .pem files",
                                    "put every member's public key in it as NAME.pem");
     }
-    return from_members(std::move(members));
+    auto keyring = from_members(std::move(members));
+    // Cards, by file name order so an error names the same file each time.
+    std::vector<fs::path> card_files;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().extension() == ".card") card_files.push_back(entry.path());
+    std::sort(card_files.begin(), card_files.end());
+    std::set<PublicKey> devices;
+    for (const auto& path : card_files) {
+        auto card = v2::load_card_file(path);
+        const std::string file = path.filename().string();
+        auto member = std::find_if(keyring.members_.begin(), keyring.members_.end(),
+                                   [&](const auto& m) { return m.key == card.certificate.identity; });
+        if (member == keyring.members_.end())
+            throw crypto::KeyFileError("device card " + path.string() + " is certified by a key no NAME.pem in " +
+                                           dir.string() + " holds (" + crypto::fingerprint(card.certificate.identity) +
+                                           ")",
+                                       "put its member's public key beside it, or move the card away");
+        const std::string expected = member->name + "." + card.certificate.name + ".card";
+        if (file != expected)
+            throw crypto::KeyFileError("device card " + path.string() + " is " + member->name + "'s device " +
+                                           card.certificate.name + ": its name should be " + expected,
+                                       "rename it, or ask its member for the right card");
+        if (!devices.insert(card.certificate.device).second)
+            throw crypto::KeyFileError("device card " + path.string() + " repeats a device another card holds",
+                                       "keep one card per device: 'parley device show' on the device names it");
+        member->cards.push_back(std::move(card));
+    }
+    return keyring;
 }
 
 const Member* Keyring::by_key(const PublicKey& key) const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crypto/key_file.h"
+#include "protocol/device.h"
 
 namespace parley::protocol {
 
@@ -17,12 +18,18 @@ struct Member {
     std::string name;  // file name without ".pem"
     PublicKey key{};
     KeyId id{};
+    // The member's device cards (docs/PROTOCOL.md §10.5), from NAME.DEVICE.card
+    // files, by device name; each verified and certified by `key`.
+    std::vector<v2::DeviceCard> cards;
 };
 
 class Keyring {
 public:
-    // Loads every *.pem in `dir`. Throws crypto::KeyFileError on a missing or
-    // empty folder, an unreadable or non-Ed25519 key, or one key under two names.
+    // Loads every *.pem in `dir`, and every NAME.DEVICE.card as NAME's. Throws
+    // crypto::KeyFileError on a missing or empty folder, an unreadable or
+    // non-Ed25519 key, one key under two names, or a card that does not verify,
+    // is not certified by NAME.pem's key, is named for another device, or
+    // repeats a device key.
     static Keyring load(const std::filesystem::path& dir);
     static Keyring from_members(std::vector<Member> members);
 

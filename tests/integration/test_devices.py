@@ -138,6 +138,15 @@ def test_the_card_from_the_text(t):
     renewed = pem_body(card_path.read_text(), "PARLEY DEVICE CARD")
     assert renewed[:-136] == certificate and renewed[-104:-72] != update_key, "--new kept the joining key"
     device(t, carol, "show", "--new").expect_fail("--new with show", "--new goes with")
+
+    # Into public_keys/ as the add said: every command reading the folder takes it;
+    # under another device's name it names the file and the name it should have.
+    shutil.copyfile(card_path, carol.public_keys / "carol.tablet.card")
+    t.run_parley(["fingerprint", "--dir", str(carol.dir), "carol"], name="fp").expect_ok("a well-named card")
+    (carol.public_keys / "carol.tablet.card").rename(carol.public_keys / "carol.phone.card")
+    t.run_parley(["fingerprint", "--dir", str(carol.dir), "carol"], name="fp").expect_fail(
+        "a card under another device's name", "carol.phone.card", "should be carol.tablet.card")
+    (carol.public_keys / "carol.phone.card").unlink()
     joining_path.chmod(0o644)
     device(t, carol, "card", "--new").expect_ok("card --new over a readable joining key, which it erases")
     assert joining_path.stat().st_mode & 0o777 == 0o600

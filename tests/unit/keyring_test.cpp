@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "protocol/device_files.h"
 #include "protocol/keyring.h"
 #include "test_support.h"
 
@@ -108,9 +109,72 @@ TEST(Keyring, EmptyFolderIsAnError) {
 
 TEST(Keyring, FromMembersRefusesDuplicates) {
     auto a = test::new_identity();
-    std::vector<Member> members{{"a", a.public_key, crypto::key_id(a.public_key)},
-                                {"b", a.public_key, crypto::key_id(a.public_key)}};
+    std::vector<Member> members{{"a", a.public_key, crypto::key_id(a.public_key), {}},
+                                {"b", a.public_key, crypto::key_id(a.public_key), {}}};
     EXPECT_THROW((void)Keyring::from_members(members), crypto::KeyFileError);
+}
+
+}  // namespace
+}  // namespace parley::protocol
+
+namespace parley::protocol {
+namespace {
+
+// NAME.DEVICE.card files (docs/PROTOCOL.md §10.5) beside the keys.
+class KeyringCards : public KeyringTest {
+protected:
+    v2::DeviceCard card_of(const crypto::Identity& member, const std::string& device_name) {
+        devices_.push_back(test::new_identity());
+        return {v2::certify_device(member, devices_.back().public_key, device_name, 1'796'299'200'000),
+                v2::sign_joining_key(devices_.back(), v2::generate_update_key().public_key)};
+    }
+    void put(const std::string& file, const v2::DeviceCard& card) {
+        std::ofstream(dir_ / file, std::ios::binary) << v2::card_file_text(card);
+    }
+    std::vector<crypto::Identity> devices_;
+};
+
+TEST_F(KeyringCards, CardsLoadAsTheirMembersDevices) {
+    const auto laptop = card_of(trio_.alice, "laptop"), phone = card_of(trio_.alice, "phone.2");
+    const auto desk = card_of(trio_.bob, "desk");
+    put("alice.laptop.card", laptop);
+    put("alice.phone.2.card", phone);
+    put("bob.desk.card", desk);
+    const auto ring = Keyring::load(dir_.path());
+    EXPECT_EQ(ring.by_name("alice")->cards, (std::vector<v2::DeviceCard>{laptop, phone}));
+    EXPECT_EQ(ring.by_name("bob")->cards, std::vector<v2::DeviceCard>{desk});
+    EXPECT_TRUE(ring.by_name("charlie")->cards.empty());
+}
+
+TEST_F(KeyringCards, ABadOrMisnamedOrOrphanCardIsAnErrorNamingTheFile) {
+    // Mallory's card dressed as alice's.
+    const auto mallory = test::new_identity();
+    put("alice.laptop.card", card_of(mallory, "laptop"));
+    auto said = load_error(dir_.path());
+    EXPECT_NE(said.find("alice.laptop.card is certified by a key no NAME.pem"), std::string::npos) << said;
+    // Bob's card under alice's name, or another device's name.
+    put("alice.laptop.card", card_of(trio_.bob, "laptop"));
+    said = load_error(dir_.path());
+    EXPECT_NE(said.find("is bob's device laptop"), std::string::npos) << said;
+    EXPECT_NE(said.find("bob.laptop.card"), std::string::npos) << said;
+    put("alice.laptop.card", card_of(trio_.alice, "phone"));
+    EXPECT_NE(load_error(dir_.path()).find("alice.phone.card"), std::string::npos);
+    // A card whose joining entry was swapped for another device's.
+    auto swapped = card_of(trio_.alice, "laptop");
+    swapped.joining = card_of(trio_.alice, "other").joining;
+    put("alice.laptop.card", swapped);
+    EXPECT_NE(load_error(dir_.path()).find("bad signature"), std::string::npos);
+    // One device's card twice under two names is impossible (the name is in the
+    // certificate), but one device certified twice is not.
+    const auto one = card_of(trio_.alice, "laptop");
+    put("alice.laptop.card", one);
+    auto again = one;
+    again.certificate = v2::certify_device(trio_.alice, one.certificate.device, "desk", 1);
+    again.joining = v2::sign_joining_key(devices_.back(), v2::generate_update_key().public_key);
+    put("alice.desk.card", again);
+    EXPECT_NE(load_error(dir_.path()).find("repeats a device"), std::string::npos) << load_error(dir_.path());
+    std::ofstream(dir_ / "alice.desk.card") << "not a card";
+    EXPECT_NE(load_error(dir_.path()).find("alice.desk.card"), std::string::npos);
 }
 
 }  // namespace
