@@ -1,5 +1,7 @@
 #include "store/device_epochs.h"
 
+#include <sodium.h>
+
 #include <cstring>
 #include <map>
 
@@ -35,18 +37,33 @@ std::uint64_t DeviceEpochs::newest_update_counter() {
     return rows.empty() ? 0 : counter_of(rows.back().first);  // names sort by their big-endian counter
 }
 
+void DeviceEpochs::put_update_key(std::uint64_t counter, const protocol::v2::UpdateKey& public_key,
+                                  const crypto::Secret<protocol::v2::update_key_bytes>& private_key) {
+    crypto::SecretBuffer plain(update_row_bytes);
+    std::memcpy(plain.data(), public_key.data(), public_key.size());
+    std::memcpy(plain.data() + public_key.size(), private_key.data(), private_key.size());
+    const auto name = counter_name(DeviceSecretKind::update_key, counter);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, ByteView(plain.data(), plain.size())));
+}
+
 protocol::v2::UpdateKeyEntry DeviceEpochs::new_update_key() {
     StateStore::Transaction tx(store_);
     const std::uint64_t counter = newest_update_counter() + 1;
     auto pair = protocol::v2::generate_update_key();
-    crypto::SecretBuffer plain(update_row_bytes);
-    std::memcpy(plain.data(), pair.public_key.data(), pair.public_key.size());
-    std::memcpy(plain.data() + pair.public_key.size(), pair.private_key.data(), pair.private_key.size());
-    const auto name = counter_name(DeviceSecretKind::update_key, counter);
-    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, ByteView(plain.data(), plain.size())));
+    put_update_key(counter, pair.public_key, pair.private_key);
     auto entry = protocol::v2::sign_update_key(device_, cipher_.room(), pair.public_key, counter);
     tx.commit();
     return entry;
+}
+
+void DeviceEpochs::take_joining_key(const crypto::Secret<protocol::v2::update_key_bytes>& joining_private) {
+    StateStore::Transaction tx(store_);
+    if (newest_update_counter() > 0)
+        throw StoreError("this device rotated its update key in this room already; its joining key is no use here");
+    protocol::v2::UpdateKey public_key{};
+    crypto_scalarmult_base(public_key.data(), joining_private.data());
+    put_update_key(0, public_key, joining_private);
+    tx.commit();
 }
 
 std::optional<crypto::SymmetricKey> DeviceEpochs::init_secret(std::uint64_t epoch) {

@@ -30,7 +30,12 @@ public:
     // A new update key pair, its private half stored under the next counter
     // (1 for the first); returns the signed entry for a key-update envelope or a record.
     protocol::v2::UpdateKeyEntry new_update_key();
-    // The highest update key counter this device holds (0: none).
+    // The device's joining key (its card's, protocol/device_files.h
+    // load_joining_key) as update key 0 of this room: what a record bringing
+    // the device in seals its box to. Erased here, as any older update key, once
+    // a record puts a newer one in force. Throws StoreError after a rotation.
+    void take_joining_key(const crypto::Secret<protocol::v2::update_key_bytes>& joining_private);
+    // The highest update key counter this device holds (0: none, or the joining key).
     std::uint64_t newest_update_counter();
     // init secret[epoch] if this device holds it (the author of epoch + 1 needs it).
     std::optional<crypto::SymmetricKey> init_secret(std::uint64_t epoch);
@@ -47,6 +52,8 @@ public:
                                                          DeviceChains& chains);
 
 private:
+    void put_update_key(std::uint64_t counter, const protocol::v2::UpdateKey& public_key,
+                        const crypto::Secret<protocol::v2::update_key_bytes>& private_key);
     StateStore& store_;
     const DeviceStateCipher& cipher_;
     const crypto::Identity& device_;

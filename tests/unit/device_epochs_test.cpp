@@ -84,3 +84,77 @@ TEST_F(DeviceEpochsTest, AStateStolenAfterAnEpochOpensNoEarlierBox) {
 
 }  // namespace
 }  // namespace parley::store
+
+namespace parley::store {
+namespace {
+
+using namespace test_devices;
+using protocol::v2::OpenError;
+
+// §10.5: carol's tablet enters the room by its card; once it rotated, the room's
+// state holds nothing its joining key opened.
+class DeviceCardEntryTest : public TwoDeviceRoom {
+protected:
+    wire::EpochRecord write(const wire::EpochRecord& prev, std::vector<protocol::v2::DeviceDraft> devices,
+                            std::vector<wire::RosterOp> ops = {}) {
+        protocol::v2::RecordDraft draft;
+        draft.room = room;
+        draft.epoch = prev.epoch + 1;
+        draft.previous = wire::record_hash(prev);
+        draft.salt = prev.salt;
+        draft.kdf = prev.kdf;
+        draft.created_at_ms = prev.created_at_ms + 1000;
+        draft.devices = std::move(devices);
+        draft.ops = std::move(ops);
+        auto written = protocol::v2::build_record(laptop.key, draft, parley::test::shared_room_secret(), fresh_secret(),
+                                                  *laptop.epochs.init_secret(prev.epoch));
+        if (!written) throw std::runtime_error("build_record failed");
+        return std::move(written->record);
+    }
+    const crypto::Identity carol = parley::test::new_identity();
+    Device tablet{carol, "tablet", room, dir / "tablet.sqlite"};
+};
+
+TEST_F(DeviceCardEntryTest, ADeviceEntersByItsCardAndItsRoomStateForgetsTheJoiningKey) {
+    const auto joining = protocol::v2::generate_update_key();
+    const auto card_entry = protocol::v2::sign_joining_key(tablet.key, joining.public_key);
+    tablet.epochs.take_joining_key(joining.private_key);
+    EXPECT_EQ(tablet.epochs.newest_update_counter(), 0u);
+    EXPECT_EQ(tablet.rows(DeviceSecretKind::update_key), 1u);
+
+    const auto epoch1 = write(genesis,
+                              {laptop.draft(laptop.epochs.new_update_key(), wire::BoxKind::epoch_secret),
+                               desk.draft(desk.epochs.new_update_key(), wire::BoxKind::epoch_secret),
+                               tablet.draft(card_entry, wire::BoxKind::joiner_secret)},
+                              {{wire::RosterOpKind::add, carol.public_key}});
+    ASSERT_TRUE(adopt(laptop, epoch1));
+    ASSERT_TRUE(adopt(tablet, epoch1)) << "the tablet could not open its box with the joining key";
+    const auto stolen_in_epoch1 = steal(tablet);
+
+    // The tablet rotates at once; the next record puts counter 1 in force.
+    const auto rotated = tablet.epochs.new_update_key();
+    EXPECT_EQ(rotated.counter, 1u);
+    EXPECT_THROW(tablet.epochs.take_joining_key(joining.private_key), StoreError);
+    const auto epoch2 = write(epoch1, {laptop.draft(wire::find_device(epoch1, laptop.key.public_key)->update,
+                                                    wire::BoxKind::epoch_secret),
+                                       desk.draft(wire::find_device(epoch1, desk.key.public_key)->update,
+                                                  wire::BoxKind::epoch_secret),
+                                       tablet.draft(rotated, wire::BoxKind::epoch_secret)});
+    ASSERT_TRUE(adopt(tablet, epoch2));
+    EXPECT_EQ(tablet.rows(DeviceSecretKind::update_key), 1u) << "the joining key's copy stayed in the room state";
+    EXPECT_EQ(tablet.epochs.newest_update_counter(), 1u);
+
+    // A thief of the room state now opens neither epoch 1's box (update key 0 is
+    // gone) nor, from a copy taken in epoch 1, epoch 2's (sealed to counter 1).
+    Thief now(tablet, steal(tablet));
+    auto result = now.epochs.adopt(epoch1, parley::test::shared_room_secret(), now.chains);
+    ASSERT_TRUE(std::holds_alternative<OpenError>(result));
+    EXPECT_EQ(std::get<OpenError>(result), OpenError::no_update_key);
+    Thief before(tablet, stolen_in_epoch1);
+    result = before.epochs.adopt(epoch2, parley::test::shared_room_secret(), before.chains);
+    ASSERT_TRUE(std::holds_alternative<OpenError>(result));
+    EXPECT_EQ(std::get<OpenError>(result), OpenError::no_update_key);
+}
+
+}  // namespace
+}  // namespace parley::store
