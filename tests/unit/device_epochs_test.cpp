@@ -95,22 +95,6 @@ using protocol::v2::OpenError;
 // state holds nothing its joining key opened.
 class DeviceCardEntryTest : public TwoDeviceRoom {
 protected:
-    wire::EpochRecord write(const wire::EpochRecord& prev, std::vector<protocol::v2::DeviceDraft> devices,
-                            std::vector<wire::RosterOp> ops = {}) {
-        protocol::v2::RecordDraft draft;
-        draft.room = room;
-        draft.epoch = prev.epoch + 1;
-        draft.previous = wire::record_hash(prev);
-        draft.salt = prev.salt;
-        draft.kdf = prev.kdf;
-        draft.created_at_ms = prev.created_at_ms + 1000;
-        draft.devices = std::move(devices);
-        draft.ops = std::move(ops);
-        auto written = protocol::v2::build_record(laptop.key, draft, parley::test::shared_room_secret(), fresh_secret(),
-                                                  *laptop.epochs.init_secret(prev.epoch));
-        if (!written) throw std::runtime_error("build_record failed");
-        return std::move(written->record);
-    }
     const crypto::Identity carol = parley::test::new_identity();
     Device tablet{carol, "tablet", room, dir / "tablet.sqlite"};
 };
@@ -122,7 +106,7 @@ TEST_F(DeviceCardEntryTest, ADeviceEntersByItsCardAndItsRoomStateForgetsTheJoini
     EXPECT_EQ(tablet.epochs.newest_update_counter(), 0u);
     EXPECT_EQ(tablet.rows(DeviceSecretKind::update_key), 1u);
 
-    const auto epoch1 = write(genesis,
+    const auto epoch1 = write_epoch(genesis,
                               {laptop.draft(laptop.epochs.new_update_key(), wire::BoxKind::epoch_secret),
                                desk.draft(desk.epochs.new_update_key(), wire::BoxKind::epoch_secret),
                                tablet.draft(card_entry, wire::BoxKind::joiner_secret)},
@@ -135,7 +119,7 @@ TEST_F(DeviceCardEntryTest, ADeviceEntersByItsCardAndItsRoomStateForgetsTheJoini
     const auto rotated = tablet.epochs.new_update_key();
     EXPECT_EQ(rotated.counter, 1u);
     EXPECT_THROW(tablet.epochs.take_joining_key(joining.private_key), StoreError);
-    const auto epoch2 = write(epoch1, {laptop.draft(wire::find_device(epoch1, laptop.key.public_key)->update,
+    const auto epoch2 = write_epoch(epoch1, {laptop.draft(wire::find_device(epoch1, laptop.key.public_key)->update,
                                                     wire::BoxKind::epoch_secret),
                                        desk.draft(wire::find_device(epoch1, desk.key.public_key)->update,
                                                   wire::BoxKind::epoch_secret),

@@ -86,6 +86,12 @@ protected:
     // The successor of `prev`, written by laptop, sealing to these entries.
     wire::EpochRecord next_epoch(const wire::EpochRecord& prev, const protocol::v2::UpdateKeyEntry& laptop_entry,
                                  const protocol::v2::UpdateKeyEntry& desk_entry) {
+        return write_epoch(prev, {laptop.draft(laptop_entry, BoxKind::epoch_secret),
+                                  desk.draft(desk_entry, BoxKind::epoch_secret)});
+    }
+    // The successor of `prev`, written by laptop, with these devices and operations.
+    wire::EpochRecord write_epoch(const wire::EpochRecord& prev, std::vector<protocol::v2::DeviceDraft> devices,
+                                  std::vector<wire::RosterOp> ops = {}) {
         protocol::v2::RecordDraft draft;
         draft.room = room;
         draft.epoch = prev.epoch + 1;
@@ -93,7 +99,8 @@ protected:
         draft.salt = prev.salt;
         draft.kdf = prev.kdf;
         draft.created_at_ms = prev.created_at_ms + 1000;
-        draft.devices = {laptop.draft(laptop_entry, BoxKind::epoch_secret), desk.draft(desk_entry, BoxKind::epoch_secret)};
+        draft.devices = std::move(devices);
+        draft.ops = std::move(ops);
         const auto init = laptop.epochs.init_secret(prev.epoch);
         if (!init) throw std::runtime_error("laptop holds no init secret of the previous epoch");
         auto written = protocol::v2::build_record(laptop.key, draft, parley::test::shared_room_secret(), fresh_secret(), *init);
