@@ -74,6 +74,20 @@ std::optional<Bytes> aead_open(const SymmetricKey& key, const wire::Nonce& nonce
     return out;
 }
 
+std::optional<SecretBuffer> aead_open_secret(const SymmetricKey& key, const wire::Nonce& nonce, ByteView ad,
+                                             ByteView ciphertext) {
+    if (ciphertext.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) return std::nullopt;
+    SecretBuffer out(ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    unsigned long long out_len = 0;
+    // An empty plaintext has no buffer; libsodium writes nothing then.
+    std::uint8_t none = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.empty() ? &none : out.data(), &out_len, nullptr,
+                                                   ciphertext.data(), ciphertext.size(), ad.data(), ad.size(),
+                                                   nonce.data(), key.data()) != 0)
+        return std::nullopt;  // `out` is wiped when it goes
+    return out;
+}
+
 bool converts_to_x25519(const PublicKey& key) {
     Array<crypto_box_PUBLICKEYBYTES> x{};  // not secret
     return crypto_sign_ed25519_pk_to_curve25519(x.data(), key.data()) == 0;

@@ -55,6 +55,10 @@ Signature sign(const SigningKey& key, ByteView message);
 Bytes aead_seal(const SymmetricKey& key, const wire::Nonce& nonce, ByteView ad, ByteView plaintext);
 [[nodiscard]] std::optional<Bytes> aead_open(const SymmetricKey& key, const wire::Nonce& nonce,
                                              ByteView ad, ByteView ciphertext);
+// The same, for a plaintext that is itself a secret: decrypted straight into
+// locked memory, never into the ordinary heap.
+[[nodiscard]] std::optional<SecretBuffer> aead_open_secret(const SymmetricKey& key, const wire::Nonce& nonce,
+                                                           ByteView ad, ByteView ciphertext);
 
 // Sealed box to the X25519 form of an Ed25519 public key; nullopt if the key
 // does not convert.

@@ -59,12 +59,7 @@ std::optional<crypto::SecretBuffer> DeviceStateCipher::open(ByteView name, ByteV
     if (row.size() < wire::nonce_bytes) return std::nullopt;
     wire::Nonce nonce{};
     std::memcpy(nonce.data(), row.data(), nonce.size());
-    auto plain = crypto::aead_open(key_, nonce, associated_data(name), row.subspan(wire::nonce_bytes));
-    if (!plain) return std::nullopt;
-    crypto::SecretBuffer out(plain->size());
-    if (!plain->empty()) std::memcpy(out.data(), plain->data(), plain->size());
-    sodium_memzero(plain->data(), plain->size());
-    return out;
+    return crypto::aead_open_secret(key_, nonce, associated_data(name), row.subspan(wire::nonce_bytes));
 }
 
 }  // namespace parley::store

@@ -56,6 +56,9 @@ TEST_F(DeviceStateTest, ARowOpensUnderItsNameWithTheDeviceKeyAndThePassword) {
     ASSERT_TRUE(opened);
     EXPECT_TRUE(equal(*opened, secret));
     EXPECT_EQ(std::search(row.begin(), row.end(), secret.begin(), secret.end()), row.end());
+    const auto empty = cipher.open(name, cipher.seal(name, Bytes{}));  // decrypted into locked memory, even empty
+    ASSERT_TRUE(empty);
+    EXPECT_TRUE(empty->empty());
 }
 
 TEST_F(DeviceStateTest, NothingElseOpensIt) {
