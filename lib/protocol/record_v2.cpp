@@ -41,6 +41,7 @@ const char* to_string(OpenError e) {
         case OpenError::no_init_secret: return "this device does not hold the previous epoch's init secret";
         case OpenError::bad_box: return "this device's sealed secret does not open or names the wrong context";
         case OpenError::bad_commitment: return "this device's secret does not match the record's commitment";
+        case OpenError::wrong_password: return "the room password does not match this epoch";
     }
     return "cannot open the epoch";
 }

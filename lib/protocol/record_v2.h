@@ -68,6 +68,7 @@ enum class OpenError {
     no_init_secret,   // a kind 1 box, but this device does not hold init secret[epoch - 1]
     bad_box,          // the box does not open, or names the wrong context: blame the author
     bad_commitment,   // the secret does not match the record's commitment: blame the author
+    wrong_password,   // the epoch's token hash is not what the room secret gives (store::DeviceEpochs::adopt)
 };
 const char* to_string(OpenError e);
 

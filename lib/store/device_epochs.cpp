@@ -10,6 +10,7 @@ namespace parley::store {
 namespace {
 
 constexpr std::size_t update_row_bytes = protocol::v2::update_key_bytes * 2;
+constexpr std::size_t adopted_row_bytes = 32 + wire::token_bytes;
 
 Bytes counter_name(DeviceSecretKind kind, std::uint64_t n) {
     Writer w;
@@ -79,9 +80,32 @@ std::optional<crypto::SymmetricKey> DeviceEpochs::init_secret(std::uint64_t epoc
     return key;
 }
 
+std::optional<DeviceEpochs::Adopted> DeviceEpochs::adopted(const wire::EpochRecord& record) {
+    const auto name = counter_name(DeviceSecretKind::adopted_epoch, record.epoch);
+    const auto row = store_.load_device_secret(cipher_.room(), name);
+    if (!row) return std::nullopt;
+    auto plain = cipher_.open(name, *row);
+    if (!plain || plain->size() != adopted_row_bytes)
+        throw StoreError("an adopted epoch in the state file does not open with this device key and password: "
+                         "the file was damaged or changed");
+    const auto hash = wire::record_hash(record);
+    if (std::memcmp(plain->data(), hash.data(), hash.size()) != 0)
+        throw StoreError("this device adopted another record for epoch " + std::to_string(record.epoch) +
+                         " of this room: the chain forked");
+    const auto* mine = wire::find_device(record, device_.public_key);
+    if (!mine) throw StoreError("internal: an adopted epoch does not name this device");
+    Adopted adopted;
+    adopted.token_hash = record.token_hash;
+    adopted.update_counter = mine->update.counter;
+    std::memcpy(adopted.access_token.data(), plain->data() + hash.size(), adopted.access_token.size());
+    return adopted;
+}
+
 std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt(
     const wire::EpochRecord& record, const crypto::SymmetricKey& room_secret, DeviceChains& chains) {
     StateStore::Transaction tx(store_);
+    // Once only: starting the chains again would hand out positions a second time.
+    if (auto done = adopted(record)) return std::move(*done);
     // Every update key this device holds, for open_record's lookup.
     std::map<std::uint64_t, HeldUpdateKey> held;
     const Bytes update_prefix{static_cast<std::uint8_t>(DeviceSecretKind::update_key)};
@@ -108,6 +132,8 @@ std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt
 
     auto schedule = protocol::v2::derive_epoch(room_secret, record.room, record.epoch, record.previous,
                                                std::get<crypto::SymmetricKey>(opened));
+    // The token hash binds the room secret (the password): a wrong one starts no chain.
+    if (schedule.token_hash != record.token_hash) return protocol::v2::OpenError::wrong_password;
     const auto hash = wire::record_hash(record);
     for (const auto& device : record.devices) {
         const auto start = protocol::v2::chain_start(schedule.sender_root, record.room, record.epoch, device.key());
@@ -128,6 +154,12 @@ std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt
             store_.erase_device_secret(cipher_.room(), counter_name(DeviceSecretKind::update_key, counter));
     adopted.token_hash = schedule.token_hash;
     std::memcpy(adopted.access_token.data(), schedule.access_token.data(), adopted.access_token.size());
+    crypto::SecretBuffer kept(adopted_row_bytes);
+    std::memcpy(kept.data(), hash.data(), hash.size());
+    std::memcpy(kept.data() + hash.size(), adopted.access_token.data(), adopted.access_token.size());
+    const auto adopted_name = counter_name(DeviceSecretKind::adopted_epoch, record.epoch);
+    store_.put_device_secret(cipher_.room(), adopted_name,
+                             cipher_.seal(adopted_name, ByteView(kept.data(), kept.size())));
     tx.commit();
     return adopted;
 }

@@ -46,10 +46,17 @@ public:
         std::uint64_t update_counter = 0;  // this device's update key in force in the epoch
     };
     // Takes `record` (already checked against its predecessor, wire/record.h)
-    // as this device's current epoch. On an error nothing is changed.
+    // as this device's current epoch. On an error nothing is changed. Adopting
+    // a record again (another process of the device did, or a restart) returns
+    // what the first adoption kept and touches no chain; another record for an
+    // epoch this device adopted throws StoreError (a fork).
     std::variant<Adopted, protocol::v2::OpenError> adopt(const wire::EpochRecord& record,
                                                          const crypto::SymmetricKey& room_secret,
                                                          DeviceChains& chains);
+
+    // What adopting `record` kept (its access token), if this device did;
+    // throws StoreError if it adopted another record for that epoch.
+    std::optional<Adopted> adopted(const wire::EpochRecord& record);
 
 private:
     void put_update_key(std::uint64_t counter, const protocol::v2::UpdateKey& public_key,

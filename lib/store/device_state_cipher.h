@@ -28,6 +28,7 @@ enum class DeviceSecretKind : std::uint8_t {
     sender_chain = 3,   // 32 record hash: this device's next chain key and position
     receiver_chain = 4, // 32 record hash || 32 device key: the front and its position
     skipped_key = 5,    // 32 record hash || 32 device key || u64 position
+    adopted_epoch = 6,  // u64 epoch: 32 record hash || 32 access token of an epoch this device adopted
 };
 
 // kind || the ids, each as written by the caller (fixed-size, big-endian).

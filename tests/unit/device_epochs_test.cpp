@@ -30,6 +30,70 @@ TEST_F(DeviceEpochsTest, TwoDevicesAdoptingTheGenesisShareEveryChain) {
     EXPECT_EQ(std::get<DeviceEpochs::Adopted>(again).token_hash, genesis.token_hash);
 }
 
+TEST_F(DeviceEpochsTest, AdoptingAgainKeepsTheChainsWhereTheyStand) {
+    // Two processes of a device (or a restart) adopt the same head: the second
+    // must not start the chains again, or positions would be handed out twice.
+    const auto hash = wire::record_hash(genesis);
+    ASSERT_TRUE(laptop.chains.take_sender(hash));
+    ASSERT_TRUE(laptop.chains.take_sender(hash));
+    ASSERT_TRUE(std::holds_alternative<crypto::SymmetricKey>(laptop.chains.take_receiver(hash, desk.key.public_key, 0)));
+    ASSERT_TRUE(adopt(laptop, genesis));
+    EXPECT_EQ(laptop.chains.take_sender(hash)->position, 2u) << "adopting again restarted the sender chain";
+    EXPECT_EQ(std::get<DeviceChains::Error>(laptop.chains.take_receiver(hash, desk.key.public_key, 0)),
+              DeviceChains::Error::no_key)
+        << "adopting again restarted a receiver chain: a replay would open";
+
+    // Epoch 1, adopted, then again once init secret 0 is gone: the same token, nothing restarted.
+    const auto epoch1 = next_epoch(genesis, laptop.epochs.new_update_key(), desk.epochs.new_update_key());
+    const auto other = next_epoch(genesis, wire::find_device(epoch1, laptop.key.public_key)->update,
+                                  wire::find_device(epoch1, desk.key.public_key)->update);
+    auto first = laptop.epochs.adopt(epoch1, test::shared_room_secret(), laptop.chains);
+    ASSERT_TRUE(std::holds_alternative<DeviceEpochs::Adopted>(first));
+    ASSERT_FALSE(laptop.epochs.init_secret(0));
+    ASSERT_TRUE(laptop.chains.take_sender(wire::record_hash(epoch1)));
+    auto again = laptop.epochs.adopt(epoch1, test::shared_room_secret(), laptop.chains);
+    ASSERT_TRUE(std::holds_alternative<DeviceEpochs::Adopted>(again));
+    EXPECT_TRUE(std::get<DeviceEpochs::Adopted>(again).access_token.equals(std::get<DeviceEpochs::Adopted>(first).access_token));
+    EXPECT_EQ(std::get<DeviceEpochs::Adopted>(again).update_counter, 2u);
+    EXPECT_EQ(laptop.chains.take_sender(wire::record_hash(epoch1))->position, 1u);
+    ASSERT_TRUE(laptop.epochs.adopted(epoch1));
+    EXPECT_FALSE(desk.epochs.adopted(epoch1));
+
+    // Another record for an adopted epoch is a fork, never adopted over the first.
+    ASSERT_NE(wire::record_hash(other), wire::record_hash(epoch1));
+    EXPECT_THROW((void)laptop.epochs.adopt(other, test::shared_room_secret(), laptop.chains), StoreError);
+}
+
+TEST_F(DeviceEpochsTest, AWrongPasswordAdoptsNothing) {
+    crypto::SymmetricKey other_secret;
+    crypto::random_bytes(other_secret.mutable_bytes());
+    // Bob's new tablet, used first with a mistyped password: its update key row
+    // is sealed under that, so its box opens, and only the token hash tells.
+    Device tablet{bob, "tablet", room, dir / "tablet.sqlite"};
+    DeviceStateCipher mistyped(tablet.key, room, other_secret);
+    DeviceChains chains(*tablet.store, mistyped);
+    DeviceEpochs epochs(*tablet.store, mistyped, tablet.key);
+    const auto entry = epochs.new_update_key();
+    const auto epoch1 = write_epoch(genesis,
+                                    {laptop.draft(laptop.epochs.new_update_key(), BoxKind::epoch_secret),
+                                     desk.draft(desk.epochs.new_update_key(), BoxKind::epoch_secret),
+                                     tablet.draft(entry, BoxKind::joiner_secret)},
+                                    {{wire::RosterOpKind::add_device, tablet.key.public_key}});
+    auto result = epochs.adopt(epoch1, other_secret, chains);
+    ASSERT_TRUE(std::holds_alternative<OpenError>(result));
+    EXPECT_EQ(std::get<OpenError>(result), OpenError::wrong_password);
+    EXPECT_FALSE(epochs.adopted(epoch1));
+    EXPECT_FALSE(epochs.init_secret(1));
+    EXPECT_FALSE(chains.sender_next(wire::record_hash(epoch1))) << "a wrong password started a chain";
+
+    // Desk with the wrong password: its rows do not open at all.
+    DeviceStateCipher wrong(desk.key, room, other_secret);
+    DeviceChains desk_chains(*desk.store, wrong);
+    DeviceEpochs desk_epochs(*desk.store, wrong, desk.key);
+    EXPECT_THROW((void)desk_epochs.adopt(epoch1, other_secret, desk_chains), StoreError);
+    EXPECT_TRUE(adopt(desk, epoch1)) << "the failed attempts changed desk's state";
+}
+
 TEST_F(DeviceEpochsTest, AfterTheDevicesRotationAThiefOfItsOldStateIsLockedOut) {
     const auto stolen = steal(desk);  // at epoch 0: update key 1, init secret 0, the chains
     const auto d2 = desk.epochs.new_update_key();

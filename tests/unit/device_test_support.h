@@ -45,11 +45,16 @@ struct Device {
 };
 
 // What a thief who copied the device's folder now has: the same key, the
-// password, and the state file as it was.
+// password, and the state file as it was. The copy is the thief's to change: it
+// forgets which epochs the device adopted, so adopt() really tries each box.
 struct Thief {
     Thief(const Device& d, const fs::path& copy)
         : cipher(d.key, d.cipher.room(), parley::test::shared_room_secret()), store(copy), chains(store, cipher),
-          epochs(store, cipher, d.key) {}
+          epochs(store, cipher, d.key) {
+        const Bytes adopted{static_cast<std::uint8_t>(DeviceSecretKind::adopted_epoch)};
+        for (const auto& [name, row] : store.device_secrets_named(cipher.room(), adopted))
+            store.erase_device_secret(cipher.room(), name);
+    }
     DeviceStateCipher cipher;
     StateStore store;
     DeviceChains chains;
