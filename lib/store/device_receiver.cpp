@@ -75,10 +75,9 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
             if (note->reason == protocol::SyncReason::first_of_epoch) {
                 // What the device says it used in the epoch before, against what came.
                 const auto before = chains_.receiver_next(note->previous_record, certificate.device);
-                if (before) {
-                    const auto never_came = chains_.skipped_count(note->previous_record, certificate.device);
-                    d.missing_in_previous =
-                        never_came + (note->previous_positions > *before ? note->previous_positions - *before : 0);
+                if (before && note->previous_positions > *before) {
+                    d.previous_front = *before;
+                    d.missing_in_previous = note->previous_positions - *before;
                 }
             }
             d.sync = *note;

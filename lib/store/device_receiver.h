@@ -11,8 +11,8 @@
 //      more than 4,096 ahead: refused without deriving);
 //   6. it decrypts; a sync's or key-update's plaintext is well-formed;
 //   7. positions of the device before this one that never came are reported
-//      (missing_before), and a first-of-epoch sync that names more positions in
-//      the epoch before than came is reported too (missing_in_previous).
+//      (missing_before), and a first-of-epoch sync that names positions in the
+//      epoch before past the last that came is reported too (missing_in_previous).
 //
 // Nothing is shown as genuine unless every check passed. Run it inside the
 // transaction that stores the message, so a rolled-back message can be read again.
@@ -31,7 +31,11 @@ namespace parley::store {
 
 struct DeviceDelivery : protocol::Delivery {
     std::optional<crypto::PublicKey> device;   // the sending device, once known to be certified
-    std::uint64_t missing_in_previous = 0;     // a first-of-epoch sync's count of what never came
+    // A first-of-epoch sync's tail of the epoch before that never came:
+    // positions previous_front .. previous_front + missing_in_previous - 1 (the
+    // positions skipped before the front were reported as missing_before already).
+    std::uint64_t missing_in_previous = 0;
+    std::uint64_t previous_front = 0;
     std::optional<protocol::v2::UpdateKeyEntry> key_update;  // a key-update's entry, verified
 };
 

@@ -173,7 +173,8 @@ TEST_F(DeviceReceiverTest, AFirstOfEpochSyncTellsWhatNeverCameAtTheEndOfTheEpoch
     ASSERT_TRUE(sync.accepted) << sync.reason;
     ASSERT_TRUE(sync.sync);
     EXPECT_EQ(sync.sync->reason, protocol::SyncReason::first_of_epoch);
-    EXPECT_EQ(sync.missing_in_previous, 2u) << "position 1 (skipped) and 3 (the tail)";
+    EXPECT_EQ(sync.missing_in_previous, 1u) << "the tail, position 3 (position 2 reported 1 already)";
+    EXPECT_EQ(sync.previous_front, 3u);
     EXPECT_TRUE(sync.text.empty());
 
     // Position 1 comes late after all: still opens (its key was kept), and is one fewer.
