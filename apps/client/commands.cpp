@@ -75,7 +75,7 @@ int cmd_create(RoomOptions& o) {
     if (password_looks_weak(s->password))
         print_notice("warning: the room password is short; anyone who steals a member's key file can guess it offline");
     s->client->on_notice(print_notice);
-    s->client->create();
+    s->client->create(o.protocol_version);
     s->store->add_room({o.room, s->client->room_id(), o.server});
     for (const auto& line : s->client->roster_differences()) print_notice("note: " + line);
     std::cerr << "parley: room " << o.room << " at epoch " << s->client->chain().head().epoch
@@ -376,7 +376,7 @@ int cmd_device(RoomOptions& o, const std::string& action, const std::optional<st
     // The device's files sit in the state folder this rule names, never in the
     // older $XDG location state_file() may still read a member's state from:
     // a device is made once, where version 2 will keep its state.
-    const fs::path folder = o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state);
+    const fs::path folder = device_folder(o);
     if (action == "add") {
         std::error_code ec;
         fs::create_directories(folder, ec);

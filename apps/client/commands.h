@@ -31,6 +31,8 @@ struct RoomOptions {
     // chat: a sync this many seconds after the first line sent since the last
     // one (docs/PROTOCOL.md §5.1), so a withheld line shows within it.
     unsigned sync_interval_s = 300;
+    // create: the protocol version of the room's records (docs/PROTOCOL.md §10 for 2).
+    int protocol_version = 1;
     std::chrono::seconds retry() const { return std::chrono::seconds(retry_s); }
 };
 

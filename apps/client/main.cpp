@@ -104,6 +104,10 @@ int main(int argc, char** argv) {
     auto* create = app.add_subcommand(
         "create", "create a room whose roster is every key in public_keys/; prints its invite on stdout");
     add_room_flags(create, room);
+    create->add_option("--protocol", room.protocol_version,
+                       "1 (default), or 2: forward secrecy per message and devices, each brought in by its card in "
+                       "public_keys/ (docs/PROTOCOL.md §10; not every command reads it yet)")
+        ->check(CLI::IsMember({1, 2}));
     auto* join = app.add_subcommand("join", "join a room from its invite (the line 'parley create' printed)");
     add_room_flags(join, room);
     join->add_option("invite", room.invite, "the invite: parley-invite:1:...")->required();

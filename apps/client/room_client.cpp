@@ -111,6 +111,7 @@ void RoomClient::maintain() {
     if (!closed_ && !joined_ && chain_ && !removed_ && !blocked_) join();
     if (reader() && joined_ && !closed_) check_gaps();
     if (reader()) settle_counter_gaps(false);
+    if (connected() && !removed_ && !blocked_) send_key_update_if_due();
     if (sent_since_sync_ && sync_interval_ && connected() && std::chrono::steady_clock::now() >= sync_due_) {
         // Still here: what this device sent since its last sync shows as
         // missing to any reader the relay withheld it from (§5.1).
@@ -408,9 +409,25 @@ void RoomClient::send_text(std::string_view text) {
     if (text.size() > wire::max_plaintext_bytes)
         throw UserError("message too long (" + std::to_string(text.size()) + " bytes, at most " +
                         std::to_string(wire::max_plaintext_bytes) + ")");
+    send_key_update_if_due();
     send_envelope(wire::EnvelopeType::text, text, 30s);
     if (!sent_since_sync_ && sync_interval_) sync_due_ = std::chrono::steady_clock::now() + *sync_interval_;
     sent_since_sync_ = true;
+}
+
+void RoomClient::send_key_update_if_due() {
+    if (!device_ || !chain_ || chain_->head().version == wire::record_version_1) return;
+    if (key_update_sent_in_ == chain_->head_hash()) return;
+    key_update_sent_in_ = chain_->head_hash();
+    const auto entry = device_->key_update_due();
+    if (!entry) return;
+    try {
+        const auto bytes = wire::encode_update_key_entry(*entry);
+        send_envelope(wire::EnvelopeType::key_update,
+                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 30s);
+    } catch (const UserError&) {
+        key_update_sent_in_.reset();  // the connection's trouble shows elsewhere; again next time
+    }
 }
 
 void RoomClient::send_sync(protocol::SyncReason reason, std::chrono::milliseconds wait) {
@@ -419,7 +436,10 @@ void RoomClient::send_sync(protocol::SyncReason reason, std::chrono::millisecond
 }
 
 void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait) {
-    Bytes envelope;
+    // What goes out, in order: one envelope, or in an epoch of version 2 the
+    // device's first-of-epoch sync before it (RoomDevice::seal). Each is
+    // acknowledged before the next goes.
+    std::deque<Bytes> batch;
     // What went out on a connection that dropped before the Ack (one
     // envelope, or more if the epoch moved on meanwhile and the message was
     // sealed again): the stream resumed on the next connection (its backlog,
@@ -431,7 +451,8 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
         ~Unacknowledged() { slot = nullptr; }
     } unset_on_return{unacknowledged_};
     unacknowledged_ = &unacknowledged;
-    std::uint64_t epoch = 0, counter = 0, timestamp = 0;
+    std::uint64_t epoch = 0, timestamp = 0;
+    bool sealed = false;
     bool sent_before = false;  // these bytes went out on a connection that dropped before the Ack
     for (int attempt = 0; attempt < 20; ++attempt) {
         if (closed_) {
@@ -450,21 +471,29 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
             }
         }
         const auto& head = chain_->head();
-        if (envelope.empty() || epoch != head.epoch) {
+        if (!sealed || epoch != head.epoch) {
             // Seal under the current head. After a reconnect the same bytes are
             // sent again, so a message the relay did keep is a duplicate that
             // receivers drop by its counter.
-            protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
-                                        head.epoch, chain_->head_hash(), session_,
-                                        epochs_.at(head.epoch).message_key.get()};
             epoch = head.epoch;
-            // Shared with our other processes, and recorded before it leaves: they must know it as ours.
-            counter = member_.store->take_counter(session_, chain_->head_hash());
             timestamp = now_ms();
-            envelope = protocol::seal_message(ctx, counter, timestamp, crypto::random_array<wire::nonce_bytes>(),
-                                              plaintext, type);
+            batch.clear();
+            if (head.version == wire::record_version_1) {
+                protocol::SenderContext ctx{member_.identity, crypto::key_id(member_.identity->public_key), room_,
+                                            head.epoch, chain_->head_hash(), session_,
+                                            epochs_.at(head.epoch).message_key.get()};
+                // Shared with our other processes, and recorded before it leaves: they must know it as ours.
+                const auto counter = member_.store->take_counter(session_, chain_->head_hash());
+                batch.push_back(protocol::seal_message(ctx, counter, timestamp,
+                                                       crypto::random_array<wire::nonce_bytes>(), plaintext, type));
+            } else {
+                // Positions of the device's chain, taken in the state file (§10.2).
+                for (auto& envelope : device_->seal(plaintext, timestamp, type)) batch.push_back(std::move(envelope));
+            }
+            sealed = true;
             sent_before = false;
         }
+        const Bytes& envelope = batch.front();
         auto id = next_request_id();
         // Sent again as a Resend: if the relay stored it before the connection
         // dropped, it acknowledges that copy instead of storing a second one,
@@ -480,16 +509,20 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
         }
         try {
             auto ack = await_reply<wire::Ack>(id, "the message");
-            std::optional<std::string_view> text;  // a sync goes in no history
-            if (type == wire::EnvelopeType::text) text = plaintext;
-            store_own_message(ack.seq, epoch, counter, timestamp, text, envelope);
-            return;
+            const auto header = wire::decode_envelope(envelope).envelope->header;
+            std::optional<std::string_view> text;  // a sync (and a key-update) goes in no history
+            if (header.type == wire::EnvelopeType::text) text = plaintext;
+            store_own_message(ack.seq, epoch, header.counter, timestamp, text, envelope);
+            batch.pop_front();
+            sent_before = false;
+            if (batch.empty()) return;
+            --attempt;  // the next envelope of the batch is no new attempt
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_joined) throw;
             // The epoch moved on: the relay did not keep it. Handle the queued
             // NewHead, then seal again under the new epoch.
             joined_ = false;
-            envelope.clear();
+            sealed = false;
             pump_until([] { return false; }, 200ms);
         }
     }

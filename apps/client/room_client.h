@@ -17,6 +17,7 @@
 
 #include "event_queue.h"
 #include "net/client.h"
+#include "room_device.h"
 #include "protocol/epoch.h"
 #include "protocol/keyring.h"
 #include "protocol/receiver.h"
@@ -33,6 +34,9 @@ struct Member {
     const crypto::SecretBuffer* password = nullptr;
     store::StateStore* store = nullptr;
     std::string user;
+    // Where this member's device key is (protocol/device_files.h): loaded when
+    // a room is of protocol version 2.
+    std::filesystem::path device_folder;
 };
 
 // What the user sees of an incoming frame.
@@ -81,7 +85,9 @@ public:
     void open(std::chrono::seconds retry = std::chrono::seconds(0));
     // Connects and creates the room: a genesis whose roster is every key in
     // public_keys/, published under this client's (random) room id; pins it.
-    void create();
+    // Version 2 (docs/PROTOCOL.md §10) brings in every device whose card is in
+    // public_keys/, this one among them, and needs a card for every member.
+    void create(int version = 1);
     // Joins with the head epoch's token and waits for the relay's answer. A
     // reader (one with a delivery handler) asks for everything after the last
     // sequence number it handled; the backlog then arrives as Deliver/NewHead.
@@ -123,6 +129,7 @@ public:
     // the next open() derives the room secret from it.
     void forget_room_secret() {
         room_secret_.reset();
+        device_.reset();  // its state key came from the room secret
         password_confirmed_ = false;
     }
 
@@ -209,6 +216,17 @@ private:
     void adopt_chain(const std::vector<Bytes>& encoded);
     // Opens our box in `record`, derives keys; nullopt when we are not a member.
     std::optional<EpochState> derive_epoch(const wire::EpochRecord& record, const wire::Hash& hash);
+    // Version 2: the device adopts what it has not of the chain (RoomDevice::follow);
+    // nullopt when the member is not in the head's roster.
+    std::optional<EpochState> device_epoch();
+    // The genesis of a version-2 room (salt and KDF parameters from `probe`), written by this device.
+    wire::EpochRecord write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret);
+    // The delivery of a version-2 envelope, through the device's receiver.
+    void receive_v2(Incoming& in, ByteView envelope);
+    // The successor of a version-2 head with `ops` (as publish_next_epoch).
+    Bytes write_next_v2(const std::vector<wire::RosterOp>& ops);
+    // A key-update (§10.3), once per process and epoch, when the device should rotate.
+    void send_key_update_if_due();
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
     void adopt_head();  // keys for the head, pin, receiver
     // The history key (needs the room secret): its check value stored for
@@ -229,7 +247,8 @@ private:
     std::optional<protocol::VerifiedChain> chain_;
     std::optional<crypto::SymmetricKey> room_secret_;
     std::map<std::uint64_t, EpochState> epochs_;
-    std::unique_ptr<protocol::Receiver> receiver_;
+    std::unique_ptr<protocol::Receiver> receiver_;  // version-1 epochs (and the stream's epoch)
+    std::unique_ptr<RoomDevice> device_;            // version-2 epochs, once the chain has one
     std::uint64_t receiver_next_epoch_ = 0;  // epochs below this are in the receiver
     std::uint64_t stream_start_epoch_ = 0;   // where this device left off (its pin)
     std::uint64_t last_seq_ = 0;             // last relay sequence number handled
@@ -276,6 +295,7 @@ private:
     std::optional<store::HistoryCipher> history_;  // once the room secret is known (adopt_head)
     wire::SessionId session_{};
     bool sent_since_sync_ = false;
+    std::optional<wire::Hash> key_update_sent_in_;  // the record of the epoch this process sent one in
     std::optional<std::chrono::milliseconds> sync_interval_;
     std::chrono::steady_clock::time_point sync_due_{};
     std::uint64_t request_id_ = 0;

@@ -67,23 +67,28 @@ void RoomClient::adopt_chain(const std::vector<Bytes>& encoded) {
     adopt_head();
 }
 
-void RoomClient::create() {
+void RoomClient::create(int version) {
     connect();
-    protocol::RecordDraft draft;
-    draft.room = room_;
-    draft.salt = crypto::random_array<wire::salt_bytes>();
-    draft.kdf = wire::kdf_floor;
-    draft.created_at_ms = now_ms();
-    draft.roster = member_.keyring->sorted_keys();
-    for (const auto& k : draft.roster) draft.ops.push_back({wire::RosterOpKind::add, k});
-    wire::EpochRecord probe;
-    probe.salt = draft.salt;
-    probe.kdf = draft.kdf;
+    wire::EpochRecord probe;  // the chain's salt and KDF parameters, for the room secret
+    probe.salt = crypto::random_array<wire::salt_bytes>();
+    probe.kdf = wire::kdf_floor;
     const auto& secret = room_secret(probe);
     crypto::EpochSecret epoch_secret;
     crypto::random_bytes(epoch_secret.mutable_bytes());
-    auto record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
-    if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
+    std::optional<wire::EpochRecord> record;
+    if (version == 2) {
+        record = write_genesis_v2(probe, epoch_secret);
+    } else {
+        protocol::RecordDraft draft;
+        draft.room = room_;
+        draft.salt = probe.salt;
+        draft.kdf = probe.kdf;
+        draft.created_at_ms = now_ms();
+        draft.roster = member_.keyring->sorted_keys();
+        for (const auto& k : draft.roster) draft.ops.push_back({wire::RosterOpKind::add, k});
+        record = protocol::build_record(*member_.identity, draft, secret, epoch_secret);
+        if (!record) throw UserError("a key in public_keys/ cannot receive sealed secrets (no X25519 form)");
+    }
     auto encoded = wire::encode_record(*record);
     check_record_size(encoded, record->roster.size());
     auto id = next_request_id();
@@ -103,7 +108,49 @@ void RoomClient::create() {
     }
     member_.store->save_pin(room_, {wire::record_hash(*record), 0, wire::record_hash(*record)});
     adopt_chain({encoded});
-    notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members");
+    std::string devices;
+    if (version == 2) devices = " and " + std::to_string(record->devices.size()) + " devices (protocol version 2)";
+    notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members" + devices);
+}
+
+wire::EpochRecord RoomClient::write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret) {
+    // Written by this device, which is in it: its card from its own folder
+    // when public_keys/ does not have it.
+    const auto me = protocol::v2::load_device(member_.device_folder, member_.identity->public_key);
+    if (!me)
+        throw UserError("a room of protocol version 2 is written by a device, and " + member_.user + " has none in " +
+                            member_.device_folder.string(),
+                        "make one on this computer: parley device add NAME --user " + member_.user);
+    protocol::v2::RecordDraft draft;
+    draft.room = room_;
+    draft.salt = probe.salt;
+    draft.kdf = probe.kdf;
+    draft.created_at_ms = now_ms();
+    bool in_keyring = false;
+    std::string without;
+    for (const auto& m : member_.keyring->members()) {
+        for (const auto& card : m.cards) {
+            draft.devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
+            in_keyring = in_keyring || card.certificate.device == me->key.public_key;
+        }
+        if (m.cards.empty() && m.key != member_.identity->public_key) without += (without.empty() ? "" : ", ") + m.name;
+    }
+    if (!without.empty())
+        throw UserError("no device card in public_keys/ for " + without +
+                            ": a room of protocol version 2 brings members' devices in by their cards",
+                        "each runs 'parley device add NAME' on their computer and copies the card it writes into "
+                        "public_keys/ (as MEMBER.DEVICE.card); or create the room without --protocol 2");
+    if (!in_keyring) {
+        const auto card = protocol::v2::make_card(member_.device_folder, *me, false);
+        draft.devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
+    }
+    for (const auto& k : member_.keyring->sorted_keys()) draft.ops.push_back({wire::RosterOpKind::add, k});
+    const crypto::SymmetricKey no_init_secret;  // the first version-2 record (§10.2): all zero
+    auto written = protocol::v2::build_record(me->key, std::move(draft), room_secret(probe), epoch_secret, no_init_secret);
+    if (!written)
+        throw UserError("a device card in public_keys/ holds a joining key that cannot receive sealed secrets, or a "
+                        "member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
+    return std::move(written->record);
 }
 
 const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {
@@ -145,17 +192,39 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
     return state;
 }
 
+std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
+    const auto& head = chain_->head();
+    if (!contains(head.roster, member_.identity->public_key)) return std::nullopt;
+    if (!device_) {
+        try {
+            device_ = std::make_unique<RoomDevice>(member_.device_folder, *member_.identity, member_.user,
+                                                   *member_.store, room_, room_secret(head), session_);
+        } catch (const WrongPassword&) {
+            throw;
+        } catch (const UserError& e) {
+            const auto first = std::find_if(chain_->records.begin(), chain_->records.end(),
+                                            [](const auto& r) { return r.version != wire::record_version_1; });
+            const std::string what = first->epoch == 0 ? "room " + room_name_ + " is of protocol version 2"
+                                                       : "room " + room_name_ + " moved to protocol version 2 at epoch " +
+                                                             std::to_string(first->epoch);
+            throw UserError(what + ", and " + e.what(), e.hint());
+        }
+    }
+    auto token = device_->follow(*chain_, [this](const std::string& w) { notice("warning: " + w); });
+    if (!token)
+        throw UserError("this device (" + device_->name() + ") is not in room " + room_name_ + ", though " +
+                            member_.user + " is",
+                        "a room of protocol version 2 brings in the devices whose cards were in public_keys/ when "
+                        "it was created; bringing one in later is not built yet");
+    password_confirmed_ = true;
+    EpochState state;
+    state.token = *token;
+    return state;
+}
+
 void RoomClient::adopt_head() {
     const auto& head = chain_->head();
-    // docs/PROTOCOL.md §10.7: a client that reads only version 1 stops there.
-    if (head.version != wire::record_version_1) {
-        auto first = std::find_if(chain_->records.begin(), chain_->records.end(),
-                                  [](const auto& r) { return r.version != wire::record_version_1; });
-        throw UserError("room " + room_name_ + " moved to protocol version 2 at epoch " + std::to_string(first->epoch) +
-                            ", which this version of Parley does not read",
-                        "nothing was sent; update Parley on this device");
-    }
-    auto state = derive_epoch(head, chain_->head_hash());
+    auto state = head.version == wire::record_version_1 ? derive_epoch(head, chain_->head_hash()) : device_epoch();
     if (!state) {
         removed_ = true;
         // Were we ever a member? Then say when we were removed.
@@ -186,7 +255,7 @@ void RoomClient::adopt_head() {
     for (auto e = receiver_next_epoch_; e < head.epoch; ++e) {
         const auto& record = chain_->records[e];
         std::shared_ptr<const crypto::SymmetricKey> key;
-        if (e + 1 >= stream_start_epoch_) {
+        if (record.version == wire::record_version_1 && e + 1 >= stream_start_epoch_) {
             try {
                 if (auto older = derive_epoch(record, chain_->hashes[e])) {
                     key = older->message_key;
@@ -250,9 +319,64 @@ void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
     }
 }
 
+Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
+    const auto& head = chain_->head();
+    std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
+    std::vector<wire::RosterOp> applied;
+    std::vector<protocol::v2::DeviceCard> cards;
+    std::string without;
+    for (const auto& op : ops) {
+        const bool present = roster.count(op.key) != 0;
+        if (op.kind == wire::RosterOpKind::add && present) continue;  // the winner did it already
+        if (op.kind == wire::RosterOpKind::remove && !present) continue;
+        if (op.kind == wire::RosterOpKind::add) {
+            // A member comes with the devices of its cards (§10.5).
+            const auto* m = member_.keyring->by_key(op.key);
+            if (!m || m->cards.empty()) {
+                without += (without.empty() ? "" : ", ") + display_name(op.key);
+                continue;
+            }
+            cards.insert(cards.end(), m->cards.begin(), m->cards.end());
+            roster.insert(op.key);
+        } else {
+            roster.erase(op.key);
+        }
+        applied.push_back(op);
+    }
+    if (!without.empty())
+        throw UserError("no device card in public_keys/ for " + without +
+                            ": a room of protocol version 2 brings members' devices in by their cards",
+                        "each runs 'parley device add NAME' on their computer and copies the card it writes into "
+                        "public_keys/ (as MEMBER.DEVICE.card)");
+    // A member's device whose card is in public_keys/ and that is not in the room comes in too.
+    for (const auto& m : member_.keyring->members()) {
+        if (!std::binary_search(head.roster.begin(), head.roster.end(), m.key) || roster.count(m.key) == 0) continue;
+        for (const auto& card : m.cards) {
+            if (wire::find_device(head, card.certificate.device)) continue;
+            cards.push_back(card);
+            applied.push_back({wire::RosterOpKind::add_device, card.certificate.device});
+        }
+    }
+    auto record = device_->write_next(*chain_, applied, cards);
+    auto encoded = wire::encode_record(record);
+    check_record_size(encoded, record.roster.size());
+    return encoded;
+}
+
 void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
     if (!joined_) join();
     const auto& head = chain_->head();
+    if (head.version != wire::record_version_1) {
+        auto encoded = write_next_v2(ops);
+        auto id = next_request_id();
+        send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
+        (void)await_reply<wire::Published>(id, "the new epoch");
+        if (auto err = protocol::extend_chain(*chain_, *wire::decode_record(encoded).record))
+            throw UserError("internal: own record invalid: " + *err);
+        joined_ = false;
+        adopt_head();
+        return;
+    }
     protocol::RecordDraft draft;
     draft.room = room_;
     draft.epoch = head.epoch + 1;
@@ -355,12 +479,24 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
 }
 
 void RoomClient::describe_changes(const wire::EpochRecord& record) {
-    if (record.version != wire::record_version_1) return;  // adopt_head says the room moved to version 2
-    std::string line = "epoch " + std::to_string(record.epoch) + " by " + display_name(record.author);
+    // A device by its member and name (version 2): in this record, or in the head before it.
+    auto device = [&](const crypto::PublicKey& key) {
+        const auto* d = wire::find_device(record, key);
+        if (!d && record.epoch > 0) d = wire::find_device(chain_->head(), key);
+        if (!d) return crypto::fingerprint(key);
+        return display_name(d->member()) + "'s device " + d->certificate.name;
+    };
+    std::string line = "epoch " + std::to_string(record.epoch) + " by " +
+                       (record.version == wire::record_version_1 ? display_name(record.author) : device(record.author));
     if (record.ops.empty()) line += ": new keys, same members";
     for (const auto& op : record.ops) {
-        line += op.kind == wire::RosterOpKind::add ? ", added " : ", removed ";
-        line += display_name(op.key) + " (" + crypto::fingerprint(op.key) + ")";
+        switch (op.kind) {
+            case wire::RosterOpKind::add: line += ", added " + display_name(op.key); break;
+            case wire::RosterOpKind::remove: line += ", removed " + display_name(op.key); break;
+            case wire::RosterOpKind::add_device: line += ", added " + device(op.key); break;
+            case wire::RosterOpKind::revoke_device: line += ", revoked " + device(op.key); break;
+        }
+        line += " (" + crypto::fingerprint(op.key) + ")";
     }
     notice(line);
 }

@@ -267,10 +267,20 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     }
     // The replay window, the history row and the stream position move together.
     store::StateStore::Transaction tx(*member_.store);
-    in.delivery = receiver_->receive(f.envelope);
+    if (!f.envelope.empty() && f.envelope.front() == 2) {  // the envelope's version (§10.4)
+        receive_v2(in, f.envelope);
+    } else {
+        in.delivery = receiver_->receive(f.envelope);
+        const auto epoch = in.delivery.header.epoch;
+        if (in.delivery.ignored && epoch < chain_->records.size() &&
+            chain_->records[epoch].version != wire::record_version_1) {
+            in.delivery.ignored = false;  // not from before we were a member: in an epoch of devices
+            in.delivery.reason = "a version 1 envelope in an epoch of protocol version 2";
+        }
+    }
     if (in.delivery.accepted && !in.delivery.own) hold_counter_gap(in);
     const auto& d = in.delivery;
-    if (d.accepted && !d.sync) {
+    if (d.accepted && !d.ignored && d.header.type == wire::EnvelopeType::text) {
         store::HistoryEntry e{f.seq + history_offset_, *d.sender,     d.header.epoch, d.header.counter,
                               d.header.timestamp_ms,     d.own,       d.text};
         member_.store->add_history(room_, e.seq, history_->seal(room_, e));
@@ -283,6 +293,31 @@ void RoomClient::handle_deliver(const wire::Deliver& f) {
     if (!d.ignored && !seen_before_the_relay_went_back) on_delivery_(in);
     tx.commit();
     forget_own_messages_up_to(f.seq);
+}
+
+void RoomClient::receive_v2(Incoming& in, ByteView envelope) {
+    if (!device_) {
+        in.delivery.reason = "a version 2 envelope in a room of protocol version 1";
+        return;
+    }
+    auto d = device_->receive(envelope);
+    if (d.accepted && !d.own && d.missing_in_previous > 0 && d.sync) {
+        // The tail of the sender's epoch before, which its first-of-epoch sync
+        // names: held like any counter gap, in case it still comes (a hole).
+        counter_gaps_.push_back({{room_, d.sync->previous_record, d.header.sender},
+                                 *d.sender,
+                                 in.seq,
+                                 true,
+                                 {{d.previous_front, d.previous_front + d.missing_in_previous - 1}},
+                                 std::chrono::steady_clock::now()});
+        if (counter_gaps_.size() > max_counter_gaps) counter_gaps_.front().seen = {};
+    }
+    // A key-update is for the next record this device may write (§10.3); nothing to show.
+    if (d.accepted && d.key_update) {
+        if (!d.own) device_->note_update(*d.key_update);
+        d.ignored = true;
+    }
+    in.delivery = std::move(d);
 }
 
 }  // namespace parley::client

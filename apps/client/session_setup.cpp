@@ -50,6 +50,8 @@ fs::path state_file(const RoomOptions& o, const crypto::PublicKey& key) {
     return dir / name;
 }
 
+fs::path device_folder(const RoomOptions& o) { return o.state.empty() ? fs::path(o.dir) / ".parley" : fs::path(o.state); }
+
 std::unique_ptr<Session> load_local(const RoomOptions& o) {
     if (o.user.empty()) throw UserError("--user is required");
     if (o.room.empty() && o.invite.empty()) throw UserError("--room is required");
@@ -164,7 +166,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
 
     net::Client::Options net_options;
     net_options.ca_file = o.ca;
-    Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user};
+    Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user, device_folder(o)};
     s->client = std::make_unique<RoomClient>(member, o.room, local.room, *endpoint, net_options);
     s->client->set_sync_interval(std::chrono::seconds(o.sync_interval_s));
     return s;

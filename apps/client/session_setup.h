@@ -22,6 +22,10 @@ struct Session {
 // folder made if missing; the folder also holds the device's files (device add).
 std::filesystem::path state_file(const RoomOptions& o, const crypto::PublicKey& key);
 
+// Where the member's device files are (protocol/device_files.h): DIR/.parley or
+// --state, never the older $XDG location state_file() may still read state from.
+std::filesystem::path device_folder(const RoomOptions& o);
+
 // Loads and checks the identity, public_keys/ and the state database: all a
 // command needs that does not talk to the relay (history).
 std::unique_ptr<Session> load_local(const RoomOptions& o);

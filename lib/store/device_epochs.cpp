@@ -38,6 +38,54 @@ std::uint64_t DeviceEpochs::newest_update_counter() {
     return rows.empty() ? 0 : counter_of(rows.back().first);  // names sort by their big-endian counter
 }
 
+std::optional<protocol::v2::UpdateKeyEntry> DeviceEpochs::newest_update_entry() {
+    const auto rows = store_.device_secrets_named(cipher_.room(), Bytes{static_cast<std::uint8_t>(DeviceSecretKind::update_key)});
+    if (rows.empty() || counter_of(rows.back().first) == 0) return std::nullopt;
+    const auto& [name, sealed] = rows.back();
+    auto plain = cipher_.open(name, sealed);
+    if (!plain || plain->size() != update_row_bytes)
+        throw StoreError("an update key in the state file does not open with this device key and password: "
+                         "the file was damaged or changed");
+    protocol::v2::UpdateKey public_key{};
+    std::memcpy(public_key.data(), plain->data(), public_key.size());
+    return protocol::v2::sign_update_key(device_, cipher_.room(), public_key, counter_of(name));
+}
+
+void DeviceEpochs::mark_update_sent(std::uint64_t counter, const wire::Hash& record) {
+    const auto name = counter_name(DeviceSecretKind::update_sent, counter);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, record));
+}
+
+std::optional<wire::Hash> DeviceEpochs::update_sent_in(std::uint64_t counter) {
+    const auto name = counter_name(DeviceSecretKind::update_sent, counter);
+    const auto row = store_.load_device_secret(cipher_.room(), name);
+    if (!row) return std::nullopt;
+    auto plain = cipher_.open(name, *row);
+    if (!plain || plain->size() != 32) throw StoreError("a key-update mark in the state file does not open");
+    wire::Hash hash{};
+    std::memcpy(hash.data(), plain->data(), hash.size());
+    return hash;
+}
+
+void DeviceEpochs::note_update(const protocol::v2::UpdateKeyEntry& entry) {
+    const auto noted = noted_updates();
+    if (auto it = noted.find(entry.device); it != noted.end() && it->second.counter >= entry.counter) return;
+    const auto name = device_secret_name(DeviceSecretKind::noted_update, entry.device);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, wire::encode_update_key_entry(entry)));
+}
+
+std::map<wire::PublicKey, protocol::v2::UpdateKeyEntry> DeviceEpochs::noted_updates() {
+    std::map<wire::PublicKey, protocol::v2::UpdateKeyEntry> out;
+    const Bytes prefix{static_cast<std::uint8_t>(DeviceSecretKind::noted_update)};
+    for (const auto& [name, sealed] : store_.device_secrets_named(cipher_.room(), prefix)) {
+        auto plain = cipher_.open(name, sealed);
+        auto entry = plain ? wire::decode_update_key_entry(ByteView(plain->data(), plain->size())) : std::nullopt;
+        if (!entry) throw StoreError("a noted key-update in the state file does not open: the file was damaged or changed");
+        out.emplace(entry->device, *entry);
+    }
+    return out;
+}
+
 void DeviceEpochs::put_update_key(std::uint64_t counter, const protocol::v2::UpdateKey& public_key,
                                   const crypto::Secret<protocol::v2::update_key_bytes>& private_key) {
     crypto::SecretBuffer plain(update_row_bytes);
@@ -137,8 +185,10 @@ std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt
     const auto hash = wire::record_hash(record);
     for (const auto& device : record.devices) {
         const auto start = protocol::v2::chain_start(schedule.sender_root, record.room, record.epoch, device.key());
-        chains.start_receiver(hash, device.key(), start);
+        // This device's own chain is its sender chain only: a receiver chain of
+        // it would keep the keys of what it sent (§10.2).
         if (device.key() == device_.public_key) chains.start_sender(hash, start);
+        else chains.start_receiver(hash, device.key(), start);
     }
     // Keep init secret[e]; forget init secret[e - 1] and the update keys before the one in force.
     const auto init_name = counter_name(DeviceSecretKind::init_secret, record.epoch);

@@ -12,6 +12,7 @@
 // epoch's box, and after this device's next rotation nothing that opens a later one.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <variant>
 
@@ -37,6 +38,21 @@ public:
     void take_joining_key(const crypto::Secret<protocol::v2::update_key_bytes>& joining_private);
     // The highest update key counter this device holds (0: none, or the joining key).
     std::uint64_t newest_update_counter();
+    // The entry of the newest update key this device holds (signed again: the
+    // same bytes), nullopt when it holds none past its joining key. What a
+    // key-update sends again when its first sending did not make it into a record.
+    std::optional<protocol::v2::UpdateKeyEntry> newest_update_entry();
+
+    // The epoch (record hash) in which a process of this device sent the
+    // key-update of update key `counter`, so the others do not send it again there.
+    void mark_update_sent(std::uint64_t counter, const wire::Hash& record);
+    std::optional<wire::Hash> update_sent_in(std::uint64_t counter);
+
+    // Key-updates of the room's devices (verified by the receiver), for the
+    // next record this device writes: per device the one with the highest
+    // counter is kept; noted_updates() gives them, by device key.
+    void note_update(const protocol::v2::UpdateKeyEntry& entry);
+    std::map<wire::PublicKey, protocol::v2::UpdateKeyEntry> noted_updates();
     // init secret[epoch] if this device holds it (the author of epoch + 1 needs it).
     std::optional<crypto::SymmetricKey> init_secret(std::uint64_t epoch);
 

@@ -46,7 +46,14 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
         if (!taken || position >= *taken)
             return rejected(d, "signed with this device's key but not sent from this state folder: the device key "
                                "may be in use elsewhere");
+        // What another process of this device sent (a `send` beside a `chat`):
+        // its key was erased when it was sealed, and nothing is shown (the
+        // sending process stored it in history).
         d.own = true;
+        d.accepted = true;
+        d.ignored = true;
+        d.reason = "sent by this device";
+        return d;
     }
     std::uint64_t front = 0;
     auto key = chains_.take_receiver(record, certificate.device, position, &front);

@@ -29,6 +29,8 @@ enum class DeviceSecretKind : std::uint8_t {
     receiver_chain = 4, // 32 record hash || 32 device key: the front and its position
     skipped_key = 5,    // 32 record hash || 32 device key || u64 position
     adopted_epoch = 6,  // u64 epoch: 32 record hash || 32 access token of an epoch this device adopted
+    noted_update = 7,   // 32 device key: another device's newest key-update seen (not secret; kept alike)
+    update_sent = 8,    // u64 update counter: 32 record hash of the epoch its key-update went out in
 };
 
 // kind || the ids, each as written by the caller (fixed-size, big-endian).

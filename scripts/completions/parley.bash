@@ -9,7 +9,7 @@ _parley_commands="keygen fingerprint create join invite chat send listen rekey h
 _parley_room_options="--help --user --room --server --dir --config --ca --state --password --password-file"
 _parley_options_keygen="--help --user --dir"
 _parley_options_fingerprint="--help --dir"
-_parley_options_create="$_parley_room_options"
+_parley_options_create="$_parley_room_options --protocol"
 _parley_options_join="$_parley_room_options"
 _parley_options_invite="$_parley_room_options"
 _parley_options_chat="$_parley_room_options --retry --ui --sync-interval"
@@ -143,6 +143,10 @@ _parley() {
             ;;
         --ui)
             _parley_words "auto full line"
+            return 0
+            ;;
+        --protocol)
+            _parley_words "1 2"
             return 0
             ;;
         --server | --password | --retry | --sync-interval | --count | --timeout | --limit)

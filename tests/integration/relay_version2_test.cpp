@@ -114,13 +114,14 @@ TEST(Version2Room, TheRelayKeepsTheUpgradeAndAVersion1ClientStopsThere) {
     ASSERT_EQ(chain->records.size(), 2u);
     EXPECT_EQ(chain->records[1], wire::encode_record(upgrade->record));
 
-    // Today's client reads version 1 only: it says so and sends nothing.
+    // The client reads version 2 with a device; these members have none: it says so and sends nothing.
     for (const auto& [user, dir] : {std::pair{std::string("bob"), bob_dir}, std::pair{std::string("alice"), alice_dir}}) {
         auto after = run_parley(password, "send --user " + user + " --room two --dir " + dir.string(), "after the move");
         EXPECT_NE(after.code, 0) << after.output;
         EXPECT_NE(after.output.find("room two moved to protocol version 2 at epoch 1"), std::string::npos)
             << after.output;
-        EXPECT_NE(after.output.find("update Parley"), std::string::npos) << after.output;
+        EXPECT_NE(after.output.find("has no device key"), std::string::npos) << after.output;
+        EXPECT_NE(after.output.find("parley device add"), std::string::npos) << after.output;
         EXPECT_EQ(after.output.find("accepted"), std::string::npos) << after.output;
     }
 }

@@ -115,13 +115,19 @@ TEST_F(DeviceReceiverTest, ThisDevicesKeyFromAnotherFolderRaisesTheAlarm) {
     EXPECT_NE(d.reason.find("in use elsewhere"), std::string::npos) << d.reason;
 
     // Another process of laptop itself (a `send` beside the chat) shares the state
-    // file: what it took is laptop's own and comes back as such.
+    // file: what it took is laptop's own and comes back as such, unopened and
+    // not shown: laptop keeps no key of its own positions.
     StateStore other_process(laptop.file);
     DeviceChains other_chains(other_process, laptop.cipher);
     auto mine = laptop_rx.receive(seal(laptop.key, other_chains, genesis, "from my send"));
     ASSERT_TRUE(mine.accepted) << mine.reason;
     EXPECT_TRUE(mine.own);
-    EXPECT_EQ(mine.text, "from my send");
+    EXPECT_TRUE(mine.ignored);
+    EXPECT_TRUE(mine.text.empty());
+    EXPECT_EQ(std::get<DeviceChains::Error>(laptop.chains.take_receiver(wire::record_hash(genesis),
+                                                                         laptop.key.public_key, 0)),
+              DeviceChains::Error::no_chain)
+        << "a device keeps a receiver chain of its own positions: a thief of its state reads what it sent";
 }
 
 TEST_F(DeviceReceiverTest, EnvelopesOfAnotherRoomOrEpochOrVersionAreRefusedByName) {

@@ -1,0 +1,165 @@
+#include "room_device.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "user_error.h"
+
+namespace parley::client {
+
+namespace {
+
+protocol::v2::Device load(const std::filesystem::path& folder, const crypto::Identity& member,
+                          const std::string& user) {
+    auto device = protocol::v2::load_device(folder, member.public_key);
+    if (!device)
+        throw UserError(user + " has no device key in " + folder.string(),
+                        "make one on this computer, with the flash drive at hand: parley device add NAME --user " +
+                            user + "; then copy its card into public_keys/ and have a member bring it in (parley "
+                                   "rekey)");
+    return std::move(*device);
+}
+
+crypto::SymmetricKey copy_of(const crypto::SymmetricKey& key) {
+    crypto::SymmetricKey out;
+    std::memcpy(out.data(), key.data(), key.size());
+    return out;
+}
+
+}  // namespace
+
+RoomDevice::RoomDevice(const std::filesystem::path& folder, const crypto::Identity& member, const std::string& user,
+                       store::StateStore& store, const wire::RoomId& room, const crypto::SymmetricKey& room_secret,
+                       const wire::SessionId& session)
+    : device_(load(folder, member, user)),
+      folder_(folder),
+      store_(store),
+      room_secret_(copy_of(room_secret)),
+      cipher_(device_.key, room, room_secret_),
+      chains_(store_, cipher_),
+      epochs_(store_, cipher_, device_.key),
+      sender_(room, device_.key, chains_, session),
+      receiver_(room, device_.key.public_key, chains_) {}
+
+std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& chain,
+                                              const std::function<void(const std::string&)>& warn) {
+    const auto& records = chain.records;
+    std::optional<wire::Token> head_token;
+    std::optional<wire::Hash> previous_followed;  // the epoch before, if this device was in it
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& record = records[i];
+        const auto& hash = chain.hashes[i];
+        const bool head = i + 1 == records.size();
+        const auto* mine = record.version == wire::record_version_2 ? wire::find_device(record, key()) : nullptr;
+        if (mine == nullptr) {
+            if (!head) previous_followed.reset();
+            continue;
+        }
+        auto adopted = epochs_.adopted(record);
+        if (!adopted) {
+            // The first record that brings this device in is sealed to its
+            // joining key: put it into the room state in the transaction that
+            // adopts, so a failure (a wrong password) leaves nothing behind.
+            store::StateStore::Transaction tx(store_);
+            const Bytes update_keys{static_cast<std::uint8_t>(store::DeviceSecretKind::update_key)};
+            if (store_.device_secrets_named(cipher_.room(), update_keys).empty())
+                epochs_.take_joining_key(protocol::v2::load_joining_key(folder_, device_));
+            auto result = epochs_.adopt(record, room_secret_, chains_);
+            if (auto* error = std::get_if<protocol::v2::OpenError>(&result)) {
+                const std::string what = std::string(protocol::v2::to_string(*error)) + " (epoch " +
+                                         std::to_string(record.epoch) + ")";
+                if (*error == protocol::v2::OpenError::wrong_password)
+                    throw WrongPassword("wrong room password", "the password does not match the one the room was "
+                                                               "created with");
+                if (head) {
+                    if (*error == protocol::v2::OpenError::no_update_key || *error == protocol::v2::OpenError::no_init_secret)
+                        throw UserError("this device cannot open the room's current epoch: " + what,
+                                        "ask another member to run 'parley rekey' for this room");
+                    throw UserError("this device cannot open the room's current epoch: " + what,
+                                    "the record's author wrote a bad record; tell them");
+                }
+                warn(what + "; its messages cannot be read on this device");
+                previous_followed.reset();
+                continue;
+            }
+            adopted = std::move(std::get<store::DeviceEpochs::Adopted>(result));
+            tx.commit();
+        }
+        if (followed_.insert(hash).second) receiver_.add_epoch(record);
+        if (head) {
+            head_ = hash;
+            update_counter_ = adopted->update_counter;
+            sender_.set_epoch(record, previous_followed);
+            head_token.emplace();
+            std::memcpy(head_token->data(), adopted->access_token.data(), head_token->size());
+        }
+        previous_followed = hash;
+    }
+    return head_token;
+}
+
+std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {
+    if (update_counter_ > 0) return std::nullopt;
+    // Once per epoch, whichever process of the device comes first.
+    store::StateStore::Transaction tx(store_);
+    auto pending = epochs_.newest_update_entry();
+    if (pending && pending->counter > update_counter_) {
+        if (epochs_.update_sent_in(pending->counter) == head_) return std::nullopt;
+    } else {
+        pending = epochs_.new_update_key();
+    }
+    epochs_.mark_update_sent(pending->counter, head_);
+    tx.commit();
+    return pending;
+}
+
+wire::EpochRecord RoomDevice::write_next(const protocol::VerifiedChain& chain, const std::vector<wire::RosterOp>& ops,
+                                         const std::vector<protocol::v2::DeviceCard>& cards) {
+    const auto& head = chain.head();
+    protocol::v2::RecordDraft draft;
+    draft.room = head.room;
+    draft.epoch = head.epoch + 1;
+    draft.previous = chain.head_hash();
+    draft.salt = head.salt;
+    draft.kdf = head.kdf;
+    draft.created_at_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                          std::chrono::system_clock::now().time_since_epoch())
+                                                          .count());
+    draft.ops = ops;
+    std::set<crypto::PublicKey> gone;
+    for (const auto& op : ops)
+        if (op.kind == wire::RosterOpKind::remove || op.kind == wire::RosterOpKind::revoke_device) gone.insert(op.key);
+    // This device rotates as it writes: a key it made before and that is not
+    // in force yet (a key-update, or an attempt that lost the race), or a new one.
+    auto mine = epochs_.newest_update_entry();
+    if (!mine || mine->counter <= update_counter_) mine = epochs_.new_update_key();
+    const auto noted = epochs_.noted_updates();
+    for (const auto& device : head.devices) {
+        if (gone.count(device.member()) != 0 || gone.count(device.key()) != 0) continue;
+        auto entry = device.update;
+        if (device.key() == key()) {
+            entry = *mine;
+        } else if (auto it = noted.find(device.key()); it != noted.end() && it->second.counter > entry.counter) {
+            entry = it->second;
+        }
+        draft.devices.push_back({device.certificate, entry, wire::BoxKind::epoch_secret});
+    }
+    for (const auto& card : cards) draft.devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
+    const auto init = epochs_.init_secret(head.epoch);
+    if (!init)
+        throw UserError("this device does not hold the current epoch's init secret, so it cannot write the next one",
+                        "another member's device can: ask them to run 'parley rekey'");
+    crypto::EpochSecret epoch_secret;
+    crypto::random_bytes(epoch_secret.mutable_bytes());
+    auto written = protocol::v2::build_record(device_.key, std::move(draft), room_secret_, epoch_secret, *init);
+    if (!written)
+        throw UserError("a device's key cannot receive sealed secrets, or a member would have more than " +
+                        std::to_string(wire::max_devices_per_member) + " devices");
+    return std::move(written->record);
+}
+
+std::vector<Bytes> RoomDevice::seal(std::string_view plaintext, std::uint64_t timestamp_ms, wire::EnvelopeType type) {
+    return sender_.seal(plaintext, timestamp_ms, type);
+}
+
+}  // namespace parley::client

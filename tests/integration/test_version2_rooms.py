@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Rooms of protocol version 2 (docs/PROTOCOL.md §10), run as people run them: real
+`parley` clients and the real `parley-relay` over loopback.
+
+- `parley create --protocol 2` brings in every device whose card is in public_keys/
+  (§10.5) and refuses, naming them, members who have none;
+- two devices of one member (alice's laptop and phone, two state folders certified by
+  one identity key) and bob's desk send and listen in one room: each message shows
+  once, from its member, with no warning, on every device, and in `parley history`;
+- a copy of the laptop's state folder that sends raises, on the laptop, the alarm
+  that its device key is in use elsewhere (§10.5), while the others read it as the
+  laptop's: the copy holds the device key, the chains and the password;
+- a device whose card was not in the genesis cannot enter, and says why;
+- a wrong password opens nothing and leaves no state behind: the right one works after.
+"""
+import shutil
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOM = "v2room"
+
+
+def device_add(t, user, name, state):
+    made = t.run_parley(["device", "add", name, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
+                        name=f"{user.name}-device").expect_ok(f"{user.name}: device add {name}")
+    (card,) = Path(state).glob("device-*.card")
+    return card, made
+
+
+def share_card(card, member, name, users):
+    for u in users:
+        shutil.copyfile(card, u.public_keys / f"{member}.{name}.card")
+
+
+def room_argv(user, server, state):
+    return ["--user", user.name, "--room", ROOM, "--server", server, "--dir", str(user.dir), "--state", str(state)]
+
+
+def listen(t, user, server, state, count, label):
+    argv = [harness.args().parley, "listen"] + room_argv(user, server, state) + ["--count", str(count),
+                                                                                "--timeout", "40"]
+    proc = harness.Proc(t, label, argv, user.env())
+    proc.wait_for_stderr(harness.Listener.JOINED_RE, harness.JOIN_TIMEOUT_S, f"{label} joins")
+    return proc
+
+
+def send(t, user, server, state, lines, label):
+    return t.run_parley(["send"] + room_argv(user, server, state), stdin="".join(l + "\n" for l in lines),
+                        env=user.env(), name=label)
+
+
+def json_lines(result):
+    import json
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def setup(t):
+    users = t.make_users(["alice", "bob"])
+    alice, bob = users["alice"], users["bob"]
+    phone_state = t.fresh_dir("alice-phone")
+    laptop_card, made = device_add(t, alice, "laptop", alice.state)
+    phone_card, _ = device_add(t, alice, "phone", phone_state)
+    desk_card, _ = device_add(t, bob, "desk", bob.state)
+    return alice, bob, phone_state, (laptop_card, phone_card, desk_card)
+
+
+def test_two_devices_of_one_member_chat_without_a_warning(t):
+    alice, bob, phone_state, (laptop_card, phone_card, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+
+    # Without bob's card the room cannot bring bob in: refused, naming him.
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(phone_card, "alice", "phone", [alice, bob])
+    refused = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create")
+    refused.expect_fail("create --protocol 2 with a member without a card", "no device card", "bob")
+    share_card(desk_card, "bob", "desk", [alice, bob])
+
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    assert "2 members and 3 devices" in created.stderr, created.describe()
+    invite = harness.invite_of(created)
+    for user, state in ((bob, bob.state), (alice, phone_state)):
+        t.run_parley(["join", invite, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
+                     env=user.env(), name=f"{user.name}-join").expect_ok(f"{user.name} joins from {state}")
+
+    expected = [("alice", "from the laptop"), ("alice", "from the phone"), ("bob", "from the desk"),
+                ("alice", "the laptop again")]
+    bob_listen = listen(t, bob, server, bob.state, 3, "bob-listen")  # alice's three
+    laptop_listen = listen(t, alice, server, alice.state, 2, "laptop-listen")  # the phone's and bob's
+    send(t, alice, server, alice.state, ["from the laptop"], "laptop-send").expect_ok("laptop sends")
+    send(t, alice, server, phone_state, ["from the phone"], "phone-send").expect_ok("phone sends")
+    send(t, bob, server, bob.state, ["from the desk"], "desk-send").expect_ok("desk sends")
+    send(t, alice, server, alice.state, ["the laptop again"], "laptop-send2").expect_ok("laptop sends again")
+
+    # A device's listener shows the others' messages, not what its own device sent
+    # (another process of its folder: it keeps no key of its own positions, §10.4).
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    texts = [(m.get("from"), m.get("text"), m.get("own")) for m in got]
+    want = [(f, x, False) for f, x in expected if f != "bob"]
+    assert texts == want, f"bob read {texts}, not {want}: no warning, each once\n  {got}"
+
+    got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop's listener"))
+    texts = [(m.get("from"), m.get("text"), m.get("own")) for m in got]
+    want = [(f, x, False) for f, x in expected if "laptop" not in x]
+    assert texts == want, f"the laptop read {texts}, not {want}: its phone's messages are shown\n  {got}"
+
+    history = t.run_parley(["history", "--json", "--user", "bob", "--room", ROOM, "--dir", str(bob.dir),
+                            "--state", str(bob.state)], env=bob.env(),
+                           name="bob-history").expect_ok("bob's history")
+    stored = [(m.get("from"), m.get("text")) for m in json_lines(history)]
+    assert stored == expected, f"bob's history holds {stored}"
+
+    # A copy of the laptop's state folder (device key, chains, password) sends:
+    # bob reads it as the laptop's, and the laptop raises the alarm.
+    copy = t.fresh_dir("laptop-copy")
+    shutil.rmtree(copy)
+    shutil.copytree(alice.state, copy)
+    laptop_listen = listen(t, alice, server, alice.state, 1, "laptop-listen2")
+    send(t, alice, server, copy, ["sent from a copy"], "copy-send").expect_ok("the copy sends")
+    send(t, bob, server, bob.state, ["after the copy"], "desk-send2").expect_ok("desk sends after the copy")
+    got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop's listener"))
+    alarms = [m for m in got if m.get("status") == "rejected" and "in use elsewhere" in m.get("reason", "")]
+    assert alarms, f"the laptop did not raise the alarm for a copy of its device key: {got}"
+    assert not [m for m in got if m.get("status") == "ok" and m.get("text") == "sent from a copy"], got
+
+
+def test_a_device_not_in_the_room_and_a_wrong_password(t):
+    alice, bob, phone_state, (laptop_card, phone_card, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    # The phone's card is not shared: the room brings in the laptop and the desk.
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(desk_card, "bob", "desk", [alice, bob])
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    invite = harness.invite_of(created)
+    t.run_parley(["join", invite, "--user", "alice", "--dir", str(alice.dir), "--state", str(phone_state)],
+                 env=alice.env(), name="phone-join").expect_fail("a device the room did not bring in",
+                                                                 "this device (phone) is not in room")
+    # Bob with a wrong password: refused, and his state keeps nothing of it.
+    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
+                 env=bob.env("not the password"), name="bob-join").expect_fail("a wrong password",
+                                                                               "wrong room password")
+    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
+                 env=bob.env(), name="bob-join").expect_ok("the right password after a wrong one")
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    send(t, alice, server, alice.state, ["hello bob"], "laptop-send").expect_ok("laptop sends")
+    got = json_lines(bob_listen.wait(60, "bob's listener"))
+    assert [(m.get("from"), m.get("text"), m.get("status")) for m in got] == [("alice", "hello bob", "ok")], got
+
+
+if __name__ == "__main__":
+    harness.main([test_two_devices_of_one_member_chat_without_a_warning,
+                  test_a_device_not_in_the_room_and_a_wrong_password])
