@@ -155,6 +155,128 @@ def test_a_device_not_in_the_room_and_a_wrong_password(t):
     assert [(m.get("from"), m.get("text"), m.get("status")) for m in got] == [("alice", "hello bob", "ok")], got
 
 
+def rewind(state):
+    """What a thief does with its copy of a state folder: forget how far the device
+    read, so `listen` asks the relay for its whole log again."""
+    import sqlite3
+    (db,) = Path(state).glob("state-*.sqlite")
+    con = sqlite3.connect(db)
+    for table in ("rooms", "stream_digests", "stream_gaps", "history", "rebases"):
+        con.execute(f"DELETE FROM {table}")
+    con.commit()
+    con.close()
+
+
+def test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation(t):
+    """The done-when of forward secrecy and healing, from the outside: alice's laptop
+    reads up to message k; a thief copies its state folder (device key, chains, update
+    keys) and knows the password, rewinds the copy and reads the relay's whole log:
+    nothing up to k opens, what follows k does; after alice's next rotation (she writes
+    an epoch) the copy cannot even enter the room."""
+    alice, bob, _, (laptop_card, _, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(desk_card, "bob", "desk", [alice, bob])
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    invite = harness.invite_of(created)
+    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
+                 env=bob.env(), name="bob-join").expect_ok("bob joins")
+
+    # Epoch 0: each device sends its key-update (it is on its card's joining key)
+    # with its first message; the other's reader notes it.
+    laptop_listen = listen(t, alice, server, alice.state, 2, "laptop-listen")
+    send(t, bob, server, bob.state, ["b1", "b2"], "desk-send").expect_ok("bob sends")
+    laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop reads b1, b2")
+    bob_listen = listen(t, bob, server, bob.state, 1, "desk-listen")
+    send(t, alice, server, alice.state, ["a1"], "laptop-send").expect_ok("alice sends")
+    bob_listen.wait(60, "bob's listener").expect_ok("bob reads a1 (and alice's key-update)")
+    rekeyed = bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("bob writes epoch 1")
+    assert "epoch 1" in rekeyed.stderr, rekeyed.describe()
+    # The joining key is a last resort kept for the next room (§10.5): once in, alice
+    # replaces it, as the docs advise.
+    t.run_parley(["device", "card", "--new", "--user", "alice", "--dir", str(alice.dir), "--state",
+                  str(alice.state)], name="alice-card").expect_ok("device card --new")
+
+    # Epoch 1: the laptop reads b3 (message k), then its folder is stolen.
+    laptop_listen = listen(t, alice, server, alice.state, 1, "laptop-listen2")
+    send(t, bob, server, bob.state, ["b3"], "desk-send2").expect_ok("bob sends b3")
+    got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop reads b3"))
+    assert [(m.get("text"), m.get("epoch")) for m in got] == [("b3", 1)], got
+    copy = t.fresh_dir("laptop-copy")
+    shutil.rmtree(copy)
+    shutil.copytree(alice.state, copy)
+    rewind(copy)
+    send(t, bob, server, bob.state, ["b4"], "desk-send3").expect_ok("bob sends b4, after the theft")
+
+    thief = listen(t, alice, server, copy, 1, "thief-listen")
+    got = json_lines(thief.wait(60, "the thief's listener").expect_ok("the thief's listener"))
+    shown = [m.get("text") for m in got if m.get("status") == "ok"]
+    assert shown == ["b4"], f"the stolen state read {shown}: only what came after the theft may open\n  {got}"
+    refused = [m for m in got if m.get("status") == "rejected"]
+    assert len(refused) >= 3, f"b1, b2 and b3 should be refused to the thief, not skipped unseen: {got}"
+
+    # Alice's next rotation: she writes epoch 2, sealed to a key the copy never had.
+    alice.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("alice writes epoch 2")
+    send(t, bob, server, bob.state, ["b5"], "desk-send4").expect_ok("bob sends b5 in epoch 2")
+    locked = t.run_parley(["listen", "--count", "1", "--timeout", "10"] + room_argv(alice, server, copy),
+                          env=alice.env(), name="thief-listen2")
+    locked.expect_fail("the stolen state after alice's rotation", "cannot open the room's current epoch")
+    assert "b5" not in locked.stdout, locked.describe()
+    laptop_listen = listen(t, alice, server, alice.state, 2, "laptop-listen3")
+    got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop reads b4, b5"))
+    assert [(m.get("text"), m.get("epoch")) for m in got] == [("b4", 1), ("b5", 2)], got
+
+
+def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
+    """alice adds dave while bob removes carol, at the same moment: the relay keeps one
+    record per epoch, the loser writes its change on top of the winner's, and the room
+    ends at epoch 2 with dave in and carol out, everyone's devices sealed to."""
+    users = t.make_users(["alice", "bob", "carol", "dave"])
+    alice, bob, carol, dave = (users[n] for n in ("alice", "bob", "carol", "dave"))
+    cards = {u.name: device_add(t, u, "dev", u.state)[0] for u in users.values()}
+    for u in (alice, bob, carol):
+        (u.public_keys / "dave.pem").unlink()
+        for name in ("alice", "bob", "carol"):
+            share_card(cards[name], name, "dev", [u])
+    relay = t.relay().start()
+    server = relay.url
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    invite = harness.invite_of(created)
+    for u in (bob, carol):
+        t.run_parley(["join", invite, "--user", u.name, "--dir", str(u.dir), "--state", str(u.state)],
+                     env=u.env(), name=f"{u.name}-join").expect_ok(f"{u.name} joins")
+    # Dave's key and card reach alice's drive.
+    shutil.copyfile(dave.public_keys / "dave.pem", alice.public_keys / "dave.pem")
+    share_card(cards["dave"], "dave", "dev", [alice])
+
+    procs = [harness.Proc(t, f"{u.name}-rekey", [harness.args().parley, "rekey"] + room_argv(u, server, u.state) + op,
+                          u.env())
+             for u, op in ((alice, ["--add", "dave"]), (bob, ["--remove", "carol"]))]
+    said = []
+    for proc in procs:
+        result = proc.wait(harness.COMMAND_TIMEOUT_S, "a concurrent rekey").expect_ok("a concurrent rekey")
+        said.append(result.stderr)
+    assert any("now at epoch 2" in text for text in said), said
+    t.run_parley(["join", invite, "--user", "dave", "--dir", str(dave.dir), "--state", str(dave.state)],
+                 env=dave.env(), name="dave-join").expect_ok("dave joins once added")
+    shutil.copyfile(dave.public_keys / "dave.pem", bob.public_keys / "dave.pem")
+
+    bob_listen = listen(t, bob, server, bob.state, 2, "bob-listen")
+    send(t, dave, server, dave.state, ["dave is in"], "dave-send").expect_ok("dave sends in epoch 2")
+    send(t, alice, server, alice.state, ["carol is out"], "alice-send").expect_ok("alice sends")
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    assert [(m.get("from"), m.get("text"), m.get("epoch")) for m in got] == [
+        ("dave", "dave is in", 2), ("alice", "carol is out", 2)], got
+    gone = t.run_parley(["listen", "--count", "1", "--timeout", "10"] + room_argv(carol, server, carol.state),
+                        env=carol.env(), name="carol-listen")
+    assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
+
+
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
-                  test_a_device_not_in_the_room_and_a_wrong_password])
+                  test_a_device_not_in_the_room_and_a_wrong_password,
+                  test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
+                  test_two_rekeys_at_once_end_in_one_chain_with_both_changes])

@@ -31,9 +31,11 @@ SYNC_INTERVAL_S = 2
 
 
 class WithholdFirstSend:
-    """A client->relay hook for `label`: the first Send (alice's first message) never
-    reaches the relay; the proxy answers it with an Ack of its own, as a relay that
-    acknowledges and then withholds would. Everything after it passes."""
+    """A client->relay hook for `label`: the first Send of a text (alice's first
+    message) never reaches the relay; the proxy answers it with an Ack of its own, as
+    a relay that acknowledges and then withholds would. Everything else passes (in a
+    room of version 2, the syncs and key-update a device sends before its first text:
+    an envelope's type is its second byte, in the clear)."""
 
     def __init__(self, label: str = "alice"):
         self.label = label
@@ -43,7 +45,7 @@ class WithholdFirstSend:
         if conn.label != self.label or self.withheld:
             return None
         f = hp.parse_frame(data)
-        if f is None or f.type != hp.SEND:
+        if f is None or f.type != hp.SEND or f.envelope[1] != 1:
             return None
         self.withheld += 1
         # Above everything the connection was sent: it takes the next number.
@@ -68,12 +70,12 @@ def listen_ctx(proc: harness.Proc) -> str:
     return f"\n  stdout:\n{harness.tail(proc.stdout())}\n  stderr:\n{harness.tail(proc.stderr())}"
 
 
-def test_listen_sees_a_withheld_single_send_live(t):
+def test_listen_sees_a_withheld_single_send_live(t, protocol=1):
     """bob listens; alice's `send` of one line is withheld. Its closing sync reaches
     bob, who warns that one message of alice's is missing before anything else of
     hers arrives; her next message is shown as usual."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         withhold = WithholdFirstSend()
         s.proxy.on_client_frame = withhold.hook
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
@@ -90,11 +92,11 @@ def test_listen_sees_a_withheld_single_send_live(t):
     run_setup(t, body)
 
 
-def test_listen_sees_a_withheld_single_send_in_the_backlog(t):
+def test_listen_sees_a_withheld_single_send_in_the_backlog(t, protocol=1):
     """bob is away while alice's one-line `send` is withheld; when bob reads the
     relay's log, her sync in it makes him warn about the missing message."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         withhold = WithholdFirstSend()
         s.proxy.on_client_frame = withhold.hook
         s.users["alice"].send(ROOM, s.url("alice"), ["withheld"]).expect_ok("alice's send (the relay acks it)")
@@ -112,12 +114,12 @@ def test_listen_sees_a_withheld_single_send_in_the_backlog(t):
     run_setup(t, body)
 
 
-def test_chat_heartbeat_shows_a_withheld_last_line_within_the_interval(t):
+def test_chat_heartbeat_shows_a_withheld_last_line_within_the_interval(t, protocol=1):
     """alice chats and says one line, which the relay withholds; she stays in the
     room and says nothing more. Her sync after --sync-interval shows bob's listener
     the missing line while her chat is still open."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         withhold = WithholdFirstSend()
         s.proxy.on_client_frame = withhold.hook
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
@@ -141,11 +143,11 @@ def test_chat_heartbeat_shows_a_withheld_last_line_within_the_interval(t):
     run_setup(t, body)
 
 
-def test_chat_reader_shows_the_warning(t):
+def test_chat_reader_shows_the_warning(t, protocol=1):
     """bob reads in `chat`; alice's one-line `send` is withheld: bob's chat shows a
     `!!` line naming alice and the count, and her next line as usual."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         withhold = WithholdFirstSend()
         s.proxy.on_client_frame = withhold.hook
         bob = start_chat(s, "bob", label="bob")
@@ -166,19 +168,21 @@ def test_chat_reader_shows_the_warning(t):
     run_setup(t, body)
 
 
-def test_two_sends_withheld_tail_counts_across_sessions(t):
+def test_two_sends_withheld_tail_counts_across_sessions(t, protocol=1):
     """alice sends twice (two processes, two sessions); the relay withholds the first
     send's only line and its closing sync: nothing of it reaches anyone. Her second
     send's line shows bob that two positions of hers (the line and its sync) are
     missing, though no session of hers shows a gap of its own."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         state = {"n": 0}
 
         def withhold_first_send_process(conn, data):
-            # Both Sends of alice's first `send` (its line and its sync), Acked by the proxy.
+            # Every Send of alice's first `send` (its line and its sync; in version 2
+            # also the first-of-epoch sync and key-update before them), Acked by the
+            # proxy: her second `send` goes straight to the relay.
             f = hp.parse_frame(data)
-            if conn.label != "alice" or f is None or f.type != hp.SEND or state["n"] >= 2:
+            if conn.label != "alice" or f is None or f.type != hp.SEND:
                 return None
             state["n"] += 1
             conn.inject_to_client(hp.Frame(hp.ACK, request=f.request, seq=10**9 * hp.SEQ_STRIDE + state["n"]).encode())
@@ -186,21 +190,33 @@ def test_two_sends_withheld_tail_counts_across_sessions(t):
         s.proxy.on_client_frame = withhold_first_send_process
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
         s.users["alice"].send(ROOM, s.url("alice"), ["withheld"]).expect_ok("alice's first send")
-        assert state["n"] == 2, f"the proxy withheld {state['n']} frames, expected the line and its sync"
+        want = 2 if protocol == 1 else 4
+        assert state["n"] == want, f"the proxy withheld {state['n']} frames, expected {want}"
         s.users["alice"].send(ROOM, s.relay.url, ["second"]).expect_ok("alice's second send")
         result = bob.finish()
         result.expect_ok("bob's listener")
         ctx = f"\n  {result.describe()}"
-        check_warning(bob.lines(), 2, ctx)
+        check_warning(bob.lines(), want, ctx)
         assert [(m["from"], m["text"]) for m in ok_lines(bob.lines())] == [("alice", "second")], f"bob{ctx}"
     run_setup(t, body)
 
 
+def in_version_2(test):
+    """The same test in a room of protocol version 2 (docs/PROTOCOL.md §10.4): device
+    chains instead of member counters, the same syncs."""
+    def run(t):
+        test(t, protocol=2)
+    run.__name__ = test.__name__ + "_in_version_2"
+    return run
+
+
+TESTS = [
+    test_listen_sees_a_withheld_single_send_live,
+    test_listen_sees_a_withheld_single_send_in_the_backlog,
+    test_chat_heartbeat_shows_a_withheld_last_line_within_the_interval,
+    test_chat_reader_shows_the_warning,
+    test_two_sends_withheld_tail_counts_across_sessions,
+]
+
 if __name__ == "__main__":
-    harness.main([
-        test_listen_sees_a_withheld_single_send_live,
-        test_listen_sees_a_withheld_single_send_in_the_backlog,
-        test_chat_heartbeat_shows_a_withheld_last_line_within_the_interval,
-        test_chat_reader_shows_the_warning,
-        test_two_sends_withheld_tail_counts_across_sessions,
-    ])
+    harness.main(TESTS + [in_version_2(test) for test in TESTS])

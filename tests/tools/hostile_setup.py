@@ -140,11 +140,33 @@ def deliver_hook(label: str, fn, readers_only: bool = True):
     return hook
 
 
-def create_room(s: Setup, room: str = ROOM, joiners=None) -> harness.Invite:
-    """alice creates `room`; then each of `joiners` (default: every other user) joins it
-    with the invite straight at the relay, not through the proxy, as members do before
-    the tests' hostile relay plays its part. Returns the invite."""
-    s.users["alice"].create(room, s.relay.url).expect_ok(f"alice creates {room}")
+def give_devices(s: Setup) -> None:
+    """Protocol version 2 (docs/PROTOCOL.md §10.5): each user makes a device in the
+    state folder its room commands use, and every card goes into everyone's
+    public_keys/ as NAME.DEVICE.card."""
+    import shutil
+    from pathlib import Path
+    cards = []
+    for name, user in s.users.items():
+        s.t.run_parley(["device", "add", "dev", "--user", name, "--dir", str(user.dir), "--state", str(user.state)],
+                       name=f"{name}-device").expect_ok(f"{name}: device add")
+        (card,) = Path(user.state).glob("device-*.card")
+        cards.append((name, card))
+    for user in s.users.values():
+        for name, card in cards:
+            shutil.copyfile(card, user.public_keys / f"{name}.dev.card")
+
+
+def create_room(s: Setup, room: str = ROOM, joiners=None, protocol: int = 1) -> harness.Invite:
+    """alice creates `room` (of that protocol version; 2 gives every user a device
+    first); then each of `joiners` (default: every other user) joins it with the
+    invite straight at the relay, not through the proxy, as members do before the
+    tests' hostile relay plays its part. Returns the invite."""
+    extra = []
+    if protocol == 2:
+        give_devices(s)
+        extra = ["--protocol", "2"]
+    s.users["alice"].create(room, s.relay.url, extra=extra).expect_ok(f"alice creates {room}")
     for name in (joiners if joiners is not None else [n for n in s.users if n != "alice"]):
         s.users[name].join(room=room, server=s.relay.url).expect_ok(f"{name} joins {room} with the invite")
     return s.t.invite(room)
