@@ -85,7 +85,7 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
             adopted = std::move(std::get<store::DeviceEpochs::Adopted>(result));
             tx.commit();
         }
-        if (followed_.insert(hash).second) receiver_.add_epoch(record);
+        if (forgotten_.count(hash) == 0 && followed_.insert(hash).second) receiver_.add_epoch(record);
         if (head) {
             head_ = hash;
             update_counter_ = adopted->update_counter;
@@ -96,6 +96,17 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
         previous_followed = hash;
     }
     return head_token;
+}
+
+void RoomDevice::forget_before(const protocol::VerifiedChain& chain, std::uint64_t stream_epoch) {
+    for (std::size_t i = 0; i < chain.records.size() && chain.records[i].epoch + 1 < stream_epoch; ++i) {
+        const auto& hash = chain.hashes[i];
+        if (followed_.count(hash) == 0) continue;
+        chains_.forget(hash);
+        receiver_.forget_epoch(hash);
+        followed_.erase(hash);
+        forgotten_.insert(hash);
+    }
 }
 
 std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {

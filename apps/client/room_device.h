@@ -48,6 +48,10 @@ public:
                                           wire::EnvelopeType type);
     [[nodiscard]] store::DeviceDelivery receive(ByteView envelope) { return receiver_.receive(envelope); }
 
+    // The stream reached epoch `stream_epoch`: the chains of every epoch before
+    // the one before it are forgotten, and their envelopes refused as stale.
+    void forget_before(const protocol::VerifiedChain& chain, std::uint64_t stream_epoch);
+
     // A key-update to send (§10.3), if this device should rotate: it is still
     // on its card's joining key in the head. The newest update key it holds
     // when that is not in force yet (its key-update did not make it into a
@@ -82,7 +86,8 @@ private:
     store::DeviceEpochs epochs_;
     store::DeviceSender sender_;
     store::DeviceReceiver receiver_;
-    std::set<wire::Hash> followed_;  // records in the receiver
+    std::set<wire::Hash> followed_;   // records in the receiver
+    std::set<wire::Hash> forgotten_;  // records whose chains were forgotten (forget_before)
     std::uint64_t update_counter_ = 0;
     wire::Hash head_{};  // the record of the head epoch (follow)
 };

@@ -433,6 +433,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     // Its place in the stream: messages after it belong to its epoch.
     auto advance_stream = [&] {
         if (receiver_ && epoch > receiver_->head_epoch()) receiver_->set_stream_epoch(epoch);
+        if (device_ && reader()) device_->forget_before(*chain_, epoch);
         if (reader()) advance_position(f.seq, f.record);
     };
     if (epoch <= chain_->head().epoch) {

@@ -78,6 +78,17 @@ std::size_t DeviceChains::skipped_count(const wire::Hash& record, const crypto::
     return store_.device_secrets_named(cipher_.room(), prefix).size();
 }
 
+std::size_t DeviceChains::forget(const wire::Hash& record) {
+    StateStore::Transaction tx(store_);
+    std::size_t erased = 0;
+    for (auto kind : {DeviceSecretKind::sender_chain, DeviceSecretKind::receiver_chain, DeviceSecretKind::skipped_key}) {
+        for (const auto& [name, row] : store_.device_secrets_named(cipher_.room(), device_secret_name(kind, record)))
+            erased += store_.erase_device_secret(cipher_.room(), name) ? 1 : 0;
+    }
+    tx.commit();
+    return erased;
+}
+
 void DeviceChains::start_sender(const wire::Hash& record, const crypto::SymmetricKey& chain_key) {
     StateStore::Transaction tx(store_);
     const auto name = sender_name(record);

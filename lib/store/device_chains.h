@@ -53,6 +53,12 @@ public:
     std::optional<std::uint64_t> receiver_next(const wire::Hash& record, const crypto::PublicKey& device);
     std::size_t skipped_count(const wire::Hash& record, const crypto::PublicKey& device);
 
+    // Erases every chain of the epoch whose record hash is `record` (this
+    // device's sender chain, every receiver chain and skipped key): once the
+    // stream is two epochs past it, nothing of it may still be read (§10.2).
+    // Returns how many rows went.
+    std::size_t forget(const wire::Hash& record);
+
 private:
     std::optional<crypto::SecretBuffer> open(ByteView name);
     void put_chain(ByteView name, std::uint64_t next, const crypto::SymmetricKey& chain_key);

@@ -19,6 +19,10 @@ void DeviceReceiver::add_epoch(const wire::EpochRecord& record) {
     epochs_[wire::record_hash(record)] = std::move(e);
 }
 
+void DeviceReceiver::forget_epoch(const wire::Hash& record) {
+    if (epochs_.erase(record) != 0) forgotten_.insert(record);
+}
+
 DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
     DeviceDelivery d;
     auto decoded = wire::decode_envelope(bytes);
@@ -27,6 +31,10 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
     d.header = env.header;
     if (env.header.version != 2) return rejected(d, "a version 1 envelope in a room of protocol version 2");
     if (env.header.room != room_) return rejected(d, "an envelope of another room");
+    if (forgotten_.count(env.header.record_hash) != 0) {
+        d.stale = true;
+        return rejected(d, "an envelope of an epoch this device left behind (two or more before the stream's)");
+    }
     const auto epoch = epochs_.find(env.header.record_hash);
     if (epoch == epochs_.end() || epoch->second.epoch != env.header.epoch)
         return rejected(d, "an envelope of an epoch this device does not hold");

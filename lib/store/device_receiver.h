@@ -22,6 +22,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "protocol/device.h"
 #include "protocol/receiver.h"
@@ -46,6 +47,9 @@ public:
 
     // A version-2 epoch this device adopted (DeviceEpochs::adopt).
     void add_epoch(const wire::EpochRecord& record);
+    // An epoch left behind (its chains forgotten, DeviceChains::forget): its
+    // envelopes are refused as stale from now on.
+    void forget_epoch(const wire::Hash& record);
 
     [[nodiscard]] DeviceDelivery receive(ByteView envelope_bytes);
 
@@ -58,6 +62,7 @@ private:
     crypto::PublicKey me_;
     DeviceChains& chains_;
     std::map<wire::Hash, Epoch> epochs_;
+    std::set<wire::Hash> forgotten_;
 };
 
 }  // namespace parley::store

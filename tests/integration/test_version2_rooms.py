@@ -204,6 +204,7 @@ def test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotati
     send(t, bob, server, bob.state, ["b3"], "desk-send2").expect_ok("bob sends b3")
     got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop reads b3"))
     assert [(m.get("text"), m.get("epoch")) for m in got] == [("b3", 1)], got
+    assert chain_rows(alice.state, harness.Invite(invite).genesis) > 0, "epoch 0's chains are gone too early"
     copy = t.fresh_dir("laptop-copy")
     shutil.rmtree(copy)
     shutil.copytree(alice.state, copy)
@@ -227,6 +228,20 @@ def test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotati
     laptop_listen = listen(t, alice, server, alice.state, 2, "laptop-listen3")
     got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop reads b4, b5"))
     assert [(m.get("text"), m.get("epoch")) for m in got] == [("b4", 1), ("b5", 2)], got
+    # Its stream in epoch 2, the laptop keeps no chain of epoch 0 (kinds 3 to 5 of
+    # §10.2, named by the record hash): what the relay still holds of it stays shut.
+    genesis = harness.Invite(invite).genesis
+    assert chain_rows(alice.state, genesis) == 0, "the laptop kept chains of an epoch two behind its stream"
+
+
+def chain_rows(state, record_hash):
+    import sqlite3
+    (db,) = Path(state).glob("state-*.sqlite")
+    con = sqlite3.connect(db)
+    n = sum(con.execute("SELECT count(*) FROM device_secrets WHERE substr(name, 1, 33) = ?",
+                        (bytes([kind]) + record_hash,)).fetchone()[0] for kind in (3, 4, 5))
+    con.close()
+    return n
 
 
 def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):

@@ -188,6 +188,27 @@ TEST_F(DeviceReceiverTest, AFirstOfEpochSyncTellsWhatNeverCameAtTheEndOfTheEpoch
     EXPECT_EQ(desk.chains.skipped_count(wire::record_hash(genesis), laptop.key.public_key), 0u);
 }
 
+TEST_F(DeviceReceiverTest, AnEpochLeftBehindIsForgottenAndItsEnvelopesAreStale) {
+    // Laptop sends three in the genesis; desk reads one, and the relay still holds
+    // two that desk never read: their keys wait in desk's state (the front, a skipped key).
+    std::vector<Bytes> sent;
+    for (int i = 0; i < 3; ++i) sent.push_back(from_laptop("m" + std::to_string(i)));
+    ASSERT_TRUE(desk_rx.receive(sent[1]).accepted);
+    const auto hash = wire::record_hash(genesis);
+    ASSERT_EQ(desk.chains.skipped_count(hash, laptop.key.public_key), 1u);
+
+    // The stream moved two epochs on: everything of the genesis goes.
+    EXPECT_EQ(desk.chains.forget(hash), 3u) << "desk's sender chain, laptop's receiver chain, one skipped key";
+    desk_rx.forget_epoch(hash);
+    for (auto kind : {DeviceSecretKind::sender_chain, DeviceSecretKind::receiver_chain, DeviceSecretKind::skipped_key})
+        EXPECT_TRUE(desk.store->device_secrets_named(room, device_secret_name(kind, hash)).empty());
+    auto late = desk_rx.receive(sent[2]);
+    EXPECT_FALSE(late.accepted) << "a key of an epoch left behind stayed";
+    EXPECT_TRUE(late.stale);
+    EXPECT_NE(late.reason.find("left behind"), std::string::npos) << late.reason;
+    EXPECT_FALSE(desk.chains.sender_next(hash));
+}
+
 TEST_F(DeviceReceiverTest, AKeyUpdateCarriesTheSendingDevicesEntryOnly) {
     const auto entry = laptop.epochs.new_update_key();
     auto d = desk_rx.receive(seal(laptop.key, laptop.chains, genesis,
