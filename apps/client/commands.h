@@ -33,6 +33,10 @@ struct RoomOptions {
     unsigned sync_interval_s = 300;
     // create: the protocol version of the room's records (docs/PROTOCOL.md §10 for 2).
     int protocol_version = 1;
+    // chat, listen: in a room of version 2, write the next epoch when it is due
+    // (after this many envelopes, or a day) and this member is next (§10.3).
+    bool rotates = false;
+    unsigned rotate_after = 1000;
     std::chrono::seconds retry() const { return std::chrono::seconds(retry_s); }
 };
 

@@ -135,6 +135,12 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1u, 86400u));
     listen->add_option("--count", listen_opts.count, "exit after this many messages");
     listen->add_option("--timeout", listen_opts.timeout_s, "exit after this many seconds (exit code 3)");
+    for (auto* cmd : {chat, listen}) {
+        cmd->add_option("--rotate-after", room.rotate_after,
+                        "rooms of protocol version 2: new keys after this many messages (default 1000) or a day, "
+                        "written by the member whose turn it is")
+            ->check(CLI::Range(10u, 1000u));
+    }
     RekeyOptions rekey_opts;
     auto* rekey = app.add_subcommand("rekey", "write the next epoch: fresh keys, explicit roster changes");
     add_room_flags(rekey, room);
@@ -202,6 +208,7 @@ int main(int argc, char** argv) {
         }
         if (*join) return cmd_join(room);
         if (*invite) return cmd_invite(room);
+        room.rotates = *chat || *listen;
         if (*chat) return cmd_chat(room);
         if (*send) return cmd_send(room);
         if (*listen) return cmd_listen(room, listen_opts);

@@ -112,6 +112,7 @@ void RoomClient::maintain() {
     if (reader() && joined_ && !closed_) check_gaps();
     if (reader()) settle_counter_gaps(false);
     if (connected() && !removed_ && !blocked_) send_key_update_if_due();
+    if (reader() && connected() && !removed_ && !blocked_) rotate_if_due();
     if (sent_since_sync_ && sync_interval_ && connected() && std::chrono::steady_clock::now() >= sync_due_) {
         // Still here: what this device sent since its last sync shows as
         // missing to any reader the relay withheld it from (§5.1).
@@ -415,6 +416,36 @@ void RoomClient::send_text(std::string_view text) {
     sent_since_sync_ = true;
 }
 
+void RoomClient::note_epoch_activity(const wire::Hash& record, std::uint64_t timestamp_ms) {
+    if (!chain_ || chain_->head().version == wire::record_version_1) return;
+    if (activity_for_ != chain_->head_hash()) {
+        activity_ = {};
+        activity_.started_ms = chain_->head().created_at_ms;
+        activity_.max_messages = rotate_after_.value_or(protocol::v2::epoch_max_messages);
+        activity_for_ = chain_->head_hash();
+    }
+    if (record == activity_for_) activity_.note_message(timestamp_ms);
+}
+
+void RoomClient::rotate_if_due() {
+    if (!rotate_after_ || !device_ || !chain_ || chain_->head().version == wire::record_version_1) return;
+    if (last_seq_ < backlog_last_seq_ || rotation_tried_ == chain_->head_hash()) return;  // catching up: not yet
+    note_epoch_activity({}, 0);  // (starts the count of a new head)
+    const auto& head = chain_->head();
+    if (!protocol::v2::should_write_epoch(chain_->head_hash(), head.roster, member_.identity->public_key, activity_,
+                                          now_ms()))
+        return;
+    rotation_tried_ = chain_->head_hash();
+    notice("epoch " + std::to_string(head.epoch) + " is due for new keys (" + std::to_string(activity_.messages) +
+           " messages, or a day), and it is " + member_.user + "'s turn: writing epoch " +
+           std::to_string(head.epoch + 1));
+    try {
+        rekey({});
+    } catch (const UserError& e) {
+        notice(std::string("warning: could not write the next epoch: ") + e.what());
+    }
+}
+
 void RoomClient::send_key_update_if_due() {
     if (!device_ || !chain_ || chain_->head().version == wire::record_version_1) return;
     if (key_update_sent_in_ == chain_->head_hash()) return;
@@ -513,6 +544,7 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
             std::optional<std::string_view> text;  // a sync (and a key-update) goes in no history
             if (header.type == wire::EnvelopeType::text) text = plaintext;
             store_own_message(ack.seq, epoch, header.counter, timestamp, text, envelope);
+            note_epoch_activity(header.record_hash, header.timestamp_ms);
             batch.pop_front();
             sent_before = false;
             if (batch.empty()) return;
@@ -520,7 +552,15 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_joined) throw;
             // The epoch moved on: the relay did not keep it. Handle the queued
-            // NewHead, then seal again under the new epoch.
+            // NewHead, then seal again under the new epoch. In version 2 the
+            // positions it and the rest of the batch took are not withheld, and
+            // the next first-of-epoch sync does not count them (§10.4).
+            if (device_) {
+                for (const auto& unsent : batch) {
+                    const auto h = wire::decode_envelope(unsent).envelope->header;
+                    if (h.version == 2) device_->mark_unsent(h.record_hash, h.counter);
+                }
+            }
             joined_ = false;
             sealed = false;
             pump_until([] { return false; }, 200ms);

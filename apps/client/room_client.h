@@ -21,6 +21,7 @@
 #include "protocol/epoch.h"
 #include "protocol/keyring.h"
 #include "protocol/receiver.h"
+#include "protocol/rotation.h"
 #include "protocol/stream_gaps.h"
 #include "store/history_cipher.h"
 #include "store/state_store.h"
@@ -111,6 +112,10 @@ public:
     // A reader that sends (chat): a sync this long after the first text
     // since the last one (from maintain()). Unset: never.
     void set_sync_interval(std::chrono::milliseconds interval) { sync_interval_ = interval; }
+    // Version 2 (§10.3 "When"): a reader writes the next epoch when it is due
+    // (after this many envelopes of the epoch, or 24 hours) and this member is
+    // next in the rotator order. Off by default: set by chat and listen.
+    void set_rotation(std::optional<std::uint64_t> after_messages) { rotate_after_ = after_messages; }
     // A text went out since the last sync: a sync is owed (on leaving, and
     // every sync interval while chatting).
     bool sync_owed() const { return sent_since_sync_; }
@@ -227,6 +232,10 @@ private:
     Bytes write_next_v2(const std::vector<wire::RosterOp>& ops);
     // A key-update (§10.3), once per process and epoch, when the device should rotate.
     void send_key_update_if_due();
+    // One more envelope of the head epoch (for the rotator's count).
+    void note_epoch_activity(const wire::Hash& record, std::uint64_t timestamp_ms);
+    // From maintain(): the next epoch, if it is due and this member's turn (set_rotation).
+    void rotate_if_due();
     const crypto::SymmetricKey& room_secret(const wire::EpochRecord& record);
     void adopt_head();  // keys for the head, pin, receiver
     // The history key (needs the room secret): its check value stored for
@@ -296,6 +305,10 @@ private:
     wire::SessionId session_{};
     bool sent_since_sync_ = false;
     std::optional<wire::Hash> key_update_sent_in_;  // the record of the epoch this process sent one in
+    std::optional<std::uint64_t> rotate_after_;      // set_rotation
+    protocol::v2::EpochActivity activity_;           // of the head epoch whose record is activity_for_
+    wire::Hash activity_for_{};
+    std::optional<wire::Hash> rotation_tried_;       // the head this process tried to write the next epoch after
     std::optional<std::chrono::milliseconds> sync_interval_;
     std::chrono::steady_clock::time_point sync_due_{};
     std::uint64_t request_id_ = 0;

@@ -47,6 +47,9 @@ public:
     [[nodiscard]] std::vector<Bytes> seal(std::string_view plaintext, std::uint64_t timestamp_ms,
                                           wire::EnvelopeType type);
     [[nodiscard]] store::DeviceDelivery receive(ByteView envelope) { return receiver_.receive(envelope); }
+    // The relay refused this envelope of ours (its epoch had moved on), or it
+    // never went out after such a refusal (DeviceChains::mark_unsent).
+    void mark_unsent(const wire::Hash& record, std::uint64_t position) { chains_.mark_unsent(record, position); }
 
     // The stream reached epoch `stream_epoch`: the chains of every epoch before
     // the one before it are forgotten, and their envelopes refused as stale.

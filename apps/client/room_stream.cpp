@@ -301,6 +301,7 @@ void RoomClient::receive_v2(Incoming& in, ByteView envelope) {
         return;
     }
     auto d = device_->receive(envelope);
+    if (d.accepted) note_epoch_activity(d.header.record_hash, d.header.timestamp_ms);
     if (d.accepted && !d.own && d.missing_in_previous > 0 && d.sync) {
         // The tail of the sender's epoch before, which its first-of-epoch sync
         // names: held like any counter gap, in case it still comes (a hole).

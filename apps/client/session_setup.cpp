@@ -169,6 +169,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user, device_folder(o)};
     s->client = std::make_unique<RoomClient>(member, o.room, local.room, *endpoint, net_options);
     s->client->set_sync_interval(std::chrono::seconds(o.sync_interval_s));
+    if (o.rotates) s->client->set_rotation(o.rotate_after);
     return s;
 }
 

@@ -38,10 +38,13 @@ struct EpochActivity {
     std::uint64_t messages = 0;                     // envelopes in the epoch so far (any device, any type)
     std::optional<std::uint64_t> max_messages_at;   // the time of the epoch_max_messages-th one
     std::optional<std::uint64_t> change_waiting_since;  // a roster or device change asked for then
+    // The count that makes the epoch due: epoch_max_messages, or fewer where the
+    // members chose faster rotation (parley chat/listen --rotate-after).
+    std::uint64_t max_messages = epoch_max_messages;
 
     // One more envelope of the epoch, timestamped `at_ms`.
     void note_message(std::uint64_t at_ms) {
-        if (++messages == epoch_max_messages) max_messages_at = at_ms;
+        if (++messages == max_messages) max_messages_at = at_ms;
     }
 };
 

@@ -78,10 +78,32 @@ std::size_t DeviceChains::skipped_count(const wire::Hash& record, const crypto::
     return store_.device_secrets_named(cipher_.room(), prefix).size();
 }
 
+static Bytes unsent_name(const wire::Hash& record, std::uint64_t position) {
+    Writer w;
+    w.u8(static_cast<std::uint8_t>(DeviceSecretKind::unsent));
+    w.raw(record);
+    w.u64(position);
+    return w.take();
+}
+
+void DeviceChains::mark_unsent(const wire::Hash& record, std::uint64_t position) {
+    const auto name = unsent_name(record, position);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, {}));
+}
+
+std::uint64_t DeviceChains::positions_sent(const wire::Hash& record) {
+    StateStore::Transaction tx(store_);  // one snapshot
+    auto n = sender_next(record).value_or(0);
+    while (n > 0 && store_.load_device_secret(cipher_.room(), unsent_name(record, n - 1))) --n;
+    tx.commit();
+    return n;
+}
+
 std::size_t DeviceChains::forget(const wire::Hash& record) {
     StateStore::Transaction tx(store_);
     std::size_t erased = 0;
-    for (auto kind : {DeviceSecretKind::sender_chain, DeviceSecretKind::receiver_chain, DeviceSecretKind::skipped_key}) {
+    for (auto kind : {DeviceSecretKind::sender_chain, DeviceSecretKind::receiver_chain, DeviceSecretKind::skipped_key,
+                      DeviceSecretKind::unsent}) {
         for (const auto& [name, row] : store_.device_secrets_named(cipher_.room(), device_secret_name(kind, record)))
             erased += store_.erase_device_secret(cipher_.room(), name) ? 1 : 0;
     }

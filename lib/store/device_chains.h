@@ -53,6 +53,14 @@ public:
     std::optional<std::uint64_t> receiver_next(const wire::Hash& record, const crypto::PublicKey& device);
     std::size_t skipped_count(const wire::Hash& record, const crypto::PublicKey& device);
 
+    // A position this device took in that epoch whose envelope the relay
+    // refused (the epoch had moved on) or that never went out after such a
+    // refusal: not withheld, so the first-of-epoch sync of the next epoch does
+    // not count it when it is at the end (positions_sent).
+    void mark_unsent(const wire::Hash& record, std::uint64_t position);
+    // The positions this device used in that epoch, less those at the end marked unsent.
+    std::uint64_t positions_sent(const wire::Hash& record);
+
     // Erases every chain of the epoch whose record hash is `record` (this
     // device's sender chain, every receiver chain and skipped key): once the
     // stream is two epochs past it, nothing of it may still be read (§10.2).

@@ -19,7 +19,7 @@ std::vector<Bytes> DeviceSender::seal(std::string_view plaintext, std::uint64_t 
         // The process that takes position 0 (of all the device's processes)
         // sends there the sync that closes the epoch before.
         const protocol::SyncNote note{protocol::SyncReason::first_of_epoch, previous_.value_or(wire::Hash{}),
-                                      previous_ ? chains_.sender_next(*previous_).value_or(0) : 0};
+                                      previous_ ? chains_.positions_sent(*previous_) : 0};
         out.push_back(seal_at(step, protocol::encode_sync(note), timestamp_ms, wire::EnvelopeType::sync));
         step = take();
     }

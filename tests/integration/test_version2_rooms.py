@@ -290,8 +290,56 @@ def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
     assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
 
 
+def test_the_rotator_writes_the_next_epoch_when_it_is_due(t):
+    """§10.3 "When": with both members reading (`listen --rotate-after 10`), the epoch
+    falls due at its 10th envelope and exactly one of them, the first in the rotator
+    order, writes the next epoch by itself; what follows is read in it, by both, and
+    each device is sealed to the update key its key-update announced."""
+    alice, bob, _, (laptop_card, _, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(desk_card, "bob", "desk", [alice, bob])
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    t.run_parley(["join", harness.invite_of(created), "--user", "bob", "--dir", str(bob.dir), "--state",
+                  str(bob.state)], env=bob.env(), name="bob-join").expect_ok("bob joins")
+
+    def rotating_listener(user, count, label):
+        argv = [harness.args().parley, "listen"] + room_argv(user, server, user.state) + [
+            "--count", str(count), "--timeout", "40", "--rotate-after", "10"]
+        proc = harness.Proc(t, label, argv, user.env())
+        proc.wait_for_stderr(harness.Listener.JOINED_RE, harness.JOIN_TIMEOUT_S, f"{label} joins")
+        return proc
+
+    lines = [f"line {i}" for i in range(12)]
+    bob_listen = rotating_listener(bob, len(lines) + 1, "bob-listen")
+    alice_listen = rotating_listener(alice, 1, "alice-listen")
+    send(t, alice, server, alice.state, lines, "alice-send").expect_ok("alice sends 12 lines")
+    # One of the two listeners writes epoch 1; alice's next line is read in it.
+    deadline = harness.time.monotonic() + 30
+    while "epoch 1 by" not in bob_listen.stderr() and "writing epoch 1" not in bob_listen.stderr():
+        assert harness.time.monotonic() < deadline, f"no epoch 1 within 30 s\n  {bob_listen.stderr()}"
+        harness.time.sleep(0.1)
+    send(t, alice, server, alice.state, ["in epoch 1"], "alice-send2").expect_ok("alice sends again")
+    send(t, bob, server, bob.state, ["bob in epoch 1"], "bob-send").expect_ok("bob sends")
+    # Every line once and no warning, though the epoch may have moved on under
+    # alice's send (a line the relay refused is sealed again in the new epoch,
+    # and its old position is not reported as withheld).
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    assert [(m.get("status"), m.get("text")) for m in got] == [("ok", x) for x in lines + ["in epoch 1"]], got
+    assert got[-1]["epoch"] >= 1, got
+    got_alice = json_lines(alice_listen.wait(60, "alice's listener").expect_ok("alice's listener"))
+    assert [m.get("text") for m in got_alice] == ["bob in epoch 1"] and got_alice[0]["epoch"] >= 1, got_alice
+    # Exactly one wrote epoch 1: the first of the rotator order; the other would have
+    # waited 10 minutes for it.
+    writers = [p for p in (bob_listen, alice_listen) if "writing epoch 1" in p.stderr()]
+    assert len(writers) == 1, f"{len(writers)} listeners wrote epoch 1:\n  {bob_listen.stderr()}\n  {alice_listen.stderr()}"
+
+
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
                   test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
-                  test_two_rekeys_at_once_end_in_one_chain_with_both_changes])
+                  test_two_rekeys_at_once_end_in_one_chain_with_both_changes,
+                  test_the_rotator_writes_the_next_epoch_when_it_is_due])

@@ -77,6 +77,34 @@ TEST_F(DeviceSenderTest, ATailWithheldInOneEpochShowsAtTheNextOnesFirstEnvelope)
     EXPECT_EQ(got[1].text, "in epoch 1");
 }
 
+TEST_F(DeviceSenderTest, APositionTheRelayRefusedAtTheEndOfAnEpochIsNotCountedAsWithheld) {
+    // Laptop's last text of epoch 0 is refused (the epoch had moved on) and sealed
+    // again in epoch 1: its position in epoch 0 was taken, never stored, and the
+    // next first-of-epoch sync must not make desk warn about it.
+    std::vector<Bytes> sent;
+    for (const auto* text : {"one", "two"})
+        for (auto& e : laptop_tx.seal(text, at)) sent.push_back(std::move(e));
+    const auto refused = laptop_tx.seal("refused", at);
+    ASSERT_EQ(refused.size(), 1u);
+    (void)deliver(sent);
+    const auto hash = wire::record_hash(genesis);
+    laptop.chains.mark_unsent(hash, 3);
+    EXPECT_EQ(laptop.chains.positions_sent(hash), 3u);
+
+    const auto epoch1 = next_epoch(genesis, laptop.epochs.new_update_key(), desk.epochs.new_update_key());
+    ASSERT_TRUE(adopt(laptop, epoch1));
+    ASSERT_TRUE(adopt(desk, epoch1));
+    desk_rx.add_epoch(epoch1);
+    laptop_tx.set_epoch(epoch1, hash);
+    const auto got = deliver(laptop_tx.seal("refused", at + 1000));
+    ASSERT_TRUE(got[0].sync);
+    EXPECT_EQ(got[0].sync->previous_positions, 3u);
+    EXPECT_EQ(got[0].missing_in_previous, 0u) << "a refused position shown as withheld";
+    // Marked in the middle (a later position went out), it stays counted: desk saw the hole.
+    laptop.chains.mark_unsent(hash, 1);
+    EXPECT_EQ(laptop.chains.positions_sent(hash), 3u);
+}
+
 TEST_F(DeviceSenderTest, TwoProcessesOfADeviceShareItsChainAndSendOneFirstSync) {
     StateStore other_store(laptop.file);
     DeviceChains other_chains(other_store, laptop.cipher);

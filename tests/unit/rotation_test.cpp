@@ -124,6 +124,14 @@ TEST(Rotation, AnEpochFallsDueAfter1000MessagesOr24HoursOrAtOnceOnAChange) {
     EXPECT_EQ(epoch_due_at(a), t0 + minute) << "a waiting change comes first";
     a.change_waiting_since = t0 - minute;  // asked for before the epoch began (a clock behind)
     EXPECT_EQ(epoch_due_at(a), t0);
+
+    EpochActivity fast;  // members who chose faster rotation (--rotate-after 10)
+    fast.started_ms = t0;
+    fast.max_messages = 10;
+    for (std::uint64_t i = 1; i < 10; ++i) fast.note_message(t0 + i);
+    EXPECT_EQ(epoch_due_at(fast), t0 + 24 * 60 * minute);
+    fast.note_message(t0 + minute);
+    EXPECT_EQ(epoch_due_at(fast), t0 + minute) << "due with the 10th";
 }
 
 TEST(Rotation, AnUpdateKeyFallsDueAfter1000OwnMessagesOr24Hours) {
