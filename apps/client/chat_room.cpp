@@ -13,7 +13,7 @@ namespace parley::client {
 
 const char* const room_help_text =
     "room commands:\n"
-    "  /who               members of the room, their fingerprints, who you verified\n"
+    "  /who               members of the room, their fingerprints and devices, who you verified\n"
     "  /fingerprint       your fingerprint and the roster fingerprint\n"
     "  /verify            the room code to compare with the other members\n"
     "  /verify NAME       mark NAME's fingerprint as compared out of band\n"
@@ -193,10 +193,18 @@ private:
                         ", " + std::to_string(roster.size()) + " members:"));
         std::size_t width = 0;
         for (const auto& k : roster) width = std::max(width, client_.display_name(k).size());
+        const auto& head = client_.chain().head();
+        const auto* mine = client_.device();
         for (const auto& k : roster) {
             auto name = client_.display_name(k);
             view_.line(info("  " + name + std::string(width - name.size() + 2, ' ') + crypto::fingerprint(k) +
                             (s_.store->is_verified(k) ? "  verified" : "  not verified")));
+            // Version 2: the member's devices, each certified by that key (§10.5).
+            for (const auto& d : head.devices) {
+                if (d.member() != k) continue;
+                view_.line(info("    device " + d.certificate.name + "  " + crypto::fingerprint(d.key()) +
+                                (mine && mine->key() == d.key() ? "  (this device)" : "")));
+            }
         }
         for (const auto& line : client_.roster_differences()) view_.line(info("  note: " + line));
     }

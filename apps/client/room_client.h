@@ -144,6 +144,8 @@ public:
     // The connection is gone and will not come back (no reconnect, or it gave up).
     bool closed() const { return closed_ && !reconnect_; }
     const protocol::VerifiedChain& chain() const { return *chain_; }
+    // This device in a room of protocol version 2 (nullptr before one, or in version 1).
+    const RoomDevice* device() const { return device_.get(); }
     const std::string& room_name() const { return room_name_; }
     const wire::RoomId& room_id() const { return room_; }
     // This room's history key; valid once open() or create() returned.

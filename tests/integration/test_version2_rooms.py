@@ -13,6 +13,7 @@
 - a device whose card was not in the genesis cannot enter, and says why;
 - a wrong password opens nothing and leaves no state behind: the right one works after.
 """
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -109,6 +110,14 @@ def test_two_devices_of_one_member_chat_without_a_warning(t):
     texts = [(m.get("from"), m.get("text"), m.get("own")) for m in got]
     want = [(f, x, False) for f, x in expected if "laptop" not in x]
     assert texts == want, f"the laptop read {texts}, not {want}: its phone's messages are shown\n  {got}"
+
+    # /who in chat: each member with its devices, this one marked.
+    who = t.run_parley(["chat", "--ui", "line"] + room_argv(alice, server, phone_state), stdin="/who\n/quit\n",
+                       env=alice.env(), name="phone-chat").expect_ok("chat /who on the phone")
+    out = who.stdout + who.stderr
+    for line in (r"device laptop  [0-9a-f ]{49}$", r"device phone  [0-9a-f ]{49}  \(this device\)$",
+                 r"device desk  [0-9a-f ]{49}$"):
+        assert re.search(line, out, re.M), f"/who lacks {line!r}\n  {who.describe()}"
 
     history = t.run_parley(["history", "--json", "--user", "bob", "--room", ROOM, "--dir", str(bob.dir),
                             "--state", str(bob.state)], env=bob.env(),
