@@ -104,6 +104,9 @@ int cmd_join(RoomOptions& o) {
     std::cerr << "parley: joined room " << o.room << " at epoch " << head.epoch << " with " << head.roster.size()
               << " members, room code " << s->client->room_code() << "\n"
               << "parley: compare the room code with the other members (in person, by phone)\n";
+    if (head.version == wire::record_version_1)
+        print_notice("note: this room is of protocol version 1; 'parley upgrade' moves it to version 2 (a key per "
+                     "message, devices; docs/PROTOCOL.md §10)");
     return 0;
 }
 
@@ -354,6 +357,29 @@ int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
     }
     std::cerr << "parley: room " << o.room << " is now at epoch " << client.chain().head().epoch << " with "
               << client.chain().head().roster.size() << " members, room code " << client.room_code() << "\n";
+    return 0;
+}
+
+int cmd_upgrade(RoomOptions& o, const std::vector<std::string>& without) {
+    auto s = make_session(o, RoomUse::existing);
+    auto& client = *s->client;
+    client.on_notice(print_notice);
+    client.open();
+    const auto& roster = client.chain().head().roster;
+    std::vector<crypto::PublicKey> keys;
+    for (const auto& name : without) {
+        auto key = resolve_member(client, s->keyring, name, true);
+        if (!std::binary_search(roster.begin(), roster.end(), key)) throw UserError(name + " is not in the room");
+        if (key == s->identity.public_key) throw UserError("you cannot leave yourself out", "ask another member to");
+        keys.push_back(key);
+    }
+    client.upgrade(keys);
+    const auto& head = client.chain().head();
+    for (const auto& k : keys)
+        std::cerr << "parley: removed " << client.display_name(k) << " (" << crypto::fingerprint(k) << ")\n";
+    std::cerr << "parley: room " << o.room << " moved to protocol version 2 at epoch " << head.epoch << " with "
+              << head.roster.size() << " members and " << head.devices.size() << " devices, room code "
+              << client.room_code() << "\n";
     return 0;
 }
 

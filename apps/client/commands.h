@@ -60,6 +60,8 @@ int cmd_send(RoomOptions& o);
 int cmd_listen(RoomOptions& o, const ListenOptions& l);
 int cmd_rekey(RoomOptions& o, const RekeyOptions& r);
 int cmd_chat(RoomOptions& o);
+// `parley upgrade`: the room moves to protocol version 2 (docs/PROTOCOL.md §10.7).
+int cmd_upgrade(RoomOptions& o, const std::vector<std::string>& without);
 // `parley device add NAME` and `parley device show` (docs/PROTOCOL.md §10.5).
 int cmd_device(RoomOptions& o, const std::string& action, const std::optional<std::string>& name, bool new_card);
 int cmd_history(RoomOptions& o, std::size_t limit, bool json);

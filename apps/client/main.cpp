@@ -147,6 +147,11 @@ int main(int argc, char** argv) {
     rekey->add_option("--add", rekey_opts.add, "add the member public_keys/NAME.pem");
     rekey->add_option("--remove", rekey_opts.remove, "remove a member (name or key id prefix)");
     rekey->add_flag("--sync", rekey_opts.sync, "make the roster equal to public_keys/");
+    std::vector<std::string> upgrade_without;
+    auto* upgrade = app.add_subcommand(
+        "upgrade", "move a room to protocol version 2: every member's devices come in by their cards in public_keys/");
+    add_room_flags(upgrade, room);
+    upgrade->add_option("--without", upgrade_without, "remove these members in the same step (no card)");
 
     // Before CLI11 copies argv: take the password out of it.
     room.password.argv_password = take_argv_password(argc, argv);
@@ -197,7 +202,7 @@ int main(int argc, char** argv) {
             room.invite = invite_arg;
             room.room = room_flag;
             room.server = server_flag;
-        } else if (*create || *chat || *send || *listen || *rekey || *history || *invite) {
+        } else if (*create || *chat || *send || *listen || *rekey || *upgrade || *history || *invite) {
             apply_config(room);
         }
         if (*create) {
@@ -213,6 +218,7 @@ int main(int argc, char** argv) {
         if (*send) return cmd_send(room);
         if (*listen) return cmd_listen(room, listen_opts);
         if (*rekey) return cmd_rekey(room, rekey_opts);
+        if (*upgrade) return cmd_upgrade(room, upgrade_without);
         if (*history) return cmd_history(room, history_limit, history_json);
         if (*device) {
             apply_config(room, false);

@@ -121,6 +121,10 @@ public:
     bool sync_owed() const { return sent_since_sync_; }
     // Writes the next epoch: roster = head roster with `ops` applied.
     void rekey(const std::vector<wire::RosterOp>& ops);
+    // Moves a room of protocol version 1 to version 2 (docs/PROTOCOL.md §10.7):
+    // the next epoch is a version-2 record with the same members (less
+    // `without`), each with the devices of its cards in public_keys/.
+    void upgrade(const std::vector<crypto::PublicKey>& without);
 
     // The top-level loop of a reading command: maintain() and handle events
     // until `done()` or the deadline; false on timeout.
@@ -226,6 +230,14 @@ private:
     // Version 2: the device adopts what it has not of the chain (RoomDevice::follow);
     // nullopt when the member is not in the head's roster.
     std::optional<EpochState> device_epoch();
+    // The devices of `members` by their cards in public_keys/ (kind 2 boxes to
+    // their joining keys), this device among them; UserError naming the members
+    // without a card (`otherwise` ends its hint).
+    std::vector<protocol::v2::DeviceDraft> devices_by_card(const std::vector<crypto::PublicKey>& members,
+                                                           const protocol::v2::Device& me,
+                                                           const std::string& otherwise) const;
+    // This member's device, which writes a version-2 record; UserError naming `what` without one.
+    protocol::v2::Device own_device_for(const std::string& what) const;
     // The genesis of a version-2 room (salt and KDF parameters from `probe`), written by this device.
     wire::EpochRecord write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret);
     // The delivery of a version-2 envelope, through the device's receiver.

@@ -113,44 +113,113 @@ void RoomClient::create(int version) {
     notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members" + devices);
 }
 
-wire::EpochRecord RoomClient::write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret) {
-    // Written by this device, which is in it: its card from its own folder
-    // when public_keys/ does not have it.
-    const auto me = protocol::v2::load_device(member_.device_folder, member_.identity->public_key);
-    if (!me)
-        throw UserError("a room of protocol version 2 is written by a device, and " + member_.user + " has none in " +
-                            member_.device_folder.string(),
-                        "make one on this computer: parley device add NAME --user " + member_.user);
-    protocol::v2::RecordDraft draft;
-    draft.room = room_;
-    draft.salt = probe.salt;
-    draft.kdf = probe.kdf;
-    draft.created_at_ms = now_ms();
-    bool in_keyring = false;
+std::vector<protocol::v2::DeviceDraft> RoomClient::devices_by_card(const std::vector<crypto::PublicKey>& members,
+                                                                    const protocol::v2::Device& me,
+                                                                    const std::string& otherwise) const {
+    std::vector<protocol::v2::DeviceDraft> devices;
     std::string without;
-    for (const auto& m : member_.keyring->members()) {
-        for (const auto& card : m.cards) {
-            draft.devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
-            in_keyring = in_keyring || card.certificate.device == me->key.public_key;
+    bool me_in = false;
+    for (const auto& key : members) {
+        const auto* m = member_.keyring->by_key(key);
+        for (const auto& card : m ? m->cards : std::vector<protocol::v2::DeviceCard>{}) {
+            devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
+            me_in = me_in || card.certificate.device == me.key.public_key;
         }
-        if (m.cards.empty() && m.key != member_.identity->public_key) without += (without.empty() ? "" : ", ") + m.name;
+        if ((!m || m->cards.empty()) && key != member_.identity->public_key)
+            without += (without.empty() ? "" : ", ") + display_name(key);
     }
     if (!without.empty())
         throw UserError("no device card in public_keys/ for " + without +
                             ": a room of protocol version 2 brings members' devices in by their cards",
                         "each runs 'parley device add NAME' on their computer and copies the card it writes into "
-                        "public_keys/ (as MEMBER.DEVICE.card); or create the room without --protocol 2");
-    if (!in_keyring) {
-        const auto card = protocol::v2::make_card(member_.device_folder, *me, false);
-        draft.devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
+                        "public_keys/ (as MEMBER.DEVICE.card)" + otherwise);
+    // This device, from its own folder when public_keys/ does not have its card.
+    if (!me_in) {
+        const auto card = protocol::v2::make_card(member_.device_folder, me, false);
+        devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
     }
-    for (const auto& k : member_.keyring->sorted_keys()) draft.ops.push_back({wire::RosterOpKind::add, k});
+    return devices;
+}
+
+protocol::v2::Device RoomClient::own_device_for(const std::string& what) const {
+    auto me = protocol::v2::load_device(member_.device_folder, member_.identity->public_key);
+    if (!me)
+        throw UserError(what + " is written by a device, and " + member_.user + " has none in " +
+                            member_.device_folder.string(),
+                        "make one on this computer: parley device add NAME --user " + member_.user);
+    return std::move(*me);
+}
+
+wire::EpochRecord RoomClient::write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret) {
+    const auto me = own_device_for("a room of protocol version 2");
+    protocol::v2::RecordDraft draft;
+    draft.room = room_;
+    draft.salt = probe.salt;
+    draft.kdf = probe.kdf;
+    draft.created_at_ms = now_ms();
+    const auto members = member_.keyring->sorted_keys();
+    draft.devices = devices_by_card(members, me, "; or create the room without --protocol 2");
+    for (const auto& k : members) draft.ops.push_back({wire::RosterOpKind::add, k});
     const crypto::SymmetricKey no_init_secret;  // the first version-2 record (§10.2): all zero
-    auto written = protocol::v2::build_record(me->key, std::move(draft), room_secret(probe), epoch_secret, no_init_secret);
+    auto written = protocol::v2::build_record(me.key, std::move(draft), room_secret(probe), epoch_secret, no_init_secret);
     if (!written)
         throw UserError("a device card in public_keys/ holds a joining key that cannot receive sealed secrets, or a "
                         "member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
     return std::move(written->record);
+}
+
+void RoomClient::upgrade(const std::vector<crypto::PublicKey>& without) {
+    if (!joined_) join();
+    for (int attempt = 0;; ++attempt) {
+        const auto& head = chain_->head();
+        if (head.version != wire::record_version_1)
+            throw UserError("room " + room_name_ + " is at protocol version 2 already (since epoch " +
+                            std::to_string(std::find_if(chain_->records.begin(), chain_->records.end(),
+                                                        [](const auto& r) { return r.version != 1; })->epoch) +
+                            ")");
+        // §10.7: a rekey with the same roster (less `without`), every device new (kind 2 boxes).
+        const auto me = own_device_for("the upgrade to protocol version 2");
+        protocol::v2::RecordDraft draft;
+        draft.room = room_;
+        draft.epoch = head.epoch + 1;
+        draft.previous = chain_->head_hash();
+        draft.salt = head.salt;
+        draft.kdf = head.kdf;
+        draft.created_at_ms = now_ms();
+        std::vector<crypto::PublicKey> members;
+        for (const auto& k : head.roster) {
+            if (std::find(without.begin(), without.end(), k) != without.end()) draft.ops.push_back({wire::RosterOpKind::remove, k});
+            else members.push_back(k);
+        }
+        draft.devices = devices_by_card(members, me, "; or leave them out: parley upgrade --without NAME");
+        crypto::EpochSecret epoch_secret;
+        crypto::random_bytes(epoch_secret.mutable_bytes());
+        const crypto::SymmetricKey no_init_secret;
+        auto written = protocol::v2::build_record(me.key, std::move(draft), room_secret(head), epoch_secret, no_init_secret);
+        if (!written)
+            throw UserError("a device card in public_keys/ holds a joining key that cannot receive sealed secrets, or "
+                            "a member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
+        auto encoded = wire::encode_record(written->record);
+        check_record_size(encoded, written->record.roster.size());
+        auto id = next_request_id();
+        send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
+        try {
+            (void)await_reply<wire::Published>(id, "the upgrade");
+        } catch (const RelayRefused& e) {
+            // Another member wrote an epoch meanwhile: upgrade on top of it.
+            if (e.code() != wire::RelayError::not_head || attempt == 2) throw;
+            const auto before = head.epoch;
+            pump_until([&] { return chain_->head().epoch > before || closed_; }, 5s);
+            if (removed_) throw UserError("you were removed from room " + room_name_ + " meanwhile", "", 5);
+            if (!joined_) join();
+            continue;
+        }
+        if (auto err = protocol::extend_chain(*chain_, std::move(written->record)))
+            throw UserError("internal: own record invalid: " + *err);
+        joined_ = false;
+        adopt_head();
+        return;
+    }
 }
 
 const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {

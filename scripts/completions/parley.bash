@@ -3,7 +3,7 @@
 # Keep the option lists equal to `parley COMMAND --help`
 # (tests/integration/test_man_and_completions.py checks them).
 
-_parley_commands="keygen fingerprint create join invite chat send listen rekey history device"
+_parley_commands="keygen fingerprint create join invite chat send listen rekey upgrade history device"
 
 # Options of each command, in `parley COMMAND --help` order.
 _parley_room_options="--help --user --room --server --dir --config --ca --state --password --password-file"
@@ -16,6 +16,7 @@ _parley_options_chat="$_parley_room_options --retry --ui --sync-interval --rotat
 _parley_options_send="$_parley_room_options --retry"
 _parley_options_listen="$_parley_room_options --retry --count --timeout --rotate-after"
 _parley_options_rekey="$_parley_room_options --add --remove --sync"
+_parley_options_upgrade="$_parley_room_options --without"
 _parley_options_history="--help --user --room --dir --config --state --password-file --password --limit --json"
 _parley_options_device="--help --user --dir --config --state --new"
 
@@ -133,7 +134,7 @@ _parley() {
             _parley_words "$(_parley_key_names private)"
             return 0
             ;;
-        --add | --remove)
+        --add | --remove | --without)
             _parley_words "$(_parley_key_names public)"
             return 0
             ;;

@@ -58,7 +58,7 @@ READY_RE = re.compile(r"(?:parley-relay: |<\d>)listening on (wss?)://([^\s/]+):(
 METRICS_RE = re.compile(r"(?:parley-relay: |<\d>)metrics on http://([^\s/]+):(\d+)/metrics")
 INVITE_RE = re.compile(r"^parley-invite:1:([A-Za-z0-9._-]{1,64}):([0-9a-f]{64}):([0-9a-f]{64}):(wss?://\S+)$")
 # Commands that name a room the device must know (joined or created).
-ROOM_COMMANDS = ("send", "listen", "chat", "rekey", "history", "invite")
+ROOM_COMMANDS = ("send", "listen", "chat", "rekey", "upgrade", "history", "invite")
 STARTUP_TIMEOUT_S = 20.0
 COMMAND_TIMEOUT_S = 45.0
 STOP_TIMEOUT_S = 10.0

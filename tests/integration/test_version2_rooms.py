@@ -346,9 +346,46 @@ def test_the_rotator_writes_the_next_epoch_when_it_is_due(t):
     assert len(writers) == 1, f"{len(writers)} listeners wrote epoch 1:\n  {bob_listen.stderr()}\n  {alice_listen.stderr()}"
 
 
+def test_upgrade_moves_a_version_1_room_with_its_history(t):
+    """§10.7: `parley upgrade` writes the first version-2 record of a room of version 1,
+    its members' devices from their cards; one without a card stops it, by name, unless
+    `--without` removes them in the same step. What was said before stays readable."""
+    users = t.make_users(["alice", "bob", "carol"])
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    relay = t.relay().start()
+    server = relay.url
+    alice.create(ROOM, server).expect_ok("a room of version 1")
+    bob.ensure_joined(ROOM, server)
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    alice.send(ROOM, server, ["said in version 1"]).expect_ok("alice sends in version 1")
+    bob_listen.wait(60, "bob's listener").expect_ok("bob reads it")
+    carol.ensure_joined(ROOM, server)
+
+    cards = {u.name: device_add(t, u, "dev", u.state)[0] for u in (alice, bob)}
+    for u in (alice, bob):
+        for name, card in cards.items():
+            share_card(card, name, "dev", [u])
+    refused = alice.room_cmd("upgrade", ROOM, server)
+    refused.expect_fail("an upgrade while carol has no card", "no device card", "carol", "--without")
+    upgraded = alice.room_cmd("upgrade", ROOM, server, extra=["--without", "carol"]).expect_ok("upgrade --without carol")
+    assert "moved to protocol version 2 at epoch 1 with 2 members and 2 devices" in upgraded.stderr, upgraded.describe()
+    alice.room_cmd("upgrade", ROOM, server).expect_fail("a second upgrade", "at protocol version 2 already")
+
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen2")
+    alice.send(ROOM, server, ["said in version 2"]).expect_ok("alice sends in version 2")
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    assert [(m.get("text"), m.get("epoch")) for m in got] == [("said in version 2", 1)], got
+    history = t.run_parley(["history", "--json", "--user", "bob", "--room", ROOM, "--dir", str(bob.dir),
+                            "--state", str(bob.state)], env=bob.env(), name="bob-history").expect_ok("history")
+    assert [m.get("text") for m in json_lines(history)] == ["said in version 1", "said in version 2"], history.stdout
+    gone = carol.room_cmd("listen", ROOM, server, extra=["--count", "1", "--timeout", "10"])
+    assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
+
+
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
                   test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
                   test_two_rekeys_at_once_end_in_one_chain_with_both_changes,
-                  test_the_rotator_writes_the_next_epoch_when_it_is_due])
+                  test_the_rotator_writes_the_next_epoch_when_it_is_due,
+                  test_upgrade_moves_a_version_1_room_with_its_history])
