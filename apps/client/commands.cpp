@@ -341,6 +341,29 @@ int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
         if (in_roster(key)) throw UserError(name + " is already in the room");
         ops.push_back({wire::RosterOpKind::add, key});
     }
+    for (const auto& name : r.revoke) {
+        // MEMBER.DEVICE: a device of the head (§10.5), never this one.
+        const auto& head = client.chain().head();
+        if (head.version == wire::record_version_1)
+            throw UserError("a room of protocol version 1 has no devices to revoke", "", 2);
+        const auto dot = name.find('.');
+        const wire::RecordDevice* found = nullptr;
+        for (const auto& d : head.devices) {
+            if (dot != std::string::npos && client.display_name(d.member()) == name.substr(0, dot) &&
+                d.certificate.name == name.substr(dot + 1))
+                found = &d;
+        }
+        if (!found)
+            throw UserError("no device " + name + " in the room", "name it as MEMBER.DEVICE, as /who lists it", 2);
+        if (client.device() && found->key() == client.device()->key())
+            throw UserError("this device cannot revoke itself", "do it from another device of yours, or ask a member");
+        const auto devices = std::count_if(head.devices.begin(), head.devices.end(),
+                                           [&](const auto& d) { return d.member() == found->member(); });
+        if (devices < 2)
+            throw UserError(name + " is " + client.display_name(found->member()) + "'s only device",
+                            "remove the member instead: parley rekey --remove " + client.display_name(found->member()));
+        ops.push_back({wire::RosterOpKind::revoke_device, found->key()});
+    }
     if (r.sync) {
         for (const auto& m : s->keyring.members())
             if (!in_roster(m.key)) ops.push_back({wire::RosterOpKind::add, m.key});
@@ -352,8 +375,10 @@ int cmd_rekey(RoomOptions& o, const RekeyOptions& r) {
     }
     client.rekey(ops);
     for (const auto& op : ops) {
-        std::cerr << "parley: " << (op.kind == wire::RosterOpKind::add ? "added " : "removed ")
-                  << client.display_name(op.key) << " (" << crypto::fingerprint(op.key) << ")\n";
+        const char* what = op.kind == wire::RosterOpKind::add      ? "added "
+                           : op.kind == wire::RosterOpKind::remove ? "removed "
+                                                                   : "revoked the device ";
+        std::cerr << "parley: " << what << client.display_name(op.key) << " (" << crypto::fingerprint(op.key) << ")\n";
     }
     std::cerr << "parley: room " << o.room << " is now at epoch " << client.chain().head().epoch << " with "
               << client.chain().head().roster.size() << " members, room code " << client.room_code() << "\n";

@@ -48,6 +48,7 @@ struct ListenOptions {
 struct RekeyOptions {
     std::vector<std::string> add;
     std::vector<std::string> remove;
+    std::vector<std::string> revoke;  // MEMBER.DEVICE, in a room of protocol version 2
     bool sync = false;  // make the roster equal public_keys/
 };
 

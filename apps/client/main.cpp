@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
     add_room_flags(rekey, room);
     rekey->add_option("--add", rekey_opts.add, "add the member public_keys/NAME.pem");
     rekey->add_option("--remove", rekey_opts.remove, "remove a member (name or key id prefix)");
+    rekey->add_option("--revoke", rekey_opts.revoke,
+                      "protocol version 2: revoke a device, named MEMBER.DEVICE (as /who lists it)");
     rekey->add_flag("--sync", rekey_opts.sync, "make the roster equal to public_keys/");
     std::vector<std::string> upgrade_without;
     auto* upgrade = app.add_subcommand(

@@ -280,6 +280,15 @@ std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
         }
     }
     auto token = device_->follow(*chain_, [this](const std::string& w) { notice("warning: " + w); });
+    for (auto it = chain_->records.rbegin(); !token && it != chain_->records.rend(); ++it) {
+        for (const auto& op : it->ops) {
+            if (op.kind != wire::RosterOpKind::revoke_device || op.key != device_->key()) continue;
+            const auto* by = wire::find_device(*it, it->author);  // the author is in the record it wrote
+            throw UserError("this device (" + device_->name() + ") was revoked from room " + room_name_ + " at epoch " +
+                                std::to_string(it->epoch) + (by ? " by " + display_name(by->member()) : std::string()),
+                            "it can no longer read the room; " + member_.user + "'s other devices still can", 5);
+        }
+    }
     if (!token)
         throw UserError("this device (" + device_->name() + ") is not in room " + room_name_ + ", though " +
                             member_.user + " is",
@@ -398,6 +407,12 @@ Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
         const bool present = roster.count(op.key) != 0;
         if (op.kind == wire::RosterOpKind::add && present) continue;  // the winner did it already
         if (op.kind == wire::RosterOpKind::remove && !present) continue;
+        if (op.kind == wire::RosterOpKind::revoke_device) {
+            const auto* d = wire::find_device(head, op.key);
+            if (!d || roster.count(d->member()) == 0) continue;  // gone already, or its member is removed
+            applied.push_back(op);
+            continue;
+        }
         if (op.kind == wire::RosterOpKind::add) {
             // A member comes with the devices of its cards (§10.5).
             const auto* m = member_.keyring->by_key(op.key);
@@ -417,11 +432,18 @@ Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
                             ": a room of protocol version 2 brings members' devices in by their cards",
                         "each runs 'parley device add NAME' on their computer and copies the card it writes into "
                         "public_keys/ (as MEMBER.DEVICE.card)");
-    // A member's device whose card is in public_keys/ and that is not in the room comes in too.
+    // A member's device whose card is in public_keys/ and that is not in the room
+    // comes in too, unless it was revoked once: a card left behind does not bring it back.
+    std::set<crypto::PublicKey> revoked;
+    for (const auto& r : chain_->records)
+        for (const auto& op : r.ops)
+            if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
+    for (const auto& op : applied)
+        if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
     for (const auto& m : member_.keyring->members()) {
         if (!std::binary_search(head.roster.begin(), head.roster.end(), m.key) || roster.count(m.key) == 0) continue;
         for (const auto& card : m.cards) {
-            if (wire::find_device(head, card.certificate.device)) continue;
+            if (wire::find_device(head, card.certificate.device) || revoked.count(card.certificate.device)) continue;
             cards.push_back(card);
             applied.push_back({wire::RosterOpKind::add_device, card.certificate.device});
         }

@@ -15,7 +15,7 @@ _parley_options_invite="$_parley_room_options"
 _parley_options_chat="$_parley_room_options --retry --ui --sync-interval --rotate-after"
 _parley_options_send="$_parley_room_options --retry"
 _parley_options_listen="$_parley_room_options --retry --count --timeout --rotate-after"
-_parley_options_rekey="$_parley_room_options --add --remove --sync"
+_parley_options_rekey="$_parley_room_options --add --remove --revoke --sync"
 _parley_options_upgrade="$_parley_room_options --without"
 _parley_options_history="--help --user --room --dir --config --state --password-file --password --limit --json"
 _parley_options_device="--help --user --dir --config --state --new"
@@ -150,7 +150,7 @@ _parley() {
             _parley_words "1 2"
             return 0
             ;;
-        --server | --password | --retry | --sync-interval | --rotate-after | --count | --timeout | --limit)
+        --server | --password | --retry | --sync-interval | --rotate-after | --count | --timeout | --limit | --revoke)
             return 0
             ;;
     esac

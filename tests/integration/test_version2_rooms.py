@@ -382,10 +382,55 @@ def test_upgrade_moves_a_version_1_room_with_its_history(t):
     assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
 
 
+def test_a_revoked_device_is_out_and_stays_out(t):
+    """alice's laptop is lost: from her phone she revokes it (`rekey --revoke
+    alice.laptop`, operation 4 of §10.6). The laptop can no longer read the room and
+    says why; bob reads the phone; and a later rekey by bob, whose public_keys/ still
+    holds the laptop's card, does not bring it back."""
+    alice, bob, phone_state, (laptop_card, phone_card, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    for card, member, name in ((laptop_card, "alice", "laptop"), (phone_card, "alice", "phone"),
+                               (desk_card, "bob", "desk")):
+        share_card(card, member, name, [alice, bob])
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    invite = harness.invite_of(created)
+    for user, state in ((bob, bob.state), (alice, phone_state)):
+        t.run_parley(["join", invite, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
+                     env=user.env(), name=f"{user.name}-join").expect_ok(f"{user.name} joins from {state}")
+
+    def rekey(user, state, extra, label):
+        return t.run_parley(["rekey"] + room_argv(user, server, state) + extra, env=user.env(), name=label)
+
+    rekey(alice, alice.state, ["--revoke", "alice.laptop"], "laptop-rekey").expect_fail(
+        "the laptop revoking itself", "cannot revoke itself")
+    rekey(alice, phone_state, ["--revoke", "alice.tablet"], "phone-rekey").expect_fail(
+        "a device that is not there", "no device alice.tablet")
+    revoked = rekey(alice, phone_state, ["--revoke", "alice.laptop"], "phone-rekey").expect_ok("the phone revokes the laptop")
+    assert "revoked the device" in revoked.stderr and "epoch 1" in revoked.stderr, revoked.describe()
+    rekey(bob, bob.state, ["--revoke", "alice.phone"], "bob-rekey").expect_fail(
+        "alice's last device", "only device", "--remove alice")
+
+    out = t.run_parley(["send"] + room_argv(alice, server, alice.state), stdin="from the lost laptop\n",
+                       env=alice.env(), name="laptop-send")
+    assert out.returncode == 5 and "was revoked from room v2room at epoch 1 by alice" in out.stderr, out.describe()
+
+    rekey(bob, bob.state, [], "bob-rekey").expect_ok("bob rekeys, the laptop's card still in his public_keys/")
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    send(t, alice, server, phone_state, ["from the phone"], "phone-send").expect_ok("the phone sends")
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    assert [(m.get("text"), m.get("epoch")) for m in got] == [("from the phone", 2)], got
+    who = t.run_parley(["chat", "--ui", "line"] + room_argv(bob, server, bob.state), stdin="/who\n/quit\n",
+                       env=bob.env(), name="bob-chat").expect_ok("bob's /who")
+    assert "device phone" in who.stdout + who.stderr and "device laptop" not in who.stdout + who.stderr, who.describe()
+
+
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
                   test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
                   test_two_rekeys_at_once_end_in_one_chain_with_both_changes,
                   test_the_rotator_writes_the_next_epoch_when_it_is_due,
-                  test_upgrade_moves_a_version_1_room_with_its_history])
+                  test_upgrade_moves_a_version_1_room_with_its_history,
+                  test_a_revoked_device_is_out_and_stays_out])
