@@ -110,12 +110,17 @@ void RoomDevice::forget_before(const protocol::VerifiedChain& chain, std::uint64
 }
 
 std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {
-    if (update_counter_ > 0) return std::nullopt;
-    // Once per epoch, whichever process of the device comes first.
+    // Once per epoch, whichever process of the device comes first: a new key,
+    // or one made but never sent (a record this device wrote that lost the
+    // relay's race). So each epoch's successor seals to a key made after the
+    // epoch began, and a thief of the device's state is locked out two epochs
+    // after the theft at the latest (§10.3).
     store::StateStore::Transaction tx(store_);
     auto pending = epochs_.newest_update_entry();
     if (pending && pending->counter > update_counter_) {
-        if (epochs_.update_sent_in(pending->counter) == head_) return std::nullopt;
+        const auto sent_in = epochs_.update_sent_in(pending->counter);
+        if (sent_in == head_) return std::nullopt;
+        if (sent_in) pending = epochs_.new_update_key();  // sent in an epoch before: make a fresh one
     } else {
         pending = epochs_.new_update_key();
     }
@@ -140,10 +145,13 @@ wire::EpochRecord RoomDevice::write_next(const protocol::VerifiedChain& chain, c
     std::set<crypto::PublicKey> gone;
     for (const auto& op : ops)
         if (op.kind == wire::RosterOpKind::remove || op.kind == wire::RosterOpKind::revoke_device) gone.insert(op.key);
-    // This device rotates as it writes: a key it made before and that is not
-    // in force yet (a key-update, or an attempt that lost the race), or a new one.
+    // This device rotates as it writes: a new key, or the one an attempt of its
+    // that lost the relay's race made (never sent, so no copy of its state taken
+    // before this moment has it... unless taken since that attempt, moments ago).
+    // A key announced by a key-update is not reused: a thief may hold it.
     auto mine = epochs_.newest_update_entry();
-    if (!mine || mine->counter <= update_counter_) mine = epochs_.new_update_key();
+    if (!mine || mine->counter <= update_counter_ || epochs_.update_sent_in(mine->counter))
+        mine = epochs_.new_update_key();
     const auto noted = epochs_.noted_updates();
     for (const auto& device : head.devices) {
         if (gone.count(device.member()) != 0 || gone.count(device.key()) != 0) continue;

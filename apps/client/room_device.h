@@ -55,10 +55,9 @@ public:
     // the one before it are forgotten, and their envelopes refused as stale.
     void forget_before(const protocol::VerifiedChain& chain, std::uint64_t stream_epoch);
 
-    // A key-update to send (§10.3), if this device should rotate: it is still
-    // on its card's joining key in the head. The newest update key it holds
-    // when that is not in force yet (its key-update did not make it into a
-    // record), else a new one.
+    // A key-update to send (§10.3): once per epoch, a new update key (or one
+    // made and never sent), nullopt when a process of this device sent one in
+    // the head epoch already.
     std::optional<protocol::v2::UpdateKeyEntry> key_update_due();
     // Another device's key-update, verified by the receiver, for the next
     // record this device writes. Inside the delivery's transaction.
