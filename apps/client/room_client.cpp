@@ -432,13 +432,16 @@ void RoomClient::rotate_if_due() {
     if (last_seq_ < backlog_last_seq_ || rotation_tried_ == chain_->head_hash()) return;  // catching up: not yet
     note_epoch_activity({}, 0);  // (starts the count of a new head)
     const auto& head = chain_->head();
+    // A device waiting to come in (its card is in public_keys/) is a change: due at once.
+    if (!activity_.change_waiting_since && !waiting_cards().empty()) activity_.change_waiting_since = now_ms();
     if (!protocol::v2::should_write_epoch(chain_->head_hash(), head.roster, member_.identity->public_key, activity_,
                                           now_ms()))
         return;
     rotation_tried_ = chain_->head_hash();
-    notice("epoch " + std::to_string(head.epoch) + " is due for new keys (" + std::to_string(activity_.messages) +
-           " messages, or a day), and it is " + member_.user + "'s turn: writing epoch " +
-           std::to_string(head.epoch + 1));
+    const std::string why = activity_.change_waiting_since ? "a device waits to come in"
+                                                           : std::to_string(activity_.messages) + " messages, or a day";
+    notice("epoch " + std::to_string(head.epoch) + " is due for new keys (" + why + "), and it is " + member_.user +
+           "'s turn: writing epoch " + std::to_string(head.epoch + 1));
     try {
         rekey({});
     } catch (const UserError& e) {

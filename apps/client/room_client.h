@@ -242,6 +242,9 @@ private:
     wire::EpochRecord write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret);
     // The delivery of a version-2 envelope, through the device's receiver.
     void receive_v2(Incoming& in, ByteView envelope);
+    // Cards in public_keys/ of the head's members whose devices are not in the
+    // room and were never revoked: the next version-2 record brings them in.
+    std::vector<protocol::v2::DeviceCard> waiting_cards() const;
     // The successor of a version-2 head with `ops` (as publish_next_epoch).
     Bytes write_next_v2(const std::vector<wire::RosterOp>& ops);
     // A key-update (§10.3), once per process and epoch, when the device should rotate.

@@ -397,6 +397,22 @@ void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
     }
 }
 
+std::vector<protocol::v2::DeviceCard> RoomClient::waiting_cards() const {
+    const auto& head = chain_->head();
+    std::set<crypto::PublicKey> revoked;
+    for (const auto& r : chain_->records)
+        for (const auto& op : r.ops)
+            if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
+    std::vector<protocol::v2::DeviceCard> cards;
+    for (const auto& m : member_.keyring->members()) {
+        if (!std::binary_search(head.roster.begin(), head.roster.end(), m.key)) continue;
+        for (const auto& card : m.cards)
+            if (!wire::find_device(head, card.certificate.device) && !revoked.count(card.certificate.device))
+                cards.push_back(card);
+    }
+    return cards;
+}
+
 Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
     const auto& head = chain_->head();
     std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
@@ -435,18 +451,12 @@ Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
     // A member's device whose card is in public_keys/ and that is not in the room
     // comes in too, unless it was revoked once: a card left behind does not bring it back.
     std::set<crypto::PublicKey> revoked;
-    for (const auto& r : chain_->records)
-        for (const auto& op : r.ops)
-            if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
     for (const auto& op : applied)
         if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
-    for (const auto& m : member_.keyring->members()) {
-        if (!std::binary_search(head.roster.begin(), head.roster.end(), m.key) || roster.count(m.key) == 0) continue;
-        for (const auto& card : m.cards) {
-            if (wire::find_device(head, card.certificate.device) || revoked.count(card.certificate.device)) continue;
-            cards.push_back(card);
-            applied.push_back({wire::RosterOpKind::add_device, card.certificate.device});
-        }
+    for (const auto& card : waiting_cards()) {
+        if (roster.count(card.certificate.identity) == 0 || revoked.count(card.certificate.device)) continue;
+        cards.push_back(card);
+        applied.push_back({wire::RosterOpKind::add_device, card.certificate.device});
     }
     auto record = device_->write_next(*chain_, applied, cards);
     auto encoded = wire::encode_record(record);

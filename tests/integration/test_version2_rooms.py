@@ -469,6 +469,41 @@ def test_a_key_update_heals_without_the_member_writing_an_epoch(t):
     send(t, alice, server, alice.state, ["a2"], "alice-send3").expect_ok("alice goes on in epoch 2")
 
 
+def test_a_device_whose_card_appears_is_brought_in_by_the_rotator(t):
+    """alice's phone was not in the room; once its card is in public_keys/, a waiting
+    device change makes the epoch due at once (§10.3 "When"): the reader first in the
+    rotator order writes the next epoch with it (operation 3, a kind 2 box to its
+    joining key), and the phone joins and speaks."""
+    alice, bob, phone_state, (laptop_card, phone_card, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(desk_card, "bob", "desk", [alice, bob])
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
+                           name="alice-create").expect_ok("create --protocol 2")
+    invite = harness.invite_of(created)
+    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
+                 env=bob.env(), name="bob-join").expect_ok("bob joins")
+    share_card(phone_card, "alice", "phone", [alice, bob])
+
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    laptop_listen = listen(t, alice, server, alice.state, 1, "laptop-listen")
+    deadline = harness.time.monotonic() + 30
+    while "writing epoch 1" not in bob_listen.stderr() + laptop_listen.stderr():
+        assert harness.time.monotonic() < deadline, (
+            f"nobody brought the phone in\n  {bob_listen.stderr()}\n  {laptop_listen.stderr()}")
+        harness.time.sleep(0.1)
+    writer = bob_listen if "writing epoch 1" in bob_listen.stderr() else laptop_listen
+    assert "a device waits to come in" in writer.stderr(), writer.stderr()
+    t.run_parley(["join", invite, "--user", "alice", "--dir", str(alice.dir), "--state", str(phone_state)],
+                 env=alice.env(), name="phone-join").expect_ok("the phone joins once brought in")
+    send(t, alice, server, phone_state, ["hello from the phone"], "phone-send").expect_ok("the phone sends")
+    for proc, who in ((bob_listen, "bob"), (laptop_listen, "the laptop")):
+        got = json_lines(proc.wait(60, f"{who}'s listener").expect_ok(f"{who}'s listener"))
+        assert [(m.get("from"), m.get("text"), m.get("epoch")) for m in got] == [
+            ("alice", "hello from the phone", 1)], got
+
+
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
@@ -477,4 +512,5 @@ if __name__ == "__main__":
                   test_the_rotator_writes_the_next_epoch_when_it_is_due,
                   test_upgrade_moves_a_version_1_room_with_its_history,
                   test_a_revoked_device_is_out_and_stays_out,
-                  test_a_key_update_heals_without_the_member_writing_an_epoch])
+                  test_a_key_update_heals_without_the_member_writing_an_epoch,
+                  test_a_device_whose_card_appears_is_brought_in_by_the_rotator])
