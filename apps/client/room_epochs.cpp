@@ -30,6 +30,20 @@ void check_record_size(const Bytes& encoded, std::size_t members) {
                         " members (each later one about 237, fewer when it changes the roster)");
 }
 
+// What every successor of the chain's head shares, in a record draft of either version.
+template <class Draft>
+Draft successor_draft(const protocol::VerifiedChain& chain) {
+    const auto& head = chain.head();
+    Draft draft;
+    draft.room = head.room;
+    draft.epoch = head.epoch + 1;
+    draft.previous = chain.head_hash();
+    draft.salt = head.salt;
+    draft.kdf = head.kdf;
+    draft.created_at_ms = now_ms();
+    return draft;
+}
+
 bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& k) {
     return std::binary_search(roster.begin(), roster.end(), k);
 }
@@ -179,13 +193,7 @@ void RoomClient::upgrade(const std::vector<crypto::PublicKey>& without) {
                             ")");
         // §10.7: a rekey with the same roster (less `without`), every device new (kind 2 boxes).
         const auto me = own_device_for("the upgrade to protocol version 2");
-        protocol::v2::RecordDraft draft;
-        draft.room = room_;
-        draft.epoch = head.epoch + 1;
-        draft.previous = chain_->head_hash();
-        draft.salt = head.salt;
-        draft.kdf = head.kdf;
-        draft.created_at_ms = now_ms();
+        auto draft = successor_draft<protocol::v2::RecordDraft>(*chain_);
         std::vector<crypto::PublicKey> members;
         for (const auto& k : head.roster) {
             if (std::find(without.begin(), without.end(), k) != without.end()) draft.ops.push_back({wire::RosterOpKind::remove, k});
@@ -478,13 +486,7 @@ void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
         adopt_head();
         return;
     }
-    protocol::RecordDraft draft;
-    draft.room = room_;
-    draft.epoch = head.epoch + 1;
-    draft.previous = chain_->head_hash();
-    draft.salt = head.salt;
-    draft.kdf = head.kdf;
-    draft.created_at_ms = now_ms();
+    auto draft = successor_draft<protocol::RecordDraft>(*chain_);
     std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
     for (const auto& op : ops) {
         bool present = roster.count(op.key) != 0;

@@ -59,6 +59,18 @@ def json_lines(result):
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
+def create_v2(t, user, server):
+    """`parley create --protocol 2` by `user`'s first device; returns the invite."""
+    created = t.run_parley(["create", "--protocol", "2"] + room_argv(user, server, user.state), env=user.env(),
+                           name=f"{user.name}-create").expect_ok("create --protocol 2")
+    return harness.invite_of(created)
+
+
+def join(t, user, invite, state):
+    return t.run_parley(["join", invite, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
+                        env=user.env(), name=f"{user.name}-join")
+
+
 def setup(t):
     users = t.make_users(["alice", "bob"])
     alice, bob = users["alice"], users["bob"]
@@ -87,8 +99,7 @@ def test_two_devices_of_one_member_chat_without_a_warning(t):
     assert "2 members and 3 devices" in created.stderr, created.describe()
     invite = harness.invite_of(created)
     for user, state in ((bob, bob.state), (alice, phone_state)):
-        t.run_parley(["join", invite, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
-                     env=user.env(), name=f"{user.name}-join").expect_ok(f"{user.name} joins from {state}")
+        join(t, user, invite, state).expect_ok(f"{user.name} joins from {state}")
 
     expected = [("alice", "from the laptop"), ("alice", "from the phone"), ("bob", "from the desk"),
                 ("alice", "the laptop again")]
@@ -146,9 +157,7 @@ def test_a_device_not_in_the_room_and_a_wrong_password(t):
     # The phone's card is not shared: the room brings in the laptop and the desk.
     share_card(laptop_card, "alice", "laptop", [alice, bob])
     share_card(desk_card, "bob", "desk", [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    invite = harness.invite_of(created)
+    invite = create_v2(t, alice, server)
     t.run_parley(["join", invite, "--user", "alice", "--dir", str(alice.dir), "--state", str(phone_state)],
                  env=alice.env(), name="phone-join").expect_fail("a device the room did not bring in",
                                                                  "this device (phone) is not in room")
@@ -187,11 +196,8 @@ def test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotati
     server = relay.url
     share_card(laptop_card, "alice", "laptop", [alice, bob])
     share_card(desk_card, "bob", "desk", [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    invite = harness.invite_of(created)
-    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
-                 env=bob.env(), name="bob-join").expect_ok("bob joins")
+    invite = create_v2(t, alice, server)
+    join(t, bob, invite, bob.state).expect_ok("bob joins")
 
     # Epoch 0: each device sends its key-update (it is on its card's joining key)
     # with its first message; the other's reader notes it.
@@ -266,9 +272,7 @@ def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
             share_card(cards[name], name, "dev", [u])
     relay = t.relay().start()
     server = relay.url
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    invite = harness.invite_of(created)
+    invite = create_v2(t, alice, server)
     for u in (bob, carol):
         t.run_parley(["join", invite, "--user", u.name, "--dir", str(u.dir), "--state", str(u.state)],
                      env=u.env(), name=f"{u.name}-join").expect_ok(f"{u.name} joins")
@@ -309,11 +313,9 @@ def test_the_rotator_writes_the_next_epoch_when_it_is_due(t):
     server = relay.url
     for card, member, name in zip(cards, ("alice", "alice", "bob"), ("laptop", "phone", "desk")):
         share_card(card, member, name, [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
+    invite = create_v2(t, alice, server)
     for user, state in ((bob, bob.state), (alice, phone_state)):
-        t.run_parley(["join", harness.invite_of(created), "--user", user.name, "--dir", str(user.dir), "--state",
-                      str(state)], env=user.env(), name=f"{user.name}-join").expect_ok(f"{user.name} joins")
+        join(t, user, invite, state).expect_ok(f"{user.name} joins")
 
     # Alice reads on her phone and sends from her laptop. (Two processes of one
     # device sending across a rotation may report a position the relay refused
@@ -399,12 +401,9 @@ def test_a_revoked_device_is_out_and_stays_out(t):
     for card, member, name in ((laptop_card, "alice", "laptop"), (phone_card, "alice", "phone"),
                                (desk_card, "bob", "desk")):
         share_card(card, member, name, [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    invite = harness.invite_of(created)
+    invite = create_v2(t, alice, server)
     for user, state in ((bob, bob.state), (alice, phone_state)):
-        t.run_parley(["join", invite, "--user", user.name, "--dir", str(user.dir), "--state", str(state)],
-                     env=user.env(), name=f"{user.name}-join").expect_ok(f"{user.name} joins from {state}")
+        join(t, user, invite, state).expect_ok(f"{user.name} joins from {state}")
 
     def rekey(user, state, extra, label):
         return t.run_parley(["rekey"] + room_argv(user, server, state) + extra, env=user.env(), name=label)
@@ -443,10 +442,7 @@ def test_a_key_update_heals_without_the_member_writing_an_epoch(t):
     server = relay.url
     share_card(laptop_card, "alice", "laptop", [alice, bob])
     share_card(desk_card, "bob", "desk", [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    t.run_parley(["join", harness.invite_of(created), "--user", "bob", "--dir", str(bob.dir), "--state",
-                  str(bob.state)], env=bob.env(), name="bob-join").expect_ok("bob joins")
+    join(t, bob, create_v2(t, alice, server), bob.state).expect_ok("bob joins")
 
     bob_listen = listen(t, bob, server, bob.state, 2, "bob-listen")
     send(t, alice, server, alice.state, ["a0"], "alice-send").expect_ok("alice sends in epoch 0")
@@ -479,11 +475,8 @@ def test_a_device_whose_card_appears_is_brought_in_by_the_rotator(t):
     server = relay.url
     share_card(laptop_card, "alice", "laptop", [alice, bob])
     share_card(desk_card, "bob", "desk", [alice, bob])
-    created = t.run_parley(["create", "--protocol", "2"] + room_argv(alice, server, alice.state), env=alice.env(),
-                           name="alice-create").expect_ok("create --protocol 2")
-    invite = harness.invite_of(created)
-    t.run_parley(["join", invite, "--user", "bob", "--dir", str(bob.dir), "--state", str(bob.state)],
-                 env=bob.env(), name="bob-join").expect_ok("bob joins")
+    invite = create_v2(t, alice, server)
+    join(t, bob, invite, bob.state).expect_ok("bob joins")
     share_card(phone_card, "alice", "phone", [alice, bob])
 
     bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
