@@ -356,6 +356,9 @@ void RoomClient::adopt_head() {
     receiver_->add_epoch({head.epoch, chain_->head_hash(), head.roster, state->message_key, {}}, false);
     receiver_next_epoch_ = head.epoch + 1;
     if (first) receiver_->set_stream_epoch(std::min(stream_start_epoch_, head.epoch));
+    // Version 2: what a reader left behind before it stopped stays forgotten (and
+    // stale) after a restart too.
+    if (device_ && reader()) device_->forget_before(*chain_, receiver_->head_epoch());
     epochs_[head.epoch] = std::move(*state);
     member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
     if (!history_) init_history();

@@ -33,7 +33,8 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
     if (env.header.room != room_) return rejected(d, "an envelope of another room");
     if (forgotten_.count(env.header.record_hash) != 0) {
         d.stale = true;
-        return rejected(d, "an envelope of an epoch this device left behind (two or more before the stream's)");
+        return rejected(d, "message for stale epoch " + std::to_string(env.header.epoch) +
+                               " (two or more before the stream's: its keys are forgotten)");
     }
     const auto epoch = epochs_.find(env.header.record_hash);
     if (epoch == epochs_.end() || epoch->second.epoch != env.header.epoch)

@@ -39,11 +39,11 @@ from hostile_setup import (  # noqa: E402
 # --------------------------------------------------------------------------- replay
 
 
-def test_replay_at_once(t):
+def test_replay_at_once(t, protocol=1):
     """The relay delivers a message twice in a row: once with the same sequence
     number, once renumbered. Shown once; the renumbered copy is rejected as a replay."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         s.proxy.on_relay_frame = deliver_hook(
             "bob", lambda c, f, i: [f.encode(), f.encode(), renumbered(f.encode(), f.seq + 1)] if i == 0 else None)
         bob = s.users["bob"].listen(ROOM, s.url("bob"), count=2, timeout=LISTEN_TIMEOUT)
@@ -58,10 +58,10 @@ def test_replay_at_once(t):
     run_setup(t, body)
 
 
-def test_replay_later(t):
+def test_replay_later(t, protocol=1):
     """A message replayed after three others: rejected as a replay."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         kept = {}
 
         def fn(conn, f, i):
@@ -85,11 +85,11 @@ def test_replay_later(t):
     run_setup(t, body)
 
 
-def test_replay_after_receiver_restart(t):
+def test_replay_after_receiver_restart(t, protocol=1):
     """bob's listener handles a message and exits; a new listener process (same
     --state) is served that message again right after its Joined: rejected."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         first = s.users["bob"].listen(ROOM, s.url("bob"), count=1, timeout=LISTEN_TIMEOUT)
         s.users["alice"].send(ROOM, s.relay.url, ["before restart"]).expect_ok("alice sends")
         first.finish().expect_ok("bob's first listener")
@@ -149,11 +149,11 @@ def test_replay_into_another_room(t):
     run_setup(t, body)
 
 
-def test_replay_into_another_epoch(t):
+def test_replay_into_another_epoch(t, protocol=1):
     """An epoch-0 message replayed after a rekey to epoch 1 (inside the grace epoch:
     caught by the replay window) and after a rekey to epoch 2 (stale)."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         kept = {}
 
         def fn(conn, f, i):
@@ -261,10 +261,10 @@ def test_reflection_before_the_ack(t):
 # --------------------------------------------------------------------------- reorder, drop
 
 
-def test_reorder_two_delivers(t):
+def test_reorder_two_delivers(t, protocol=1):
     """Two Delivers swapped, renumbered into delivery order: both shown once each."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         held = {}
 
         def fn(conn, f, i):
@@ -643,6 +643,19 @@ def test_version_downgrade_and_unknown_frames(t):
     run_setup(t, body)
 
 
+def in_version_2(test):
+    """The same attack on a room of protocol version 2 (docs/PROTOCOL.md §10: device
+    chains, one key per message). The other tests here pick "the k-th Deliver" as
+    the k-th text, which version 2's syncs and key-updates shift: not ported yet."""
+    def run(t):
+        test(t, protocol=2)
+    run.__name__ = test.__name__ + "_in_version_2"
+    return run
+
+
+VERSION_2 = [test_replay_at_once, test_replay_later, test_replay_after_receiver_restart,
+             test_replay_into_another_epoch, test_reorder_two_delivers]
+
 if __name__ == "__main__":
     harness.main([
         test_replay_at_once,
@@ -659,4 +672,4 @@ if __name__ == "__main__":
         test_truncated_and_extended_deliver,
         test_member_resigns_another_members_ciphertext,
         test_version_downgrade_and_unknown_frames,
-    ])
+    ] + [in_version_2(test) for test in VERSION_2])
