@@ -39,7 +39,13 @@ RoomDevice::RoomDevice(const std::filesystem::path& folder, const crypto::Identi
       chains_(store_, cipher_),
       epochs_(store_, cipher_, device_.key),
       sender_(room, device_.key, chains_, session),
-      receiver_(room, device_.key.public_key, chains_) {}
+      receiver_(room, device_.key.public_key, chains_) {
+    // The state key needs the password: rows sealed under another one do not
+    // open, which is a mistyped password here (chat asks again), not damage.
+    if (!epochs_.state_opens())
+        throw WrongPassword("wrong room password", "the password does not match the one this device's state "
+                                                   "for the room was sealed with");
+}
 
 std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& chain,
                                               const std::function<void(const std::string&)>& warn) {

@@ -33,6 +33,18 @@ struct HeldUpdateKey {
 
 }  // namespace
 
+bool DeviceEpochs::state_opens() {
+    // Adopted epochs first (every device with state has one), then any row.
+    for (const auto kind : {DeviceSecretKind::adopted_epoch, DeviceSecretKind::update_key}) {
+        const auto rows = store_.device_secrets_named(cipher_.room(), Bytes{static_cast<std::uint8_t>(kind)});
+        if (rows.empty()) continue;
+        for (const auto& [name, sealed] : rows)
+            if (cipher_.open(name, sealed)) return true;
+        return false;
+    }
+    return true;
+}
+
 std::uint64_t DeviceEpochs::newest_update_counter() {
     const auto rows = store_.device_secrets_named(cipher_.room(), Bytes{static_cast<std::uint8_t>(DeviceSecretKind::update_key)});
     return rows.empty() ? 0 : counter_of(rows.back().first);  // names sort by their big-endian counter

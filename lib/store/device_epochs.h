@@ -28,6 +28,11 @@ public:
         : store_(store), cipher_(cipher), device_(device) {}
     DeviceEpochs(StateStore&, DeviceStateCipher&&, const crypto::Identity&) = delete;  // it would dangle
 
+    // False when the state file holds version-2 rows of this room and none of
+    // them opens under this cipher: the password is not the one they were
+    // sealed with (a damaged row among good ones is a StoreError later, where it is read).
+    bool state_opens();
+
     // A new update key pair, its private half stored under the next counter
     // (1 for the first); returns the signed entry for a key-update envelope or a record.
     protocol::v2::UpdateKeyEntry new_update_key();

@@ -11,7 +11,8 @@
   that its device key is in use elsewhere (§10.5), while the others read it as the
   laptop's: the copy holds the device key, the chains and the password;
 - a device whose card was not in the genesis cannot enter, and says why;
-- a wrong password opens nothing and leaves no state behind: the right one works after.
+- a wrong password opens nothing and leaves no state behind: the right one works after,
+  and on a device with state for the room it is still a wrong password, not damage.
 """
 import re
 import shutil
@@ -171,6 +172,12 @@ def test_a_device_not_in_the_room_and_a_wrong_password(t):
     send(t, alice, server, alice.state, ["hello bob"], "laptop-send").expect_ok("laptop sends")
     got = json_lines(bob_listen.wait(60, "bob's listener"))
     assert [(m.get("from"), m.get("text"), m.get("status")) for m in got] == [("alice", "hello bob", "ok")], got
+    # Now bob's device has state for the room, sealed under the password: a
+    # mistyped one is a wrong password still (chat asks again), not a damaged file.
+    wrong = t.run_parley(["send"] + room_argv(bob, server, bob.state), stdin="typo\n", env=bob.env("not the password"),
+                         name="bob-send").expect_fail("a wrong password on existing state", "wrong room password")
+    assert "damaged" not in wrong.stderr, wrong.describe()
+    send(t, bob, server, bob.state, ["the right one"], "bob-send").expect_ok("the right password after a wrong one")
 
 
 def rewind(state):

@@ -86,10 +86,17 @@ TEST_F(DeviceEpochsTest, AWrongPasswordAdoptsNothing) {
     EXPECT_FALSE(epochs.init_secret(1));
     EXPECT_FALSE(chains.sender_next(wire::record_hash(epoch1))) << "a wrong password started a chain";
 
-    // Desk with the wrong password: its rows do not open at all.
+    // Desk with the wrong password: its rows do not open at all, which
+    // state_opens() tells before anything is read (a mistyped password, not damage).
     DeviceStateCipher wrong(desk.key, room, other_secret);
     DeviceChains desk_chains(*desk.store, wrong);
     DeviceEpochs desk_epochs(*desk.store, wrong, desk.key);
+    EXPECT_FALSE(desk_epochs.state_opens());
+    EXPECT_TRUE(desk.epochs.state_opens());
+    EXPECT_TRUE(epochs.state_opens()) << "the tablet's rows open under the password they were sealed with";
+    Device fresh{bob, "fresh", room, dir / "fresh.sqlite"};
+    DeviceStateCipher fresh_cipher(fresh.key, room, other_secret);
+    EXPECT_TRUE(DeviceEpochs(*fresh.store, fresh_cipher, fresh.key).state_opens()) << "no state: nothing to refuse";
     EXPECT_THROW((void)desk_epochs.adopt(epoch1, other_secret, desk_chains), StoreError);
     EXPECT_TRUE(adopt(desk, epoch1)) << "the failed attempts changed desk's state";
 }
