@@ -63,13 +63,16 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
         }
         auto adopted = epochs_.adopted(record);
         if (!adopted) {
-            // The first record that brings this device in is sealed to its
-            // joining key: put it into the room state in the transaction that
-            // adopts, so a failure (a wrong password) leaves nothing behind.
+            // A record that brings this device in (first, or again after its
+            // member was removed) is sealed to its joining key: put it into the
+            // room state, in place of any update key left from before, in the
+            // transaction that adopts, so a failure (a wrong password, a card
+            // replaced since) leaves nothing changed.
             store::StateStore::Transaction tx(store_);
-            const Bytes update_keys{static_cast<std::uint8_t>(store::DeviceSecretKind::update_key)};
-            if (store_.device_secrets_named(cipher_.room(), update_keys).empty())
+            if (mine->box_kind == wire::BoxKind::joiner_secret) {
+                store::DeviceEpochs::erase_keys(store_, cipher_.room());
                 epochs_.take_joining_key(protocol::v2::load_joining_key(folder_, device_));
+            }
             auto result = epochs_.adopt(record, room_secret_, chains_);
             if (auto* error = std::get_if<protocol::v2::OpenError>(&result)) {
                 const std::string what = std::string(protocol::v2::to_string(*error)) + " (epoch " +
@@ -113,6 +116,15 @@ void RoomDevice::forget_before(const protocol::VerifiedChain& chain, std::uint64
         followed_.erase(hash);
         forgotten_.insert(hash);
     }
+}
+
+void RoomDevice::note_update(const protocol::v2::UpdateKeyEntry& entry, std::uint64_t sent_in,
+                             const protocol::VerifiedChain& chain) {
+    for (auto it = chain.records.rbegin(); it != chain.records.rend() && it->epoch > sent_in; ++it) {
+        const auto* entered = wire::find_device(*it, entry.device);
+        if (entered && entered->box_kind == wire::BoxKind::joiner_secret) return;
+    }
+    epochs_.note_update(entry);
 }
 
 std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {

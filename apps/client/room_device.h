@@ -59,9 +59,13 @@ public:
     // made and never sent), nullopt when a process of this device sent one in
     // the head epoch already.
     std::optional<protocol::v2::UpdateKeyEntry> key_update_due();
-    // Another device's key-update, verified by the receiver, for the next
-    // record this device writes. Inside the delivery's transaction.
-    void note_update(const protocol::v2::UpdateKeyEntry& entry) { epochs_.note_update(entry); }
+    // Another device's key-update, sent in epoch `sent_in` and verified by
+    // the receiver, for the next record this device writes. Inside the
+    // delivery's transaction. One sent before the record that last brought its
+    // device in (by its card: a member removed and added again) is of the keys
+    // it had before, erased since, and is not noted.
+    void note_update(const protocol::v2::UpdateKeyEntry& entry, std::uint64_t sent_in,
+                     const protocol::VerifiedChain& chain);
 
     // The successor of the chain's head, written and signed by this device
     // (§10.6): every device of the head but those of members `ops` removes,

@@ -271,7 +271,12 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
 
 std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
     const auto& head = chain_->head();
-    if (!contains(head.roster, member_.identity->public_key)) return std::nullopt;
+    if (!contains(head.roster, member_.identity->public_key)) {
+        // Out of the room: nothing of this device's state may open the boxes of
+        // the epochs it was in any more (a record bringing it back seals to its card).
+        store::DeviceEpochs::erase_keys(*member_.store, room_);
+        return std::nullopt;
+    }
     if (!device_) {
         try {
             device_ = std::make_unique<RoomDevice>(member_.device_folder, *member_.identity, member_.user,
@@ -288,6 +293,7 @@ std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
         }
     }
     auto token = device_->follow(*chain_, [this](const std::string& w) { notice("warning: " + w); });
+    if (!token) store::DeviceEpochs::erase_keys(*member_.store, room_);  // revoked, or never brought in
     for (auto it = chain_->records.rbegin(); !token && it != chain_->records.rend(); ++it) {
         for (const auto& op : it->ops) {
             if (op.kind != wire::RosterOpKind::revoke_device || op.key != device_->key()) continue;

@@ -315,7 +315,7 @@ void RoomClient::receive_v2(Incoming& in, ByteView envelope) {
     }
     // A key-update is for the next record this device may write (§10.3); nothing to show.
     if (d.accepted && d.key_update) {
-        if (!d.own) device_->note_update(*d.key_update);
+        if (!d.own) device_->note_update(*d.key_update, d.header.epoch, *chain_);
         d.ignored = true;
     }
     in.delivery = std::move(d);

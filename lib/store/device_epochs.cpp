@@ -33,6 +33,14 @@ struct HeldUpdateKey {
 
 }  // namespace
 
+void DeviceEpochs::erase_keys(StateStore& store, const wire::RoomId& room) {
+    StateStore::Transaction tx(store);
+    for (const auto kind : {DeviceSecretKind::update_key, DeviceSecretKind::init_secret, DeviceSecretKind::update_sent})
+        for (const auto& row : store.device_secrets_named(room, Bytes{static_cast<std::uint8_t>(kind)}))
+            store.erase_device_secret(room, row.first);
+    tx.commit();
+}
+
 bool DeviceEpochs::state_opens() {
     // Adopted epochs first (every device with state has one), then any row.
     for (const auto kind : {DeviceSecretKind::adopted_epoch, DeviceSecretKind::update_key}) {
@@ -214,6 +222,15 @@ std::variant<DeviceEpochs::Adopted, protocol::v2::OpenError> DeviceEpochs::adopt
     for (const auto& [counter, key] : held)
         if (counter < adopted.update_counter)
             store_.erase_device_secret(cipher_.room(), counter_name(DeviceSecretKind::update_key, counter));
+    // A device out of the room takes its noted key-update with it: brought in
+    // again by its card, it counts its update keys from its joining key anew.
+    for (const auto& [name, sealed] : store_.device_secrets_named(
+             cipher_.room(), Bytes{static_cast<std::uint8_t>(DeviceSecretKind::noted_update)})) {
+        wire::PublicKey noted{};
+        if (name.size() != 1 + noted.size()) continue;
+        std::memcpy(noted.data(), name.data() + 1, noted.size());
+        if (!wire::find_device(record, noted)) store_.erase_device_secret(cipher_.room(), name);
+    }
     adopted.token_hash = schedule.token_hash;
     std::memcpy(adopted.access_token.data(), schedule.access_token.data(), adopted.access_token.size());
     crypto::SecretBuffer kept(adopted_row_bytes);

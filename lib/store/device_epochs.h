@@ -33,13 +33,20 @@ public:
     // sealed with (a damaged row among good ones is a StoreError later, where it is read).
     bool state_opens();
 
+    // The device is out of the room (its member removed, or itself revoked),
+    // or enters it again by its card: every update key, init secret and
+    // key-update mark it holds for `room` is erased (they open the boxes of the epochs it was in,
+    // and no later record is sealed to them). Needs no password.
+    static void erase_keys(StateStore& store, const wire::RoomId& room);
+
     // A new update key pair, its private half stored under the next counter
     // (1 for the first); returns the signed entry for a key-update envelope or a record.
     protocol::v2::UpdateKeyEntry new_update_key();
     // The device's joining key (its card's, protocol/device_files.h
     // load_joining_key) as update key 0 of this room: what a record bringing
     // the device in seals its box to. Erased here, as any older update key, once
-    // a record puts a newer one in force. Throws StoreError after a rotation.
+    // a record puts a newer one in force. Throws StoreError after a rotation
+    // (erase_keys first when a record brings the device in again).
     void take_joining_key(const crypto::Secret<protocol::v2::update_key_bytes>& joining_private);
     // The highest update key counter this device holds (0: none, or the joining key).
     std::uint64_t newest_update_counter();
@@ -67,7 +74,8 @@ public:
         std::uint64_t update_counter = 0;  // this device's update key in force in the epoch
     };
     // Takes `record` (already checked against its predecessor, wire/record.h)
-    // as this device's current epoch. On an error nothing is changed. Adopting
+    // as this device's current epoch, forgetting the noted key-updates of
+    // devices it does not name. On an error nothing is changed. Adopting
     // a record again (another process of the device did, or a restart) returns
     // what the first adoption kept and touches no chain; another record for an
     // epoch this device adopted throws StoreError (a fork).

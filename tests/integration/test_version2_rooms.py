@@ -310,6 +310,71 @@ def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
     assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
 
 
+def update_key_rows(state):
+    """The update keys (kind 1 of §10.2) a state folder holds, of any room."""
+    import sqlite3
+    (db,) = Path(state).glob("state-*.sqlite")
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT count(*) FROM device_secrets WHERE substr(name, 1, 1) = ?", (bytes([1]),)).fetchone()[0]
+    con.close()
+    return n
+
+
+def test_a_member_removed_and_added_back_reads_again(t):
+    """Carol's device rotated its update key (epoch 1 is sealed to its key 1), then bob
+    removes her: her device erases the update keys it held for the room (they open the
+    boxes of the epochs she was in), and when bob adds her back by her card she enters
+    with her joining key as a new device would, and reads."""
+    users = t.make_users(["bob", "carol"])
+    bob, carol = users["bob"], users["carol"]
+    cards = {u.name: device_add(t, u, "dev", u.state)[0] for u in users.values()}
+    for name, card in cards.items():
+        share_card(card, name, "dev", [bob, carol])
+    relay = t.relay().start()
+    server = relay.url
+    invite = create_v2(t, bob, server)
+    join(t, carol, invite, carol.state).expect_ok("carol joins")
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    send(t, carol, server, carol.state, ["carol's key-update goes with this"], "carol-send").expect_ok("carol sends")
+    bob_listen.wait(60, "bob's listener").expect_ok("bob reads carol's message and notes her key-update")
+    bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("bob writes epoch 1, carol sealed to her key 1")
+    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen")
+    send(t, bob, server, bob.state, ["in epoch 1"], "bob-send").expect_ok("bob sends in epoch 1")
+    got = json_lines(carol_listen.wait(60, "carol's listener").expect_ok("carol reads epoch 1"))
+    assert [(m.get("text"), m.get("epoch")) for m in got] == [("in epoch 1", 1)], got
+    assert update_key_rows(carol.state) > 0
+
+    bob.room_cmd("rekey", ROOM, server, ["--remove", "carol"], auto_join=False).expect_ok("bob removes carol")
+    gone = t.run_parley(["listen", "--count", "1", "--timeout", "10"] + room_argv(carol, server, carol.state),
+                        env=carol.env(), name="carol-listen2")
+    assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
+    assert update_key_rows(carol.state) == 0, "a removed device kept update keys that open its old epochs' boxes"
+
+    bob.room_cmd("rekey", ROOM, server, ["--add", "carol"], auto_join=False).expect_ok("bob adds carol back")
+    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen3")
+    send(t, bob, server, bob.state, ["welcome back"], "bob-send2").expect_ok("bob sends in epoch 3")
+    got = json_lines(carol_listen.wait(60, "carol's listener").expect_ok("carol reads again"))
+    assert [(m.get("from"), m.get("text"), m.get("epoch"), m.get("status")) for m in got] == [
+        ("bob", "welcome back", 3, "ok")], got
+
+    # Again while carol is away: she rotates (epoch 4 seals to her key 1), then is
+    # removed and added back before her device runs again. The record that brings
+    # her back is sealed to her card, not to the key her state still holds.
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen2")
+    send(t, carol, server, carol.state, ["a new key-update"], "carol-send2").expect_ok("carol sends")
+    bob_listen.wait(60, "bob's listener").expect_ok("bob notes carol's key-update")
+    bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("bob writes epoch 4")
+    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen4")
+    send(t, bob, server, bob.state, ["in epoch 4"], "bob-send3").expect_ok("bob sends in epoch 4")
+    carol_listen.wait(60, "carol's listener").expect_ok("carol adopts epoch 4 (her key 1 in force)")
+    bob.room_cmd("rekey", ROOM, server, ["--remove", "carol"], auto_join=False).expect_ok("bob removes carol")
+    bob.room_cmd("rekey", ROOM, server, ["--add", "carol"], auto_join=False).expect_ok("bob adds carol back")
+    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen5")
+    send(t, bob, server, bob.state, ["back again"], "bob-send4").expect_ok("bob sends in epoch 6")
+    got = json_lines(carol_listen.wait(60, "carol's listener").expect_ok("carol reads after being away"))
+    assert [(m.get("text"), m.get("epoch"), m.get("status")) for m in got] == [("back again", 6, "ok")], got
+
+
 def test_the_rotator_writes_the_next_epoch_when_it_is_due(t):
     """§10.3 "When": with both members reading (`listen --rotate-after 10`), the epoch
     falls due at its 10th envelope and exactly one of them, the first in the rotator
@@ -507,6 +572,7 @@ def test_a_device_whose_card_appears_is_brought_in_by_the_rotator(t):
 if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
+                  test_a_member_removed_and_added_back_reads_again,
                   test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
                   test_two_rekeys_at_once_end_in_one_chain_with_both_changes,
                   test_the_rotator_writes_the_next_epoch_when_it_is_due,

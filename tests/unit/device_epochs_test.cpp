@@ -101,6 +101,27 @@ TEST_F(DeviceEpochsTest, AWrongPasswordAdoptsNothing) {
     EXPECT_TRUE(adopt(desk, epoch1)) << "the failed attempts changed desk's state";
 }
 
+TEST_F(DeviceEpochsTest, ADeviceOutOfTheRoomErasesItsKeysAndOthersForgetItsKeyUpdate) {
+    // Laptop notes desk's key-update, then writes epoch 1 without desk (bob removed).
+    const auto d2 = desk.epochs.new_update_key();
+    laptop.epochs.note_update(d2);
+    ASSERT_EQ(laptop.epochs.noted_updates().count(desk.key.public_key), 1u);
+    const auto epoch1 = write_epoch(genesis, {laptop.draft(laptop.epochs.new_update_key(), BoxKind::epoch_secret)},
+                                    {{wire::RosterOpKind::remove, bob.public_key}});
+    ASSERT_TRUE(adopt(laptop, epoch1));
+    EXPECT_EQ(laptop.epochs.noted_updates().count(desk.key.public_key), 0u)
+        << "a key-update of a device out of the room would seal its box, once it is back, to a key it erased";
+
+    // Desk is out: its update keys and init secret go, whatever the password.
+    ASSERT_GT(desk.rows(DeviceSecretKind::update_key), 0u);
+    desk.epochs.mark_update_sent(d2.counter, wire::record_hash(genesis));
+    DeviceEpochs::erase_keys(*desk.store, room);
+    EXPECT_EQ(desk.rows(DeviceSecretKind::update_key), 0u);
+    EXPECT_EQ(desk.rows(DeviceSecretKind::init_secret), 0u);
+    EXPECT_EQ(desk.rows(DeviceSecretKind::update_sent), 0u);
+    EXPECT_GT(desk.rows(DeviceSecretKind::adopted_epoch), 0u) << "what it adopted stays, for the fork check";
+}
+
 TEST_F(DeviceEpochsTest, AfterTheDevicesRotationAThiefOfItsOldStateIsLockedOut) {
     const auto stolen = steal(desk);  // at epoch 0: update key 1, init secret 0, the chains
     const auto d2 = desk.epochs.new_update_key();
