@@ -459,6 +459,7 @@ void RoomClient::send_key_update_if_due() {
         const auto bytes = wire::encode_update_key_entry(*entry);
         send_envelope(wire::EnvelopeType::key_update,
                       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 30s);
+        device_->key_update_sent(entry->counter);
     } catch (const UserError&) {
         key_update_sent_in_.reset();  // the connection's trouble shows elsewhere; again next time
     }

@@ -133,6 +133,10 @@ std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {
     // relay's race). So each epoch's successor seals to a key made after the
     // epoch began, and a thief of the device's state is locked out two epochs
     // after the theft at the latest (§10.3).
+    // Marked sent only once the relay acknowledged it (key_update_sent): one
+    // refused or lost is sent again, the same key, with the next envelope. Two
+    // processes meeting here at once send the same entry twice, which readers
+    // note once.
     store::StateStore::Transaction tx(store_);
     auto pending = epochs_.newest_update_entry();
     if (pending && pending->counter > update_counter_) {
@@ -142,10 +146,11 @@ std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {
     } else {
         pending = epochs_.new_update_key();
     }
-    epochs_.mark_update_sent(pending->counter, head_);
     tx.commit();
     return pending;
 }
+
+void RoomDevice::key_update_sent(std::uint64_t counter) { epochs_.mark_update_sent(counter, head_); }
 
 wire::EpochRecord RoomDevice::write_next(const protocol::VerifiedChain& chain, const std::vector<wire::RosterOp>& ops,
                                          const std::vector<protocol::v2::DeviceCard>& cards) {

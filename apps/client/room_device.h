@@ -59,6 +59,8 @@ public:
     // made and never sent), nullopt when a process of this device sent one in
     // the head epoch already.
     std::optional<protocol::v2::UpdateKeyEntry> key_update_due();
+    // The relay acknowledged the key-update of update key `counter` in the head epoch.
+    void key_update_sent(std::uint64_t counter);
     // Another device's key-update, sent in epoch `sent_in` and verified by
     // the receiver, for the next record this device writes. Inside the
     // delivery's transaction. One sent before the record that last brought its

@@ -643,6 +643,42 @@ def test_version_downgrade_and_unknown_frames(t):
     run_setup(t, body)
 
 
+def test_a_refused_key_update_is_sent_again(t):
+    """Version 2 (§10.3): each device announces a new update key once per epoch. The
+    relay refuses alice's first key-update (an Error, as for a limit): her next text
+    in the epoch goes with the same key-update again, not without one (a refused
+    announcement marked as sent would leave her unhealed for a whole epoch)."""
+    def body(s):
+        create_room(s, protocol=2)
+        state = {"refused": 0}
+
+        def hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label != "alice" or f is None or f.type not in (hp.SEND, hp.RESEND):
+                return None
+            if f.envelope[1] == KEY_UPDATE and state["refused"] == 0:
+                state["refused"] += 1
+                conn.inject_to_client(hp.Frame(hp.ERROR, request=f.request, code=hp.ERR_LIMIT).encode())
+                return []
+            return None
+        s.proxy.on_client_frame = hook
+        s.users["alice"].send(ROOM, s.url("alice"), ["one", "two"]).expect_ok("alice sends")
+        passed = [f for c in s.proxy.connections("alice") for f in c.frames("c2r")
+                  if f.type in (hp.SEND, hp.RESEND)]
+        types = [f.envelope[1] for f in passed]
+        assert state["refused"] == 1, "the hook never saw a key-update"
+        assert types.count(KEY_UPDATE) == 1, f"the refused key-update was not sent again: types {types}"
+        assert types.count(TEXT) == 2, types
+        bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
+        result = bob.finish()
+        assert [m["text"] for m in ok_lines(bob.lines())] == ["one", "two"], result.describe()
+    run_setup(t, body)
+
+
+# The clear type byte of an envelope (§8, §10.4).
+TEXT, SYNC, KEY_UPDATE = 1, 2, 3
+
+
 def in_version_2(test):
     """The same attack on a room of protocol version 2 (docs/PROTOCOL.md §10: device
     chains, one key per message). The other tests here pick "the k-th Deliver" as
@@ -672,4 +708,5 @@ if __name__ == "__main__":
         test_truncated_and_extended_deliver,
         test_member_resigns_another_members_ciphertext,
         test_version_downgrade_and_unknown_frames,
+        test_a_refused_key_update_is_sent_again,
     ] + [in_version_2(test) for test in VERSION_2])
