@@ -61,7 +61,18 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
             if (!head) previous_followed.reset();
             continue;
         }
-        auto adopted = epochs_.adopted(record);
+        std::optional<store::DeviceEpochs::Adopted> adopted;
+        try {
+            adopted = epochs_.adopted(record);
+        } catch (const store::ForkError& e) {
+            // A relay showing this process another record than the one a
+            // process of this device adopted: the room is blocked, as for any fork.
+            throw UserError("fork at epoch " + std::to_string(e.epoch()) +
+                                ": this device adopted another record for it, written by another member's "
+                                "device or by the same one again; nothing more is sent (compare room codes "
+                                "with /verify)",
+                            "", 6);
+        }
         if (!adopted) {
             // A record that brings this device in (first, or again after its
             // member was removed) is sealed to its joining key: put it into the

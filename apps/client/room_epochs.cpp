@@ -575,6 +575,7 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
         advance_stream();
         removed_ = true;
         member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
+        store::DeviceEpochs::erase_keys(*member_.store, room_);  // as device_epoch() does: out, nothing opens
         notice(member_.user + " was removed from room " + room_name_ + " at epoch " +
                std::to_string(chain_->head().epoch) + " by " + display_name(chain_->head().author));
         return;

@@ -158,8 +158,7 @@ std::optional<DeviceEpochs::Adopted> DeviceEpochs::adopted(const wire::EpochReco
                          "the file was damaged or changed");
     const auto hash = wire::record_hash(record);
     if (std::memcmp(plain->data(), hash.data(), hash.size()) != 0)
-        throw StoreError("this device adopted another record for epoch " + std::to_string(record.epoch) +
-                         " of this room: the chain forked");
+        throw ForkError(record.epoch);
     const auto* mine = wire::find_device(record, device_.public_key);
     if (!mine) throw StoreError("internal: an adopted epoch does not name this device");
     Adopted adopted;

@@ -14,12 +14,27 @@
 
 #include <map>
 #include <optional>
+#include <string>
 #include <variant>
 
 #include "protocol/record_v2.h"
 #include "store/device_chains.h"
 
 namespace parley::store {
+
+// This device adopted another record for that epoch (a process of it, or it
+// before a restart): the chain forked.
+class ForkError : public StoreError {
+public:
+    explicit ForkError(std::uint64_t epoch)
+        : StoreError("this device adopted another record for epoch " + std::to_string(epoch) +
+                     " of this room: the chain forked"),
+          epoch_(epoch) {}
+    std::uint64_t epoch() const { return epoch_; }
+
+private:
+    std::uint64_t epoch_;
+};
 
 class DeviceEpochs {
 public:
@@ -78,13 +93,13 @@ public:
     // devices it does not name. On an error nothing is changed. Adopting
     // a record again (another process of the device did, or a restart) returns
     // what the first adoption kept and touches no chain; another record for an
-    // epoch this device adopted throws StoreError (a fork).
+    // epoch this device adopted throws ForkError.
     std::variant<Adopted, protocol::v2::OpenError> adopt(const wire::EpochRecord& record,
                                                          const crypto::SymmetricKey& room_secret,
                                                          DeviceChains& chains);
 
     // What adopting `record` kept (its access token), if this device did;
-    // throws StoreError if it adopted another record for that epoch.
+    // throws ForkError if it adopted another record for that epoch.
     std::optional<Adopted> adopted(const wire::EpochRecord& record);
 
 private:

@@ -166,6 +166,53 @@ def test_forked_new_head_blocks_the_room(t):
     run_setup(t, body)
 
 
+def test_a_record_forked_against_another_process_of_the_device_blocks(t):
+    """Version 2: a device adopts each epoch once, whichever of its processes meets it
+    first (§10.2 kind 6). Bob wrote two records for epoch 1 (the relay refused the
+    first); alice's laptop adopts the one the relay kept in one process, and the relay
+    shows the other to a second process of the laptop, which was waiting at epoch 0:
+    that process blocks the room as a fork (exit 6), and says so."""
+    def body(s):
+        create_room(s, protocol=2)
+        alice, bob = s.users["alice"], s.users["bob"]
+        kept = {}
+
+        def hook(conn, data):
+            f = hp.parse_frame(data)
+            if f is None:
+                return None
+            if conn.label == "bob-lost" and f.type == hp.PUBLISH and "lost" not in kept:
+                kept["lost"] = f.record  # bob's first record for epoch 1: refused, as if a limit
+                conn.inject_to_client(hp.Frame(hp.ERROR, request=f.request, code=hp.ERR_LIMIT).encode())
+                return []
+            return None
+
+        def relay_hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label == "alice-b" and f is not None and f.type == hp.NEW_HEAD and "head" not in kept:
+                kept["head"] = f  # held back until the other process adopted it
+                kept["conn"] = conn
+                return []
+            return None
+        s.proxy.on_client_frame = hook
+        s.proxy.on_relay_frame = relay_hook
+        waiting = alice.listen(ROOM, s.url("alice-b"), count=1, timeout=LISTEN_TIMEOUT)
+        bob.rekey(ROOM, s.url("bob-lost")).expect_fail("bob's first record, refused", "limit")
+        bob.rekey(ROOM, s.relay.url).expect_ok("bob writes epoch 1")
+        s.proxy.wait_for(lambda: "head" in kept, WAIT_S, "the NewHead to the waiting process")
+        alice.send(ROOM, s.relay.url, ["epoch 1 adopted"]).expect_ok("another process of the laptop adopts epoch 1")
+        genuine = kept["head"]
+        assert genuine.record != kept["lost"]
+        kept["conn"].inject_to_client(hp.Frame(hp.NEW_HEAD, room=genuine.room, genesis=genuine.genesis,
+                                               seq=genuine.seq, record=kept["lost"]).encode())
+        result = waiting.finish()
+        assert result.returncode == 6, f"fork: expected exit 6\n  {result.describe()}"
+        assert re.search(r"fork at epoch 1", result.stderr), result.describe()
+        assert "cannot process" not in result.stderr, result.describe()
+        assert not ok_lines(waiting.lines()), result.describe()
+    run_setup(t, body)
+
+
 def pin_bob_at_epoch_1(s: Setup) -> None:
     s.users["alice"].rekey(ROOM, s.relay.url).expect_ok("alice rekeys to epoch 1")
     s.users["bob"].send(ROOM, s.relay.url, ["pinning epoch 1"]).expect_ok("bob pins epoch 1")
@@ -354,6 +401,7 @@ if __name__ == "__main__":
     harness.main([
         test_forged_new_head_is_ignored,
         test_forked_new_head_blocks_the_room,
+        test_a_record_forked_against_another_process_of_the_device_blocks,
         test_rollback_is_refused,
         test_relay_refuses_a_second_genesis_for_a_room_id,
         test_other_genesis_for_pinned_room_is_refused,

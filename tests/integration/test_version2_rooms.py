@@ -344,7 +344,11 @@ def test_a_member_removed_and_added_back_reads_again(t):
     assert [(m.get("text"), m.get("epoch")) for m in got] == [("in epoch 1", 1)], got
     assert update_key_rows(carol.state) > 0
 
+    live = listen(t, carol, server, carol.state, 1, "carol-listen-live")
     bob.room_cmd("rekey", ROOM, server, ["--remove", "carol"], auto_join=False).expect_ok("bob removes carol")
+    result = live.wait(60, "carol's listener")
+    assert result.returncode == 5 and "removed" in result.stderr, result.describe()
+    assert update_key_rows(carol.state) == 0, "a device removed while it listened kept its update keys"
     gone = t.run_parley(["listen", "--count", "1", "--timeout", "10"] + room_argv(carol, server, carol.state),
                         env=carol.env(), name="carol-listen2")
     assert gone.returncode == 5 and "removed" in gone.stderr, gone.describe()
