@@ -207,7 +207,12 @@ private:
     void check_gaps();
     // A Deliver of a message this process sent (own_stored_, or unacknowledged_).
     bool is_own_stored_message(const wire::Deliver& f) const;
-    void publish_next_epoch(const std::vector<wire::RosterOp>& ops);
+    // The successor of the head with `ops`, encoded (version 1 or 2, as the head).
+    Bytes write_next_epoch(const std::vector<wire::RosterOp>& ops);
+    // Publishes what `write` makes of the head, then adopts it; on losing the
+    // relay's compare-and-set, waits for the winner and writes again (at most
+    // three tries). `what` names it in errors.
+    void publish_successor(const char* what, const std::function<Bytes()>& write);
     void send_frame(const wire::Frame& frame);
     std::uint64_t next_request_id() {
         outstanding_.insert(++request_id_);
@@ -245,7 +250,7 @@ private:
     // Cards in public_keys/ of the head's members whose devices are not in the
     // room and were never revoked: the next version-2 record brings them in.
     std::vector<protocol::v2::DeviceCard> waiting_cards() const;
-    // The successor of a version-2 head with `ops` (as publish_next_epoch).
+    // The successor of a version-2 head with `ops` (as write_next_epoch).
     Bytes write_next_v2(const std::vector<wire::RosterOp>& ops);
     // A key-update (§10.3), once per process and epoch, when the device should rotate.
     void send_key_update_if_due();

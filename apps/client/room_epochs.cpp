@@ -132,12 +132,11 @@ std::vector<protocol::v2::DeviceDraft> RoomClient::devices_by_card(const std::ve
                                                                     const std::string& otherwise) const {
     std::vector<protocol::v2::DeviceDraft> devices;
     std::string without;
-    bool me_in = false;
     for (const auto& key : members) {
         const auto* m = member_.keyring->by_key(key);
         for (const auto& card : m ? m->cards : std::vector<protocol::v2::DeviceCard>{}) {
+            if (card.certificate.device == me.key.public_key) continue;  // its own folder's card, below
             devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
-            me_in = me_in || card.certificate.device == me.key.public_key;
         }
         if ((!m || m->cards.empty()) && key != member_.identity->public_key)
             without += (without.empty() ? "" : ", ") + display_name(key);
@@ -147,11 +146,10 @@ std::vector<protocol::v2::DeviceDraft> RoomClient::devices_by_card(const std::ve
                             ": a room of protocol version 2 brings members' devices in by their cards",
                         "each runs 'parley device add NAME' on their computer and copies the card it writes into "
                         "public_keys/ (as MEMBER.DEVICE.card)" + otherwise);
-    // This device, from its own folder when public_keys/ does not have its card.
-    if (!me_in) {
-        const auto card = protocol::v2::make_card(member_.device_folder, me, false);
-        devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
-    }
+    // This device by its own folder's card: the one in public_keys/ may be older
+    // than its `device card --new`, sealed to a joining key it erased.
+    const auto card = protocol::v2::make_card(member_.device_folder, me, false);
+    devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
     return devices;
 }
 
@@ -183,8 +181,7 @@ wire::EpochRecord RoomClient::write_genesis_v2(const wire::EpochRecord& probe, c
 }
 
 void RoomClient::upgrade(const std::vector<crypto::PublicKey>& without) {
-    if (!joined_) join();
-    for (int attempt = 0;; ++attempt) {
+    publish_successor("the upgrade", [&] {
         const auto& head = chain_->head();
         if (head.version != wire::record_version_1)
             throw UserError("room " + room_name_ + " is at protocol version 2 already (since epoch " +
@@ -209,25 +206,8 @@ void RoomClient::upgrade(const std::vector<crypto::PublicKey>& without) {
                             "a member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
         auto encoded = wire::encode_record(written->record);
         check_record_size(encoded, written->record.roster.size());
-        auto id = next_request_id();
-        send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
-        try {
-            (void)await_reply<wire::Published>(id, "the upgrade");
-        } catch (const RelayRefused& e) {
-            // Another member wrote an epoch meanwhile: upgrade on top of it.
-            if (e.code() != wire::RelayError::not_head || attempt == 2) throw;
-            const auto before = head.epoch;
-            pump_until([&] { return chain_->head().epoch > before || closed_; }, 5s);
-            if (removed_) throw UserError("you were removed from room " + room_name_ + " meanwhile", "", 5);
-            if (!joined_) join();
-            continue;
-        }
-        if (auto err = protocol::extend_chain(*chain_, std::move(written->record)))
-            throw UserError("internal: own record invalid: " + *err);
-        joined_ = false;
-        adopt_head();
-        return;
-    }
+        return encoded;
+    });
 }
 
 const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {
@@ -398,19 +378,34 @@ void RoomClient::init_history() {
 }
 
 void RoomClient::rekey(const std::vector<wire::RosterOp>& ops) {
+    publish_successor("the new epoch", [&] { return write_next_epoch(ops); });
+}
+
+void RoomClient::publish_successor(const char* what, const std::function<Bytes()>& write) {
     // Another member may write the same epoch at the same moment; the relay's
-    // compare-and-set picks one. The loser applies its own operations again on
-    // top of the winner's record (NewHead brings it).
+    // compare-and-set picks one. The loser writes again on top of the winner's
+    // record (NewHead brings it): `write` reads the head anew each time.
     for (int attempt = 0;; ++attempt) {
+        if (!joined_) join();
+        const auto encoded = write();
+        const auto before = chain_->head().epoch;
+        auto id = next_request_id();
+        send_frame(wire::Publish{id, room_, epochs_.at(before).token, encoded});
         try {
-            publish_next_epoch(ops);
-            return;
+            (void)await_reply<wire::Published>(id, what);
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_head || attempt == 2) throw;
-            auto before = chain_->head().epoch;
             pump_until([&] { return chain_->head().epoch > before || closed_; }, 5s);
             if (removed_) throw UserError("you were removed from room " + room_name_ + " meanwhile", "", 5);
+            if (blocked_) throw UserError(*blocked_, "", 6);
+            continue;
         }
+        // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
+        if (auto err = protocol::extend_chain(*chain_, *wire::decode_record(encoded).record))
+            throw UserError("internal: own record invalid: " + *err);
+        joined_ = false;
+        adopt_head();
+        return;
     }
 }
 
@@ -481,20 +476,9 @@ Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
     return encoded;
 }
 
-void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
-    if (!joined_) join();
+Bytes RoomClient::write_next_epoch(const std::vector<wire::RosterOp>& ops) {
     const auto& head = chain_->head();
-    if (head.version != wire::record_version_1) {
-        auto encoded = write_next_v2(ops);
-        auto id = next_request_id();
-        send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
-        (void)await_reply<wire::Published>(id, "the new epoch");
-        if (auto err = protocol::extend_chain(*chain_, *wire::decode_record(encoded).record))
-            throw UserError("internal: own record invalid: " + *err);
-        joined_ = false;
-        adopt_head();
-        return;
-    }
+    if (head.version != wire::record_version_1) return write_next_v2(ops);
     auto draft = successor_draft<protocol::RecordDraft>(*chain_);
     std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
     for (const auto& op : ops) {
@@ -512,13 +496,7 @@ void RoomClient::publish_next_epoch(const std::vector<wire::RosterOp>& ops) {
     if (!record) throw UserError("a roster key cannot receive sealed secrets (no X25519 form)");
     auto encoded = wire::encode_record(*record);
     check_record_size(encoded, record->roster.size());
-    auto id = next_request_id();
-    send_frame(wire::Publish{id, room_, epochs_.at(head.epoch).token, encoded});
-    (void)await_reply<wire::Published>(id, "the new epoch");
-    // Adopt it as the relay confirmed it; the NewHead echo is then a no-op.
-    if (auto err = protocol::extend_chain(*chain_, *record)) throw UserError("internal: own record invalid: " + *err);
-    joined_ = false;
-    adopt_head();
+    return encoded;
 }
 
 void RoomClient::handle_new_head(const wire::NewHead& f) {

@@ -180,6 +180,25 @@ def test_a_device_not_in_the_room_and_a_wrong_password(t):
     send(t, bob, server, bob.state, ["the right one"], "bob-send").expect_ok("the right password after a wrong one")
 
 
+def test_create_seals_to_this_devices_own_card_after_a_new_one(t):
+    """The laptop replaced its joining key (`device card --new`, which erases the old
+    private half) and the old card is still in public_keys/: the room it creates seals
+    its box to its own folder's card, so it can open the room it made."""
+    alice, bob, _, (laptop_card, _, desk_card) = setup(t)
+    relay = t.relay().start()
+    server = relay.url
+    share_card(laptop_card, "alice", "laptop", [alice, bob])
+    share_card(desk_card, "bob", "desk", [alice, bob])
+    t.run_parley(["device", "card", "--new", "--user", "alice", "--dir", str(alice.dir), "--state",
+                  str(alice.state)], name="alice-card").expect_ok("device card --new")
+    invite = create_v2(t, alice, server)
+    join(t, bob, invite, bob.state).expect_ok("bob joins")
+    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
+    send(t, alice, server, alice.state, ["from the laptop"], "laptop-send").expect_ok("the laptop sends in its room")
+    got = json_lines(bob_listen.wait(60, "bob's listener").expect_ok("bob's listener"))
+    assert [(m.get("from"), m.get("text")) for m in got] == [("alice", "from the laptop")], got
+
+
 def rewind(state):
     """What a thief does with its copy of a state folder: forget how far the device
     read, so `listen` asks the relay for its whole log again."""
@@ -577,6 +596,7 @@ if __name__ == "__main__":
     harness.main([test_two_devices_of_one_member_chat_without_a_warning,
                   test_a_device_not_in_the_room_and_a_wrong_password,
                   test_a_member_removed_and_added_back_reads_again,
+                  test_create_seals_to_this_devices_own_card_after_a_new_one,
                   test_a_stolen_device_state_reads_neither_before_the_theft_nor_after_a_rotation,
                   test_two_rekeys_at_once_end_in_one_chain_with_both_changes,
                   test_the_rotator_writes_the_next_epoch_when_it_is_due,
