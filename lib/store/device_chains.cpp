@@ -99,11 +99,37 @@ std::uint64_t DeviceChains::positions_sent(const wire::Hash& record) {
     return n;
 }
 
+namespace {
+
+Bytes sealed_name(const wire::Hash& record, std::uint64_t position) {
+    Writer w;
+    w.bytes().reserve(1 + record.size() + 8);
+    w.u8(static_cast<std::uint8_t>(DeviceSecretKind::sealed));
+    w.raw(record);
+    w.u64(position);
+    return w.take();
+}
+
+}  // namespace
+
+void DeviceChains::note_sealed(const wire::Hash& record, std::uint64_t position, ByteView envelope) {
+    const auto name = sealed_name(record, position);
+    const auto hash = crypto::blake2b(envelope);
+    store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, hash));
+}
+
+bool DeviceChains::sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope) {
+    const auto row = open(sealed_name(record, position));
+    if (!row) return false;
+    const auto hash = crypto::blake2b(envelope);
+    return row->size() == hash.size() && sodium_memcmp(row->data(), hash.data(), hash.size()) == 0;
+}
+
 std::size_t DeviceChains::forget(const wire::Hash& record) {
     StateStore::Transaction tx(store_);
     std::size_t erased = 0;
     for (auto kind : {DeviceSecretKind::sender_chain, DeviceSecretKind::receiver_chain, DeviceSecretKind::skipped_key,
-                      DeviceSecretKind::unsent}) {
+                      DeviceSecretKind::unsent, DeviceSecretKind::sealed}) {
         for (const auto& [name, row] : store_.device_secrets_named(cipher_.room(), device_secret_name(kind, record)))
             erased += store_.erase_device_secret(cipher_.room(), name) ? 1 : 0;
     }

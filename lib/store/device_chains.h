@@ -61,8 +61,15 @@ public:
     // The positions this device used in that epoch, less those at the end marked unsent.
     std::uint64_t positions_sent(const wire::Hash& record);
 
+    // What this state folder sealed at `position` of its chain in that epoch
+    // (a hash of the envelope): an envelope signed with this device's key at a
+    // position it took is its own only if it is that one, not one a copy of the
+    // folder sealed there (§10.5).
+    void note_sealed(const wire::Hash& record, std::uint64_t position, ByteView envelope);
+    bool sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope);
+
     // Erases every chain of the epoch whose record hash is `record` (this
-    // device's sender chain, every receiver chain and skipped key): once the
+    // device's sender chain and what it sealed, every receiver chain and skipped key): once the
     // stream is two epochs past it, nothing of it may still be read (§10.2).
     // Returns how many rows went.
     std::size_t forget(const wire::Hash& record);

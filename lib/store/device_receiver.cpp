@@ -51,8 +51,9 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
     const auto position = env.header.counter;
 
     if (certificate.device == me_) {
-        const auto taken = chains_.sender_next(record);
-        if (!taken || position >= *taken)
+        // Ours only if this folder sealed these very bytes there: a copy of the
+        // folder takes the same positions.
+        if (!chains_.sealed_here(record, position, bytes))
             return rejected(d, "signed with this device's key but not sent from this state folder: the device key "
                                "may be in use elsewhere");
         // What another process of this device sent (a `send` beside a `chat`):

@@ -45,11 +45,13 @@ protocol::v2::SenderChain::Step DeviceSender::take() {
 }
 
 Bytes DeviceSender::seal_at(const protocol::v2::SenderChain::Step& step, std::string_view plaintext,
-                            std::uint64_t timestamp_ms, wire::EnvelopeType type) const {
+                            std::uint64_t timestamp_ms, wire::EnvelopeType type) {
     protocol::SenderContext ctx{&device_, crypto::key_id(device_.public_key), room_, epoch_, record_, session_,
                                 &step.message_key, 2};
-    return protocol::seal_message(ctx, step.position, timestamp_ms, crypto::random_array<wire::nonce_bytes>(),
-                                  plaintext, type);
+    auto envelope = protocol::seal_message(ctx, step.position, timestamp_ms, crypto::random_array<wire::nonce_bytes>(),
+                                           plaintext, type);
+    chains_.note_sealed(record_, step.position, envelope);
+    return envelope;
 }
 
 }  // namespace parley::store

@@ -44,7 +44,7 @@ public:
 private:
     protocol::v2::SenderChain::Step take();
     Bytes seal_at(const protocol::v2::SenderChain::Step& step, std::string_view plaintext,
-                  std::uint64_t timestamp_ms, wire::EnvelopeType type) const;
+                  std::uint64_t timestamp_ms, wire::EnvelopeType type);
 
     wire::RoomId room_;
     const crypto::Identity& device_;

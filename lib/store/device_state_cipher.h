@@ -32,6 +32,7 @@ enum class DeviceSecretKind : std::uint8_t {
     noted_update = 7,   // 32 device key: another device's newest key-update seen (not secret; kept alike)
     update_sent = 8,    // u64 update counter: 32 record hash of the epoch its key-update went out in
     unsent = 9,         // 32 record hash || u64 position: taken, then refused by the relay (empty row)
+    sealed = 10,        // 32 record hash || u64 position: BLAKE2b-256 of the envelope this folder sealed there
 };
 
 // kind || the ids, each as written by the caller (fixed-size, big-endian).

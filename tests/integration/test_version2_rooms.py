@@ -150,6 +150,21 @@ def test_two_devices_of_one_member_chat_without_a_warning(t):
     assert alarms, f"the laptop did not raise the alarm for a copy of its device key: {got}"
     assert not [m for m in got if m.get("status") == "ok" and m.get("text") == "sent from a copy"], got
 
+    # Another copy, and this time the laptop sends first: both take the same
+    # position of the laptop's chain. The laptop knows its own envelope there by
+    # what it sealed, so the copy's still raises the alarm.
+    copy2 = t.fresh_dir("laptop-copy2")
+    shutil.rmtree(copy2)
+    shutil.copytree(alice.state, copy2)
+    send(t, alice, server, alice.state, ["the laptop at position p"], "laptop-send3").expect_ok("the laptop sends")
+    send(t, alice, server, copy2, ["the copy at position p"], "copy-send2").expect_ok("the second copy sends")
+    send(t, bob, server, bob.state, ["after the second copy"], "desk-send3").expect_ok("desk sends")
+    laptop_listen = listen(t, alice, server, alice.state, 1, "laptop-listen3")
+    got = json_lines(laptop_listen.wait(60, "the laptop's listener").expect_ok("the laptop's listener"))
+    alarms = [m for m in got if m.get("status") == "rejected" and "in use elsewhere" in m.get("reason", "")]
+    assert alarms, f"a copy sending at a position the laptop took too raised no alarm: {got}"
+    assert [m.get("text") for m in got if m.get("status") == "ok"] == ["after the second copy"], got
+
 
 def test_a_device_not_in_the_room_and_a_wrong_password(t):
     alice, bob, phone_state, (laptop_card, phone_card, desk_card) = setup(t)

@@ -30,7 +30,9 @@ protected:
         const auto hash = wire::record_hash(record);
         auto step = chains.take_sender(hash);
         if (!step) throw std::runtime_error("no sender chain");
-        return seal_at(key, record, step->position, step->message_key, plaintext, type);
+        auto envelope = seal_at(key, record, step->position, step->message_key, plaintext, type);
+        chains.note_sealed(hash, step->position, envelope);  // as DeviceSender does
+        return envelope;
     }
     Bytes seal_at(const crypto::Identity& key, const wire::EpochRecord& record, std::uint64_t position,
                   const crypto::SymmetricKey& message_key, std::string_view plaintext,
@@ -128,6 +130,17 @@ TEST_F(DeviceReceiverTest, ThisDevicesKeyFromAnotherFolderRaisesTheAlarm) {
                                                                          laptop.key.public_key, 0)),
               DeviceChains::Error::no_chain)
         << "a device keeps a receiver chain of its own positions: a thief of its state reads what it sent";
+
+    // A copy taken now takes the same next position as laptop: laptop sends
+    // there, then the copy does. Only laptop's own envelope is its own.
+    Thief copy(laptop, steal(laptop));
+    const auto own = seal(laptop.key, other_chains, genesis, "laptop at position 1");
+    const auto copied = seal(laptop.key, copy.chains, genesis, "the copy at position 1");
+    ASSERT_EQ(wire::decode_envelope(own).envelope->header.counter, wire::decode_envelope(copied).envelope->header.counter);
+    EXPECT_TRUE(laptop_rx.receive(own).own);
+    d = laptop_rx.receive(copied);
+    EXPECT_FALSE(d.accepted);
+    EXPECT_NE(d.reason.find("in use elsewhere"), std::string::npos) << d.reason;
 }
 
 TEST_F(DeviceReceiverTest, EnvelopesOfAnotherRoomOrEpochOrVersionAreRefusedByName) {
