@@ -486,6 +486,13 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
         ~Unacknowledged() { slot = nullptr; }
     } unset_on_return{unacknowledged_};
     unacknowledged_ = &unacknowledged;
+    // Version 2: the batch's positions from `from` on never reached the relay.
+    const auto mark_unsent = [&](std::size_t from) {
+        for (std::size_t i = from; device_ && i < batch.size(); ++i) {
+            const auto h = wire::decode_envelope(batch[i]).envelope->header;
+            if (h.version == 2) device_->mark_unsent(h.record_hash, h.counter);
+        }
+    };
     std::uint64_t epoch = 0, timestamp = 0;
     bool sealed = false;
     bool sent_before = false;  // these bytes went out on a connection that dropped before the Ack
@@ -510,6 +517,10 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
             // Seal under the current head. After a reconnect the same bytes are
             // sent again, so a message the relay did keep is a duplicate that
             // receivers drop by its counter.
+            // The epoch moved on across a reconnect: what never went out of the
+            // old batch is not withheld (the front may have: the relay may hold
+            // it, or not, and says nothing).
+            if (sealed) mark_unsent(sent_before ? 1 : 0);
             epoch = head.epoch;
             timestamp = now_ms();
             batch.clear();
@@ -559,12 +570,7 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
             // NewHead, then seal again under the new epoch. In version 2 the
             // positions it and the rest of the batch took are not withheld, and
             // the next first-of-epoch sync does not count them (§10.4).
-            if (device_) {
-                for (const auto& unsent : batch) {
-                    const auto h = wire::decode_envelope(unsent).envelope->header;
-                    if (h.version == 2) device_->mark_unsent(h.record_hash, h.counter);
-                }
-            }
+            mark_unsent(0);
             joined_ = false;
             sealed = false;
             pump_until([] { return false; }, 200ms);

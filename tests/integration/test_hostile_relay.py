@@ -24,6 +24,7 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -675,6 +676,46 @@ def test_a_refused_key_update_is_sent_again(t):
     run_setup(t, body)
 
 
+def test_a_send_cut_across_a_rotation_raises_no_false_alarm(t):
+    """Version 2 (§10.4): alice's first envelopes in epoch 0 are a first-of-epoch sync
+    and her key-update. The relay keeps the sync, but her connection drops before its
+    Ack, and bob writes epoch 1 meanwhile: she seals what is left again in epoch 1.
+    The key-update's position in epoch 0 never went out, and her first-of-epoch sync
+    of epoch 1 does not count it: bob, who got all she sent in epoch 0, is told of
+    nothing missing."""
+    def body(s):
+        create_room(s, protocol=2)
+        held = {}
+        acked = threading.Event()
+
+        def hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label != "alice" or f is None:
+                return None
+            if f.type == hp.ACK and "conn" not in held:
+                held["conn"] = conn  # the sync's Ack: never reaches alice
+                acked.set()
+                return []
+            if f.type == hp.NEW_HEAD and held.get("conn") is conn:
+                conn.cut()  # bob's epoch 1: alice learns of it on the next connection
+                return []
+            return None
+        s.proxy.on_relay_frame = hook
+        alice = s.users["alice"].start("send", ROOM, s.url("alice"))
+        alice.write_stdin("after the cut\n", close=True)
+        assert acked.wait(WAIT_S), "alice's first envelope was never acknowledged"
+        s.users["bob"].rekey(ROOM, s.relay.url).expect_ok("bob writes epoch 1")
+        alice.wait(WAIT_S, "alice's send").expect_ok("alice's send, after a reconnect")
+        bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
+        result = bob.finish()
+        lines = bob.lines()
+        assert [m["text"] for m in ok_lines(lines)] == ["after the cut"], result.describe()
+        assert [m for m in lines if m.get("status") != "ok"] == [], \
+            f"bob was told of a message alice never sent\n  {result.describe()}"
+        result.expect_ok("bob's listener")
+    run_setup(t, body)
+
+
 # The clear type byte of an envelope (§8, §10.4).
 TEXT, SYNC, KEY_UPDATE = 1, 2, 3
 
@@ -709,4 +750,5 @@ if __name__ == "__main__":
         test_member_resigns_another_members_ciphertext,
         test_version_downgrade_and_unknown_frames,
         test_a_refused_key_update_is_sent_again,
+        test_a_send_cut_across_a_rotation_raises_no_false_alarm,
     ] + [in_version_2(test) for test in VERSION_2])
