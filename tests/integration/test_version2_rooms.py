@@ -17,11 +17,14 @@
 import re
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
+import hostile_proxy as hp  # noqa: E402
 
 ROOM = "v2room"
 
@@ -301,9 +304,10 @@ def chain_rows(state, record_hash):
 
 
 def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
-    """alice adds dave while bob removes carol, at the same moment: the relay keeps one
-    record per epoch, the loser writes its change on top of the winner's, and the room
-    ends at epoch 2 with dave in and carol out, everyone's devices sealed to."""
+    """alice adds dave while bob removes carol, at the same moment (alice's record held
+    on its way until bob's is in): the relay keeps one record per epoch, the loser
+    writes its change on top of the winner's, and the room ends at epoch 2 with dave in
+    and carol out, everyone's devices sealed to."""
     users = t.make_users(["alice", "bob", "carol", "dave"])
     alice, bob, carol, dave = (users[n] for n in ("alice", "bob", "carol", "dave"))
     cards = {u.name: device_add(t, u, "dev", u.state)[0] for u in users.values()}
@@ -321,14 +325,37 @@ def test_two_rekeys_at_once_end_in_one_chain_with_both_changes(t):
     shutil.copyfile(dave.public_keys / "dave.pem", alice.public_keys / "dave.pem")
     share_card(cards["dave"], "dave", "dev", [alice])
 
-    procs = [harness.Proc(t, f"{u.name}-rekey", [harness.args().parley, "rekey"] + room_argv(u, server, u.state) + op,
-                          u.env())
-             for u, op in ((alice, ["--add", "dave"]), (bob, ["--remove", "carol"]))]
-    said = []
-    for proc in procs:
-        result = proc.wait(harness.COMMAND_TIMEOUT_S, "a concurrent rekey").expect_ok("a concurrent rekey")
-        said.append(result.stderr)
-    assert any("now at epoch 2" in text for text in said), said
+    # At once, for sure: alice's Publish is held in a proxy until bob's record for
+    # epoch 1 is in, then goes on; the relay refuses it (not the head) and alice
+    # writes again on top of bob's.
+    proxy = hp.HostileProxy("127.0.0.1", relay.port).start()
+    held = {}
+    publishing = threading.Event()
+
+    def hold_first_publish(conn, data):
+        f = hp.parse_frame(data)
+        if f is not None and f.type == hp.PUBLISH:
+            held.setdefault("publishes", []).append(f)
+            if len(held["publishes"]) == 1:
+                held["first"] = (conn, data)
+                publishing.set()
+                return []
+        return None
+    proxy.on_client_frame = hold_first_publish
+    try:
+        alice_rekey = harness.Proc(t, "alice-rekey", [harness.args().parley, "rekey"] +
+                                   room_argv(alice, proxy.listen("alice"), alice.state) + ["--add", "dave"], alice.env())
+        assert publishing.wait(30), "alice's rekey never published"
+        bob_said = t.run_parley(["rekey"] + room_argv(bob, server, bob.state) + ["--remove", "carol"], env=bob.env(),
+                                name="bob-rekey").expect_ok("bob's rekey, while alice's is on its way")
+        assert "now at epoch 1" in bob_said.stderr, bob_said.describe()
+        conn, data = held["first"]
+        conn.inject_to_relay(data)
+        alice_said = alice_rekey.wait(harness.COMMAND_TIMEOUT_S, "alice's rekey").expect_ok("alice's rekey")
+        assert "now at epoch 2" in alice_said.stderr, alice_said.describe()
+        assert len(held["publishes"]) == 2, f"alice published {len(held['publishes'])} records, not 2 (lost, wrote again)"
+    finally:
+        proxy.stop()
     t.run_parley(["join", invite, "--user", "dave", "--dir", str(dave.dir), "--state", str(dave.state)],
                  env=dave.env(), name="dave-join").expect_ok("dave joins once added")
     shutil.copyfile(dave.public_keys / "dave.pem", bob.public_keys / "dave.pem")
