@@ -77,12 +77,14 @@ public:
         view_.line(std::move(line));
     }
 
-    // Input while the client waits for the relay (reconnecting, sending): a
-    // line is queued at once and shown as pending; leaving stops the wait.
+    // Input while the client waits for the relay: reconnecting, a line is
+    // queued at once and shown as pending; connected (an envelope on its way,
+    // a key-update at joining), it is said once that is done; leaving stops the wait.
     RoomClient::EarlyInput early(const Event& e) {
         if (e.kind == Event::Kind::input_eof || (e.kind == Event::Kind::input_line && e.text == "/quit"))
             return RoomClient::EarlyInput::leave;
-        if (e.kind != Event::Kind::input_line || e.text.empty() || e.text[0] == '/') return RoomClient::EarlyInput::wait;
+        if (e.kind != Event::Kind::input_line || e.text.empty() || e.text[0] == '/' || client_.connected())
+            return RoomClient::EarlyInput::wait;
         queue(e.text);
         return RoomClient::EarlyInput::taken;
     }

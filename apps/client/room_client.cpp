@@ -16,6 +16,8 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto reply_timeout = 30s;
+// How long a client that is leaving still waits for the Ack of an envelope it sent.
+constexpr auto leaving_ack_wait = 5s;
 
 // now + timeout, or the end of time for a timeout too long to add (no
 // deadline: milliseconds::max() would overflow the clock's nanoseconds).
@@ -190,7 +192,8 @@ void RoomClient::pump_once(std::chrono::milliseconds wait) {
     }
 }
 
-bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                            bool even_when_leaving) {
     const auto deadline = deadline_in(timeout);
     ++depth_;
     struct Leave {
@@ -198,7 +201,7 @@ bool RoomClient::pump_until(const std::function<bool()>& done, std::chrono::mill
         ~Leave() { --depth; }
     } leave{depth_};
     while (!done()) {
-        if (interrupted_) return false;
+        if (interrupted_ && !even_when_leaving) return false;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left <= 0ms) return false;
         pump_once(std::min<std::chrono::milliseconds>(left, 200ms));
@@ -546,7 +549,14 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
         // which the other members would see as a replay.
         send_frame(wire::Send{id, room_, chain_->genesis_hash(), envelope, sent_before});
         sent_before = true;
-        bool answered = pump_until([&] { return closed_ || replies_.count(id) != 0; }, wait);
+        const auto got_reply = [&] { return closed_ || replies_.count(id) != 0; };
+        bool answered = pump_until(got_reply, wait);
+        if (!answered && interrupted_) {
+            // Leaving (/quit, Ctrl-D) while the relay has the envelope and its Ack
+            // is on its way: a few seconds more for it, or a message that was sent
+            // would be reported as not sent.
+            answered = pump_until(got_reply, leaving_ack_wait, true);
+        }
         if (!answered) throw UserError("the relay did not acknowledge the message in time");
         if (closed_) {  // resend after reconnecting
             if (unacknowledged.empty() || unacknowledged.back() != envelope)

@@ -129,8 +129,10 @@ public:
     // The top-level loop of a reading command: maintain() and handle events
     // until `done()` or the deadline; false on timeout.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
-    // Handles events until `done()` or the deadline; false on timeout.
-    bool pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+    // Handles events until `done()` or the deadline; false on timeout, and on
+    // leaving (/quit, Ctrl-D: interrupted()) unless `even_when_leaving`.
+    bool pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                    bool even_when_leaving = false);
     // Handles at most one event.
     void pump_once(std::chrono::milliseconds wait);
 

@@ -301,6 +301,14 @@ void RoomClient::receive_v2(Incoming& in, ByteView envelope) {
         return;
     }
     auto d = device_->receive(envelope);
+    if (d.accepted && d.own && d.header.session == session_) {
+        // This very process sealed it, and it did not come back in a stream
+        // resumed after a reconnect (is_own_stored_message): the relay reflected it.
+        d.accepted = false;
+        d.own = false;
+        d.ignored = false;
+        d.reason = "our own message reflected back by the relay";
+    }
     if (d.accepted) note_epoch_activity(d.header.record_hash, d.header.timestamp_ms);
     if (d.accepted && !d.own && d.missing_in_previous > 0 && d.sync) {
         // The tail of the sender's epoch before, which its first-of-epoch sync

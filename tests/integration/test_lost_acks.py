@@ -22,18 +22,29 @@ from hostile_setup import (  # noqa: E402
 # --------------------------------------------------------------------------- lost acknowledgements
 
 
-def cut_at_first_ack(label: str, seen: dict):
-    """A relay->client hook: the first Ack to `label`'s connections is dropped and the
+def cut_at_first_text_ack(s: Setup, label: str, seen: dict) -> None:
+    """Hooks on the proxy: the Ack of `label`'s first text is dropped and the
     connection cut with it, as a network that fails right after the relay stored a
-    message would. `seen` records that Ack's sequence number (proxy-numbered)."""
-    def hook(conn, data):
+    message would. `seen` records that Ack's sequence number (proxy-numbered). (In
+    version 2 a sync and a key-update go before the first text, §10.4.)"""
+    texts = set()
+
+    def client_hook(conn, data):
         f = hp.parse_frame(data)
-        if conn.label != label or f is None or f.type != hp.ACK or "ack_seq" in seen:
+        if conn.label == label and f is not None and f.type == hp.SEND and f.envelope[1:2] == b"\x01":
+            texts.add((conn.id, f.request))
+        return None
+
+    def relay_hook(conn, data):
+        f = hp.parse_frame(data)
+        if (conn.label != label or f is None or f.type != hp.ACK or "ack_seq" in seen
+                or (conn.id, f.request) not in texts):
             return None
         seen["ack_seq"] = f.seq
         conn.cut()
         return []
-    return hook
+    s.proxy.on_client_frame = client_hook
+    s.proxy.on_relay_frame = relay_hook
 
 
 def acks_after_resend(s: Setup, label: str) -> list:
@@ -45,15 +56,15 @@ def acks_after_resend(s: Setup, label: str) -> list:
             for f in c.frames("r2c", "sent", hp.ACK)]
 
 
-def test_lost_ack_resend_is_stored_once(t):
+def test_lost_ack_resend_is_stored_once(t, protocol=1):
     """The relay stores alice's message, then her connection drops with the Ack. `send`
     reconnects and sends the same bytes again as a Resend; the relay answers with the
     stored copy's number and keeps no second copy. bob sees the message once, and no
     replay warning (before, the second copy reached him as a replay)."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         seen = {}
-        s.proxy.on_relay_frame = cut_at_first_ack("alice", seen)
+        cut_at_first_text_ack(s, "alice", seen)
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
         s.users["alice"].send(ROOM, s.url("alice"), ["said once"]).expect_ok("alice's send across the cut")
         s.users["alice"].send(ROOM, s.url("alice"), ["said after"]).expect_ok("alice's next send")
@@ -68,14 +79,14 @@ def test_lost_ack_resend_is_stored_once(t):
     run_setup(t, body)
 
 
-def test_lost_ack_in_chat_is_not_a_reflection(t):
+def test_lost_ack_in_chat_is_not_a_reflection(t, protocol=1):
     """The same cut while alice chats: on reconnecting her chat resumes its stream, which
     brings back the message it is still waiting to have acknowledged. That is hers, not a
     reflection: shown once, no warning; the Resend gets the stored copy's number."""
     def body(s):
-        create_room(s)
+        create_room(s, protocol=protocol)
         seen = {}
-        s.proxy.on_relay_frame = cut_at_first_ack("alice", seen)
+        cut_at_first_text_ack(s, "alice", seen)
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
         chat = start_chat(s, "alice")
         chat.write_stdin("across the cut\n")
@@ -97,8 +108,50 @@ def test_lost_ack_in_chat_is_not_a_reflection(t):
     run_setup(t, body)
 
 
+def test_quit_right_after_a_line_waits_for_its_ack(t, protocol=1):
+    """alice types a line and /quit at once, and the relay's Ack is slow (1.5 s): her
+    chat waits for it (a few seconds at most, a second /quit stops that) and says the
+    line was sent, not "not sent" for a message the relay stored."""
+    def body(s):
+        create_room(s, protocol=protocol)
+        texts = set()
+
+        def client_hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label == "alice" and f is not None and f.type == hp.SEND and f.envelope[1:2] == b"\x01":
+                texts.add((conn.id, f.request))
+            return None
+
+        def relay_hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label == "alice" and f is not None and f.type == hp.ACK and (conn.id, f.request) in texts:
+                conn.inject_to_client(data, delay=1.5)
+                return []
+            return None
+        s.proxy.on_client_frame = client_hook
+        s.proxy.on_relay_frame = relay_hook
+        bob = s.users["bob"].listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
+        chat = start_chat(s, "alice")
+        chat.write_stdin("last words\n/quit\n", close=True)
+        result = chat.wait(harness.COMMAND_TIMEOUT_S, "alice's chat")
+        result.expect_ok("alice's chat")
+        assert "not sent" not in result.stdout + result.stderr, f"a stored line reported not sent\n  {result.describe()}"
+        assert re.search(r"alice \(you\): last words", result.stdout), result.describe()
+        bob_result = bob.finish()
+        assert [m["text"] for m in ok_lines(bob.lines())] == ["last words"], bob_result.describe()
+    run_setup(t, body)
+
+
+def in_version_2(test):
+    """The same in a room of protocol version 2 (§10.4)."""
+    def run(t):
+        test(t, protocol=2)
+    run.__name__ = test.__name__ + "_in_version_2"
+    return run
+
+
+TESTS = [test_lost_ack_resend_is_stored_once, test_lost_ack_in_chat_is_not_a_reflection,
+         test_quit_right_after_a_line_waits_for_its_ack]
+
 if __name__ == "__main__":
-    harness.main([
-        test_lost_ack_resend_is_stored_once,
-        test_lost_ack_in_chat_is_not_a_reflection,
-    ])
+    harness.main(TESTS + [in_version_2(test) for test in TESTS])
