@@ -1,7 +1,9 @@
 // RoomClient, part one: the connection. Connecting and reconnecting, the
 // event loop, joining, fetching the chain in pages, and sending a message.
-// Epochs are in room_epochs.cpp, the reading position in room_stream.cpp.
+// Epochs are in room_epochs.cpp (version 2's devices in room_v2.cpp), the
+// reading position in room_stream.cpp.
 #include "room_client.h"
+#include "room_parts.h"
 
 #include <algorithm>
 #include <limits>
@@ -29,13 +31,9 @@ std::chrono::steady_clock::time_point deadline_in(std::chrono::milliseconds time
     return now + timeout;
 }
 
-std::uint64_t now_ms() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
-
 }  // namespace
+
+using detail::now_ms;
 
 RoomClient::RoomClient(Member member, std::string room_name, const wire::RoomId& room, net::Endpoint endpoint,
                        net::Client::Options options)
@@ -417,55 +415,6 @@ void RoomClient::send_text(std::string_view text) {
     send_envelope(wire::EnvelopeType::text, text, 30s);
     if (!sent_since_sync_ && sync_interval_) sync_due_ = std::chrono::steady_clock::now() + *sync_interval_;
     sent_since_sync_ = true;
-}
-
-void RoomClient::note_epoch_activity(const wire::Hash& record, std::uint64_t timestamp_ms) {
-    if (!chain_ || chain_->head().version == wire::record_version_1) return;
-    if (activity_for_ != chain_->head_hash()) {
-        activity_ = {};
-        activity_.started_ms = chain_->head().created_at_ms;
-        activity_.max_messages = rotate_after_.value_or(protocol::v2::epoch_max_messages);
-        activity_for_ = chain_->head_hash();
-    }
-    if (record == activity_for_) activity_.note_message(timestamp_ms);
-}
-
-void RoomClient::rotate_if_due() {
-    if (!rotate_after_ || !device_ || !chain_ || chain_->head().version == wire::record_version_1) return;
-    if (last_seq_ < backlog_last_seq_ || rotation_tried_ == chain_->head_hash()) return;  // catching up: not yet
-    note_epoch_activity({}, 0);  // (starts the count of a new head)
-    const auto& head = chain_->head();
-    // A device waiting to come in (its card is in public_keys/) is a change: due at once.
-    if (!activity_.change_waiting_since && !waiting_cards().empty()) activity_.change_waiting_since = now_ms();
-    if (!protocol::v2::should_write_epoch(chain_->head_hash(), head.roster, member_.identity->public_key, activity_,
-                                          now_ms()))
-        return;
-    rotation_tried_ = chain_->head_hash();
-    const std::string why = activity_.change_waiting_since ? "a device waits to come in"
-                                                           : std::to_string(activity_.messages) + " messages, or a day";
-    notice("epoch " + std::to_string(head.epoch) + " is due for new keys (" + why + "), and it is " + member_.user +
-           "'s turn: writing epoch " + std::to_string(head.epoch + 1));
-    try {
-        rekey({});
-    } catch (const UserError& e) {
-        notice(std::string("warning: could not write the next epoch: ") + e.what());
-    }
-}
-
-void RoomClient::send_key_update_if_due() {
-    if (!device_ || !chain_ || chain_->head().version == wire::record_version_1) return;
-    if (key_update_sent_in_ == chain_->head_hash()) return;
-    key_update_sent_in_ = chain_->head_hash();
-    const auto entry = device_->key_update_due();
-    if (!entry) return;
-    try {
-        const auto bytes = wire::encode_update_key_entry(*entry);
-        send_envelope(wire::EnvelopeType::key_update,
-                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 30s);
-        device_->key_update_sent(entry->counter);
-    } catch (const UserError&) {
-        key_update_sent_in_.reset();  // the connection's trouble shows elsewhere; again next time
-    }
 }
 
 void RoomClient::send_sync(protocol::SyncReason reason, std::chrono::milliseconds wait) {

@@ -1,54 +1,23 @@
 // RoomClient, part two: the room's epoch chain. Choosing and verifying a
 // chain, creating a room, deriving each epoch's keys, following new epochs
-// and writing them (rekey). docs/PROTOCOL.md §3, §4.
+// and writing them (rekey). docs/PROTOCOL.md §3, §4. What is of version 2
+// only (devices) is in room_v2.cpp.
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <set>
 
 #include "room_client.h"
+#include "room_parts.h"
 #include "user_error.h"
 
 namespace parley::client {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-std::uint64_t now_ms() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
-
-// A record over 64 KiB would not even decode at the relay: say so before sending.
-void check_record_size(const Bytes& encoded, std::size_t members) {
-    if (encoded.size() <= wire::max_record_bytes) return;
-    throw UserError("too many members for one epoch record: " + std::to_string(members) + " members make a " +
-                        std::to_string(encoded.size()) + "-byte record, over the 64 KiB limit",
-                    "a room's first record holds at most " + std::to_string(wire::max_members_in_record) +
-                        " members (each later one about 237, fewer when it changes the roster)");
-}
-
-// What every successor of the chain's head shares, in a record draft of either version.
-template <class Draft>
-Draft successor_draft(const protocol::VerifiedChain& chain) {
-    const auto& head = chain.head();
-    Draft draft;
-    draft.room = head.room;
-    draft.epoch = head.epoch + 1;
-    draft.previous = chain.head_hash();
-    draft.salt = head.salt;
-    draft.kdf = head.kdf;
-    draft.created_at_ms = now_ms();
-    return draft;
-}
-
-bool contains(const std::vector<crypto::PublicKey>& roster, const crypto::PublicKey& k) {
-    return std::binary_search(roster.begin(), roster.end(), k);
-}
-
-}  // namespace
+using detail::check_record_size;
+using detail::contains;
+using detail::now_ms;
+using detail::successor_draft;
 
 // The client never chooses among chains: it follows the genesis it pinned
 // (from its own create, or an invite) and accepts only extensions of the
@@ -127,89 +96,6 @@ void RoomClient::create(int version) {
     notice("created room " + room_name_ + " with " + std::to_string(record->roster.size()) + " members" + devices);
 }
 
-std::vector<protocol::v2::DeviceDraft> RoomClient::devices_by_card(const std::vector<crypto::PublicKey>& members,
-                                                                    const protocol::v2::Device& me,
-                                                                    const std::string& otherwise) const {
-    std::vector<protocol::v2::DeviceDraft> devices;
-    std::string without;
-    for (const auto& key : members) {
-        const auto* m = member_.keyring->by_key(key);
-        for (const auto& card : m ? m->cards : std::vector<protocol::v2::DeviceCard>{}) {
-            if (card.certificate.device == me.key.public_key) continue;  // its own folder's card, below
-            devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
-        }
-        if ((!m || m->cards.empty()) && key != member_.identity->public_key)
-            without += (without.empty() ? "" : ", ") + display_name(key);
-    }
-    if (!without.empty())
-        throw UserError("no device card in public_keys/ for " + without +
-                            ": a room of protocol version 2 brings members' devices in by their cards",
-                        "each runs 'parley device add NAME' on their computer and copies the card it writes into "
-                        "public_keys/ (as MEMBER.DEVICE.card)" + otherwise);
-    // This device by its own folder's card: the one in public_keys/ may be older
-    // than its `device card --new`, sealed to a joining key it erased.
-    const auto card = protocol::v2::make_card(member_.device_folder, me, false);
-    devices.push_back({card.certificate, card.joining, wire::BoxKind::joiner_secret});
-    return devices;
-}
-
-protocol::v2::Device RoomClient::own_device_for(const std::string& what) const {
-    auto me = protocol::v2::load_device(member_.device_folder, member_.identity->public_key);
-    if (!me)
-        throw UserError(what + " is written by a device, and " + member_.user + " has none in " +
-                            member_.device_folder.string(),
-                        "make one on this computer: parley device add NAME --user " + member_.user);
-    return std::move(*me);
-}
-
-wire::EpochRecord RoomClient::write_genesis_v2(const wire::EpochRecord& probe, const crypto::EpochSecret& epoch_secret) {
-    const auto me = own_device_for("a room of protocol version 2");
-    protocol::v2::RecordDraft draft;
-    draft.room = room_;
-    draft.salt = probe.salt;
-    draft.kdf = probe.kdf;
-    draft.created_at_ms = now_ms();
-    const auto members = member_.keyring->sorted_keys();
-    draft.devices = devices_by_card(members, me, "; or create the room without --protocol 2");
-    for (const auto& k : members) draft.ops.push_back({wire::RosterOpKind::add, k});
-    const crypto::SymmetricKey no_init_secret;  // the first version-2 record (§10.2): all zero
-    auto written = protocol::v2::build_record(me.key, std::move(draft), room_secret(probe), epoch_secret, no_init_secret);
-    if (!written)
-        throw UserError("a device card in public_keys/ holds a joining key that cannot receive sealed secrets, or a "
-                        "member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
-    return std::move(written->record);
-}
-
-void RoomClient::upgrade(const std::vector<crypto::PublicKey>& without) {
-    publish_successor("the upgrade", [&] {
-        const auto& head = chain_->head();
-        if (head.version != wire::record_version_1)
-            throw UserError("room " + room_name_ + " is at protocol version 2 already (since epoch " +
-                            std::to_string(std::find_if(chain_->records.begin(), chain_->records.end(),
-                                                        [](const auto& r) { return r.version != 1; })->epoch) +
-                            ")");
-        // §10.7: a rekey with the same roster (less `without`), every device new (kind 2 boxes).
-        const auto me = own_device_for("the upgrade to protocol version 2");
-        auto draft = successor_draft<protocol::v2::RecordDraft>(*chain_);
-        std::vector<crypto::PublicKey> members;
-        for (const auto& k : head.roster) {
-            if (std::find(without.begin(), without.end(), k) != without.end()) draft.ops.push_back({wire::RosterOpKind::remove, k});
-            else members.push_back(k);
-        }
-        draft.devices = devices_by_card(members, me, "; or leave them out: parley upgrade --without NAME");
-        crypto::EpochSecret epoch_secret;
-        crypto::random_bytes(epoch_secret.mutable_bytes());
-        const crypto::SymmetricKey no_init_secret;
-        auto written = protocol::v2::build_record(me.key, std::move(draft), room_secret(head), epoch_secret, no_init_secret);
-        if (!written)
-            throw UserError("a device card in public_keys/ holds a joining key that cannot receive sealed secrets, or "
-                            "a member has more than " + std::to_string(wire::max_devices_per_member) + " devices");
-        auto encoded = wire::encode_record(written->record);
-        check_record_size(encoded, written->record.roster.size());
-        return encoded;
-    });
-}
-
 const crypto::SymmetricKey& RoomClient::room_secret(const wire::EpochRecord& record) {
     // Salt and KDF parameters are fixed for a chain (check_successor), so one
     // Argon2id run per join is enough.
@@ -246,51 +132,6 @@ std::optional<RoomClient::EpochState> RoomClient::derive_epoch(const wire::Epoch
     EpochState state;
     state.token = protocol::token_bytes(keys);
     state.message_key = std::make_shared<const crypto::SymmetricKey>(std::move(keys.message_key));
-    return state;
-}
-
-std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
-    const auto& head = chain_->head();
-    if (!contains(head.roster, member_.identity->public_key)) {
-        // Out of the room: nothing of this device's state may open the boxes of
-        // the epochs it was in any more (a record bringing it back seals to its card).
-        store::DeviceEpochs::erase_keys(*member_.store, room_);
-        return std::nullopt;
-    }
-    if (!device_) {
-        try {
-            device_ = std::make_unique<RoomDevice>(member_.device_folder, *member_.identity, member_.user,
-                                                   *member_.store, room_, room_secret(head), session_);
-        } catch (const WrongPassword&) {
-            throw;
-        } catch (const UserError& e) {
-            const auto first = std::find_if(chain_->records.begin(), chain_->records.end(),
-                                            [](const auto& r) { return r.version != wire::record_version_1; });
-            const std::string what = first->epoch == 0 ? "room " + room_name_ + " is of protocol version 2"
-                                                       : "room " + room_name_ + " moved to protocol version 2 at epoch " +
-                                                             std::to_string(first->epoch);
-            throw UserError(what + ", and " + e.what(), e.hint());
-        }
-    }
-    auto token = device_->follow(*chain_, [this](const std::string& w) { notice("warning: " + w); });
-    if (!token) store::DeviceEpochs::erase_keys(*member_.store, room_);  // revoked, or never brought in
-    for (auto it = chain_->records.rbegin(); !token && it != chain_->records.rend(); ++it) {
-        for (const auto& op : it->ops) {
-            if (op.kind != wire::RosterOpKind::revoke_device || op.key != device_->key()) continue;
-            const auto* by = wire::find_device(*it, it->author);  // the author is in the record it wrote
-            throw UserError("this device (" + device_->name() + ") was revoked from room " + room_name_ + " at epoch " +
-                                std::to_string(it->epoch) + (by ? " by " + display_name(by->member()) : std::string()),
-                            "it can no longer read the room; " + member_.user + "'s other devices still can", 5);
-        }
-    }
-    if (!token)
-        throw UserError("this device (" + device_->name() + ") is not in room " + room_name_ + ", though " +
-                            member_.user + " is",
-                        "a room of protocol version 2 brings in the devices whose cards were in public_keys/ when "
-                        "it was created; bringing one in later is not built yet");
-    password_confirmed_ = true;
-    EpochState state;
-    state.token = *token;
     return state;
 }
 
@@ -407,73 +248,6 @@ void RoomClient::publish_successor(const char* what, const std::function<Bytes()
         adopt_head();
         return;
     }
-}
-
-std::vector<protocol::v2::DeviceCard> RoomClient::waiting_cards() const {
-    const auto& head = chain_->head();
-    std::set<crypto::PublicKey> revoked;
-    for (const auto& r : chain_->records)
-        for (const auto& op : r.ops)
-            if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
-    std::vector<protocol::v2::DeviceCard> cards;
-    for (const auto& m : member_.keyring->members()) {
-        if (!std::binary_search(head.roster.begin(), head.roster.end(), m.key)) continue;
-        for (const auto& card : m.cards)
-            if (!wire::find_device(head, card.certificate.device) && !revoked.count(card.certificate.device))
-                cards.push_back(card);
-    }
-    return cards;
-}
-
-Bytes RoomClient::write_next_v2(const std::vector<wire::RosterOp>& ops) {
-    const auto& head = chain_->head();
-    std::set<crypto::PublicKey> roster(head.roster.begin(), head.roster.end());
-    std::vector<wire::RosterOp> applied;
-    std::vector<protocol::v2::DeviceCard> cards;
-    std::string without;
-    for (const auto& op : ops) {
-        const bool present = roster.count(op.key) != 0;
-        if (op.kind == wire::RosterOpKind::add && present) continue;  // the winner did it already
-        if (op.kind == wire::RosterOpKind::remove && !present) continue;
-        if (op.kind == wire::RosterOpKind::revoke_device) {
-            const auto* d = wire::find_device(head, op.key);
-            if (!d || roster.count(d->member()) == 0) continue;  // gone already, or its member is removed
-            applied.push_back(op);
-            continue;
-        }
-        if (op.kind == wire::RosterOpKind::add) {
-            // A member comes with the devices of its cards (§10.5).
-            const auto* m = member_.keyring->by_key(op.key);
-            if (!m || m->cards.empty()) {
-                without += (without.empty() ? "" : ", ") + display_name(op.key);
-                continue;
-            }
-            cards.insert(cards.end(), m->cards.begin(), m->cards.end());
-            roster.insert(op.key);
-        } else {
-            roster.erase(op.key);
-        }
-        applied.push_back(op);
-    }
-    if (!without.empty())
-        throw UserError("no device card in public_keys/ for " + without +
-                            ": a room of protocol version 2 brings members' devices in by their cards",
-                        "each runs 'parley device add NAME' on their computer and copies the card it writes into "
-                        "public_keys/ (as MEMBER.DEVICE.card)");
-    // A member's device whose card is in public_keys/ and that is not in the room
-    // comes in too, unless it was revoked once: a card left behind does not bring it back.
-    std::set<crypto::PublicKey> revoked;
-    for (const auto& op : applied)
-        if (op.kind == wire::RosterOpKind::revoke_device) revoked.insert(op.key);
-    for (const auto& card : waiting_cards()) {
-        if (roster.count(card.certificate.identity) == 0 || revoked.count(card.certificate.device)) continue;
-        cards.push_back(card);
-        applied.push_back({wire::RosterOpKind::add_device, card.certificate.device});
-    }
-    auto record = device_->write_next(*chain_, applied, cards);
-    auto encoded = wire::encode_record(record);
-    check_record_size(encoded, record.roster.size());
-    return encoded;
 }
 
 Bytes RoomClient::write_next_epoch(const std::vector<wire::RosterOp>& ops) {
