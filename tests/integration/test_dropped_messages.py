@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
 import hostile_proxy as hp  # noqa: E402
 from hostile_setup import (  # noqa: E402
-    LISTEN_TIMEOUT, ROOM, WAIT_S, assert_genuine_only, create_room, is_v2_non_text, json_lines, ok_lines, rejected,
+    in_version_2, LISTEN_TIMEOUT, ROOM, WAIT_S, assert_genuine_only, create_room, is_v2_non_text, json_lines, ok_lines, rejected,
     run_setup,
     stop, wait_stdout)
 
@@ -236,14 +236,6 @@ def test_position_does_not_move_past_a_hole(t, protocol=1):
         texts = history_texts(s.users["bob"])
         assert texts == ["one", "two"], f"bob's history: {texts}"
     run_setup(t, body, names=NAMES)
-
-
-def in_version_2(test):
-    """The same in a room of protocol version 2 (§10.4)."""
-    def run(t):
-        test(t, protocol=2)
-    run.__name__ = test.__name__ + "_in_version_2"
-    return run
 
 
 TESTS = [test_live_dropped_once_is_asked_for_again, test_live_dropped_every_time_is_a_warning,

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
 import hostile_proxy as hp  # noqa: E402
 from hostile_setup import (  # noqa: E402
-    LISTEN_TIMEOUT, OTHER_ROOM, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, deliver_hook,
+    in_version_2, LISTEN_TIMEOUT, OTHER_ROOM, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, deliver_hook,
     has_ok, ok_lines, rejected, renumbered, run_setup, start_chat, stop, wait_stdout)
 
 
@@ -720,17 +720,6 @@ def test_a_send_cut_across_a_rotation_raises_no_false_alarm(t):
 
 # The clear type byte of an envelope (§8, §10.4).
 TEXT, SYNC, KEY_UPDATE = 1, 2, 3
-
-
-def in_version_2(test):
-    """The same attack on a room of protocol version 2 (docs/PROTOCOL.md §10: device
-    chains, one key per message). Hooks count texts by the envelope's clear type
-    byte, so version 2's syncs and key-updates around them do not shift "the k-th
-    message"."""
-    def run(t):
-        test(t, protocol=2)
-    run.__name__ = test.__name__ + "_in_version_2"
-    return run
 
 
 VERSION_2 = [test_replay_at_once, test_replay_later, test_replay_after_receiver_restart,

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
 import hostile_proxy as hp  # noqa: E402
 from hostile_setup import (  # noqa: E402
-    LISTEN_TIMEOUT, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, ok_lines, rejected,
+    in_version_2, LISTEN_TIMEOUT, ROOM, WAIT_S, Setup, assert_genuine_only, create_room, ok_lines, rejected,
     run_setup, start_chat)
 
 
@@ -140,14 +140,6 @@ def test_quit_right_after_a_line_waits_for_its_ack(t, protocol=1):
         bob_result = bob.finish()
         assert [m["text"] for m in ok_lines(bob.lines())] == ["last words"], bob_result.describe()
     run_setup(t, body)
-
-
-def in_version_2(test):
-    """The same in a room of protocol version 2 (§10.4)."""
-    def run(t):
-        test(t, protocol=2)
-    run.__name__ = test.__name__ + "_in_version_2"
-    return run
 
 
 TESTS = [test_lost_ack_resend_is_stored_once, test_lost_ack_in_chat_is_not_a_reflection,

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
 import hostile_proxy as hp  # noqa: E402
 from hostile_setup import (  # noqa: E402
-    LISTEN_TIMEOUT, ROOM, WAIT_S, create_room, json_lines, ok_lines, rejected, run_setup, start_chat, stop,
+    in_version_2, LISTEN_TIMEOUT, ROOM, WAIT_S, create_room, json_lines, ok_lines, rejected, run_setup, start_chat, stop,
     wait_stdout)
 
 # A sync goes out this long after chat's first unsynced line; the reader holds a
@@ -198,15 +198,6 @@ def test_two_sends_withheld_tail_counts_across_sessions(t, protocol=1):
         check_warning(bob.lines(), want, ctx)
         assert [(m["from"], m["text"]) for m in ok_lines(bob.lines())] == [("alice", "second")], f"bob{ctx}"
     run_setup(t, body)
-
-
-def in_version_2(test):
-    """The same test in a room of protocol version 2 (docs/PROTOCOL.md §10.4): device
-    chains instead of member counters, the same syncs."""
-    def run(t):
-        test(t, protocol=2)
-    run.__name__ = test.__name__ + "_in_version_2"
-    return run
 
 
 TESTS = [

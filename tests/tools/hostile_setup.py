@@ -190,3 +190,13 @@ def start_chat(s: Setup, name: str, label: str = "") -> harness.Proc:
     chat = s.users[name].start("chat", ROOM, s.url(label or name))
     chat.wait_for_stdout(re.compile(r"joined room"), WAIT_S, f"{name}'s chat joins")
     return chat
+
+
+def in_version_2(test):
+    """The same test in a room of protocol version 2 (docs/PROTOCOL.md §10: device
+    chains, one key per message, syncs and key-updates around the texts): `test`
+    takes `protocol`, 1 by default."""
+    def run(t):
+        test(t, protocol=2)
+    run.__name__ = test.__name__ + "_in_version_2"
+    return run
