@@ -77,15 +77,15 @@ public:
         view_.line(std::move(line));
     }
 
-    // Input while the client waits for the relay: reconnecting, a line is
-    // queued at once and shown as pending; connected (an envelope on its way,
-    // a key-update at joining), it is said once that is done; leaving stops the wait.
+    // Input while the client waits for the relay (reconnecting, an envelope
+    // on its way): a line is queued at once, in order, in the state file, and
+    // shown as pending if the relay is away (connected, it shows once sent, a
+    // moment later); leaving stops the wait.
     RoomClient::EarlyInput early(const Event& e) {
         if (e.kind == Event::Kind::input_eof || (e.kind == Event::Kind::input_line && e.text == "/quit"))
             return RoomClient::EarlyInput::leave;
-        if (e.kind != Event::Kind::input_line || e.text.empty() || e.text[0] == '/' || client_.connected())
-            return RoomClient::EarlyInput::wait;
-        queue(e.text);
+        if (e.kind != Event::Kind::input_line || e.text.empty() || e.text[0] == '/') return RoomClient::EarlyInput::wait;
+        queue(e.text, !client_.connected());
         return RoomClient::EarlyInput::taken;
     }
 
@@ -135,8 +135,10 @@ public:
 
     // Sends what is pending, oldest first, while the relay is there; each is
     // removed from the queue once the relay acknowledged it.
-    void flush() {
-        if (pending_ == 0 || !client_.connected() || quit_) return;
+    // `leaving`: after /quit, for what was typed while the line before was on
+    // its way (each Ack waited for as a leaving client does, RoomClient::send_envelope).
+    void flush(bool leaving = false) {
+        if (pending_ == 0 || !client_.connected() || (quit_ && !leaving)) return;
         const auto& room = client_.room_id();
         for (const auto& [id, sealed] : s_.store->load_outbox(room)) {
             auto entry = client_.history().open(room, outbox_row_base + id, sealed);
@@ -155,7 +157,8 @@ public:
             s_.store->remove_outbox(room, id);
             --pending_;
             auto sent = message(s_.identity.public_key, now_ms(), entry->text, true);
-            sent.note = "  (typed " + clock_time(entry->timestamp_ms) + ", sent now)";
+            // (A line held only while the one before was on its way was never shown pending.)
+            if (quiet_.erase(id) == 0) sent.note = "  (typed " + clock_time(entry->timestamp_ms) + ", sent now)";
             view_.line(std::move(sent));
         }
     }
@@ -260,8 +263,9 @@ private:
         }
     }
 
-    // Kept in the state file (sealed like history) until the relay has it.
-    void queue(const std::string& line) {
+    // Kept in the state file (sealed like history) until the relay has it;
+    // shown as pending when `show`.
+    void queue(const std::string& line, bool show = true) {
         if (line.size() > wire::max_plaintext_bytes) {
             view_.line(warning("not sent: message too long (" + std::to_string(line.size()) + " bytes, at most " +
                                std::to_string(wire::max_plaintext_bytes) + ")"));
@@ -270,12 +274,15 @@ private:
         const auto& room = client_.room_id();
         const auto typed = now_ms();
         s_.store->add_outbox(room, [&](std::uint64_t id) {
+            if (!show) quiet_.insert(id);
             return client_.history().seal(room, {outbox_row_base + id, s_.identity.public_key, 0, 0, typed, true, line});
         });
         ++pending_;
-        auto shown = message(s_.identity.public_key, typed, line, true);
-        shown.own = ChatLine::Own::pending;
-        view_.line(std::move(shown));
+        if (show) {
+            auto shown = message(s_.identity.public_key, typed, line, true);
+            shown.own = ChatLine::Own::pending;
+            view_.line(std::move(shown));
+        }
         view_.status(status());  // while reconnecting too: the loop that says it waits for the relay
     }
 
@@ -284,6 +291,7 @@ private:
     ChatView& view_;
     std::string user_;
     bool quit_ = false;
+    std::set<std::uint64_t> quiet_;  // outbox ids queued while connected, not shown as pending
     std::size_t pending_ = 0;
     std::string paste_;  // a paste waiting for its y/n
     std::set<std::pair<std::uint64_t, std::uint64_t>> own_shown_;  // (epoch, counter) of ours shown from history
@@ -325,6 +333,7 @@ RoomEnd run_room_chat(Session& s, ChatView& view, const std::string& user, std::
             return chat.quit();
         },
         std::chrono::hours(24 * 365));
+    chat.flush(true);
     // Leaving: a last sync, so what we sent since the one before shows as
     // missing to a reader the relay withheld it from. Not worth a wait.
     if (client.connected() && client.sync_owed() && !client.interrupted()) {

@@ -422,7 +422,7 @@ void RoomClient::send_sync(protocol::SyncReason reason, std::chrono::millisecond
     sent_since_sync_ = false;
 }
 
-void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait) {
+wire::Hash RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait) {
     // What goes out, in order: one envelope, or in an epoch of version 2 the
     // device's first-of-epoch sync before it (RoomDevice::seal). Each is
     // acknowledged before the next goes.
@@ -521,7 +521,7 @@ void RoomClient::send_envelope(wire::EnvelopeType type, std::string_view plainte
             note_epoch_activity(header.record_hash, header.timestamp_ms);
             batch.pop_front();
             sent_before = false;
-            if (batch.empty()) return;
+            if (batch.empty()) return header.record_hash;
             --attempt;  // the next envelope of the batch is no new attempt
         } catch (const RelayRefused& e) {
             if (e.code() != wire::RelayError::not_joined) throw;

@@ -176,7 +176,10 @@ private:
     // A sync (no `text`) goes in no history, but moves the stream all the same.
     void store_own_message(std::uint64_t seq, std::uint64_t epoch, std::uint64_t counter,
                            std::uint64_t time_ms, std::optional<std::string_view> text, const Bytes& envelope);
-    void send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait);
+    // Seals and sends one envelope (with a first-of-epoch sync before it when
+    // due), each acknowledged in turn; returns the record hash of the epoch it
+    // went out in. Throws UserError.
+    wire::Hash send_envelope(wire::EnvelopeType type, std::string_view plaintext, std::chrono::milliseconds wait);
     void forget_own_messages_up_to(std::uint64_t seq);
     // The stream moved to `seq`, whose item is `payload`: stored with its
     // digest if the item was genuine (a relay that tampers with an item each

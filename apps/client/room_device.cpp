@@ -64,6 +64,42 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
         std::optional<store::DeviceEpochs::Adopted> adopted;
         try {
             adopted = epochs_.adopted(record);
+            if (!adopted) {
+                // Checked again in the transaction: another process of this
+                // device may be adopting it at this moment (BEGIN IMMEDIATE
+                // waits for it), and must not have its keys erased under it.
+                store::StateStore::Transaction tx(store_);
+                adopted = epochs_.adopted(record);
+                if (!adopted && epochs_.adopted_after(record.epoch)) {
+                    // The device is past this record (a process of it adopted a
+                    // later one): what would open it is gone, and nothing changes.
+                    previous_followed.reset();
+                    continue;
+                }
+                if (!adopted) {
+                    auto result = enter_and_adopt(record, *mine);
+                    if (auto* error = std::get_if<protocol::v2::OpenError>(&result)) {
+                        const std::string what = std::string(protocol::v2::to_string(*error)) + " (epoch " +
+                                                 std::to_string(record.epoch) + ")";
+                        if (*error == protocol::v2::OpenError::wrong_password)
+                            throw WrongPassword("wrong room password",
+                                                "the password does not match the one the room was created with");
+                        if (head) {
+                            if (*error == protocol::v2::OpenError::no_update_key ||
+                                *error == protocol::v2::OpenError::no_init_secret)
+                                throw UserError("this device cannot open the room's current epoch: " + what,
+                                                "ask another member to run 'parley rekey' for this room");
+                            throw UserError("this device cannot open the room's current epoch: " + what,
+                                            "the record's author wrote a bad record; tell them");
+                        }
+                        warn(what + "; its messages cannot be read on this device");
+                        previous_followed.reset();
+                        continue;
+                    }
+                    adopted = std::move(std::get<store::DeviceEpochs::Adopted>(result));
+                }
+                tx.commit();
+            }
         } catch (const store::ForkError& e) {
             // A relay showing this process another record than the one a
             // process of this device adopted: the room is blocked, as for any fork.
@@ -72,38 +108,6 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
                                 "device or by the same one again; nothing more is sent (compare room codes "
                                 "with /verify)",
                             "", 6);
-        }
-        if (!adopted) {
-            // A record that brings this device in (first, or again after its
-            // member was removed) is sealed to its joining key: put it into the
-            // room state, in place of any update key left from before, in the
-            // transaction that adopts, so a failure (a wrong password, a card
-            // replaced since) leaves nothing changed.
-            store::StateStore::Transaction tx(store_);
-            if (mine->box_kind == wire::BoxKind::joiner_secret) {
-                store::DeviceEpochs::erase_keys(store_, cipher_.room());
-                epochs_.take_joining_key(protocol::v2::load_joining_key(folder_, device_));
-            }
-            auto result = epochs_.adopt(record, room_secret_, chains_);
-            if (auto* error = std::get_if<protocol::v2::OpenError>(&result)) {
-                const std::string what = std::string(protocol::v2::to_string(*error)) + " (epoch " +
-                                         std::to_string(record.epoch) + ")";
-                if (*error == protocol::v2::OpenError::wrong_password)
-                    throw WrongPassword("wrong room password", "the password does not match the one the room was "
-                                                               "created with");
-                if (head) {
-                    if (*error == protocol::v2::OpenError::no_update_key || *error == protocol::v2::OpenError::no_init_secret)
-                        throw UserError("this device cannot open the room's current epoch: " + what,
-                                        "ask another member to run 'parley rekey' for this room");
-                    throw UserError("this device cannot open the room's current epoch: " + what,
-                                    "the record's author wrote a bad record; tell them");
-                }
-                warn(what + "; its messages cannot be read on this device");
-                previous_followed.reset();
-                continue;
-            }
-            adopted = std::move(std::get<store::DeviceEpochs::Adopted>(result));
-            tx.commit();
         }
         if (forgotten_.count(hash) == 0 && followed_.insert(hash).second) receiver_.add_epoch(record);
         if (head) {
@@ -116,6 +120,19 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
         previous_followed = hash;
     }
     return head_token;
+}
+
+std::variant<store::DeviceEpochs::Adopted, protocol::v2::OpenError> RoomDevice::enter_and_adopt(
+    const wire::EpochRecord& record, const wire::RecordDevice& mine) {
+    // A record that brings this device in (first, or again after its member
+    // was removed) is sealed to its joining key: put it into the room state, in
+    // place of any update key left from before, in the caller's transaction,
+    // so a failure (a wrong password, a card replaced since) changes nothing.
+    if (mine.box_kind == wire::BoxKind::joiner_secret) {
+        store::DeviceEpochs::erase_keys(store_, cipher_.room(), record.epoch);
+        epochs_.take_joining_key(protocol::v2::load_joining_key(folder_, device_));
+    }
+    return epochs_.adopt(record, room_secret_, chains_);
 }
 
 void RoomDevice::forget_before(const protocol::VerifiedChain& chain, std::uint64_t stream_epoch) {
@@ -161,7 +178,9 @@ std::optional<protocol::v2::UpdateKeyEntry> RoomDevice::key_update_due() {
     return pending;
 }
 
-void RoomDevice::key_update_sent(std::uint64_t counter) { epochs_.mark_update_sent(counter, head_); }
+void RoomDevice::key_update_sent(std::uint64_t counter, const wire::Hash& record) {
+    epochs_.mark_update_sent(counter, record);
+}
 
 wire::EpochRecord RoomDevice::write_next(const protocol::VerifiedChain& chain, const std::vector<wire::RosterOp>& ops,
                                          const std::vector<protocol::v2::DeviceCard>& cards) {

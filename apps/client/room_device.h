@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "protocol/device_files.h"
@@ -59,8 +60,9 @@ public:
     // made and never sent), nullopt when a process of this device sent one in
     // the head epoch already.
     std::optional<protocol::v2::UpdateKeyEntry> key_update_due();
-    // The relay acknowledged the key-update of update key `counter` in the head epoch.
-    void key_update_sent(std::uint64_t counter);
+    // The relay acknowledged the key-update of update key `counter`, sent in
+    // the epoch whose record hash is `record` (the head when it was sealed).
+    void key_update_sent(std::uint64_t counter, const wire::Hash& record);
     // Another device's key-update, sent in epoch `sent_in` and verified by
     // the receiver, for the next record this device writes. Inside the
     // delivery's transaction. One sent before the record that last brought its
@@ -85,6 +87,11 @@ public:
     std::uint64_t update_counter() const { return update_counter_; }
 
 private:
+    // Adopts `record` (`mine` is this device's entry), taking the joining key
+    // first when the record brings the device in. In the caller's transaction.
+    std::variant<store::DeviceEpochs::Adopted, protocol::v2::OpenError> enter_and_adopt(
+        const wire::EpochRecord& record, const wire::RecordDevice& mine);
+
     protocol::v2::Device device_;
     std::filesystem::path folder_;
     store::StateStore& store_;

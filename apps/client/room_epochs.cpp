@@ -323,11 +323,17 @@ void RoomClient::handle_new_head(const wire::NewHead& f) {
     const auto& head = next.head();
     describe_changes(head);
     if (!contains(head.roster, member_.identity->public_key)) {
+        // Another process of this device follows a later epoch already (its
+        // member was added back): a relay showed this one late. Never moves the
+        // pin back; joining again fetches the chain the relay really holds.
+        if (const auto pin = member_.store->load_pin(room_); pin && pin->head_epoch > head.epoch)
+            return skip("the relay announced epoch " + std::to_string(epoch) + " late (this device follows epoch " +
+                        std::to_string(pin->head_epoch) + ")");
         chain_ = std::move(next);
         advance_stream();
         removed_ = true;
         member_.store->save_pin(room_, {chain_->genesis_hash(), head.epoch, chain_->head_hash()});
-        store::DeviceEpochs::erase_keys(*member_.store, room_);  // as device_epoch() does: out, nothing opens
+        store::DeviceEpochs::erase_keys(*member_.store, room_, head.epoch);  // as device_epoch() does
         notice(member_.user + " was removed from room " + room_name_ + " at epoch " +
                std::to_string(chain_->head().epoch) + " by " + display_name(chain_->head().author));
         return;

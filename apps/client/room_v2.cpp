@@ -105,7 +105,7 @@ std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
     if (!contains(head.roster, member_.identity->public_key)) {
         // Out of the room: nothing of this device's state may open the boxes of
         // the epochs it was in any more (a record bringing it back seals to its card).
-        store::DeviceEpochs::erase_keys(*member_.store, room_);
+        store::DeviceEpochs::erase_keys(*member_.store, room_, head.epoch);
         return std::nullopt;
     }
     if (!device_) {
@@ -124,7 +124,7 @@ std::optional<RoomClient::EpochState> RoomClient::device_epoch() {
         }
     }
     auto token = device_->follow(*chain_, [this](const std::string& w) { notice("warning: " + w); });
-    if (!token) store::DeviceEpochs::erase_keys(*member_.store, room_);  // revoked, or never brought in
+    if (!token) store::DeviceEpochs::erase_keys(*member_.store, room_, head.epoch);  // revoked, or never brought in
     for (auto it = chain_->records.rbegin(); !token && it != chain_->records.rend(); ++it) {
         for (const auto& op : it->ops) {
             if (op.kind != wire::RosterOpKind::revoke_device || op.key != device_->key()) continue;
@@ -253,9 +253,9 @@ void RoomClient::send_key_update_if_due() {
     if (!entry) return;
     try {
         const auto bytes = wire::encode_update_key_entry(*entry);
-        send_envelope(wire::EnvelopeType::key_update,
-                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 30s);
-        device_->key_update_sent(entry->counter);
+        const auto sent_in = send_envelope(wire::EnvelopeType::key_update,
+                                           std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 30s);
+        device_->key_update_sent(entry->counter, sent_in);
     } catch (const UserError&) {
         key_update_sent_in_.reset();  // the connection's trouble shows elsewhere; again next time
     }

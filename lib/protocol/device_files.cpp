@@ -125,7 +125,12 @@ DeviceCard make_card(const fs::path& state_dir, const Device& device, bool repla
                                        "run 'parley device card --new' to make this device's");
         return card;
     }
-    return write_card(files, device, replace || fs::exists(files.card, ec) || fs::exists(files.joining, ec));
+    const bool card = fs::exists(files.card, ec), joining = fs::exists(files.joining, ec);
+    if (!replace && card != joining)
+        throw crypto::KeyFileError((card ? files.joining : files.card).string() + " is missing, beside " +
+                                       (card ? files.card : files.joining).string(),
+                                   "run 'parley device card --new' to make a new card (and hand it out again)");
+    return write_card(files, device, replace || card || joining);
 }
 
 crypto::Secret<update_key_bytes> load_joining_key(const fs::path& state_dir, const Device& device) {

@@ -73,7 +73,9 @@ Device add_device(const std::filesystem::path& state_dir, const crypto::Identity
 // The device's card, made with its joining key if the device has none yet (one
 // made before cards existed), or replaced with a new joining key when
 // `replace` (the old private half is overwritten, then removed). Throws
-// crypto::KeyFileError as load_device does.
+// crypto::KeyFileError as load_device does, and when only one of the card
+// and the joining key is there (never replaced without `replace`: members may
+// hold the card).
 DeviceCard make_card(const std::filesystem::path& state_dir, const Device& device, bool replace);
 // The private half of the device's joining key.
 [[nodiscard]] crypto::Secret<update_key_bytes> load_joining_key(const std::filesystem::path& state_dir,

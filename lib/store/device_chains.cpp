@@ -118,9 +118,15 @@ void DeviceChains::note_sealed(const wire::Hash& record, std::uint64_t position,
     store_.put_device_secret(cipher_.room(), name, cipher_.seal(name, hash));
 }
 
-bool DeviceChains::sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope) {
+std::optional<bool> DeviceChains::sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope) {
     const auto row = open(sealed_name(record, position));
-    if (!row) return false;
+    if (!row) {
+        // No hash of any envelope of that epoch: it was begun by a version of
+        // Parley that kept none (before row kind 10).
+        const auto any = store_.device_secrets_named(cipher_.room(), device_secret_name(DeviceSecretKind::sealed, record));
+        if (any.empty()) return std::nullopt;
+        return false;
+    }
     const auto hash = crypto::blake2b(envelope);
     return row->size() == hash.size() && sodium_memcmp(row->data(), hash.data(), hash.size()) == 0;
 }

@@ -66,7 +66,9 @@ public:
     // position it took is its own only if it is that one, not one a copy of the
     // folder sealed there (§10.5).
     void note_sealed(const wire::Hash& record, std::uint64_t position, ByteView envelope);
-    bool sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope);
+    // nullopt when this folder kept no hash of any envelope of that epoch (one
+    // begun by an older version of Parley).
+    std::optional<bool> sealed_here(const wire::Hash& record, std::uint64_t position, ByteView envelope);
 
     // Erases every chain of the epoch whose record hash is `record` (this
     // device's sender chain and what it sealed, every receiver chain and skipped key): once the

@@ -33,8 +33,14 @@ struct HeldUpdateKey {
 
 }  // namespace
 
-void DeviceEpochs::erase_keys(StateStore& store, const wire::RoomId& room) {
+bool DeviceEpochs::adopted_after(StateStore& store, const wire::RoomId& room, std::uint64_t epoch) {
+    const auto rows = store.device_secrets_named(room, Bytes{static_cast<std::uint8_t>(DeviceSecretKind::adopted_epoch)});
+    return !rows.empty() && counter_of(rows.back().first) > epoch;  // names sort by their big-endian epoch
+}
+
+void DeviceEpochs::erase_keys(StateStore& store, const wire::RoomId& room, std::uint64_t out_at) {
     StateStore::Transaction tx(store);
+    if (adopted_after(store, room, out_at)) return;
     for (const auto kind : {DeviceSecretKind::update_key, DeviceSecretKind::init_secret, DeviceSecretKind::update_sent})
         for (const auto& row : store.device_secrets_named(room, Bytes{static_cast<std::uint8_t>(kind)}))
             store.erase_device_secret(room, row.first);

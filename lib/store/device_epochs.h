@@ -48,11 +48,16 @@ public:
     // sealed with (a damaged row among good ones is a StoreError later, where it is read).
     bool state_opens();
 
-    // The device is out of the room (its member removed, or itself revoked),
-    // or enters it again by its card: every update key, init secret and
-    // key-update mark it holds for `room` is erased (they open the boxes of the epochs it was in,
-    // and no later record is sealed to them). Needs no password.
-    static void erase_keys(StateStore& store, const wire::RoomId& room);
+    // The device is out of the room as of epoch `out_at` (its member removed,
+    // or itself revoked), or enters it again by its card there: every update
+    // key, init secret and key-update mark it holds for `room` is erased (they
+    // open the boxes of the epochs it was in, and no later record is sealed to
+    // them). Nothing happens if the device adopted an epoch after `out_at`: a
+    // process of it is in again already, and the removal is old news (a relay
+    // may show it late). Needs no password.
+    static void erase_keys(StateStore& store, const wire::RoomId& room, std::uint64_t out_at);
+    // Whether this device adopted a record of an epoch after `epoch`.
+    bool adopted_after(std::uint64_t epoch) { return adopted_after(store_, cipher_.room(), epoch); }
 
     // A new update key pair, its private half stored under the next counter
     // (1 for the first); returns the signed entry for a key-update envelope or a record.
@@ -103,6 +108,7 @@ public:
     std::optional<Adopted> adopted(const wire::EpochRecord& record);
 
 private:
+    static bool adopted_after(StateStore& store, const wire::RoomId& room, std::uint64_t epoch);
     void put_update_key(std::uint64_t counter, const protocol::v2::UpdateKey& public_key,
                         const crypto::Secret<protocol::v2::update_key_bytes>& private_key);
     StateStore& store_;

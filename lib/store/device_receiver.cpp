@@ -53,7 +53,13 @@ DeviceDelivery DeviceReceiver::receive(ByteView bytes) {
     if (certificate.device == me_) {
         // Ours only if this folder sealed these very bytes there: a copy of the
         // folder takes the same positions.
-        if (!chains_.sealed_here(record, position, bytes))
+        // (An epoch begun before such hashes were kept: by position, as then.)
+        auto here = chains_.sealed_here(record, position, bytes);
+        if (!here) {
+            const auto taken = chains_.sender_next(record);
+            here = taken && position < *taken;
+        }
+        if (!*here)
             return rejected(d, "signed with this device's key but not sent from this state folder: the device key "
                                "may be in use elsewhere");
         // What another process of this device sent (a `send` beside a `chat`):

@@ -11,6 +11,7 @@ import os
 import re
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -213,6 +214,46 @@ def test_a_record_forked_against_another_process_of_the_device_blocks(t):
     run_setup(t, body)
 
 
+def test_a_removal_shown_late_does_not_undo_the_re_entry(t):
+    """Version 2: bob removes alice (epoch 1) and adds her back (epoch 2). The relay
+    holds epoch 1's NewHead back from her running listener while another process of
+    her device (a send) enters again by her card and announces a new update key.
+    Shown epoch 1 at last, the listener must not take it for her removal: it erases
+    none of the keys the device holds now and moves no pin back, but follows the chain
+    to epoch 2 and reads on, in epoch 3 too (sealed to the key she announced)."""
+    def body(s):
+        create_room(s, protocol=2)
+        alice, bob = s.users["alice"], s.users["bob"]
+        held = {}
+        released = threading.Event()
+
+        def relay_hook(conn, data):
+            f = hp.parse_frame(data)
+            if conn.label == "alice" and f is not None and f.type == hp.NEW_HEAD and not released.is_set():
+                held.setdefault("frames", []).append((conn, data))
+                return []
+            return None
+        s.proxy.on_relay_frame = relay_hook
+        listener = alice.listen(ROOM, s.url("alice"), count=1, timeout=LISTEN_TIMEOUT)  # (its own "back in" is not shown)
+        bob.rekey(ROOM, s.relay.url, extra=["--remove", "alice"]).expect_ok("bob removes alice (epoch 1)")
+        bob.rekey(ROOM, s.relay.url, extra=["--add", "alice"]).expect_ok("bob adds alice back (epoch 2)")
+        alice.send(ROOM, s.relay.url, ["back in"]).expect_ok("another process of alice's device enters epoch 2")
+        bob_listen = bob.listen(ROOM, s.relay.url, count=1, timeout=LISTEN_TIMEOUT)
+        bob_listen.finish().expect_ok("bob reads 'back in' and notes alice's key-update")
+        s.proxy.wait_for(lambda: "frames" in held, WAIT_S, "epoch 1's NewHead to alice's listener")
+        released.set()
+        for conn, data in held["frames"]:
+            conn.inject_to_client(data)
+        bob.rekey(ROOM, s.relay.url).expect_ok("bob writes epoch 3, alice sealed to the key she announced")
+        bob.send(ROOM, s.relay.url, ["in epoch 3"]).expect_ok("bob sends in epoch 3")
+        result = listener.finish()
+        shown = [(m.get("text"), m.get("epoch")) for m in ok_lines(listener.lines())]
+        assert ("in epoch 3", 3) in shown, f"alice's listener lost the room to a late removal\n  {result.describe()}"
+        assert "was removed from room" not in result.stderr, result.describe()
+        result.expect_ok("alice's listener")
+    run_setup(t, body)
+
+
 def pin_bob_at_epoch_1(s: Setup) -> None:
     s.users["alice"].rekey(ROOM, s.relay.url).expect_ok("alice rekeys to epoch 1")
     s.users["bob"].send(ROOM, s.relay.url, ["pinning epoch 1"]).expect_ok("bob pins epoch 1")
@@ -402,6 +443,7 @@ if __name__ == "__main__":
         test_forged_new_head_is_ignored,
         test_forked_new_head_blocks_the_room,
         test_a_record_forked_against_another_process_of_the_device_blocks,
+        test_a_removal_shown_late_does_not_undo_the_re_entry,
         test_rollback_is_refused,
         test_relay_refuses_a_second_genesis_for_a_room_id,
         test_other_genesis_for_pinned_room_is_refused,

@@ -674,7 +674,12 @@ def test_a_refused_key_update_is_sent_again(t):
         assert types.count(TEXT) == 2, types
         bob = s.users["bob"].listen(ROOM, s.relay.url, count=2, timeout=LISTEN_TIMEOUT)
         result = bob.finish()
-        assert [m["text"] for m in ok_lines(bob.lines())] == ["one", "two"], result.describe()
+        lines = bob.lines()
+        assert [m["text"] for m in ok_lines(lines)] == ["one", "two"], result.describe()
+        # The refused envelope's position was used and never stored: bob is told one
+        # envelope of alice's is missing, as for any the relay did not keep (§10.4).
+        warnings = [m for m in lines if m.get("status") == "warning"]
+        assert [(m.get("from"), m.get("missing")) for m in warnings] == [("alice", 1)], result.describe()
     run_setup(t, body)
 
 

@@ -115,11 +115,19 @@ TEST_F(DeviceEpochsTest, ADeviceOutOfTheRoomErasesItsKeysAndOthersForgetItsKeyUp
     // Desk is out: its update keys and init secret go, whatever the password.
     ASSERT_GT(desk.rows(DeviceSecretKind::update_key), 0u);
     desk.epochs.mark_update_sent(d2.counter, wire::record_hash(genesis));
-    DeviceEpochs::erase_keys(*desk.store, room);
+    DeviceEpochs::erase_keys(*desk.store, room, 1);
     EXPECT_EQ(desk.rows(DeviceSecretKind::update_key), 0u);
     EXPECT_EQ(desk.rows(DeviceSecretKind::init_secret), 0u);
     EXPECT_EQ(desk.rows(DeviceSecretKind::update_sent), 0u);
     EXPECT_GT(desk.rows(DeviceSecretKind::adopted_epoch), 0u) << "what it adopted stays, for the fork check";
+
+    // A removal shown late, at an epoch the device is past (laptop adopted
+    // epoch 1): old news, nothing erased.
+    const auto keys = laptop.rows(DeviceSecretKind::update_key);
+    ASSERT_GT(keys, 0u);
+    DeviceEpochs::erase_keys(*laptop.store, room, 0);
+    EXPECT_EQ(laptop.rows(DeviceSecretKind::update_key), keys);
+    EXPECT_TRUE(laptop.epochs.init_secret(1));
 }
 
 TEST_F(DeviceEpochsTest, AfterTheDevicesRotationAThiefOfItsOldStateIsLockedOut) {

@@ -246,9 +246,18 @@ TEST_F(DeviceCards, ADeviceMadeBeforeCardsGetsOneOnAsking) {
     const auto card = make_card(dir.path(), laptop, false);
     EXPECT_TRUE(verify_device_card(card));
     EXPECT_TRUE(fs::exists(files.joining));
-    // Half of one (a card without its key, or the other way) is made anew.
+    // Half of one (a card without its key, or the other way) is an error naming
+    // the missing file: members may hold the card, and a new joining key behind
+    // their backs would seal their records to nothing. --new makes it anew.
     fs::remove(files.joining);
-    EXPECT_NE(make_card(dir.path(), laptop, false).joining.update_key, card.joining.update_key);
+    try {
+        (void)make_card(dir.path(), laptop, false);
+        ADD_FAILURE() << "half a card was made anew without asking";
+    } catch (const crypto::KeyFileError& e) {
+        EXPECT_NE(std::string(e.what()).find(files.joining.string()), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(files.joining));
+    EXPECT_NE(make_card(dir.path(), laptop, true).joining.update_key, card.joining.update_key);
 }
 
 TEST_F(DeviceCards, ForgedOrSwappedCardsAreRefusedByName) {
