@@ -26,6 +26,21 @@ crypto::SymmetricKey copy_of(const crypto::SymmetricKey& key) {
     return out;
 }
 
+// An epoch this device cannot open: a wrong password, or the head, is an
+// error (UserError); an older epoch, the warning to give.
+std::string unopened(protocol::v2::OpenError error, const wire::EpochRecord& record, bool head) {
+    const std::string what = std::string(protocol::v2::to_string(error)) + " (epoch " + std::to_string(record.epoch) + ")";
+    if (error == protocol::v2::OpenError::wrong_password)
+        throw WrongPassword("wrong room password", "the password does not match the one the room was created with");
+    if (head && (error == protocol::v2::OpenError::no_update_key || error == protocol::v2::OpenError::no_init_secret))
+        throw UserError("this device cannot open the room's current epoch: " + what,
+                        "ask another member to run 'parley rekey' for this room");
+    if (head)
+        throw UserError("this device cannot open the room's current epoch: " + what,
+                        "the record's author wrote a bad record; tell them");
+    return what + "; its messages cannot be read on this device";
+}
+
 }  // namespace
 
 RoomDevice::RoomDevice(const std::filesystem::path& folder, const crypto::Identity& member, const std::string& user,
@@ -79,20 +94,7 @@ std::optional<wire::Token> RoomDevice::follow(const protocol::VerifiedChain& cha
                 if (!adopted) {
                     auto result = enter_and_adopt(record, *mine);
                     if (auto* error = std::get_if<protocol::v2::OpenError>(&result)) {
-                        const std::string what = std::string(protocol::v2::to_string(*error)) + " (epoch " +
-                                                 std::to_string(record.epoch) + ")";
-                        if (*error == protocol::v2::OpenError::wrong_password)
-                            throw WrongPassword("wrong room password",
-                                                "the password does not match the one the room was created with");
-                        if (head) {
-                            if (*error == protocol::v2::OpenError::no_update_key ||
-                                *error == protocol::v2::OpenError::no_init_secret)
-                                throw UserError("this device cannot open the room's current epoch: " + what,
-                                                "ask another member to run 'parley rekey' for this room");
-                            throw UserError("this device cannot open the room's current epoch: " + what,
-                                            "the record's author wrote a bad record; tell them");
-                        }
-                        warn(what + "; its messages cannot be read on this device");
+                        warn(unopened(*error, record, head));
                         previous_followed.reset();
                         continue;
                     }

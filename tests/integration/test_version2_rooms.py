@@ -395,14 +395,20 @@ def test_a_member_removed_and_added_back_reads_again(t):
     server = relay.url
     invite = create_v2(t, bob, server)
     join(t, carol, invite, carol.state).expect_ok("carol joins")
-    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen")
-    send(t, carol, server, carol.state, ["carol's key-update goes with this"], "carol-send").expect_ok("carol sends")
-    bob_listen.wait(60, "bob's listener").expect_ok("bob reads carol's message and notes her key-update")
-    bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("bob writes epoch 1, carol sealed to her key 1")
-    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen")
-    send(t, bob, server, bob.state, ["in epoch 1"], "bob-send").expect_ok("bob sends in epoch 1")
-    got = json_lines(carol_listen.wait(60, "carol's listener").expect_ok("carol reads epoch 1"))
-    assert [(m.get("text"), m.get("epoch")) for m in got] == [("in epoch 1", 1)], got
+    def carol_rotates(epoch):
+        """carol sends (her key-update goes with it), bob notes it and writes `epoch`,
+        sealed to her new key, and carol reads bob's message there."""
+        bob_listen = listen(t, bob, server, bob.state, 1, f"bob-listen-{epoch}")
+        send(t, carol, server, carol.state, [f"key-update before epoch {epoch}"], f"carol-send-{epoch}").expect_ok(
+            "carol sends")
+        bob_listen.wait(60, "bob's listener").expect_ok("bob reads carol's message and notes her key-update")
+        bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok(f"bob writes epoch {epoch}")
+        carol_listen = listen(t, carol, server, carol.state, 1, f"carol-listen-{epoch}")
+        send(t, bob, server, bob.state, [f"in epoch {epoch}"], f"bob-send-{epoch}").expect_ok("bob sends")
+        got = json_lines(carol_listen.wait(60, "carol's listener").expect_ok(f"carol reads epoch {epoch}"))
+        assert [(m.get("text"), m.get("epoch")) for m in got] == [(f"in epoch {epoch}", epoch)], got
+
+    carol_rotates(1)
     assert update_key_rows(carol.state) > 0
 
     live = listen(t, carol, server, carol.state, 1, "carol-listen-live")
@@ -425,13 +431,7 @@ def test_a_member_removed_and_added_back_reads_again(t):
     # Again while carol is away: she rotates (epoch 4 seals to her key 1), then is
     # removed and added back before her device runs again. The record that brings
     # her back is sealed to her card, not to the key her state still holds.
-    bob_listen = listen(t, bob, server, bob.state, 1, "bob-listen2")
-    send(t, carol, server, carol.state, ["a new key-update"], "carol-send2").expect_ok("carol sends")
-    bob_listen.wait(60, "bob's listener").expect_ok("bob notes carol's key-update")
-    bob.room_cmd("rekey", ROOM, server, auto_join=False).expect_ok("bob writes epoch 4")
-    carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen4")
-    send(t, bob, server, bob.state, ["in epoch 4"], "bob-send3").expect_ok("bob sends in epoch 4")
-    carol_listen.wait(60, "carol's listener").expect_ok("carol adopts epoch 4 (her key 1 in force)")
+    carol_rotates(4)  # her key 1 (counted anew since she came back) in force
     bob.room_cmd("rekey", ROOM, server, ["--remove", "carol"], auto_join=False).expect_ok("bob removes carol")
     bob.room_cmd("rekey", ROOM, server, ["--add", "carol"], auto_join=False).expect_ok("bob adds carol back")
     carol_listen = listen(t, carol, server, carol.state, 1, "carol-listen5")
