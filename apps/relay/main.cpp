@@ -51,10 +51,12 @@ void log_start(const parley::relay::RelaySettings& settings) {
     const std::string rooms = !o.founders_file.empty() ? "founders in " + o.founders_file.string()
                                                        : "anyone may create them, within the quotas";
     const std::string tls = o.cert_file.empty() ? "off" : "certificate " + o.cert_file;
+    const bool memory = o.store == RelayOptions::Store::memory;
+    const std::string data = memory ? "in memory (lost when the relay stops)" : o.data_dir.string();
     PARLEY_LOG(notice,
                "starting version %s: listen %s, TLS %s, data %s, sync %s, %u io thread(s), rooms: %s, "
                "retention %lld day(s) or %llu message(s) per room, log level %s%s%s",
-               o.version.c_str(), settings.listen.c_str(), tls.c_str(), o.data_dir.c_str(),
+               o.version.c_str(), settings.listen.c_str(), tls.c_str(), data.c_str(),
                o.sync_full ? "full" : "normal", o.threads, rooms.c_str(),
                static_cast<long long>(std::chrono::duration_cast<std::chrono::hours>(o.retention.max_age).count() / 24),
                static_cast<unsigned long long>(o.retention.max_items), log::level_name(settings.log_level),
@@ -122,7 +124,11 @@ int main(int argc, char** argv) {
         const std::string data_path = options.data_dir.string();
         RelayServer server(options);
         log_start(settings);
-        PARLEY_LOG(info, "data in %s", data_path.c_str());
+        if (options.store == RelayOptions::Store::memory)
+            PARLEY_LOG(warning, "--store memory: nothing is written to disk, every room and message is lost when "
+                                "the relay stops (for benchmarks and tests)");
+        else
+            PARLEY_LOG(info, "data in %s", data_path.c_str());
         // Before "listening on", at its level: whoever waits for that line finds this one too.
         if (const auto metrics = server.metrics_url(); !metrics.empty()) {
             PARLEY_LOG(notice, "metrics on %s/metrics", metrics.c_str());

@@ -40,6 +40,7 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
     bool insecure_plaintext = false;
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     RelayLimits limits;
+    std::string store = "sqlite";
     std::string data_dir;
     std::string sync = "normal";
     unsigned retain_days = 30;
@@ -117,6 +118,12 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
                    "seconds without a frame from a client before it is closed (pinged at half)")
         ->check(CLI::Range(2u, 86400u))
         ->capture_default_str();
+    app.add_option("--store", store,
+                   "where rooms and messages are kept: sqlite (relay.sqlite in --data) or memory (nothing "
+                   "is written to disk and everything is lost when the relay stops: for benchmarks and tests, "
+                   "loopback only)")
+        ->check(CLI::IsMember({"sqlite", "memory"}))
+        ->capture_default_str();
     app.add_option("--data", data_dir,
                    "directory for relay.sqlite (default: $XDG_STATE_HOME/parley-relay or "
                    "~/.local/state/parley-relay; created 0700)");
@@ -190,7 +197,15 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
     s.log_format = log_format == "auto" ? log::detect_format() : log_format == "journal" ? log::Format::journal
                                                                                          : log::Format::plain;
     auto& options = s.options;
-    options.data_dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+    options.store = store == "memory" ? RelayOptions::Store::memory : RelayOptions::Store::sqlite;
+    if (options.store == RelayOptions::Store::memory) {
+        if (!data_dir.empty() || !backup_file.empty())
+            throw SettingsError(std::string("--store memory keeps nothing on disk: it takes no ") +
+                                (backup_file.empty() ? "--data" : "--backup") +
+                                "\nhint: drop --store memory to keep rooms and messages in --data");
+    } else {
+        options.data_dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+    }
     if (!backup_file.empty()) return s;
 
     if (!founders_file.empty() && open_rooms)
@@ -244,6 +259,11 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
         throw SettingsError("refusing plain ws:// on non-loopback address " + address->host +
                             "\nhint: pass --cert FILE --key FILE for wss://, or --insecure-plaintext "
                             "if a TLS proxy sits in front");
+    // What a memory store acknowledges is gone when the relay stops: never for real members.
+    if (options.store == RelayOptions::Store::memory && !is_loopback(options.listen))
+        throw SettingsError("refusing --store memory on non-loopback address " + address->host +
+                            ": every acknowledged message would be lost when the relay stops\nhint: it is for "
+                            "benchmarks and tests on loopback; drop it to store in --data");
     // Anyone who can reach a relay could fill it with rooms: off loopback,
     // the operator says who may create them.
     if (founders_file.empty() && !open_rooms && !is_loopback(options.listen))

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "relay/log.h"
+#include "relay/memory_relay_store.h"
 #include "relay/readiness.h"
 #include "relay/sqlite_relay_store.h"
 #include "relay/tls_stream.h"
@@ -90,6 +91,7 @@ const std::vector<Setting>& reloadable_settings() {
         {"cert",                        [](const RelayOptions& o) { return o.cert_file.empty() ? std::string("(none: ws://)") : o.cert_file; }, true},
         {"key",                         [](const RelayOptions& o) { return o.key_file.empty() ? std::string("(none)") : o.key_file; }, true},
         {"listen",                      [](const RelayOptions& o) { return host_port(o.listen); }, false},
+        {"store",                       [](const RelayOptions& o) { return std::string(o.store == RelayOptions::Store::memory ? "memory" : "sqlite"); }, false},
         {"data",                        [](const RelayOptions& o) { return o.data_dir.string(); }, false},
         {"threads",                     [](const RelayOptions& o) { return text(o.threads); }, false},
         {"sync",                        [](const RelayOptions& o) { return std::string(o.sync_full ? "full" : "normal"); }, false},
@@ -99,8 +101,15 @@ const std::vector<Setting>& reloadable_settings() {
     return all;
 }
 
-// Opens the database in the data directory (made safe and locked by DataDir).
-std::unique_ptr<SqliteRelayStore> open_store(const RelayOptions& options) {
+std::unique_ptr<DataDir> open_data_dir(const RelayOptions& options) {
+    if (options.store == RelayOptions::Store::memory) return nullptr;
+    return std::make_unique<DataDir>(options.data_dir);
+}
+
+// Opens the database in the data directory (made safe and locked by DataDir),
+// or the memory store.
+std::unique_ptr<RelayStore> open_store(const RelayOptions& options) {
+    if (options.store == RelayOptions::Store::memory) return std::make_unique<MemoryRelayStore>();
     try {
         return std::make_unique<SqliteRelayStore>(
             options.data_dir, options.sync_full ? SqliteRelayStore::Sync::full : SqliteRelayStore::Sync::normal);
@@ -213,7 +222,7 @@ std::filesystem::path default_data_dir() {
 
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
-      data_dir_(options_.data_dir),
+      data_dir_(open_data_dir(options_)),
       state_(open_store(options_), options_.limits, {}, make_admission(options_)),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
@@ -356,6 +365,7 @@ void RelayServer::reload_settings() {
     if (changed == 0) PARLEY_LOG(info, "SIGHUP: no setting changed");
     // What a restart needs stays as it is; the rest is the fresh settings.
     fresh.listen = options_.listen;
+    fresh.store = options_.store;
     fresh.data_dir = options_.data_dir;
     fresh.threads = options_.threads;
     fresh.sync_full = options_.sync_full;

@@ -32,7 +32,12 @@ struct RelayOptions {
     std::string key_file;   // PEM private key
     unsigned threads = 1;
     RelayLimits limits;
-    std::filesystem::path data_dir;  // holds relay.sqlite; created 0700 if missing, tightened, locked (data_dir.h)
+    // Where rooms and messages are kept: relay.sqlite in data_dir, or the
+    // process's memory (MemoryRelayStore: lost when it stops; benchmarks and
+    // tests only, the settings allow it on loopback only).
+    enum class Store { sqlite, memory };
+    Store store = Store::sqlite;
+    std::filesystem::path data_dir;  // sqlite: holds relay.sqlite; created 0700 if missing, tightened, locked (data_dir.h)
     bool sync_full = false;          // synchronous=FULL: survive power loss, not only a crash
     RetentionPolicy retention;
     // Who may create rooms: the keys in this file (re-read on SIGHUP), or
@@ -86,7 +91,7 @@ private:
     void wait_for_sessions(std::chrono::steady_clock::time_point deadline, bool aborted = false);
 
     RelayOptions options_;
-    DataDir data_dir_;      // 0700, locked: before the store opens in it
+    std::unique_ptr<DataDir> data_dir_;  // sqlite: 0700, locked, before the store opens in it
     // Declared before ioc_: sessions destroyed with the io_context use them.
     RelayState state_;
     ConnectionSet connections_;

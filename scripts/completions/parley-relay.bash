@@ -7,7 +7,7 @@
 _parley_relay_options="--help --version --config --check-config --listen --cert --key --insecure-plaintext --threads
     --metrics-listen --max-frame-bytes --max-connections --max-connections-per-address --max-rooms-per-connection
     --max-send-queue-bytes --messages-per-second --message-burst --bytes-per-second --byte-burst
-    --handshake-timeout --idle-timeout --data --sync --retain-days --retain-messages --founders
+    --handshake-timeout --idle-timeout --store --data --sync --retain-days --retain-messages --founders
     --open-rooms --rooms-per-founder-per-hour --rooms-per-address-per-hour --max-room-bytes
     --max-total-bytes --max-chain-records --chain-page-bytes --backup --log-level --log-format"
 
@@ -40,6 +40,10 @@ _parley_relay() {
                 compopt -o filenames 2>/dev/null
                 mapfile -t COMPREPLY < <(compgen -d -- "$cur")
             fi
+            return 0
+            ;;
+        --store)
+            mapfile -t COMPREPLY < <(compgen -W "sqlite memory" -- "$cur")
             return 0
             ;;
         --sync)

@@ -104,7 +104,7 @@ inline std::size_t rss_kib(pid_t pid) {
 }
 
 // The relay binary, its stderr collected by a thread. Unless the arguments
-// name a --data directory, it gets a fresh one of its own; unless they name a
+// name a --data directory (or --store memory), it gets a fresh one of its own; unless they name a
 // --metrics-listen address, its metrics are off (relays started in parallel
 // would fight over the default 127.0.0.1:9464).
 class RelayProcess {
@@ -127,7 +127,9 @@ public:
 
     // Starts the relay; returns false if it exits or stays silent.
     bool start(std::vector<std::string> args) {
-        if (std::find(args.begin(), args.end(), "--data") == args.end()) {
+        const auto store = std::find(args.begin(), args.end(), "--store");
+        const bool in_memory = store != args.end() && store + 1 != args.end() && store[1] == "memory";
+        if (!in_memory && std::find(args.begin(), args.end(), "--data") == args.end()) {
             args.push_back("--data");
             args.push_back(data_.path().string());
         }

@@ -17,9 +17,13 @@ constexpr std::size_t small_frame_limit = 4096;
 
 class RelayProcessTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        ASSERT_TRUE(relay_.start({"--listen", "127.0.0.1:0", "--threads", "2", "--max-frame-bytes",
-                                  std::to_string(small_frame_limit)}));
+    void SetUp() override { start_relay(); }
+
+    void start_relay(std::vector<std::string> more = {}) {
+        std::vector<std::string> args{"--listen", "127.0.0.1:0", "--threads", "2", "--max-frame-bytes",
+                                      std::to_string(small_frame_limit)};
+        args.insert(args.end(), more.begin(), more.end());
+        ASSERT_TRUE(relay_.start(args));
         auto port = relay_.wait_ready();
         ASSERT_TRUE(port) << relay_.stderr_text();
         url_ = "ws://127.0.0.1:" + *port;
@@ -94,6 +98,43 @@ TEST_F(RelayProcessTest, DeliversToOtherMembersAndAcksTheSender) {
         EXPECT_EQ(deliver->envelope, envelope);
     }
     EXPECT_TRUE(alice->nothing_within(300ms)) << "the sender got its own message back";
+}
+
+// --store memory (benchmarks and tests): the same protocol, nothing on disk,
+// and nothing left once the relay stops.
+class RelayMemoryStoreTest : public RelayProcessTest {
+protected:
+    void SetUp() override { start_relay({"--store", "memory"}); }
+};
+
+TEST_F(RelayMemoryStoreTest, DeliversAndKeepsNothingAcrossARestart) {
+    EXPECT_NE(relay_.stderr_text().find("in memory"), std::string::npos) << relay_.stderr_text();
+    auto alice = connect();
+    auto bob = connect();
+    auto genesis = make_genesis(room_, {alice_, bob_}, alice_, token0_);
+    auto g = publish_genesis(*alice, genesis);
+    join(*alice, g, token0_, 0);
+    Bytes envelope(120, 0x5a);
+    alice->send(wire::Send{41, room_, g, envelope});
+    auto ack = alice->expect<wire::Ack>();
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->seq, 1u);
+    // bob joins after the Send: it comes from the store.
+    join(*bob, g, token0_, 0);
+    auto deliver = bob->expect<wire::Deliver>();
+    ASSERT_TRUE(deliver);
+    EXPECT_EQ(deliver->envelope, envelope);
+
+    alice.reset();
+    bob.reset();
+    relay_.kill_now();
+    RelayProcess again;
+    ASSERT_TRUE(again.start({"--listen", "127.0.0.1:0", "--store", "memory"}));
+    auto port = again.wait_ready();
+    ASSERT_TRUE(port) << again.stderr_text();
+    FrameClient carol("ws://127.0.0.1:" + *port);
+    carol.send(wire::GetChain{3, room_, g, {}});
+    carol.expect_error(3, RelayError::unknown_chain);
 }
 
 TEST_F(RelayProcessTest, GarbageGetsMalformedAndRelayKeepsServing) {
@@ -326,6 +367,26 @@ TEST(RelayStartup, RefusesToListenOffLoopbackWithoutSayingWhoCreatesRooms) {
     RelayProcess open;
     ASSERT_TRUE(open.start({"--listen", "0.0.0.0:0", "--insecure-plaintext", "--open-rooms"}));
     EXPECT_TRUE(open.wait_ready()) << open.stderr_text();
+}
+
+TEST(RelayStartup, RefusesAMemoryStoreOffLoopbackOrWithADataDirectory) {
+    RelayProcess off_loopback;
+    ASSERT_TRUE(off_loopback.start({"--listen", "0.0.0.0:0", "--insecure-plaintext", "--open-rooms", "--store",
+                                    "memory"}));
+    auto code = off_loopback.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "a memory store listened off loopback";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(off_loopback.stderr_text().find("refusing --store memory"), std::string::npos)
+        << off_loopback.stderr_text();
+
+    TempDir dir;
+    RelayProcess with_data;
+    ASSERT_TRUE(with_data.start({"--listen", "127.0.0.1:0", "--store", "memory", "--data", dir.path().string()}));
+    code = with_data.wait_exit(5000ms);
+    ASSERT_TRUE(code) << "a memory store took --data";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(with_data.stderr_text().find("takes no --data"), std::string::npos) << with_data.stderr_text();
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "relay.sqlite"));
 }
 
 TEST(RelayStartup, PortInUseFailsWithExitOne) {
