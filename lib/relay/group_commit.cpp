@@ -1,5 +1,8 @@
 #include "relay/group_commit.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <cstdio>
 
 #include "relay/log.h"
@@ -45,6 +48,17 @@ std::vector<std::uint64_t> GroupCommit::timed_append(const std::vector<LogAppend
 }
 
 void GroupCommit::run() {
+    // SCHED_BATCH: the writer never preempts the thread that woke it. On a
+    // core it shares with an io thread (the one-core VPS), a Send's wake-up
+    // used to switch to the writer at once, which then committed that one
+    // Send alone; now the io thread finishes its round of reads first (until
+    // it waits in epoll, or the scheduler's next tick), and the batch holds
+    // all of them: on bench scenario 4, 4.7 -> ~200 Sends per commit, 1.4x the
+    // deliveries/s. Still fair: the writer gets its share of the core at the
+    // same weight. Where it cannot be set, nothing else changes.
+    sched_param param{};
+    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) != 0)
+        PARLEY_LOG(debug, "group commit: cannot make the writer SCHED_BATCH; it may preempt the io thread");
     std::vector<PendingSend> batch;
     std::vector<LogAppend> appends;
     for (;;) {

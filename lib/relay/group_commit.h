@@ -3,7 +3,9 @@
 // transaction per batch. An idle writer commits what is queued at once (the
 // default max_delay is zero: a lone Send is not held back); while one batch
 // commits the next one fills, so batches grow with the load by themselves and
-// throughput does not wait on the disk. A non-zero max_delay lets a batch
+// throughput does not wait on the disk. The writer runs as SCHED_BATCH, so
+// that on a core shared with an io thread a wake-up does not preempt that
+// thread: what one round of reads brought commits together. A non-zero max_delay lets a batch
 // fill for that long after its first item (or until max_items).
 //
 // After each commit (or failure) the writer hands the batch, in queue order,
