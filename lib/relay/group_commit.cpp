@@ -1,8 +1,5 @@
 #include "relay/group_commit.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <cstdio>
 
 #include "relay/log.h"
@@ -22,17 +19,26 @@ GroupCommit::~GroupCommit() {
 }
 
 void GroupCommit::submit(PendingSend item) {
-    bool wake = false;
+    bool first = false, full = false;
     {
         std::lock_guard lock(mutex_);
         if (queue_.empty()) {
             first_queued_ = std::chrono::steady_clock::now();
-            wake = true;
+            first = true;
         }
         queue_.push_back(std::move(item));
-        wake = wake || queue_.size() >= options_.max_items;
+        full = queue_.size() >= options_.max_items;
     }
-    if (wake) wake_.notify_one();
+    if (full || (first && !options_.defer_wake)) return wake();
+    if (first) options_.defer_wake([this] { wake(); });
+}
+
+void GroupCommit::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        ready_ = true;
+    }
+    wake_.notify_one();
 }
 
 // The transaction, timed for /metrics (parley_relay_commit_seconds) whether
@@ -48,29 +54,19 @@ std::vector<std::uint64_t> GroupCommit::timed_append(const std::vector<LogAppend
 }
 
 void GroupCommit::run() {
-    // SCHED_BATCH: the writer never preempts the thread that woke it. On a
-    // core it shares with an io thread (the one-core VPS), a Send's wake-up
-    // used to switch to the writer at once, which then committed that one
-    // Send alone; now the io thread finishes its round of reads first (until
-    // it waits in epoll, or the scheduler's next tick), and the batch holds
-    // all of them: on bench scenario 4, 4.7 -> ~200 Sends per commit, 1.4x the
-    // deliveries/s. Still fair: the writer gets its share of the core at the
-    // same weight. Where it cannot be set, nothing else changes.
-    sched_param param{};
-    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) != 0)
-        PARLEY_LOG(debug, "group commit: cannot make the writer SCHED_BATCH; it may preempt the io thread");
     std::vector<PendingSend> batch;
     std::vector<LogAppend> appends;
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            wake_.wait(lock, [&] { return stopping_ || (ready_ && !queue_.empty()); });
             if (queue_.empty()) return;  // stopping, nothing left
             // Let the batch fill for up to max_delay after its first item, if asked to.
             if (options_.max_delay.count() > 0)
                 wake_.wait_until(lock, first_queued_ + options_.max_delay,
                                  [&] { return stopping_ || queue_.size() >= options_.max_items; });
             batch.swap(queue_);
+            ready_ = false;  // the next item's wake-up is its own
         }
         // A Resend of a message already stored is answered with that copy's
         // number (see PendingSend); the rest are stored in one transaction.
