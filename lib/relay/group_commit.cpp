@@ -19,26 +19,17 @@ GroupCommit::~GroupCommit() {
 }
 
 void GroupCommit::submit(PendingSend item) {
-    bool first = false, full = false;
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         if (queue_.empty()) {
             first_queued_ = std::chrono::steady_clock::now();
-            first = true;
+            wake = true;
         }
         queue_.push_back(std::move(item));
-        full = queue_.size() >= options_.max_items;
+        wake = wake || queue_.size() >= options_.max_items;
     }
-    if (full || (first && !options_.defer_wake)) return wake();
-    if (first) options_.defer_wake([this] { wake(); });
-}
-
-void GroupCommit::wake() {
-    {
-        std::lock_guard lock(mutex_);
-        ready_ = true;
-    }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 // The transaction, timed for /metrics (parley_relay_commit_seconds) whether
@@ -59,14 +50,13 @@ void GroupCommit::run() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || (ready_ && !queue_.empty()); });
+            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, nothing left
             // Let the batch fill for up to max_delay after its first item, if asked to.
             if (options_.max_delay.count() > 0)
                 wake_.wait_until(lock, first_queued_ + options_.max_delay,
                                  [&] { return stopping_ || queue_.size() >= options_.max_items; });
             batch.swap(queue_);
-            ready_ = false;  // the next item's wake-up is its own
         }
         // A Resend of a message already stored is answered with that copy's
         // number (see PendingSend); the rest are stored in one transaction.

@@ -3,9 +3,7 @@
 // transaction per batch. An idle writer commits what is queued at once (the
 // default max_delay is zero: a lone Send is not held back); while one batch
 // commits the next one fills, so batches grow with the load by themselves and
-// throughput does not wait on the disk. The relay defers the wake-up of an
-// idle writer to the end of the io thread's round of reads (defer_wake), so
-// that what one round brought commits together. A non-zero max_delay lets a batch
+// throughput does not wait on the disk. A non-zero max_delay lets a batch
 // fill for that long after its first item (or until max_items).
 //
 // After each commit (or failure) the writer hands the batch, in queue order,
@@ -43,13 +41,6 @@ struct PendingSend {
 struct GroupCommitOptions {
     std::chrono::microseconds max_delay{0};
     std::size_t max_items = 512;
-    // How a Send that finds the writer idle wakes it. Null: at once. Else it
-    // is handed the wake-up to run later: the relay posts it to its
-    // io_context, behind the reads that are already complete, so that the
-    // batch holds the whole round (and a wake-up does not switch to the writer
-    // after each Send on a core it shares with an io thread). A full batch
-    // (max_items) wakes the writer at once either way.
-    std::function<void(std::function<void()> wake)> defer_wake;
     // Observes how long each batch's transaction (MessageLog::append) took,
     // failed ones included; null: not measured. Outlives the GroupCommit.
     LatencyHistogram* commit_seconds = nullptr;
@@ -72,7 +63,6 @@ public:
 
 private:
     void run();
-    void wake();
     std::vector<std::uint64_t> timed_append(const std::vector<LogAppend>& appends);
 
     MessageLog& log_;
@@ -83,7 +73,6 @@ private:
     std::condition_variable wake_;
     std::vector<PendingSend> queue_;
     std::chrono::steady_clock::time_point first_queued_{};
-    bool ready_ = false;  // the queue may be taken: woken, or full
     bool stopping_ = false;
     std::thread writer_;  // last: starts after everything it uses
 };

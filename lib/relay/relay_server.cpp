@@ -220,18 +220,10 @@ std::filesystem::path default_data_dir() {
     return {};
 }
 
-// An idle writer is woken behind the reads already complete (group_commit.h):
-// one batch per round of reads. Only io threads submit, so ioc_ exists then.
-GroupCommitOptions RelayServer::commit_options() {
-    GroupCommitOptions commit;
-    commit.defer_wake = [this](std::function<void()> wake) { boost::asio::post(ioc_, std::move(wake)); };
-    return commit;
-}
-
 RelayServer::RelayServer(RelayOptions options)
     : options_(std::move(options)),
       data_dir_(open_data_dir(options_)),
-      state_(open_store(options_), options_.limits, commit_options(), make_admission(options_)),
+      state_(open_store(options_), options_.limits, {}, make_admission(options_)),
       connections_(options_.limits.max_connections, options_.limits.max_connections_per_address),
       ioc_(static_cast<int>(std::max(1u, options_.threads))),
       strand_(boost::asio::make_strand(ioc_)),

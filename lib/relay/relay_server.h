@@ -80,7 +80,6 @@ public:
     void run();
 
 private:
-    GroupCommitOptions commit_options();
     void on_signal();
     void wait_for_reload();
     void reload_settings();
