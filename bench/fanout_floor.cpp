@@ -10,7 +10,14 @@
 // "client" core reads them all with epoll, as the load generator does, and
 // records each copy's latency from the moment the writer started that message.
 // Messages start on a fixed schedule (--rate per second), the way the load
-// generator's senders do.
+// generator's senders do, or (--arrivals poisson) at the times of a Poisson
+// process of that rate, as scenario 7's arrivals.
+//
+// Scenario 7's floor (--room-sizes MIN-MAX --seed N): MAX - 1 connections, and
+// each message goes to SIZE - 1 of them (the members of its room but the
+// sender, as a Parley relay sends it), SIZE drawn per message from the same
+// seeded uniform distribution as the load generator's rooms (loadgen/seeded.h),
+// the connections taken in turn so every one gets its share.
 //
 // Its CPU time per send is what the kernel charges a relay for every copy it
 // writes alone (the floor under "relay CPU µs/delivery" when nothing is
@@ -43,6 +50,7 @@
 
 #include "loadgen/latency_histogram.h"
 #include "loadgen/parley_fixture.h"
+#include "loadgen/seeded.h"
 
 namespace parley::bench {
 namespace {
@@ -56,7 +64,36 @@ struct Options {
     std::size_t text_bytes = 256;
     int relay_core = 0;
     int client_core = 1;
+    SizeRange room_sizes;            // given: MAX - 1 connections, SIZE - 1 copies a message
+    std::uint64_t seed = 1;
+    std::string arrivals = "fixed";  // fixed | poisson
 };
+
+// When each message starts (from the start of the run) and how many copies it makes.
+struct Message {
+    std::int64_t at_ns;
+    std::size_t copies;
+};
+
+std::vector<Message> plan(const Options& o, std::size_t connections) {
+    SplitMix64 g(o.seed);
+    std::vector<Message> messages;
+    double t = 0;
+    for (std::uint64_t m = 0;; ++m) {
+        if (o.arrivals == "poisson") {
+            t += g.exponential(o.rate);
+            if (t >= o.duration_s) break;
+        } else {
+            if (m >= static_cast<std::uint64_t>(o.rate * o.duration_s)) break;
+            t = static_cast<double>(m) / o.rate;
+        }
+        const std::size_t copies =
+            o.room_sizes.given() ? static_cast<std::size_t>(g.between(o.room_sizes.min, o.room_sizes.max)) - 1
+                                 : connections;
+        messages.push_back({static_cast<std::int64_t>(t * 1e9), copies});
+    }
+    return messages;
+}
 
 [[noreturn]] void fail(const std::string& what) {
     throw std::runtime_error(what + ": " + std::strerror(errno));
@@ -104,15 +141,18 @@ void connect_pairs(std::size_t n, std::vector<int>& relay_side, std::vector<int>
     close(listener);
 }
 
-int run(const Options& o) {
+int run(Options o) {
+    if (o.room_sizes.given()) o.members = o.room_sizes.max - 1;
     std::vector<int> relay_side, client_side;
     connect_pairs(o.members, relay_side, client_side);
     // One delivery on the wire: a Parley frame for this much text, behind an
     // unmasked WebSocket header (4 bytes from 126 bytes on).
     const std::size_t frame = parley_send_frame_bytes(o.text_bytes);
     const std::size_t wire = frame + (frame < 126 ? 2 : 4);
-    const auto messages = static_cast<std::uint64_t>(o.rate * o.duration_s);
-    const std::uint64_t expected = messages * o.members;
+    const std::vector<Message> schedule = plan(o, o.members);
+    const auto messages = static_cast<std::uint64_t>(schedule.size());
+    std::uint64_t expected = 0;
+    for (const auto& m : schedule) expected += m.copies;
 
     // The reader: whole messages per socket, the first 8 bytes of each its start time.
     LatencyHistogram latency;
@@ -182,17 +222,20 @@ int run(const Options& o) {
         }
     } join_on_exit{reader, writer_done};
 
-    // The writer: message m starts at start + m / rate; one send() per recipient.
+    // The writer: each message at its planned time (fixed: start + m / rate);
+    // one send() per recipient, the recipients taken in turn.
     pin_to(o.relay_core);
     std::vector<unsigned char> message(wire, 0x6d);
     const auto start = Clock::now();
-    const auto interval = std::chrono::duration<double>(1.0 / o.rate);
     const double cpu0 = thread_cpu_s();
-    for (std::uint64_t m = 0; m < messages; ++m) {
-        std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(interval * m));
+    std::size_t next_recipient = 0;
+    for (const Message& m : schedule) {
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(m.at_ns)));
         const std::int64_t started = now_ns();
         std::memcpy(message.data(), &started, sizeof started);
-        for (const int s : relay_side) {
+        for (std::size_t k = 0; k < m.copies; ++k) {
+            const int s = relay_side[next_recipient];
+            next_recipient = (next_recipient + 1) % relay_side.size();
             for (std::size_t off = 0; off < wire;) {
                 const ssize_t n = send(s, message.data() + off, wire - off, MSG_NOSIGNAL);
                 if (n < 0) fail("send");
@@ -210,19 +253,25 @@ int run(const Options& o) {
 
     const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
     const std::uint64_t got = received;
+    const std::string sizes = o.room_sizes.given()
+                                  ? std::to_string(o.room_sizes.min) + "-" + std::to_string(o.room_sizes.max)
+                                  : "";
+    const double per_message = messages ? static_cast<double>(expected) / static_cast<double>(messages) : 0.0;
     std::printf(
         "{\"members\": %zu, \"rate\": %.0f, \"duration_s\": %.1f, \"wire_bytes\": %zu, \"messages\": %llu, "
         "\"expected\": %llu, \"delivered\": %llu, \"lost\": %llu, \"p50_us\": %.1f, \"p90_us\": %.1f, "
-        "\"p99_us\": %.1f, \"max_us\": %.1f, \"send_cpu_us\": %.3f, \"reader_cpu_s\": %.2f}\n",
+        "\"p99_us\": %.1f, \"max_us\": %.1f, \"send_cpu_us\": %.3f, \"reader_cpu_s\": %.2f, "
+        "\"room_sizes\": \"%s\", \"seed\": %llu, \"arrivals\": \"%s\", \"copies_per_message\": %.2f}\n",
         o.members, o.rate, elapsed, wire, static_cast<unsigned long long>(messages),
         static_cast<unsigned long long>(expected), static_cast<unsigned long long>(got),
         static_cast<unsigned long long>(expected - got), us(latency.percentile_ns(0.50)),
         us(latency.percentile_ns(0.90)), us(latency.percentile_ns(0.99)), us(latency.max_ns()),
-        writer_cpu / static_cast<double>(expected) * 1e6, reader_cpu);
+        writer_cpu / static_cast<double>(expected) * 1e6, reader_cpu, sizes.c_str(),
+        static_cast<unsigned long long>(o.seed), o.arrivals.c_str(), per_message);
     std::fprintf(stderr,
-                 "fanout-floor: %zu members, %.0f messages/s, %zu bytes a copy: %llu/%llu copies; "
-                 "latency p50 %.0f us p99 %.0f us max %.0f us; %.2f us of CPU per send()\n",
-                 o.members, o.rate, wire, static_cast<unsigned long long>(got),
+                 "fanout-floor: %zu connections, %.2f copies a message, %.0f messages/s (%s), %zu bytes a copy: "
+                 "%llu/%llu copies; latency p50 %.0f us p99 %.0f us max %.0f us; %.2f us of CPU per send()\n",
+                 o.members, per_message, o.rate, o.arrivals.c_str(), wire, static_cast<unsigned long long>(got),
                  static_cast<unsigned long long>(expected), us(latency.percentile_ns(0.50)),
                  us(latency.percentile_ns(0.99)), us(latency.max_ns()),
                  writer_cpu / static_cast<double>(expected) * 1e6);
@@ -242,8 +291,16 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1ul, 65536ul));
     app.add_option("--relay-core", o.relay_core, "core of the writing thread");
     app.add_option("--client-core", o.client_core, "core of the reading thread");
+    std::string room_sizes;
+    app.add_option("--room-sizes", room_sizes,
+                   "MIN-MAX: MAX - 1 connections; each message goes to SIZE - 1 of them, SIZE drawn per message "
+                   "from SplitMix64(--seed), uniform (replaces --members)");
+    app.add_option("--seed", o.seed, "seed of --room-sizes and --arrivals poisson");
+    app.add_option("--arrivals", o.arrivals, "fixed: a message every 1/--rate s; poisson: a Poisson process of --rate")
+        ->check(CLI::IsMember({"fixed", "poisson"}));
     CLI11_PARSE(app, argc, argv);
     try {
+        if (!room_sizes.empty()) o.room_sizes = parley::bench::parse_size_range(room_sizes);
         return parley::bench::run(o);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "parley-fanout-floor: %s\n", e.what());

@@ -52,8 +52,52 @@ for r in runs_all:
 
 
 def median(scenario, relay, key):
-    vals = [r[key] for r in by.get((scenario, relay), []) if r is not None]
+    vals = [r[key] for r in by.get((scenario, relay), []) if r is not None and r.get(key) is not None]
     return statistics.median(vals) if vals else None
+
+
+def median_of(scenario, relay, fn):
+    """The median over runs of a figure computed from each run's result."""
+    vals = [v for v in (fn(r) for r in by.get((scenario, relay), []) if r is not None) if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def worst_lost(scenario, relay):
+    vals = [r["lost"] for r in by.get((scenario, relay), []) if r is not None]
+    return max(vals) if vals else None
+
+
+def cpu_per_message(r):
+    """Relay CPU µs per message: per delivery × deliveries per message (members − 1
+    for Parley, members for a broadcast relay: expected ÷ sent)."""
+    return r["relay_cpu_us_per_delivery"] * r["expected"] / r["sent"] if r.get("sent") else None
+
+
+def rss_per(r, when, divisor):
+    """Relay RSS grown since before the load generator connected, bytes per room or connection."""
+    key = f"rss_{when}_kib"
+    if key not in r or not r.get(divisor):
+        return None
+    return (r[key] - r["rss_before_kib"]) * 1024 / r[divisor]
+
+
+def note(name):
+    path = os.path.join(out, name)
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def args_of(scenario, relay):
+    r = next((x for x in runs_all if x["scenario"] == scenario and x["relay"] == relay), None)
+    return r["args"] if r else None
+
+
+S7 = "7-real-day"
+S7_RELAYS = ["parley", "ws"]
+THREADS = [("1-throughput", "1-throughput-threads2"), ("4-rooms-1000x5", "4-rooms-1000x5-threads2")]
+MEMORY = "4-rooms-1000x5-memory"
+s7_note = note("scenario7.txt") or ("ran" if any(k[0] == S7 for k in by) else "skipped: this run.sh had no scenario 7")
+memory_note = note("memory_store.txt") or ("ran" if any(k[0] == MEMORY for k in by)
+                                           else "skipped: this run.sh had no in-memory comparison")
 
 
 lines = []
@@ -74,7 +118,8 @@ p(f"- kernel: {platform.release()}; Node.js {sh('node --version')} with ws {ws_v
 p(f"- load average when the report was written: {' '.join(load)} "
   "(other work on this machine shares both cores: treat small differences as noise)")
 p(f"- built from: {open(os.path.join(out, 'source.txt')).read().strip()}, RelWithDebInfo (as the release preset)")
-p(f"- relay pinned to core 0 (`taskset -c 0`, parley-relay `--threads {relay_threads}`), load generator on core 1")
+p(f"- relay pinned to core 0 (`taskset -c 0`, parley-relay `--threads {relay_threads}`), load generator on core 1; "
+  "issue 13's two-thread runs pin parley-relay `--threads 2` to cores 0 and 1, sharing core 1 with the load generator")
 p(f"- {duration} s of sending per run (the issue says 10 s; shortened to keep `make bench` to a few minutes), "
   f"{runs} runs of everything, each on a freshly started relay; figures below are medians of the runs")
 p("")
@@ -82,6 +127,8 @@ p("## Commands")
 p("")
 p("```")
 p("make bench            # = bench/run.sh; DURATION=10 RUNS=3 make bench for longer runs")
+p(f"taskset -c 0 parley-relay --listen 127.0.0.1:PORT --threads {relay_threads} --data DIR "
+  + (note("parley-relay-flags.txt") or "...") + "   # every parley-relay run: the caps lifted ('...' below)")
 for sc in SCENARIOS:
     r = next((x for x in runs_all if x["scenario"] == sc and x["relay"] == "parley"), None)
     if r:
@@ -89,6 +136,23 @@ for sc in SCENARIOS:
 p("parley-loadgen ... --protocol broadcast --payload binary ...   # ws relay: Parley-sized binary frames")
 p("parley-loadgen ... --protocol broadcast --payload json ...     # Python relay: chat.py's JSON messages")
 p("parley-loadgen ... --idle --rooms 10|50 --members 100 [wss://]  # scenario 5")
+p("parley-fanout-floor --members 100|1000 --rate 1000|100 --duration D --bytes 256 --relay-core 0 --client-core 1  # scenarios 2, 3")
+p("# issue 13: scenario 7, a relay's real day (wss, durable; relay and load generator with ulimit -n 262144)")
+p("taskset -c 0 parley-relay --listen 127.0.0.1:PORT --threads 1 --cert cert.pem --key key.pem --data DIR ...")
+p("node bench/reference/ws-relay.js PORT cert.pem key.pem")
+p("parley-loadgen --url wss://127.0.0.1:PORT --relay-pid PID --protocol parley|broadcast "
+  + (args_of(S7, "parley") or args_of(S7, "ws") or "--rooms 10000 --room-sizes 2-12 --seed 13 --arrivals poisson "
+     "--rate 2000 --bytes 256 --duration D --source-addresses 16 --read-buffer 4096"))
+p("parley-fanout-floor " + (args_of(S7, "floor") or "--room-sizes 2-12 --seed 13 --arrivals poisson --rate 2000")
+  + " --duration D --bytes 256 --relay-core 0 --client-core 1")
+p("# issue 13: scenarios 1 and 4 on two relay threads (load generator still on core 1)")
+p("taskset -c 0,1 parley-relay --threads 2 ...")
+for base, sc in THREADS:
+    p("parley-loadgen --url ws://127.0.0.1:PORT --relay-pid PID --protocol parley "
+      + (args_of(sc, "parley") or (args_of(base, "parley") or "...") + " --drain 10"))
+p("# issue 13: scenario 4 on the in-memory store")
+p("taskset -c 0 parley-relay --store memory ...   # no --data")
+p("parley-loadgen --url ws://127.0.0.1:PORT --relay-pid PID --protocol parley " + (args_of(MEMORY, "parley") or args_of("4-rooms-1000x5", "parley") or "..."))
 p("parley-crypto-bench --benchmark_min_time=0.5 --benchmark_repetitions=2")
 p("python3 bench/reference/python_client_bench.py 2")
 p("```")
@@ -138,9 +202,101 @@ for sc in ("2-latency-100", "3-latency-1000"):
       f"{ratio(median(sc, 'parley', 'p99_us'), fl['p99_us'])} | {ratio(median(sc, 'ws', 'p99_us'), fl['p99_us'])} |")
 s("")
 
-# --- crypto ------------------------------------------------------------------------------
+# --- issue 13: scenario 7 -------------------------------------------------------------
 def check(ok):
+    if ok is None:
+        return "not measured"
     return "met" if ok else "**not met**"
+
+
+s7_runs = [r for k in S7_RELAYS for r in by.get((S7, k), []) if r is not None]
+s7_floor = {k: median(S7, "floor", k) for k in ("p50_us", "p90_us", "p99_us", "max_us", "send_cpu_us", "copies_per_message")}
+s("### Scenario 7: a relay's real day (issue 13)")
+s("")
+if s7_note.startswith("skipped"):
+    s(f"Scenario 7 {s7_note}.")
+    s("")
+else:
+    first = s7_runs[0] if s7_runs else None
+    if first:
+        s(f"{first['rooms']:,} rooms of {first['room_sizes']} members ({first['connections']:,} connections; sizes drawn "
+          f"per room from SplitMix64 seeded {first['seed']}, the same on every machine), one Poisson process of "
+          f"{first['rate']:,.0f} messages/s over all of them, each message from a member drawn uniformly, "
+          "256-byte texts, over TLS (wss), parley-relay on its default durable store (SQLite, WAL). "
+          "RSS per room and per connection: relay VmRSS after set-up and at the end of the run, minus "
+          "VmRSS before the load generator connected. Set-up: connect, TLS, WebSocket upgrade, publish and join "
+          "of every connection, and (Parley) building the rooms' genesis records and sealing the envelopes the "
+          "run needs.")
+        if first["rooms"] != 10000:
+            s("")
+            s(f"**Scaled down**: {first['rooms']:,} rooms instead of 10,000 ({s7_note}).")
+    else:
+        s(f"Every scenario 7 run failed (see build/bench/results/loadgen.log); {s7_note}.")
+    s("")
+    s("The Python relay is not run in this scenario: at its ~300 KB per TLS connection (scenario 5)")
+    s("~70,000 connections would take ~21 GB, and it cannot keep up with far smaller loads.")
+    s("")
+    s("| figure | Parley | ws | Parley/ws |")
+    s("|---|---:|---:|---:|")
+    s7_rows = [(name, f, lambda sc, k, key=key: median(sc, k, key)) for key, name, f, _ in FIGURES]
+    s7_rows += [
+        ("relay CPU µs/message", "{:.2f}", lambda sc, k: median_of(sc, k, cpu_per_message)),
+        ("relay RSS per room after set-up, bytes", "{:,.0f}", lambda sc, k: median_of(sc, k, lambda r: rss_per(r, "setup", "rooms"))),
+        ("relay RSS per room at the end, bytes", "{:,.0f}", lambda sc, k: median_of(sc, k, lambda r: rss_per(r, "end", "rooms"))),
+        ("relay RSS per connection after set-up, bytes", "{:,.0f}", lambda sc, k: median_of(sc, k, lambda r: rss_per(r, "setup", "connections"))),
+        ("relay RSS per connection at the end, bytes", "{:,.0f}", lambda sc, k: median_of(sc, k, lambda r: rss_per(r, "end", "connections"))),
+        ("set-up time, s", "{:.1f}", lambda sc, k: median(sc, k, "setup_s")),
+    ]
+    for name, f, get in s7_rows:
+        v = {k: get(S7, k) for k in S7_RELAYS}
+        s(f"| {name} | {fmt(v['parley'], f)} | {fmt(v['ws'], f)} | {ratio(v['parley'], v['ws'])} |")
+    s("")
+    s(f"The bare fan-out of the same copies (`parley-fanout-floor {args_of(S7, 'floor') or '—'}`: "
+      f"{fmt(s7_floor['copies_per_message'], '{:.2f}')} copies a message on average over 11 connections, one `send()` each, "
+      f"same rate, sizes from the same distribution): p50 {fmt(s7_floor['p50_us'])} µs, p90 {fmt(s7_floor['p90_us'])} µs, "
+      f"p99 {fmt(s7_floor['p99_us'])} µs, max {fmt(s7_floor['max_us'])} µs, {fmt(s7_floor['send_cpu_us'], '{:.2f}')} µs "
+      f"of CPU per send. Parley p99 ÷ bare p99: {ratio(median(S7, 'parley', 'p99_us'), s7_floor['p99_us'])}; "
+      f"ws: {ratio(median(S7, 'ws', 'p99_us'), s7_floor['p99_us'])}.")
+    s("")
+
+# --- issue 13: two threads, and the in-memory store ---------------------------------------
+s("### parley-relay on two threads (issue 13): scenarios 1 and 4")
+s("")
+s("parley-relay `--threads 2` pinned to cores 0 and 1 (`taskset -c 0,1`) against the usual")
+s(f"`--threads {relay_threads}` on core 0. The load generator stays on core 1, so in the two-thread runs it")
+s("shares a core with the relay (its CPU time is in the every-run tables below); they drain for 10 s")
+s("instead of 3, as the starved load generator reads the last deliveries late.")
+s("")
+s("| scenario | 1 thread deliveries/s | 2 threads deliveries/s | 2 ÷ 1 | lost, 2 threads (worst run) | relay CPU µs/delivery, 1 thread | 2 threads | loadgen CPU s, 2 threads |")
+s("|---|---:|---:|---:|---:|---:|---:|---:|")
+for base, sc in THREADS:
+    one, two = median(base, "parley", "deliveries_per_s"), median(sc, "parley", "deliveries_per_s")
+    s(f"| {base} | {fmt(one)} | {fmt(two)} | {ratio(two, one)} | {fmt(worst_lost(sc, 'parley'))} | "
+      f"{fmt(median(base, 'parley', 'relay_cpu_us_per_delivery'), '{:.2f}')} | "
+      f"{fmt(median(sc, 'parley', 'relay_cpu_us_per_delivery'), '{:.2f}')} | {fmt(median(sc, 'parley', 'loadgen_cpu_s'), '{:.2f}')} |")
+s("")
+s("### Durable against in-memory store (issue 13): scenario 4")
+s("")
+durable_s4 = median("4-rooms-1000x5", "parley", "deliveries_per_s")
+memory_s4 = median(MEMORY, "parley", "deliveries_per_s")
+if memory_note.startswith("skipped"):
+    s(f"The in-memory run was {memory_note}.")
+    s("")
+else:
+    s("parley-relay on its default store (SQLite in `--data`, WAL, each message committed before its Ack)")
+    s("against `--store memory` (nothing written to disk), scenario 4 otherwise unchanged.")
+    s("")
+    s("| store | deliveries/s | p50 µs | p99 µs | relay CPU µs/delivery | lost (worst run) |")
+    s("|---|---:|---:|---:|---:|---:|")
+    for name, sc in (("durable (sqlite)", "4-rooms-1000x5"), ("memory", MEMORY)):
+        s(f"| {name} | {fmt(median(sc, 'parley', 'deliveries_per_s'))} | {fmt(median(sc, 'parley', 'p50_us'))} | "
+          f"{fmt(median(sc, 'parley', 'p99_us'))} | {fmt(median(sc, 'parley', 'relay_cpu_us_per_delivery'), '{:.2f}')} | "
+          f"{fmt(worst_lost(sc, 'parley'))} |")
+    s("")
+    s(f"Durable ÷ memory deliveries/s: {ratio(durable_s4, memory_s4)}.")
+    s("")
+
+# --- crypto ------------------------------------------------------------------------------
 
 crypto = json.load(open(os.path.join(out, "crypto.json")))
 rate = {}
@@ -295,12 +451,75 @@ s(f"| verify+open ≥ 20× chat.py (as written; {med['BM_OpenMessage'] / py['ope
 s(f"| seal+sign within 1.15× the bare primitives | {seal_cost:.2f}× | {check(seal_cost <= 1.15)} |")
 s(f"| verify+open within 1.15× the bare primitives | {open_cost:.2f}× | {check(open_cost <= 1.15)} |")
 s("")
+
+
+def at_most(a, b, factor):
+    """a ≤ factor × b, None when either is missing."""
+    return None if a is None or b is None else a <= factor * b
+
+
+def x(a, b):
+    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
+
+
+s("### Issue 13's targets")
+s("")
+s("| target | measured | |")
+s("|---|---|---|")
+d4 = {k: median("4-rooms-1000x5", k, "deliveries_per_s") for k in ("parley", "ws")}
+s(f"| scenario 4: ≥ 2× ws deliveries/s | {fmt(d4['parley'])} against {fmt(d4['ws'])}: {x(d4['parley'], d4['ws'])} ws | "
+  f"{check(None if None in d4.values() else d4['parley'] >= 2 * d4['ws'])} |")
+c4 = {k: median_of("4-rooms-1000x5", k, cpu_per_message) for k in ("parley", "ws")}
+per_msg = {k: median_of("4-rooms-1000x5", k, lambda r: r["expected"] / r["sent"] if r.get("sent") else None) for k in ("parley", "ws")}
+c4d = {k: median("4-rooms-1000x5", k, "relay_cpu_us_per_delivery") for k in ("parley", "ws")}
+s(f"| scenario 4: relay CPU per message ≤ 0.5× ws's (per delivery × deliveries per message) | "
+  f"Parley {fmt(c4['parley'], '{:.1f}')} µs ({fmt(c4d['parley'], '{:.2f}')} × {fmt(per_msg['parley'], '{:.0f}')}), "
+  f"ws {fmt(c4['ws'], '{:.1f}')} µs ({fmt(c4d['ws'], '{:.2f}')} × {fmt(per_msg['ws'], '{:.0f}')}): {x(c4['parley'], c4['ws'])} | "
+  f"{check(at_most(c4['parley'], c4['ws'], 0.5))} |")
+lost4 = worst_lost("4-rooms-1000x5", "parley")
+s(f"| scenario 4: 0 lost | {fmt(lost4)} (worst run) | {check(None if lost4 is None else lost4 == 0)} |")
+if s7_note.startswith("skipped"):
+    s(f"| scenario 7: p99 ≤ 2× the bare fan-out's p99 | {s7_note} | not measured |")
+else:
+    p99_7, floor_7 = median(S7, "parley", "p99_us"), s7_floor["p99_us"]
+    s(f"| scenario 7: p99 ≤ 2× the bare fan-out's p99 | {fmt(p99_7)} µs against {fmt(floor_7)} µs: {x(p99_7, floor_7)} | "
+      f"{check(at_most(p99_7, floor_7, 2))} |")
+    shown = []
+    for k, name in (("parley", "Parley"), ("ws", "ws")):
+        shown.append(f"{name} {fmt(median(S7, k, 'relay_cpu_us_per_delivery'), '{:.2f}')} µs/delivery, "
+                     f"{fmt(median_of(S7, k, lambda r: rss_per(r, 'end', 'rooms')), '{:,.0f}')} bytes of RSS per room "
+                     f"({fmt(median_of(S7, k, lambda r: rss_per(r, 'end', 'connections')), '{:,.0f}')} per connection)")
+    s(f"| scenario 7: relay CPU per delivery and RSS per room (shown) | {'; '.join(shown)} | — |")
+p50_2 = {k: median("2-latency-100", k, "p50_us") for k in ("parley", "ws")}
+s(f"| scenario 2: Parley p50 ≤ ws p50 | {fmt(p50_2['parley'])} µs against {fmt(p50_2['ws'])} µs | "
+  f"{check(at_most(p50_2['parley'], p50_2['ws'], 1))} |")
+floor_2 = median("2-latency-100", "floor", "p99_us")
+s(f"| scenario 2: p99 ≤ 2× the bare fan-out's p99 | {fmt(p99_2)} µs against {fmt(floor_2)} µs: {x(p99_2, floor_2)} | "
+  f"{check(at_most(p99_2, floor_2, 2))} |")
+for base, sc in THREADS:
+    one, two = median(base, "parley", "deliveries_per_s"), median(sc, "parley", "deliveries_per_s")
+    s(f"| scenario {base[0]}: 2 threads ÷ 1 thread deliveries/s ≥ 1.6× | {fmt(two)} ÷ {fmt(one)} = {x(two, one)} | "
+      f"{check(None if None in (one, two) else two >= 1.6 * one)} |")
+if memory_note.startswith("skipped"):
+    s(f"| scenario 4: durable ÷ in-memory deliveries/s ≥ 0.8 | {memory_note} | not measured |")
+else:
+    s(f"| scenario 4: durable ÷ in-memory deliveries/s ≥ 0.8 | {fmt(durable_s4)} ÷ {fmt(memory_s4)} = "
+      f"{x(durable_s4, memory_s4)} | {check(None if None in (durable_s4, memory_s4) else durable_s4 >= 0.8 * memory_s4)} |")
+s("")
 lines += summary
 
 # --- every run ---------------------------------------------------------------------------
 p("## Every run")
 p("")
-for sc, title in SCENARIOS.items():
+EXTRA = {
+    "1-throughput-threads2": "1, parley-relay on two threads (cores 0 and 1, load generator on core 1, 10 s drain)",
+    "4-rooms-1000x5-threads2": "4, parley-relay on two threads (cores 0 and 1, load generator on core 1, 10 s drain)",
+    MEMORY: "4, parley-relay on the in-memory store (`--store memory`)",
+    S7: "7. A relay's real day: rooms of 2–12 members, Poisson arrivals, wss, durable",
+}
+for sc, title in list(SCENARIOS.items()) + list(EXTRA.items()):
+    if sc not in SCENARIOS and not any(key[0] == sc for key in by):
+        continue
     p(f"### {title}")
     p("")
     p("| relay | sent | expected | delivered | lost | deliveries/s | p50 µs | p90 µs | p99 µs | max µs | "
@@ -316,13 +535,29 @@ for sc, title in SCENARIOS.items():
               f"{r['max_us']:,.0f} | {r['relay_cpu_s']:.2f} | {r['relay_cpu_us_per_delivery']:.2f} | "
               f"{r['loadgen_cpu_s']:.2f} | {r['disconnects']} |")
     p("")
+if any(key[0] == S7 for key in by):
+    p("### 7. Set-up and relay memory, every run")
+    p("")
+    p("| relay | rooms | connections | set-up s | fixture s | connect s | publish s | join s | RSS before KiB | "
+      "RSS after set-up KiB | RSS at the end KiB |")
+    p("|---|" + "---:|" * 10)
+    for k in S7_RELAYS:
+        for r in by.get((S7, k), []):
+            if r is None:
+                p(f"| {k} | failed |" + " |" * 9)
+                continue
+            p(f"| {k} | {r['rooms']:,} | {r['connections']:,} | {r['setup_s']:.1f} | {r['fixture_s']:.1f} | "
+              f"{r['connect_s']:.1f} | {r['publish_s']:.1f} | {r['join_s']:.1f} | {r['rss_before_kib']:,} | "
+              f"{r['rss_setup_kib']:,} | {r['rss_end_kib']:,} |")
+    p("")
 p("### The bare fan-out (parley-fanout-floor), every run")
 p("")
-p("| scenario | members | messages/s | bytes a copy | copies | lost | p50 µs | p90 µs | p99 µs | max µs | CPU µs/send |")
-p("|---|" + "---:|" * 10)
-for sc in ("2-latency-100", "3-latency-1000"):
+p("| scenario | connections | copies a message | messages/s | arrivals | bytes a copy | copies | lost | p50 µs | p90 µs | p99 µs | max µs | CPU µs/send |")
+p("|---|" + "---:|" * 3 + "---|" + "---:|" * 8)
+for sc in ("2-latency-100", "3-latency-1000", S7):
     for r in by.get((sc, "floor"), []):
-        p(f"| {sc} | {r['members']:,} | {r['rate']:,.0f} | {r['wire_bytes']:,} | {r['delivered']:,} | {r['lost']:,} | "
+        p(f"| {sc} | {r['members']:,} | {r.get('copies_per_message', r['members']):,.2f} | {r['rate']:,.0f} | "
+          f"{r.get('arrivals', 'fixed')} | {r['wire_bytes']:,} | {r['delivered']:,} | {r['lost']:,} | "
           f"{r['p50_us']:,.0f} | {r['p90_us']:,.0f} | {r['p99_us']:,.0f} | {r['max_us']:,.0f} | {r['send_cpu_us']:.2f} |")
 p("")
 p("### 5. Idle connections, joined (rooms of 100), relay resident memory")

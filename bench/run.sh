@@ -6,14 +6,20 @@
 # installs the Node.js reference relay's one dependency (npm) and the Debian
 # packages the Python references need (apt, only if missing), then runs the
 # scenarios of issue 5 for parley-relay, the `ws` relay and the original Python
-# relay. Every relay is started fresh for every run, pinned to core 0; the load
-# generator runs on core 1. Writes bench/RESULTS.md (bench/report.py) and prints
-# its summary.
+# relay, and issue 13's: scenario 7 (a relay's real day: 10,000 rooms of 2-12
+# members over wss, Poisson arrivals, parley-relay and ws), scenarios 1 and 4 on
+# two relay threads, scenario 4 on the in-memory store. Every relay is started
+# fresh for every run, pinned to core 0 (the two-thread runs: cores 0 and 1);
+# the load generator runs on core 1. Writes bench/RESULTS.md (bench/report.py)
+# and prints its summary.
 #
 # Environment: DURATION (seconds of sending per run, default 5), RUNS (default 2),
 # BENCH_PORT (default 18480), PARLEY_RELAY_THREADS (default 1: the relay has one core),
 # BENCH_REV (a commit: build that commit's relay from a `git archive` snapshot
-# instead of the working tree, e.g. BENCH_REV=HEAD while others edit the tree).
+# instead of the working tree, e.g. BENCH_REV=HEAD while others edit the tree),
+# S7_ROOMS (scenario 7's rooms, default 10000: ~70,000 connections, which needs
+# `ulimit -n` raised, i.e. root with CAP_SYS_RESOURCE; where it cannot be, as
+# many rooms run as the hard limit allows, and RESULTS.md says so).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -58,44 +64,63 @@ relay_bin="$cmake_dir/parley-relay"
 loadgen="$cmake_dir/bench/parley-loadgen"
 floor="$cmake_dir/bench/parley-fanout-floor"
 [[ -x "$floor" ]] || floor=""
+relay_help="$("$relay_bin" --help 2>/dev/null || true)"
 byte_limit_off=()
-"$relay_bin" --help 2>/dev/null | grep -q -- --bytes-per-second && byte_limit_off=(--bytes-per-second 0)
+grep -q -- --bytes-per-second <<<"$relay_help" && byte_limit_off=(--bytes-per-second 0)
+# Scenario 7 holds ~70,000 connections: over the relay's default total cap (10,000).
+conn_limit_off=()
+grep -q -- --max-connections <<<"$relay_help" && conn_limit_off=(--max-connections 1048576)
+# Issue 13's durable-against-memory comparison needs `--store memory` (nothing on disk).
+memory_store=0
+grep -- '--store' <<<"$relay_help" | grep -q memory && memory_store=1
 # No metrics address (a relay already on 127.0.0.1:9464 would stop the run), where the revision has one.
 metrics_off=()
-"$relay_bin" --help 2>/dev/null | grep -q -- --metrics-listen && metrics_off=(--metrics-listen off)
+grep -q -- --metrics-listen <<<"$relay_help" && metrics_off=(--metrics-listen off)
+
+# What every parley-relay run lifts (start_relay): written down for RESULTS.md's commands.
+parley_limits_off=("${conn_limit_off[@]}" --max-connections-per-address 100000 --messages-per-second 0
+                   "${byte_limit_off[@]}" "${metrics_off[@]}"
+                   --rooms-per-address-per-hour 100000 --rooms-per-founder-per-hour 100000
+                   --max-room-bytes $((1 << 40)) --max-total-bytes $((1 << 40)))
 
 rm -rf "$out"
 mkdir -p "$out"
 echo "$source_desc" >"$out/source.txt"
+echo "${parley_limits_off[*]}" >"$out/parley-relay-flags.txt"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -keyout "$out/key.pem" -out "$out/cert.pem" 2>/dev/null
 
 # --- relays -----------------------------------------------------------------------
 relay_pid=""
-# start_relay KIND TLS(0|1): starts it on core 0, waits until it listens.
+# How the next relay runs: its cores, parley-relay's threads and store. The
+# comparisons of issue 13 change them for a few runs (run_threads2, run_memory below).
+relay_cores=0
+parley_threads=$relay_threads
+parley_store=sqlite
+# start_relay KIND TLS(0|1): starts it on $relay_cores (core 0), waits until it listens.
 start_relay() {
-    local kind=$1 tls=$2 tls_args=()
+    local kind=$1 tls=$2 tls_args=() store_args=()
     case $kind in
         parley)
             ((tls)) && tls_args=(--cert "$out/cert.pem" --key "$out/key.pem")
-            # A fresh durable store each run (scenario 6: storage is always on).
+            # A fresh durable store each run (scenario 6: storage is always on),
+            # or (issue 13's comparison) the in-memory store, nothing on disk.
             # The load generator is one host opening thousands of connections and
             # sending as fast as it can, into a thousand rooms it creates: lift the
-            # per-address cap, the rate limit and the room and storage quotas.
+            # connection caps, the rate limit and the room and storage quotas.
             rm -rf "$out/parley-data"
-            taskset -c 0 "$relay_bin" --listen "127.0.0.1:$port" --threads "$relay_threads" "${tls_args[@]}" \
-                --data "$out/parley-data" --max-connections-per-address 100000 --messages-per-second 0 "${byte_limit_off[@]}" "${metrics_off[@]}" \
-                --rooms-per-address-per-hour 100000 --rooms-per-founder-per-hour 100000 \
-                --max-room-bytes $((1 << 40)) --max-total-bytes $((1 << 40)) \
-                2>>"$out/relay-parley.log" &
+            store_args=(--data "$out/parley-data")
+            [[ $parley_store == memory ]] && store_args=(--store memory)
+            taskset -c "$relay_cores" "$relay_bin" --listen "127.0.0.1:$port" --threads "$parley_threads" "${tls_args[@]}" \
+                "${store_args[@]}" "${parley_limits_off[@]}" 2>>"$out/relay-parley.log" &
             ;;
         ws)
             ((tls)) && tls_args=("$out/cert.pem" "$out/key.pem")
-            taskset -c 0 node bench/reference/ws-relay.js "$port" "${tls_args[@]}" 2>>"$out/relay-ws.log" &
+            taskset -c "$relay_cores" node bench/reference/ws-relay.js "$port" "${tls_args[@]}" 2>>"$out/relay-ws.log" &
             ;;
         python)
             ((tls)) && tls_args=("$out/cert.pem" "$out/key.pem")
-            taskset -c 0 "$python" bench/reference/python_relay.py "$port" "${tls_args[@]}" 2>>"$out/relay-python.log" &
+            taskset -c "$relay_cores" "$python" bench/reference/python_relay.py "$port" "${tls_args[@]}" 2>>"$out/relay-python.log" &
             ;;
     esac
     relay_pid=$!
@@ -139,24 +164,94 @@ s2=(--rooms 1 --members 100 --senders 10 --bytes 256 --rate 1000 --duration "$du
 s3=(--rooms 1 --members 1000 --senders 10 --bytes 256 --rate 100 --duration "$duration")
 s4=(--rooms 1000 --members 5 --senders 1 --bytes 256 --rate 0 --window 4 --duration "$duration")
 
-# run_floor SCENARIO MEMBERS RATE: the fan-out with no relay, one send() per recipient
+# Scenario 7 (issue 13), a relay's real day: 10,000 rooms of 2-12 members each
+# (sizes drawn per room from SplitMix64 seeded 13: the same rooms everywhere,
+# ~70,000 connections), one Poisson process of 2,000 messages/s over all of them,
+# each from a member drawn uniformly, over TLS, durable (parley-relay's default
+# store). Clients come from 16 loopback addresses (one has ~28,000 ephemeral
+# ports) with 4 KiB read buffers (the load generator's memory).
+s7_rooms="${S7_ROOMS:-10000}"
+s7_sizes=(--room-sizes 2-12 --seed 13)
+s7=(--rooms "$s7_rooms" "${s7_sizes[@]}" --arrivals poisson --rate 2000 --bytes 256 --duration "$duration"
+    --source-addresses 16 --read-buffer 4096)
+
+# run_floor SCENARIO FLOOR-ARGS...: the fan-out with no relay, one send() per recipient
 # (bench/fanout_floor.cpp), with the latency scenario's shape and cores.
 run_floor() {
-    local scenario=$1 members=$2 rate=$3 line
+    local scenario=$1 line; shift
     [[ -n "$floor" ]] || return 0
-    if line=$("$floor" --members "$members" --rate "$rate" --duration "$duration" --bytes 256 \
+    if line=$("$floor" "$@" --duration "$duration" --bytes 256 \
                   --relay-core 0 --client-core 1 2>>"$out/floor.log"); then
-        echo "{\"scenario\": \"$scenario\", \"relay\": \"floor\", \"args\": \"--members $members --rate $rate\", \"result\": $line}" >>"$out/runs.jsonl"
+        echo "{\"scenario\": \"$scenario\", \"relay\": \"floor\", \"args\": \"$*\", \"result\": $line}" >>"$out/runs.jsonl"
         tail -n 1 "$out/floor.log" >&2
     else
         log "$scenario/floor failed (see $out/floor.log)"
     fi
 }
 
+# Scenario 7 needs a descriptor per connection in the relay and in the load
+# generator: ~70,000, over this machine's usual limit. Raise it in a subshell
+# for those two only (root with CAP_SYS_RESOURCE: `ulimit -n`); where it cannot
+# be raised, scenario 7 runs with as many rooms as the hard limit allows, and
+# RESULTS.md says it was scaled down and why.
+s7_fds() { echo $(($1 * 12 + 1024)); }  # every room at its largest, and the relay's own
+s7_ulimit=""
+hard="$(ulimit -Hn)"
+if (ulimit -n 262144) 2>/dev/null; then
+    s7_ulimit=262144
+elif [[ "$hard" == unlimited ]] || ((hard >= $(s7_fds "$s7_rooms"))); then
+    s7_ulimit="$hard"
+elif ((hard > 2048)); then
+    wanted=$s7_rooms
+    s7_rooms=$(((hard - 1024) / 12))
+    s7[1]=$s7_rooms
+    s7_ulimit="$hard"
+    echo "scaled down: $wanted rooms need up to $(s7_fds "$wanted") open files in the relay and in the load \
+generator; \`ulimit -n 262144\` failed (not root, or no CAP_SYS_RESOURCE) and the hard limit is $hard, so \
+$s7_rooms rooms ran" >"$out/scenario7.txt"
+    log "scenario 7 $(cat "$out/scenario7.txt")"
+fi
+if [[ -z "$s7_ulimit" ]]; then
+    echo "skipped: the open files hard limit ($hard) is too low for scenario 7" >"$out/scenario7.txt"
+    log "scenario 7 $(cat "$out/scenario7.txt")"
+elif [[ ! -e "$out/scenario7.txt" ]]; then
+    echo "ran: $s7_rooms rooms, open files limit $s7_ulimit" >"$out/scenario7.txt"
+fi
+run_s7() {
+    [[ -n "$s7_ulimit" ]] || return 0
+    (
+        ulimit -n "$s7_ulimit"
+        run_case "7-real-day" "$1" 1 "${s7[@]}"
+    )
+}
+
+# Issue 13's comparisons, parley-relay only: scenarios 1 and 4 on two io threads
+# (relay on cores 0 and 1, so it shares core 1 with the load generator; a 10 s
+# drain, as the starved load generator reads the last deliveries late), and
+# scenario 4 on the in-memory store.
+run_threads2() {
+    relay_cores=0,1 parley_threads=2
+    run_case "1-throughput-threads2" parley 0 "${s1[@]}" --drain 10
+    run_case "4-rooms-1000x5-threads2" parley 0 "${s4[@]}" --drain 10
+    relay_cores=0 parley_threads=$relay_threads
+}
+if ((memory_store)); then
+    echo "ran: parley-relay --store memory" >"$out/memory_store.txt"
+else
+    echo "skipped: this parley-relay has no \`--store memory\` (its --help does not show it)" >"$out/memory_store.txt"
+fi
+run_memory() {
+    ((memory_store)) || return 0
+    parley_store=memory
+    run_case "4-rooms-1000x5-memory" parley 0 "${s4[@]}"
+    parley_store=sqlite
+}
+
 for i in $(seq "$runs"); do
     log "run $i: the bare fan-out"
-    run_floor "2-latency-100" 100 1000
-    run_floor "3-latency-1000" 1000 100
+    run_floor "2-latency-100" --members 100 --rate 1000
+    run_floor "3-latency-1000" --members 1000 --rate 100
+    run_floor "7-real-day" "${s7_sizes[@]}" --arrivals poisson --rate 2000
     for kind in parley ws python; do
         log "run $i: $kind"
         run_case "1-throughput" "$kind" 0 "${s1[@]}"
@@ -170,11 +265,20 @@ for i in $(seq "$runs"); do
             done
         done
     done
+    log "run $i: parley-relay on two threads, and on the in-memory store"
+    run_threads2
+    run_memory
+    # Scenario 7: parley-relay and ws. Not the Python relay: ~70,000 TLS
+    # connections at its ~300 KB each (scenario 5) would take ~21 GB.
+    for kind in parley ws; do
+        log "run $i: scenario 7, $kind"
+        run_s7 "$kind"
+    done
 done
 
-# Scenario 6 is every Parley run above: parley-relay has no storage-off mode,
-# each of its runs commits every message to relay.sqlite (WAL) before the Ack.
-echo "every parley-relay run stores durably (--data, WAL, committed before the Ack)" >"$out/scenario6.txt"
+# Scenario 6 is every Parley run above but the in-memory comparison's: each
+# commits every message to relay.sqlite (WAL) before the Ack.
+echo "every parley-relay run but the --store memory comparison stores durably (--data, WAL, committed before the Ack)" >"$out/scenario6.txt"
 
 # --- client-side crypto ----------------------------------------------------------------
 log "crypto benchmark"

@@ -78,22 +78,32 @@ void ParleyFixture::set_counter(Bytes& send_frame, std::uint64_t counter) {
     write_u64(send_frame.data() + frame_envelope_offset + envelope_counter_offset, counter);
 }
 
-ParleyFixture::ParleyFixture(std::size_t rooms, std::size_t roster_size, const std::string& run_tag) {
+ParleyFixture::ParleyFixture(std::size_t rooms, std::size_t roster_size, const std::string& run_tag)
+    : ParleyFixture(std::vector<std::size_t>(rooms, roster_size), run_tag) {}
+
+ParleyFixture::ParleyFixture(const std::vector<std::size_t>& roster_sizes, const std::string& run_tag) {
     crypto::init();
     check_offsets();
     const auto salt = crypto::random_array<wire::salt_bytes>();
     const crypto::SymmetricKey room_secret = derive_shared_room_secret(salt);  // once (§3)
 
-    std::vector<wire::PublicKey> roster;
-    for (std::size_t i = 0; i < roster_size; ++i) {
+    const std::size_t rooms = roster_sizes.size();
+    const std::size_t identities = rooms ? *std::max_element(roster_sizes.begin(), roster_sizes.end()) : 0;
+    std::vector<wire::PublicKey> all_keys;
+    for (std::size_t i = 0; i < identities; ++i) {
         identities_.push_back(crypto::generate_identity());
-        roster.push_back(identities_.back().public_key);
+        all_keys.push_back(identities_.back().public_key);
     }
-    std::vector<wire::RosterOp> adds;
-    {
-        auto sorted = roster;
+    // The roster and its sorted adds for each size in use (the first n identities).
+    std::vector<std::vector<wire::PublicKey>> rosters(identities + 1);
+    std::vector<std::vector<wire::RosterOp>> adds(identities + 1);
+    for (const std::size_t n : roster_sizes) {
+        if (n == 0) throw std::invalid_argument("a room needs a roster");
+        if (!rosters[n].empty()) continue;
+        rosters[n].assign(all_keys.begin(), all_keys.begin() + static_cast<std::ptrdiff_t>(n));
+        auto sorted = rosters[n];
         std::sort(sorted.begin(), sorted.end());
-        for (const auto& k : sorted) adds.push_back({wire::RosterOpKind::add, k});
+        for (const auto& k : sorted) adds[n].push_back({wire::RosterOpKind::add, k});
     }
     const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                        std::chrono::system_clock::now().time_since_epoch())
@@ -111,8 +121,8 @@ ParleyFixture::ParleyFixture(std::size_t rooms, std::size_t roster_size, const s
         draft.salt = salt;
         draft.kdf = wire::kdf_floor;
         draft.created_at_ms = now_ms;
-        draft.roster = roster;
-        draft.ops = adds;
+        draft.roster = rosters[roster_sizes[r]];
+        draft.ops = adds[roster_sizes[r]];
         crypto::EpochSecret epoch_secret;
         crypto::random_bytes(epoch_secret.mutable_bytes());
         auto record = protocol::build_record(identities_[0], std::move(draft), room_secret, epoch_secret);
@@ -126,6 +136,7 @@ ParleyFixture::ParleyFixture(std::size_t rooms, std::size_t roster_size, const s
 
         room.publish_frame = wire::encode_frame(wire::Publish{1, room.room, wire::Token{}, wire::encode_record(*record)});
         room.join_frame = wire::encode_frame(wire::Join{2, room.room, room.genesis, room.token, 0});
+        room.roster_size = roster_sizes[r];
         rooms_.push_back(std::move(room));
     }
 }
@@ -133,7 +144,7 @@ ParleyFixture::ParleyFixture(std::size_t rooms, std::size_t roster_size, const s
 std::vector<Bytes> ParleyFixture::seal_sends(std::size_t room_index, std::size_t member, std::uint32_t sender_index,
                                              std::size_t count, std::size_t text_bytes) const {
     const ParleyRoom& room = rooms_.at(room_index);
-    const crypto::Identity& me = identities_.at(member % identities_.size());
+    const crypto::Identity& me = identities_.at(member % room.roster_size);
 
     protocol::SenderContext ctx;
     ctx.me = &me;

@@ -41,6 +41,7 @@ struct ParleyRoom {
     Bytes publish_frame;  // the genesis record, published by member 0
     Bytes join_frame;
     std::shared_ptr<const crypto::SymmetricKey> message_key;
+    std::size_t roster_size = 0;  // the fixture's first roster_size identities
 };
 
 // Which sender and which of its messages a Deliver carries: the sender's index
@@ -56,11 +57,15 @@ public:
     // `roster_size` identities (generated once, shared by all rooms; a room with
     // more connections than roster members has members in several sessions).
     ParleyFixture(std::size_t rooms, std::size_t roster_size, const std::string& run_tag);
+    // Rooms of different sizes (scenario 7): room r's roster is the first
+    // roster_sizes[r] of max(roster_sizes) identities, as a real room of that
+    // many members would have (and its genesis seals the epoch secret to each).
+    ParleyFixture(const std::vector<std::size_t>& roster_sizes, const std::string& run_tag);
 
     const ParleyRoom& room(std::size_t i) const { return rooms_.at(i); }
     std::size_t roster_size() const { return identities_.size(); }
 
-    // `count` Send frames from roster member `member` in `room`, counters 0..count-1,
+    // `count` Send frames from roster member `member` (modulo the room's roster) in `room`, counters 0..count-1,
     // each sealed with seal_message (fresh nonce, own session id).
     std::vector<Bytes> seal_sends(std::size_t room, std::size_t member, std::uint32_t sender_index,
                                   std::size_t count, std::size_t text_bytes) const;

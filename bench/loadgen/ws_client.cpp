@@ -2,6 +2,12 @@
 
 #include <boost/beast/core/detail/base64.hpp>
 #include <chrono>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24  // linux/in.h, Linux 4.2
+#endif
 
 namespace parley::bench {
 
@@ -193,10 +199,24 @@ public:
     StreamClient(std::size_t id, ClientEvents& events, std::size_t read_buffer_bytes, Args&&... args)
         : WsClient(id, events, read_buffer_bytes), stream_(std::forward<Args>(args)...) {}
 
-    void start(const tcp::endpoint& to, const std::string& host, const std::string& target) override {
+    void start(const tcp::endpoint& to, const std::string& host, const std::string& target,
+               const std::optional<asio::ip::address>& source) override {
         request_ = "GET " + target + " HTTP/1.1\r\nHost: " + host +
                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key() +
                    "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        if (source) {
+            // One loopback address has ~28,000 ephemeral ports; scenario 7's ~70,000
+            // connections come from several (127.0.0.1, .2, ...). The port is left
+            // to connect(), which picks one free for this address and destination.
+            boost::system::error_code ec;
+            socket().open(to.protocol(), ec);
+            if (!ec) {
+                const int one = 1;
+                ::setsockopt(socket().native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+                socket().bind(tcp::endpoint(*source, 0), ec);
+            }
+            if (ec) return fail("bind to " + source->to_string() + ": " + ec.message());
+        }
         socket().async_connect(to, [this](const boost::system::error_code& ec) {
             if (ec) return fail("connect: " + ec.message());
             socket().set_option(tcp::no_delay(true));

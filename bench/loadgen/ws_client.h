@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -44,8 +45,11 @@ std::int64_t now_ns();
 class WsClient {
 public:
     virtual ~WsClient() = default;
-    // TCP connect, TLS handshake when TLS, HTTP upgrade; then on_open.
-    virtual void start(const tcp::endpoint& to, const std::string& host, const std::string& target) = 0;
+    // TCP connect (from `source` when given: the socket is bound to that local
+    // address first, its port chosen at connect), TLS handshake when TLS, HTTP
+    // upgrade; then on_open.
+    virtual void start(const tcp::endpoint& to, const std::string& host, const std::string& target,
+                       const std::optional<asio::ip::address>& source = std::nullopt) = 0;
     // Queues one frame; it goes out with any others queued before the next write.
     void send(Opcode op, std::span<const std::uint8_t> payload);
     bool open() const { return open_; }
