@@ -64,6 +64,7 @@ SqliteRelayStore::SqliteRelayStore(const std::filesystem::path& dir, Sync sync, 
     try {
         open_and_check(sync);
         load_chains();
+        checkpointer_ = std::make_unique<WalCheckpointer>(db_, path_);
     } catch (...) {
         sqlite3_close(db_);
         db_ = nullptr;
@@ -72,6 +73,7 @@ SqliteRelayStore::SqliteRelayStore(const std::filesystem::path& dir, Sync sync, 
 }
 
 SqliteRelayStore::~SqliteRelayStore() {
+    checkpointer_.reset();
     insert_log_.reset();
     set_last_seq_.reset();
     sqlite3_close(db_);

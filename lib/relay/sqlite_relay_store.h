@@ -15,6 +15,8 @@
 // returns. With Sync::normal (WAL, synchronous=NORMAL) a committed transaction
 // survives a crash or kill -9 of the relay, but the last ones may be lost if the
 // machine loses power; Sync::full (synchronous=FULL) syncs every commit to disk.
+// The log is copied back into the database by a thread of its own, not in a
+// commit (relay/wal_checkpointer.h).
 #pragma once
 
 #include <sqlite3.h>
@@ -26,6 +28,7 @@
 #include <string>
 
 #include "relay/relay_store.h"
+#include "relay/wal_checkpointer.h"
 
 namespace parley::relay {
 
@@ -44,6 +47,9 @@ public:
     SqliteRelayStore& operator=(const SqliteRelayStore&) = delete;
 
     const std::string& path() const { return path_; }
+    // The write-ahead log's checkpoints so far (relay/wal_checkpointer.h).
+    WalCheckpointer::Figures checkpoints() const { return checkpointer_->figures(); }
+    void wait_for_checkpoints() { checkpointer_->wait_idle(); }
 
     // ChainStore
     std::vector<wire::Hash> geneses(const wire::RoomId& room) const override;
@@ -106,6 +112,7 @@ private:
     std::map<wire::RoomId, std::vector<wire::Hash>> order_;  // geneses, oldest first
     std::uint64_t total_bytes_ = 0;
     Statement insert_log_, set_last_seq_;  // under mutex_; finalized before db_ closes
+    std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
 };
 
 }  // namespace parley::relay

@@ -1,5 +1,6 @@
 // SqliteRelayStore: what survives a reopen, sequence numbers, retention with an
-// injected clock, and refusing damaged, foreign or unwritable databases.
+// injected clock, refusing damaged, foreign or unwritable databases, and the
+// write-ahead log's checkpoints beside the writer (relay/wal_checkpointer.h).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/mount.h>
@@ -191,6 +192,67 @@ TEST_F(SqliteRelayStoreTest, FullDiskFailsTheAppendAndUsesNoNumber) {
         EXPECT_EQ(store->read(chain(), last - 1, last, 10, 1 << 20).size(), 1u) << "reads still work";
     }
     ::umount(dir_.c_str());
+}
+
+// Appends one message at a time (a commit each) until the log has grown by
+// `pages` frames or more; returns how many it appended.
+std::uint64_t append_pages(SqliteRelayStore& store, const ChainKey& chain, std::uint64_t pages) {
+    std::uint64_t count = 0;
+    const std::uint64_t start = store.checkpoints().log_pages;
+    while (store.checkpoints().log_pages < start + pages) {
+        store.append({{chain, LogKind::message, Bytes(300, static_cast<std::uint8_t>(count))}});
+        ++count;
+    }
+    return count;
+}
+
+// SQLite would copy the log back inside the commit that takes it past 1,000
+// pages. Here the thread copies it, the writer only the few frames left, and
+// the log starts over: a commit after that finds it small again.
+TEST_F(SqliteRelayStoreTest, TheLogIsCopiedBackBesideTheWriterAndStartsOver) {
+    auto store = open();
+    fill(*store);
+    std::uint64_t appended = append_pages(*store, chain(), WalCheckpointer::due_pages);
+    for (int i = 0; i < 10 && store->checkpoints().finished == 0; ++i) {
+        store->wait_for_checkpoints();
+        store->append({{chain(), LogKind::message, Bytes{9}}});
+        ++appended;
+    }
+    const auto copied = store->checkpoints();
+    EXPECT_GE(copied.background, 1u);
+    EXPECT_GE(copied.finished, 1u) << "the writer never copied the last frames";
+    EXPECT_EQ(copied.forced, 0u);
+    EXPECT_EQ(copied.failed, 0u);
+    store->append({{chain(), LogKind::message, Bytes{10}}});
+    ++appended;
+    EXPECT_LT(store->checkpoints().log_pages, WalCheckpointer::finish_pages) << "the log did not start over";
+    EXPECT_EQ(store->range(chain()).last_seq, 4 + appended);
+    EXPECT_EQ(store->read(chain(), 4 + appended - 1, 4 + appended, 10, 1 << 20).at(0).payload, Bytes{10});
+}
+
+// A reader's open snapshot holds every checkpoint back: past the hard limit
+// the writer tries after each commit, the commits go on, and once the reader
+// is gone the log is copied back and starts over.
+TEST_F(SqliteRelayStoreTest, AReaderHoldingTheLogBackStopsNoCommit) {
+    auto store = open();
+    fill(*store);
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(file().c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM log;", nullptr, nullptr, nullptr), SQLITE_OK);
+    const std::uint64_t appended = append_pages(*store, chain(), WalCheckpointer::hard_limit_pages + 10);
+    EXPECT_GE(store->checkpoints().forced, 1u);
+    EXPECT_LE(store->checkpoints().background, WalCheckpointer::hard_limit_pages / WalCheckpointer::due_pages + 2)
+        << "the thread kept trying behind the reader at every commit";
+    EXPECT_EQ(store->range(chain()).last_seq, 4 + appended);
+    sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(reader);
+
+    for (int i = 0; i < 10 && store->checkpoints().log_pages >= WalCheckpointer::finish_pages; ++i) {
+        store->wait_for_checkpoints();
+        store->append({{chain(), LogKind::message, Bytes{7}}});
+    }
+    EXPECT_LT(store->checkpoints().log_pages, WalCheckpointer::finish_pages) << "the log did not start over";
+    EXPECT_EQ(store->checkpoints().failed, 0u);
 }
 
 }  // namespace
