@@ -5,6 +5,7 @@ usage: report.py RESULTS_DIR DURATION RUNS RELAY_THREADS > bench/RESULTS.md
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -275,6 +276,52 @@ for base, sc in THREADS:
       f"{fmt(median(base, 'parley', 'relay_cpu_us_per_delivery'), '{:.2f}')} | "
       f"{fmt(median(sc, 'parley', 'relay_cpu_us_per_delivery'), '{:.2f}')} | {fmt(median(sc, 'parley', 'loadgen_cpu_s'), '{:.2f}')} |")
 s("")
+
+
+def perf_profile(name):
+    """perf-NAME.txt (perf report --sort comm,dso): [(process, library, share of both cores)], busy share."""
+    path = os.path.join(out, f"perf-{name}.txt")
+    if not os.path.exists(path):
+        return None
+    text = open(path).read()
+    m = re.search(r"Event count \(approx\.\): (\d+)", text)
+    if not m:
+        return None
+    capacity_ns = 2 * float(duration) * 1e9  # both cores over the timed part
+    scale = int(m.group(1)) / capacity_ns
+    rows = []
+    for line in text.splitlines():
+        f = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(.+?)\s*$", line)
+        if f:
+            rows.append((f.group(2), f.group(3), float(f.group(1)) / 100 * scale))
+    return rows, scale
+
+
+perf_note = note("perf.txt") or "skipped: this run.sh took no profile"
+profiles = {sc: perf_profile(sc.replace("1-throughput-threads2", "threads2-s1").replace("4-rooms-1000x5-threads2", "threads2-s4"))
+            for _, sc in THREADS}
+if perf_note.startswith("skipped"):
+    s(f"Where the time goes: the profile was {perf_note}.")
+    s("")
+for base, sc in THREADS:
+    prof = profiles[sc]
+    if not prof:
+        continue
+    rows, busy = prof
+    by_process = {}
+    for comm, _, share in rows:
+        by_process[comm] = by_process.get(comm, 0) + share
+    s(f"Where the time goes in scenario {base[0]} on two threads: `perf record -a` of both cores over the last run's "
+      f"timed part, by process and library, as a share of both cores' time ({100 * busy:.0f} % busy; libraries "
+      f"under 0.5 % of the samples left out):")
+    s("")
+    s("| process | library | share of both cores |")
+    s("|---|---|---:|")
+    for comm, dso, share in rows:
+        s(f"| {comm} | {dso} | {100 * share:.1f} % |")
+    for comm, share in sorted(by_process.items(), key=lambda kv: -kv[1]):
+        s(f"| **{comm}** | all | **{100 * share:.1f} %** |")
+    s("")
 s("### Durable against in-memory store (issue 13): scenario 4")
 s("")
 durable_s4 = median("4-rooms-1000x5", "parley", "deliveries_per_s")
@@ -550,6 +597,21 @@ if not s7_note.startswith("skipped"):
           f"`send()` costs {s7_floor['send_cpu_us']:.2f} µs here against {send_cpu:.2f} µs in scenario 2, as its "
           f"reader sleeps between messages. ws, with no storage and one thread, is "
           f"{x(median(S7, 'ws', 'p99_us'), s7_floor['p99_us'])} its floor's p99.")
+def profile_sentence(prof):
+    """The two-thread profile in a sentence: each process's share of both cores, the kernel's part of it."""
+    if not prof:
+        return ""
+    rows, busy = prof
+    parts = []
+    for comm in ("parley-relay", "parley-loadgen"):
+        total = sum(share for c, _, share in rows if c == comm)
+        kernel = sum(share for c, dso, share in rows if c == comm and dso.startswith("[kernel"))
+        parts.append(f"{comm} {100 * total:.0f} % (the kernel {100 * kernel:.0f} % of it)")
+    return (f" perf over the timed part (above): {', '.join(parts)}, everything else "
+            f"{100 * (busy - sum(share for c, _, share in rows if c in ('parley-relay', 'parley-loadgen'))):.0f} %, "
+            f"idle {100 * max(0.0, 1 - busy):.0f} % of both cores.")
+
+
 for base, sc in THREADS:
     sat = median_of(sc, "parley", lambda r: (r["relay_cpu_s"] + r["loadgen_cpu_s"]) / (2 * r["elapsed_s"])
                     if r.get("elapsed_s") else None)
@@ -560,7 +622,7 @@ for base, sc in THREADS:
           f"{100 * sat:.0f} % of both cores, so a second relay thread can only take what the load generator "
           f"leaves; and the relay's CPU per delivery went from {one_cpu:.2f} to {two_cpu:.2f} µs (its threads "
           f"hand frames across cores). A second core of its own would show the relay's scaling; this machine "
-          f"has two.")
+          f"has two.{profile_sentence(profiles.get(sc))}")
 s("")
 lines += summary
 

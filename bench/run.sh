@@ -8,7 +8,8 @@
 # scenarios of issue 5 for parley-relay, the `ws` relay and the original Python
 # relay, and issue 13's: scenario 7 (a relay's real day: 10,000 rooms of 2-12
 # members over wss, Poisson arrivals, parley-relay and ws), scenarios 1 and 4 on
-# two relay threads, scenario 4 on the in-memory store. Every relay is started
+# two relay threads (with a perf profile of both cores), scenario 4 on the
+# in-memory store. Every relay is started
 # fresh for every run, pinned to core 0 (the two-thread runs: cores 0 and 1);
 # the load generator runs on core 1. Writes bench/RESULTS.md (bench/report.py)
 # and prints its summary.
@@ -38,6 +39,8 @@ log() { echo "bench: $*" >&2; }
 need_apt=()
 "$python" -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)
 "$python" -c 'import Cryptodome' 2>/dev/null || "$python" -c 'import Crypto' 2>/dev/null || need_apt+=(python3-pycryptodome)
+# perf (issue 13: where the two-thread runs' time goes)
+command -v perf >/dev/null || need_apt+=(linux-perf)
 if ((${#need_apt[@]})); then
     log "installing ${need_apt[*]} (apt)"
     sudo=(); [[ "$(id -u)" -ne 0 ]] && sudo=(sudo)
@@ -143,7 +146,8 @@ run_case() {
     [[ $kind == ws ]] && proto=(--protocol broadcast --payload binary)
     [[ $kind == python ]] && proto=(--protocol broadcast --payload json)
     start_relay "$kind" "$tls"
-    local line
+    local line profiler=""
+    [[ -n "$profile" ]] && profiler=$(start_profile "$profile")
     if line=$(taskset -c 1 "$loadgen" --url "$scheme://127.0.0.1:$port" --relay-pid "$relay_pid" \
                   --label "$scenario/$kind" "${proto[@]}" "$@" 2>>"$out/loadgen.log"); then
         echo "{\"scenario\": \"$scenario\", \"relay\": \"$kind\", \"args\": \"$*\", \"result\": $line}" >>"$out/runs.jsonl"
@@ -152,7 +156,41 @@ run_case() {
         echo "{\"scenario\": \"$scenario\", \"relay\": \"$kind\", \"args\": \"$*\", \"result\": null}" >>"$out/runs.jsonl"
         log "$scenario/$kind failed (see $out/loadgen.log)"
     fi
+    [[ -n "$profiler" ]] && finish_profile "$profiler" "$profile"
     stop_relay
+}
+
+# Issue 13: where the time goes. With profile=NAME set, run_case samples both
+# cores (perf record -a, every process, the kernel too) over the load
+# generator's timed part: from its "set up" line for DURATION seconds. The
+# report is by process and library ($out/perf-NAME.txt, for report.py).
+profile=""
+perf_ok=0
+perf_probe="$(mktemp)"
+perf record -q -a -o "$perf_probe" -- true >/dev/null 2>&1 && perf_ok=1
+rm -f "$perf_probe"
+if ((perf_ok)); then
+    echo "ran: perf record -a -F 999 over the timed part of the last run" >"$out/perf.txt"
+else
+    echo "skipped: perf cannot sample the whole machine here (not installed, or perf_event_paranoid)" >"$out/perf.txt"
+fi
+start_profile() {
+    ((perf_ok)) || return 0
+    local name=$1 before
+    before=$(grep -c ': set up ' "$out/loadgen.log" 2>/dev/null || true)
+    (
+        for _ in $(seq 1200); do
+            (($(grep -c ': set up ' "$out/loadgen.log" 2>/dev/null || true) > ${before:-0})) && break
+            sleep 0.05
+        done
+        perf record -q -a -F 999 -o "$out/perf-$name.data" -- sleep "$duration" >/dev/null 2>&1
+    ) &
+    echo $!
+}
+finish_profile() {
+    wait "$1" 2>/dev/null || true
+    [[ -s "$out/perf-$2.data" ]] || return 0
+    perf report -i "$out/perf-$2.data" --stdio --sort comm,dso --percent-limit 0.5 >"$out/perf-$2.txt" 2>/dev/null || true
 }
 
 # --- scenarios (issue 5) ----------------------------------------------------------
@@ -229,10 +267,14 @@ run_s7() {
 # (relay on cores 0 and 1, so it shares core 1 with the load generator; a 10 s
 # drain, as the starved load generator reads the last deliveries late), and
 # scenario 4 on the in-memory store.
+# The last run of each is profiled.
 run_threads2() {
     relay_cores=0,1 parley_threads=2
+    ((i == runs)) && profile=threads2-s1
     run_case "1-throughput-threads2" parley 0 "${s1[@]}" --drain 10
+    ((i == runs)) && profile=threads2-s4
     run_case "4-rooms-1000x5-threads2" parley 0 "${s4[@]}" --drain 10
+    profile=""
     relay_cores=0 parley_threads=$relay_threads
 }
 if ((memory_store)); then
