@@ -292,9 +292,9 @@ def perf_profile(name):
     rows = []
     for line in text.splitlines():
         f = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(.+?)\s*$", line)
-        if f:
+        if f and f.group(2) != "swapper":  # the idle task: what no process used
             rows.append((f.group(2), f.group(3), float(f.group(1)) / 100 * scale))
-    return rows, scale
+    return rows, sum(share for _, _, share in rows)
 
 
 perf_note = note("perf.txt") or "skipped: this run.sh took no profile"

@@ -183,8 +183,8 @@ start_profile() {
             (($(grep -c ': set up ' "$out/loadgen.log" 2>/dev/null || true) > ${before:-0})) && break
             sleep 0.05
         done
-        perf record -q -a -F 999 -o "$out/perf-$name.data" -- sleep "$duration" >/dev/null 2>&1
-    ) &
+        perf record -q -a -F 999 -o "$out/perf-$name.data" -- sleep "$duration"
+    ) >/dev/null 2>&1 &  # not on this function's stdout: $(start_profile) would wait for it
     echo $!
 }
 finish_profile() {
