@@ -14,6 +14,8 @@ packages=(
     python3 python3-cryptography clang-14 libclang-rt-14-dev tmux
     # the relay's sd_notify; systemd-analyze and dpkg-shlibdeps for `make package` and its test
     libsystemd-dev systemd dpkg-dev
+    # the relay's PostgreSQL store, and the server its tests start (issue 14)
+    libpq-dev postgresql-15
 )
 
 missing=()

@@ -51,8 +51,9 @@ void log_start(const parley::relay::RelaySettings& settings) {
     const std::string rooms = !o.founders_file.empty() ? "founders in " + o.founders_file.string()
                                                        : "anyone may create them, within the quotas";
     const std::string tls = o.cert_file.empty() ? "off" : "certificate " + o.cert_file;
-    const bool memory = o.store == RelayOptions::Store::memory;
-    const std::string data = memory ? "in memory (lost when the relay stops)" : o.data_dir.string();
+    const std::string data = o.store == RelayOptions::Store::memory       ? "in memory (lost when the relay stops)"
+                             : o.store == RelayOptions::Store::postgresql ? "in PostgreSQL " + store_text(o)
+                                                                          : o.data_dir.string();
     PARLEY_LOG(notice,
                "starting version %s: listen %s, TLS %s, data %s, sync %s, %u io thread(s), rooms: %s, "
                "retention %lld day(s) or %llu message(s) per room, log level %s%s%s",
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
         if (options.store == RelayOptions::Store::memory)
             PARLEY_LOG(warning, "--store memory: nothing is written to disk, every room and message is lost when "
                                 "the relay stops (for benchmarks and tests)");
-        else
+        else if (options.store == RelayOptions::Store::sqlite)
             PARLEY_LOG(info, "data in %s", data_path.c_str());
         // Before "listening on", at its level: whoever waits for that line finds this one too.
         if (const auto metrics = server.metrics_url(); !metrics.empty()) {

@@ -20,6 +20,10 @@ namespace {
 
 constexpr std::size_t wire_max_records() { return parley::wire::max_records_per_chain; }
 
+bool is_postgresql_url(const std::string& v) {
+    return v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0;
+}
+
 std::string printf_string(const char* format, ...) __attribute__((format(printf, 1, 2)));
 std::string printf_string(const char* format, ...) {
     char buffer[1024];
@@ -119,10 +123,15 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
         ->check(CLI::Range(2u, 86400u))
         ->capture_default_str();
     app.add_option("--store", store,
-                   "where rooms and messages are kept: sqlite (relay.sqlite in --data) or memory (nothing "
-                   "is written to disk and everything is lost when the relay stops: for benchmarks and tests, "
-                   "loopback only)")
-        ->check(CLI::IsMember({"sqlite", "memory"}))
+                   "where rooms and messages are kept: sqlite (relay.sqlite in --data), a PostgreSQL URI "
+                   "(postgresql://USER@HOST/DB, which several relays may share; the password in ~/.pgpass), "
+                   "or memory (nothing is written to disk and everything is lost when the relay stops: for "
+                   "benchmarks and tests, loopback only)")
+        ->check([](const std::string& v) {
+            return v == "sqlite" || v == "memory" || is_postgresql_url(v)
+                       ? std::string()
+                       : "must be sqlite, memory or postgresql://...";
+        })
         ->capture_default_str();
     app.add_option("--data", data_dir,
                    "directory for relay.sqlite (default: $XDG_STATE_HOME/parley-relay or "
@@ -197,12 +206,20 @@ RelaySettings read_settings(CLI::App& app, int argc, const char* const* argv) {
     s.log_format = log_format == "auto" ? log::detect_format() : log_format == "journal" ? log::Format::journal
                                                                                          : log::Format::plain;
     auto& options = s.options;
-    options.store = store == "memory" ? RelayOptions::Store::memory : RelayOptions::Store::sqlite;
+    options.store = store == "memory"             ? RelayOptions::Store::memory
+                    : is_postgresql_url(store) ? RelayOptions::Store::postgresql
+                                               : RelayOptions::Store::sqlite;
     if (options.store == RelayOptions::Store::memory) {
         if (!data_dir.empty() || !backup_file.empty())
             throw SettingsError(std::string("--store memory keeps nothing on disk: it takes no ") +
                                 (backup_file.empty() ? "--data" : "--backup") +
                                 "\nhint: drop --store memory to keep rooms and messages in --data");
+    } else if (options.store == RelayOptions::Store::postgresql) {
+        if (!data_dir.empty() || !backup_file.empty())
+            throw SettingsError(std::string("--store postgresql://... keeps everything in the database: it takes no ") +
+                                (backup_file.empty() ? "--data" : "--backup") +
+                                "\nhint: back the database up with pg_dump, or drop --store to use --data");
+        options.store_url = store;
     } else {
         options.data_dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
     }

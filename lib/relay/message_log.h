@@ -36,6 +36,7 @@ struct LogItem {
     std::uint64_t seq = 0;
     LogKind kind = LogKind::message;
     Bytes payload;
+    bool operator==(const LogItem&) const = default;
 };
 
 // What to append; the log assigns the sequence number.

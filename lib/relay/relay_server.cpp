@@ -18,6 +18,7 @@
 
 #include "relay/log.h"
 #include "relay/memory_relay_store.h"
+#include "relay/pg_relay_store.h"
 #include "relay/readiness.h"
 #include "relay/sqlite_relay_store.h"
 #include "relay/tls_stream.h"
@@ -64,6 +65,19 @@ std::string endpoint_text(const std::optional<asio::ip::tcp::endpoint>& e) {
     return e ? host_port(*e) : "off";
 }
 
+}  // namespace
+
+std::string store_text(const RelayOptions& options) {
+    switch (options.store) {
+    case RelayOptions::Store::memory: return "memory";
+    case RelayOptions::Store::postgresql: return PgRelayStore::redacted(options.store_url);
+    case RelayOptions::Store::sqlite: break;
+    }
+    return "sqlite";
+}
+
+namespace {
+
 const std::vector<Setting>& reloadable_settings() {
     // clang-format off
     static const std::vector<Setting> all{
@@ -91,7 +105,7 @@ const std::vector<Setting>& reloadable_settings() {
         {"cert",                        [](const RelayOptions& o) { return o.cert_file.empty() ? std::string("(none: ws://)") : o.cert_file; }, true},
         {"key",                         [](const RelayOptions& o) { return o.key_file.empty() ? std::string("(none)") : o.key_file; }, true},
         {"listen",                      [](const RelayOptions& o) { return host_port(o.listen); }, false},
-        {"store",                       [](const RelayOptions& o) { return std::string(o.store == RelayOptions::Store::memory ? "memory" : "sqlite"); }, false},
+        {"store",                       [](const RelayOptions& o) { return store_text(o); }, false},
         {"data",                        [](const RelayOptions& o) { return o.data_dir.string(); }, false},
         {"threads",                     [](const RelayOptions& o) { return text(o.threads); }, false},
         {"sync",                        [](const RelayOptions& o) { return std::string(o.sync_full ? "full" : "normal"); }, false},
@@ -102,7 +116,7 @@ const std::vector<Setting>& reloadable_settings() {
 }
 
 std::unique_ptr<DataDir> open_data_dir(const RelayOptions& options) {
-    if (options.store == RelayOptions::Store::memory) return nullptr;
+    if (options.store != RelayOptions::Store::sqlite) return nullptr;
     return std::make_unique<DataDir>(options.data_dir);
 }
 
@@ -111,6 +125,7 @@ std::unique_ptr<DataDir> open_data_dir(const RelayOptions& options) {
 std::unique_ptr<RelayStore> open_store(const RelayOptions& options) {
     if (options.store == RelayOptions::Store::memory) return std::make_unique<MemoryRelayStore>();
     try {
+        if (options.store == RelayOptions::Store::postgresql) return std::make_unique<PgRelayStore>(options.store_url);
         return std::make_unique<SqliteRelayStore>(
             options.data_dir, options.sync_full ? SqliteRelayStore::Sync::full : SqliteRelayStore::Sync::normal);
     } catch (const StorageError& e) {

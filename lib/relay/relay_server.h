@@ -32,11 +32,13 @@ struct RelayOptions {
     std::string key_file;   // PEM private key
     unsigned threads = 1;
     RelayLimits limits;
-    // Where rooms and messages are kept: relay.sqlite in data_dir, or the
-    // process's memory (MemoryRelayStore: lost when it stops; benchmarks and
-    // tests only, the settings allow it on loopback only).
-    enum class Store { sqlite, memory };
+    // Where rooms and messages are kept: relay.sqlite in data_dir, a
+    // PostgreSQL database several relays may share (store_url, issue 14), or
+    // the process's memory (MemoryRelayStore: lost when it stops; benchmarks
+    // and tests only, the settings allow it on loopback only).
+    enum class Store { sqlite, memory, postgresql };
     Store store = Store::sqlite;
+    std::string store_url;  // postgresql: a libpq URI (its password best in ~/.pgpass, not here)
     std::filesystem::path data_dir;  // sqlite: holds relay.sqlite; created 0700 if missing, tightened, locked (data_dir.h)
     bool sync_full = false;          // synchronous=FULL: survive power loss, not only a crash
     RetentionPolicy retention;
@@ -53,6 +55,10 @@ struct RelayOptions {
     // founders file and the certificate.
     std::function<RelayOptions()> reread;
 };
+
+// The store as settings and logs show it: sqlite, memory, or the PostgreSQL
+// URI without its password.
+std::string store_text(const RelayOptions& options);
 
 // $XDG_STATE_HOME/parley-relay, else $HOME/.local/state/parley-relay; empty if
 // neither variable is set.

@@ -8,6 +8,10 @@
 
 namespace parley::relay {
 
-class RelayStore : public ChainStore, public MessageLog {};
+class RelayStore : public ChainStore, public MessageLog {
+public:
+    using ChainStore::append;
+    using MessageLog::append;
+};
 
 }  // namespace parley::relay

@@ -43,7 +43,7 @@ _parley_relay() {
             return 0
             ;;
         --store)
-            mapfile -t COMPREPLY < <(compgen -W "sqlite memory" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "sqlite memory postgresql://" -- "$cur")
             return 0
             ;;
         --sync)

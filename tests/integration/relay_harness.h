@@ -128,8 +128,9 @@ public:
     // Starts the relay; returns false if it exits or stays silent.
     bool start(std::vector<std::string> args) {
         const auto store = std::find(args.begin(), args.end(), "--store");
-        const bool in_memory = store != args.end() && store + 1 != args.end() && store[1] == "memory";
-        if (!in_memory && std::find(args.begin(), args.end(), "--data") == args.end()) {
+        // Only the SQLite store keeps its data in --data (memory and PostgreSQL take none).
+        const bool elsewhere = store != args.end() && store + 1 != args.end() && store[1] != "sqlite";
+        if (!elsewhere && std::find(args.begin(), args.end(), "--data") == args.end()) {
             args.push_back("--data");
             args.push_back(data_.path().string());
         }
