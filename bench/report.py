@@ -151,6 +151,8 @@ p("taskset -c 0,1 parley-relay --threads 2 ...")
 for base, sc in THREADS:
     p("parley-loadgen --url ws://127.0.0.1:PORT --relay-pid PID --protocol parley "
       + (args_of(sc, "parley") or (args_of(base, "parley") or "...") + " --drain 10"))
+p("perf record -a -F 999 -o perf-NAME.data -- sleep D   # the last run of each, from the load generator's set-up line")
+p("perf report -i perf-NAME.data --stdio --sort comm,dso --percent-limit 0.5")
 p("# issue 13: scenario 4 on the in-memory store")
 p("taskset -c 0 parley-relay --store memory ...   # no --data")
 p("parley-loadgen --url ws://127.0.0.1:PORT --relay-pid PID --protocol parley " + (args_of(MEMORY, "parley") or args_of("4-rooms-1000x5", "parley") or "..."))
@@ -620,8 +622,10 @@ for base, sc in THREADS:
     if None not in (sat, one_cpu, two_cpu):
         s(f"- **Scenario {base[0]} on two threads**: the relay and the load generator together used "
           f"{100 * sat:.0f} % of both cores, so a second relay thread can only take what the load generator "
-          f"leaves; and the relay's CPU per delivery went from {one_cpu:.2f} to {two_cpu:.2f} µs (its threads "
-          f"hand frames across cores). A second core of its own would show the relay's scaling; this machine "
+          f"leaves; " + (f"and the relay's CPU per delivery went from {one_cpu:.2f} to {two_cpu:.2f} µs (its "
+                        f"threads hand frames across cores)" if two_cpu > 1.05 * one_cpu else
+                        f"the relay's CPU per delivery was {one_cpu:.2f} µs on one thread and {two_cpu:.2f} on two")
+          + f". A second core of its own would show the relay's scaling; this machine "
           f"has two.{profile_sentence(profiles.get(sc))}")
 s("")
 lines += summary

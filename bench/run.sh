@@ -188,7 +188,8 @@ start_profile() {
     echo $!
 }
 finish_profile() {
-    wait "$1" 2>/dev/null || true
+    # Not this shell's child (start_profile ran in $(...)): wait for it to end.
+    while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
     [[ -s "$out/perf-$2.data" ]] || return 0
     perf report -i "$out/perf-$2.data" --stdio --sort comm,dso --percent-limit 0.5 >"$out/perf-$2.txt" 2>/dev/null || true
 }
