@@ -140,7 +140,7 @@ std::string PgRelayStore::redacted(const std::string& conninfo) {
 }
 
 PgRelayStore::PgRelayStore(const std::string& conninfo, Clock clock)
-    : conninfo_(conninfo), shown_(redacted(conninfo)), clock_(std::move(clock)) {
+    : conninfo_(with_connect_timeout(conninfo)), shown_(redacted(conninfo)), clock_(std::move(clock)) {
     std::lock_guard lock(mutex_);
     try {
         connect();
@@ -165,21 +165,44 @@ void PgRelayStore::fail(const std::string& what) const {
     throw StorageError("relay database " + shown_ + ": " + what);
 }
 
+std::string PgRelayStore::with_connect_timeout(const std::string& conninfo) {
+    if (conninfo.find("connect_timeout") != std::string::npos) return conninfo;
+    const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+    if (!uri) return conninfo + " connect_timeout=" + std::to_string(connect_timeout_s);
+    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") +
+           "connect_timeout=" + std::to_string(connect_timeout_s);
+}
+
+// Connects if there is no working connection. After a failed attempt the next
+// waits out a backoff (0.25 s, doubling up to 10 s): while the server is
+// down, calls fail at once with the last reason instead of each waiting on a
+// connection attempt (up to connect_timeout), with the writer and the readers
+// behind it.
 void PgRelayStore::connect() const {
     if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry_at_) {
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ - now).count();
+        fail("cannot connect: " + last_error_ + " (trying again in " + std::to_string(wait) + " ms)");
+    }
     if (conn_) {
         PQreset(conn_);
-        if (PQstatus(conn_) == CONNECTION_OK) return;
     } else {
         conn_ = PQconnectdb(conninfo_.c_str());
         // The server's notices ("already exists, skipping") are not for the relay's stderr.
         if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
     }
-    const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+        backoff_ = std::chrono::milliseconds(0);
+        retry_at_ = {};
+        return;
+    }
+    last_error_ = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
     PQfinish(conn_);
     conn_ = nullptr;
-    fail("cannot connect: " + why);
+    backoff_ = std::min<std::chrono::milliseconds>(backoff_.count() == 0 ? first_backoff : backoff_ * 2, max_backoff);
+    retry_at_ = std::chrono::steady_clock::now() + backoff_;
+    fail("cannot connect: " + last_error_);
 }
 
 // A statement that failed because the connection broke (the server

@@ -20,13 +20,16 @@
 // One connection, one lock, as with SQLite; a broken connection is reset at
 // the next call (a statement outside a transaction, BEGIN included, is tried
 // once more on the new one), and a call that cannot reach the server throws
-// StorageError (the relay answers Error internal and keeps serving). One case
+// StorageError (the relay answers Error internal and keeps serving). While the
+// server is down the attempts back off (0.25 s doubling to 10 s, each at most
+// connect_timeout): calls between them fail at once, saying why. One case
 // breaks "nothing stored" on a throw: a COMMIT whose answer is lost with the
 // connection may have committed; the sender's resend of that message is then
 // stored a second time (a remote database's lot; issue 14's next step has the
 // resend recognised from the database).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +53,11 @@ public:
 
     // The connection string with any password replaced by "***": for logs.
     static std::string redacted(const std::string& conninfo);
+    // One connection attempt waits at most this long, unless the connection
+    // string sets connect_timeout itself; the backoff between attempts.
+    static constexpr int connect_timeout_s = 5;
+    static constexpr std::chrono::milliseconds first_backoff{250}, max_backoff{10000};
+    static std::string with_connect_timeout(const std::string& conninfo);
 
     // ChainStore
     std::vector<wire::Hash> geneses(const wire::RoomId& room) const override;
@@ -96,6 +104,10 @@ private:
     mutable std::mutex mutex_;
     mutable pg_conn* conn_ = nullptr;        // under mutex_
     mutable bool in_transaction_ = false;  // under mutex_: no reconnecting now
+    // Under mutex_: the connection's last failure and when to try again.
+    mutable std::string last_error_;
+    mutable std::chrono::milliseconds backoff_{0};
+    mutable std::chrono::steady_clock::time_point retry_at_{};
 };
 
 }  // namespace parley::relay

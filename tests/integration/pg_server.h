@@ -34,9 +34,9 @@ public:
         if (!shell(std::string(bin_dir) + "/initdb -D " + data + " -U parley -A trust --no-sync -E UTF8 --no-locale"))
             return;
         // Only the socket in dir_: no TCP port to collide with another test's.
-        if (!shell(std::string(bin_dir) + "/pg_ctl -D " + data + " -l " + dir_ + "/server.log -w -t 60 -o \"-k " +
-                   dir_ + " -c listen_addresses='' -c fsync=off -c max_connections=50\" start"))
-            return;
+        start_ = std::string(bin_dir) + "/pg_ctl -D " + data + " -l " + dir_ + "/server.log -w -t 60 -o \"-k " + dir_ +
+                 " -c listen_addresses='' -c fsync=off -c max_connections=50\" start";
+        if (!shell(start_)) return;
         started_ = true;
     }
     ~PgServer() {
@@ -63,6 +63,9 @@ public:
         conninfo(db);
         return "postgresql:///" + db + "?host=" + dir_ + "&user=parley";
     }
+    // The server stopped (fast: clients' connections are cut) and started again.
+    bool stop() { return shell(std::string(bin_dir) + "/pg_ctl -D " + dir_ + "/data -m fast -w -t 60 stop"); }
+    bool start() { return shell(start_); }
     // pg_ctl restart: the server goes away and comes back (clients' connections break).
     bool restart() {
         return shell(std::string(bin_dir) + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/server.log -m fast -w -t 60 restart");
@@ -75,7 +78,8 @@ private:
     }
 
     std::string dir_;
-    std::string as_;  // "runuser -u nobody -- " as root
+    std::string as_;     // "runuser -u nobody -- " as root
+    std::string start_;  // pg_ctl start, with the server's options
     bool started_ = false;
     std::set<std::string> created_;
 };

@@ -205,6 +205,32 @@ TEST_P(PgClusterStore, ARestartedServerCostsTheStoreNothing) {
     EXPECT_EQ(store_->read(chain(), 0, 10, 10, 1 << 20).size(), 2u);
 }
 
+// While the server is down every call fails with StorageError, and the
+// attempts back off: a call made soon after a failed one fails at once,
+// saying when the next attempt is. Once it is back, the store serves again
+// and the failed appends used no number.
+TEST_P(PgClusterStore, AStoppedServerIsRefusedQuicklyAndUsedAgainWhenBack) {
+    chain_of(*store_, 1);
+    ASSERT_TRUE(pg().stop());
+    EXPECT_THROW(store_->append({{chain(), LogKind::message, Bytes{1}}}), StorageError);
+    try {
+        store_->append({{chain(), LogKind::message, Bytes{1}}});
+        ADD_FAILURE() << "appended with the server down";
+    } catch (const StorageError& e) {
+        EXPECT_NE(std::string(e.what()).find("trying again in"), std::string::npos) << e.what();
+    }
+    ASSERT_TRUE(pg().start());
+    std::vector<std::uint64_t> seqs;
+    for (int i = 0; i < 200 && seqs.empty(); ++i) {  // the backoff is at most 10 s
+        try {
+            seqs = store_->append({{chain(), LogKind::message, Bytes{2}}});
+        } catch (const StorageError&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    EXPECT_EQ(seqs, std::vector<std::uint64_t>{1}) << "a refused append used a number";
+}
+
 TEST(PgRelayStore, PasswordsNeverReachALogLine) {
     EXPECT_EQ(PgRelayStore::redacted("postgresql://parley:s3cret@db.example/relay"),
               "postgresql://parley:***@db.example/relay");
@@ -213,6 +239,12 @@ TEST(PgRelayStore, PasswordsNeverReachALogLine) {
     EXPECT_EQ(PgRelayStore::redacted("postgres://db/relay?user=p&password=x1&sslmode=require"),
               "postgres://db/relay?user=p&password=***&sslmode=require");
     EXPECT_EQ(PgRelayStore::redacted("host=/tmp/x user=parley"), "host=/tmp/x user=parley");
+    // Each connection attempt is bounded unless the operator bounded it already.
+    EXPECT_EQ(PgRelayStore::with_connect_timeout("postgresql://db/relay"), "postgresql://db/relay?connect_timeout=5");
+    EXPECT_EQ(PgRelayStore::with_connect_timeout("postgresql://db/relay?sslmode=require"),
+              "postgresql://db/relay?sslmode=require&connect_timeout=5");
+    EXPECT_EQ(PgRelayStore::with_connect_timeout("host=db connect_timeout=9"), "host=db connect_timeout=9");
+    EXPECT_EQ(PgRelayStore::with_connect_timeout("host=db"), "host=db connect_timeout=5");
     try {
         PgRelayStore store("host=/nonexistent-parley-socket-dir user=parley password=hunter2 connect_timeout=2");
         ADD_FAILURE() << "connected to nothing";
