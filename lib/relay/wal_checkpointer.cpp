@@ -114,14 +114,23 @@ void WalCheckpointer::run() {
             failed_.fetch_add(1, std::memory_order_relaxed);
         lock.lock();
         running_ = false;
-        // Chase what the writer added meanwhile only while passes gain on it:
-        // behind a reader's snapshot they copy nothing more, and the thread
-        // waits for due_pages more frames instead of copying nothing at every
-        // commit.
-        const auto now =
-            rc == SQLITE_OK && copied > 0 ? static_cast<std::uint64_t>(copied) : copied_;
-        chasing_ = now > copied_;
-        copied_ = now;
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            // A PASSIVE checkpoint never waits: it was refused because the
+            // writer was copying its last frames, or was mid-commit on the
+            // log's index. Nothing was learnt, so the next commit wakes the
+            // thread again (were it to wait for due_pages more frames, a
+            // quiet room would leave the log uncopied until then).
+            chasing_ = true;
+        } else {
+            // Chase what the writer added meanwhile only while passes gain on
+            // it: behind a reader's snapshot they copy nothing more, and the
+            // thread waits for due_pages more frames instead of copying
+            // nothing at every commit.
+            const auto now =
+                rc == SQLITE_OK && copied > 0 ? static_cast<std::uint64_t>(copied) : copied_;
+            chasing_ = now > copied_;
+            copied_ = now;
+        }
         idle_.notify_all();
     }
 }

@@ -75,7 +75,7 @@ private:
     bool stop_ = false;
     std::uint64_t copied_ = 0;      // frames of the current log the last checkpoint copied
     std::uint64_t started_at_ = 0;  // the log's size when the thread was last woken
-    bool chasing_ = false;          // the last pass copied more than the one before
+    bool chasing_ = false;          // the last pass copied more than the one before, or was refused
     std::atomic<std::uint64_t> background_{0}, finished_{0}, forced_{0}, failed_{0}, log_pages_{0};
     std::thread thread_;
 };

@@ -207,25 +207,60 @@ std::uint64_t append_pages(SqliteRelayStore& store, const ChainKey& chain, std::
 }
 
 // SQLite would copy the log back inside the commit that takes it past 1,000
-// pages. Here the thread copies it, the writer only the few frames left, and
-// the log starts over: a commit after that finds it small again.
+// pages. Here the thread copies it, and the log starts over: a commit after
+// that finds it small again, with no checkpoint forced on the writer. (A pass
+// refused as busy, which TSan's timing makes common, is tried again at the
+// next commit: before that was so, this test failed 1 run in 20 under TSan.)
 TEST_F(SqliteRelayStoreTest, TheLogIsCopiedBackBesideTheWriterAndStartsOver) {
     auto store = open();
     fill(*store);
     std::uint64_t appended = append_pages(*store, chain(), WalCheckpointer::due_pages);
-    for (int i = 0; i < 10 && store->checkpoints().finished == 0; ++i) {
+    for (int i = 0; i < 10 && store->checkpoints().log_pages >= WalCheckpointer::finish_pages; ++i) {
         store->wait_for_checkpoints();
         store->append({{chain(), LogKind::message, Bytes{9}}});
         ++appended;
     }
     const auto copied = store->checkpoints();
     EXPECT_GE(copied.background, 1u);
-    EXPECT_GE(copied.finished, 1u) << "the writer never copied the last frames";
     EXPECT_EQ(copied.forced, 0u);
     EXPECT_EQ(copied.failed, 0u);
+    EXPECT_LT(copied.log_pages, WalCheckpointer::finish_pages) << "the log did not start over";
+    EXPECT_EQ(store->range(chain()).last_seq, 4 + appended);
+    EXPECT_EQ(store->read(chain(), 4 + appended - 1, 4 + appended, 10, 1 << 20).at(0).payload, Bytes{9});
+}
+
+// The writer copies the last few frames itself: a reader's snapshot stops the
+// thread's pass a few dozen frames short of the log's end, and once the reader
+// is gone the writer's next commit copies the rest (a short wait, where it was
+// a thousand pages), and the commit after it starts the log over.
+TEST_F(SqliteRelayStoreTest, TheWriterCopiesTheLastFramesAfterTheThread) {
+    auto store = open();
+    fill(*store);
+    constexpr std::uint64_t short_by = 30;
+    std::uint64_t appended =
+        append_pages(*store, chain(), WalCheckpointer::due_pages - short_by - store->checkpoints().log_pages);
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(file().c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM log;", nullptr, nullptr, nullptr), SQLITE_OK);
+    appended += append_pages(*store, chain(), short_by + 10);  // past due_pages: the thread wakes
+    for (int i = 0; i < 10 && store->checkpoints().background == 0; ++i) {  // a busy pass is tried again
+        store->wait_for_checkpoints();
+        store->append({{chain(), LogKind::message, Bytes{8}}});
+        ++appended;
+    }
+    store->wait_for_checkpoints();
+    ASSERT_GE(store->checkpoints().background, 1u);
+    sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(reader);
+
+    const auto before = store->checkpoints().finished;
+    store->append({{chain(), LogKind::message, Bytes{9}}});
+    EXPECT_EQ(store->checkpoints().finished, before + 1) << "the writer did not copy the last frames";
     store->append({{chain(), LogKind::message, Bytes{10}}});
-    ++appended;
+    appended += 2;
     EXPECT_LT(store->checkpoints().log_pages, WalCheckpointer::finish_pages) << "the log did not start over";
+    EXPECT_EQ(store->checkpoints().forced, 0u);
+    EXPECT_EQ(store->checkpoints().failed, 0u);
     EXPECT_EQ(store->range(chain()).last_seq, 4 + appended);
     EXPECT_EQ(store->read(chain(), 4 + appended - 1, 4 + appended, 10, 1 << 20).at(0).payload, Bytes{10});
 }
