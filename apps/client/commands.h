@@ -16,6 +16,10 @@ struct RoomOptions {
     std::string user;
     std::string room;
     std::string server;
+    // --server given more than once, or servers = [...]: relays serving the
+    // same rooms from one database, tried in turn when `server` cannot be reached.
+    std::vector<std::string> more_servers;
+    std::vector<std::string> server_flags;  // --server, as given (main() splits it)
     std::string server_default;  // when neither --server nor the room names one (a room opened by /join)
     std::string dir = ".";
     std::string ca;

@@ -35,9 +35,12 @@ void add_room_flags(CLI::App* cmd, RoomOptions& o) {
     cmd->add_option("--user", o.user, "your name: DIR/NAME.pem is your private key")->required();
     cmd->add_option("--room", o.room,
                     "the room's local name (never sent to the relay; default: room in DIR/parley.toml)");
-    cmd->add_option("--server", o.server,
+    cmd->add_option("--server", o.server_flags,
                     "relay URL, ws://host:port or wss://host:port (default: the room's, or server in "
-                    "DIR/parley.toml)");
+                    "DIR/parley.toml); again for each further relay serving the same rooms, tried in turn")
+        ->type_size(1)
+        ->allow_extra_args(false)  // one URL per --server: `send --server URL TEXT` keeps its TEXT
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--dir", o.dir, "folder with NAME.pem, public_keys/ and parley.toml (default: .)");
     cmd->add_option("--config", o.config, "settings file (default: DIR/parley.toml, if there is one)");
     cmd->add_option("--ca", o.ca, "trust this CA or self-signed certificate file for wss://");
@@ -63,7 +66,10 @@ void apply_config(RoomOptions& o, bool room_needed = true) {
     if (config) {
         if (o.room.empty() && config->room) o.room = *config->room;
         if (o.invite.empty() && config->invite) o.invite = *config->invite;
-        if (o.server.empty() && config->server) o.server = *config->server;
+        if (o.server.empty() && !config->servers.empty()) {
+            o.server = config->servers.front();
+            o.more_servers.assign(config->servers.begin() + 1, config->servers.end());
+        }
         if (o.ca.empty() && config->ca) o.ca = parley::config::resolve(file, *config->ca);
         if (o.state.empty() && config->state) o.state = parley::config::resolve(file, *config->state);
     }
@@ -193,6 +199,10 @@ int main(int argc, char** argv) {
         return parley::config::usage_error(app, e, "parley");
     }
 
+    if (!room.server_flags.empty()) {
+        room.server = room.server_flags.front();
+        room.more_servers.assign(room.server_flags.begin() + 1, room.server_flags.end());
+    }
     try {
         if (*keygen) return cmd_keygen(user, dir);
         if (*fingerprint) return cmd_fingerprint(dir, fp_name);
@@ -200,10 +210,12 @@ int main(int argc, char** argv) {
             // The invite names the room and its relay: parley.toml's room and
             // server are for the room it names (or none); only flags win here.
             const std::string invite_arg = room.invite, room_flag = room.room, server_flag = room.server;
+            const auto more_flags = room.more_servers;
             apply_config(room);
             room.invite = invite_arg;
             room.room = room_flag;
             room.server = server_flag;
+            room.more_servers = more_flags;
         } else if (*create || *chat || *send || *listen || *rekey || *upgrade || *history || *invite) {
             apply_config(room);
         }

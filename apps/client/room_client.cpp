@@ -35,13 +35,14 @@ std::chrono::steady_clock::time_point deadline_in(std::chrono::milliseconds time
 
 using detail::now_ms;
 
-RoomClient::RoomClient(Member member, std::string room_name, const wire::RoomId& room, net::Endpoint endpoint,
-                       net::Client::Options options)
+RoomClient::RoomClient(Member member, std::string room_name, const wire::RoomId& room,
+                       std::vector<net::Endpoint> relays, net::Client::Options options)
     : member_(member),
       room_name_(std::move(room_name)),
       room_(room),
-      endpoint_(std::move(endpoint)),
+      relays_(std::move(relays)),
       options_(std::move(options)) {
+    if (relays_.empty()) throw std::invalid_argument("RoomClient: no relay");
     session_ = crypto::random_array<wire::session_id_bytes>();
     member_.store->add_own_session(session_);
 }
@@ -57,24 +58,47 @@ std::string RoomClient::display_name(const crypto::PublicKey& key) const {
     return member_.keyring->display_name(key);
 }
 
+// To the relay that last worked; if it cannot be reached, to each of the
+// others in turn (relays sharing one database number every chain alike, so
+// the position this client resumes from means the same on any of them).
 void RoomClient::connect() {
+    std::string first_error;
+    bool all_permanent = true;
+    for (std::size_t tried = 0; tried < relays_.size(); ++tried) {
+        const std::size_t at = (relay_ + tried) % relays_.size();
+        try {
+            connect_to(relays_[at]);
+            if (tried > 0)
+                notice("using relay " + net::to_url(relays_[at]) + " (" + net::to_url(relays_[relay_]) +
+                       ": " + first_error + ")");
+            relay_ = at;
+            return;
+        } catch (const net::ConnectError& e) {
+            all_permanent = all_permanent && e.permanent();
+            if (first_error.empty()) first_error = e.what();
+        } catch (const std::exception& e) {
+            all_permanent = false;
+            if (first_error.empty()) first_error = e.what();
+        }
+    }
+    connect_failed_for_good_ = all_permanent;
+    throw UserError(relays_.size() == 1 ? first_error
+                                        : first_error + " (and the " + std::to_string(relays_.size() - 1) +
+                                              " other relay(s) given cannot be reached either)",
+                    "check --server, that the relay runs, and --ca for a self-signed certificate");
+}
+
+void RoomClient::connect_to(const net::Endpoint& relay) {
+    const auto gen = ++generation_;
     // The old connection's frames are dropped from here on, so its io thread
     // never waits for queue space while we join it (replacing net_).
-    const auto gen = ++generation_;
     events_.drop_generations_before(gen);
     if (net_) net_->close();
-    net_ = std::make_unique<net::Client>(endpoint_, options_);
+    net_ = std::make_unique<net::Client>(relay, options_);
     connect_failed_for_good_ = false;
-    try {
-        net_->connect(
-            [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
-            [this, gen](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason), gen}); });
-    } catch (const net::ConnectError& e) {
-        connect_failed_for_good_ = e.permanent();
-        throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
-    } catch (const std::exception& e) {
-        throw UserError(e.what(), "check --server, that the relay runs, and --ca for a self-signed certificate");
-    }
+    net_->connect(
+        [this, gen](std::vector<std::uint8_t> frame) { events_.push({Event::Kind::frame, std::move(frame), {}, gen}); },
+        [this, gen](std::string reason) { events_.push({Event::Kind::closed, {}, std::move(reason), gen}); });
     closed_ = false;
     joined_ = false;
 }

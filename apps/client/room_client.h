@@ -61,7 +61,10 @@ public:
 
     // `room` is the relay's id of the room this device calls `room_name`; its
     // genesis is pinned in the state store (by create, or from an invite).
-    RoomClient(Member member, std::string room_name, const wire::RoomId& room, net::Endpoint endpoint,
+    // `relays`: one relay, or several serving the same rooms from one database
+    // (docs/SCALING.md): each connection goes to the one that last worked, and
+    // to the next in turn when that one cannot be reached.
+    RoomClient(Member member, std::string room_name, const wire::RoomId& room, std::vector<net::Endpoint> relays,
                net::Client::Options options);
     ~RoomClient();
 
@@ -169,6 +172,7 @@ private:
     };
 
     void connect();
+    void connect_to(const net::Endpoint& relay);  // throws what net::Client does
     void reconnect();
     void refresh_chain();
     bool reader() const { return static_cast<bool>(on_delivery_); }
@@ -274,7 +278,8 @@ private:
     Member member_;
     std::string room_name_;
     wire::RoomId room_{};
-    net::Endpoint endpoint_;
+    std::vector<net::Endpoint> relays_;  // never empty
+    std::size_t relay_ = 0;              // the one connect() tries first
     net::Client::Options options_;
     // events_ before net_: the connection's io thread pushes into the queue
     // until the connection is gone, so the queue must outlive it.

@@ -1,5 +1,6 @@
 #include "session_setup.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -155,9 +156,18 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     if (server.empty())
         throw UserError("no relay given", "pass --server wss://HOST:PORT, or put server = \"wss://HOST:PORT\" in "
                                           "parley.toml");
-    std::string url_error;
-    auto endpoint = net::parse_url(server, url_error);
-    if (!endpoint) throw UserError("bad --server: " + url_error, "use ws://host:port or wss://host:port");
+    // The room's relay first, then the others given as serving the same rooms.
+    std::vector<net::Endpoint> relays;
+    std::vector<std::string> urls{server};
+    for (const auto& more : o.more_servers)
+        if (std::find(urls.begin(), urls.end(), more) == urls.end()) urls.push_back(more);
+    for (const auto& url : urls) {
+        std::string url_error;
+        auto endpoint = net::parse_url(url, url_error);
+        if (!endpoint)
+            throw UserError("bad --server " + printable(url) + ": " + url_error, "use ws://host:port or wss://host:port");
+        relays.push_back(std::move(*endpoint));
+    }
     o.server = server;
     const char* env_password = std::getenv("PARLEY_PASSWORD");
     s->password_prompted = !o.password.argv_password && o.password.file.empty() &&
@@ -167,7 +177,7 @@ std::unique_ptr<Session> make_session(RoomOptions& o, RoomUse use) {
     net::Client::Options net_options;
     net_options.ca_file = o.ca;
     Member member{&s->identity, &s->keyring, &s->password, s->store.get(), o.user, device_folder(o)};
-    s->client = std::make_unique<RoomClient>(member, o.room, local.room, *endpoint, net_options);
+    s->client = std::make_unique<RoomClient>(member, o.room, local.room, std::move(relays), net_options);
     s->client->set_sync_interval(std::chrono::seconds(o.sync_interval_s));
     if (o.rotates) s->client->set_rotation(o.rotate_after);
     return s;

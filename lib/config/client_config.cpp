@@ -4,15 +4,25 @@ namespace parley::config {
 
 ClientConfig parse_client_config(std::string_view text, const std::string& name) {
     ClientConfig config;
-    for (auto& s : read_settings(text, name, {"parley.toml", false})) {
-        if (s.key == "server") config.server = std::move(s.text);
+    bool server_set = false;
+    for (auto& s : read_settings(text, name, {"parley.toml", false, true})) {
+        if (s.kind == Setting::Kind::strings && s.key != "servers")
+            throw ConfigError(where(name, s.line) + ": " + shown(s.key) + " must be a string, in quotes");
+        if (s.key == "server" || s.key == "servers") {
+            if (server_set)
+                throw ConfigError(where(name, s.line) + ": server and servers both set: use one of them");
+            server_set = true;
+            if (s.key == "server") config.servers = {std::move(s.text)};
+            else if (s.kind == Setting::Kind::strings) config.servers = std::move(s.strings);
+            else throw ConfigError(where(name, s.line) + ": servers must be a list of strings, in quotes");
+        }
         else if (s.key == "room") config.room = std::move(s.text);
         else if (s.key == "ca") config.ca = std::move(s.text);
         else if (s.key == "state") config.state = std::move(s.text);
         else if (s.key == "invite") config.invite = std::move(s.text);
         else
             throw ConfigError(where(name, s.line) + ": unknown setting '" + shown(s.key) +
-                              "' (known: server, room, ca, state, invite)");
+                              "' (known: server, servers, room, ca, state, invite)");
     }
     return config;
 }

@@ -1,7 +1,8 @@
 // parley.toml: the settings a member keeps beside their key on the flash drive,
 // so that `parley chat --user alice` is the whole command line.
 //
-//   server = "wss://relay.example:8443"   # relay URL
+//   server = "wss://relay.example:8443"   # relay URL, or several relays serving
+//   servers = ["wss://a:8443", "wss://b:8443"]  # the same rooms (one of the two)
 //   room   = "friends"                    # room name (never sent to the relay)
 //   ca     = "relay.crt"                  # optional: trust this certificate (relative
 //                                         # paths are from the file's folder)
@@ -19,13 +20,15 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/toml_file.h"
 
 namespace parley::config {
 
 struct ClientConfig {
-    std::optional<std::string> server;
+    // `server`, or `servers`: tried in this order, the next when one cannot be reached.
+    std::vector<std::string> servers;
     std::optional<std::string> room;
     std::optional<std::string> ca;     // as written; see resolve()
     std::optional<std::string> state;  // as written; see resolve()

@@ -128,6 +128,7 @@ private:
         if (rest.starts_with(R"(""")") || rest.starts_with("'''"))
             throw error("multi-line strings are not used in " + format);
         if (peek() == '"' || peek() == '\'') return one_line_string();
+        if (peek() == '[' && format_.lists) return one_line_list(key);
         if (peek() == '[' || peek() == '{') throw error("tables and arrays are not used in " + format);
         if (format_.scalars && (word("true") || word("false") || number())) return;
         throw error(key + (format_.scalars ? " must be a number, true, false or a string in quotes"
@@ -167,6 +168,29 @@ private:
         if (p < line_.size() && (is_bare(line_[p]) || line_[p] == '.' || line_[p] == ':')) return false;
         pos_ = p;
         return true;
+    }
+
+    // [ "a", 'b' ] on one line: strings only, a comma between them, one after the last allowed.
+    void one_line_list(const std::string& key) {
+        ++pos_;
+        bool need_item = true;
+        for (;;) {
+            skip_blanks();
+            if (at_end()) throw error("a list is not closed on its line (" + key + ")");
+            if (peek() == ']') {
+                ++pos_;
+                return;
+            }
+            if (!need_item) {
+                if (peek() != ',') throw unexpected("',' or ']' in the list");
+                ++pos_;
+                need_item = true;
+                continue;
+            }
+            if (peek() != '"' && peek() != '\'') throw error(key + " must be a list of strings, in quotes");
+            one_line_string();
+            need_item = false;
+        }
     }
 
     // "basic" (a backslash escapes the next character) or 'literal'; closed on its line.
@@ -229,6 +253,14 @@ std::vector<Setting> read_settings(std::string_view text, const std::string& nam
             out.precision(17);
             out << node.as_floating_point()->get();
             s.text = out.str();
+        } else if (format.lists && node.is_array()) {
+            s.kind = Setting::Kind::strings;
+            for (const auto& item : *node.as_array()) {
+                if (!item.is_string())
+                    throw ConfigError(where(name, s.line) + ": " + shown(s.key) + " must be a list of strings, in quotes");
+                s.strings.push_back(string_value(name, shown(s.key), item));
+            }
+            if (s.strings.empty()) throw ConfigError(where(name, s.line) + ": " + shown(s.key) + " is an empty list");
         } else if (format.scalars && node.is_boolean()) {
             s.kind = Setting::Kind::boolean;
             s.text = node.as_boolean()->get() ? "true" : "false";

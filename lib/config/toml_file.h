@@ -22,18 +22,21 @@ public:
 };
 
 struct Setting {
-    enum class Kind { string, integer, floating, boolean };
+    enum class Kind { string, integer, floating, boolean, strings };
     std::string key;
     Kind kind = Kind::string;
     std::string text;  // the string; the number as written; "true" or "false"
+    std::vector<std::string> strings;  // Kind::strings: a one-line list of them
     std::size_t line = 0;
 };
 
 // What a file may hold: `format` names it in messages ("parley.toml"); with
-// `scalars`, numbers (decimal: 8443, 0.5, 1e6) and true/false besides strings.
+// `scalars`, numbers (decimal: 8443, 0.5, 1e6) and true/false besides strings;
+// with `lists`, a list of strings on one line (["a", "b"]) too.
 struct Format {
     std::string_view name;
     bool scalars = false;
+    bool lists = false;
 };
 
 // The settings of `text`, in file order; `name` is the file in messages

@@ -55,8 +55,22 @@ PublishOutcome ChainBook::publish_genesis(const wire::RoomId& room, const Verifi
     return out;
 }
 
+// Another relay node sharing the store may commit between this node's checks
+// and its write (the store refuses the second of two successors to one head,
+// or a second genesis for a room: StoreConflict). Deciding once more on what
+// the store now holds gives the answer one node would have given: the same
+// record again, not_head, or room_exists.
 PublishOutcome ChainBook::publish(const wire::RoomId& room, const wire::Token& token,
                                   const VerifiedRecord& verified) {
+    try {
+        return publish_once(room, token, verified);
+    } catch (const StoreConflict&) {
+        return publish_once(room, token, verified);
+    }
+}
+
+PublishOutcome ChainBook::publish_once(const wire::RoomId& room, const wire::Token& token,
+                                       const VerifiedRecord& verified) {
     const auto& record = verified.record;
     if (record.epoch == 0) return publish_genesis(room, verified);
 

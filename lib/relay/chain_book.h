@@ -94,6 +94,7 @@ private:
     }
 
     PublishOutcome publish_genesis(const wire::RoomId& room, const VerifiedRecord& verified);
+    PublishOutcome publish_once(const wire::RoomId& room, const wire::Token& token, const VerifiedRecord& verified);
 
     ChainStore& store_;
     mutable std::mutex quotas_mutex_;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "relay/message_log.h"
 #include "wire/bytes.h"
 #include "wire/frames.h"
 
@@ -18,6 +19,15 @@ struct StoredRecord {
     wire::Hash hash{};
     std::uint64_t epoch = 0;
     wire::Hash token_hash{};
+};
+
+// A store several relay processes share: another one's commit took what this
+// append needed (the head's next epoch, or the room's one genesis) between the
+// caller's checks and the write. Nothing was stored; checking again against
+// the store now decides the answer.
+class StoreConflict : public StorageError {
+public:
+    using StorageError::StorageError;
 };
 
 // Chains are keyed by (room id, genesis hash). Implementations must be safe to
@@ -56,7 +66,7 @@ public:
     // (epoch > 0) also takes the next place in the chain's message log as a
     // new_head item, in the same transaction; returns its sequence number (0
     // for a genesis). Durable when it returns; throws StorageError (message_log.h)
-    // with nothing stored.
+    // with nothing stored: StoreConflict if another process took the place first.
     virtual std::uint64_t append(const wire::RoomId& room, const wire::Hash& genesis,
                                  StoredRecord record) = 0;
 };

@@ -1,5 +1,7 @@
 #include "relay/pg_relay_store.h"
 
+#include "relay/pg_commit_listener.h"
+
 #include <endian.h>
 #include <libpq-fe.h>
 
@@ -22,6 +24,8 @@ constexpr const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS records (chain BIGINT NOT NULL REFERENCES chains (id), epoch BIGINT NOT NULL, "
     "  hash BYTEA NOT NULL, token_hash BYTEA NOT NULL, encoded BYTEA NOT NULL, PRIMARY KEY (chain, epoch));"
     "CREATE INDEX IF NOT EXISTS records_by_hash ON records (chain, hash);"
+    // One genesis per room, whichever node it reaches first.
+    "CREATE UNIQUE INDEX IF NOT EXISTS chains_one_per_room ON chains (room);"
     "CREATE TABLE IF NOT EXISTS log (chain BIGINT NOT NULL REFERENCES chains (id), seq BIGINT NOT NULL, "
     "  kind SMALLINT NOT NULL, stored_at_ms BIGINT NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY (chain, seq));"
     "CREATE INDEX IF NOT EXISTS log_by_age ON log (stored_at_ms);"
@@ -45,6 +49,13 @@ public:
     Params& add(std::int64_t v) {
         text_.push_back(std::to_string(v));
         values_.push_back(nullptr);  // set in values(): text_ may still grow and move
+        lengths_.push_back(0);
+        formats_.push_back(0);
+        return *this;
+    }
+    Params& text(std::string v) {
+        text_.push_back(std::move(v));
+        values_.push_back(nullptr);
         lengths_.push_back(0);
         formats_.push_back(0);
         return *this;
@@ -159,7 +170,23 @@ PgRelayStore::PgRelayStore(const std::string& conninfo, Clock clock)
     }
 }
 
-PgRelayStore::~PgRelayStore() { PQfinish(conn_); }
+PgRelayStore::~PgRelayStore() {
+    listener_.reset();
+    PQfinish(conn_);
+}
+
+void PgRelayStore::watch_commits(CommitWatcher watcher) {
+    listener_.reset();
+    if (watcher)
+        listener_ = std::make_unique<PgCommitListener>(
+            conninfo_, shown_, [this] { return writer_pid_.load(std::memory_order_relaxed); }, std::move(watcher));
+}
+
+// In the batch's transaction: delivered to the other nodes if and only if it commits.
+void PgRelayStore::notify(const std::vector<std::pair<std::int64_t, std::uint64_t>>& tips) {
+    for (auto& payload : PgCommitListener::payloads(tips))
+        run("SELECT pg_notify($1, $2)", Params{}.text(PgCommitListener::channel).text(std::move(payload)));
+}
 
 void PgRelayStore::fail(const std::string& what) const {
     throw StorageError("relay database " + shown_ + ": " + what);
@@ -193,6 +220,7 @@ void PgRelayStore::connect() const {
         if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     }
     if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+        writer_pid_.store(PQbackendPID(conn_), std::memory_order_relaxed);
         backoff_ = std::chrono::milliseconds(0);
         retry_at_ = {};
         return;
@@ -237,7 +265,13 @@ PgRelayStore::Result PgRelayStore::run(const char* sql, const Params& params) co
                             params.formats(), 1);
     }));
     const auto status = PQresultStatus(r.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(trimmed(PQerrorMessage(conn_)));
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        // unique_violation: another node stored the head's successor or the room's genesis first.
+        const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+        if (state && std::string_view(state) == "23505")
+            throw StoreConflict("relay database " + shown_ + ": " + trimmed(PQerrorMessage(conn_)));
+        fail(trimmed(PQerrorMessage(conn_)));
+    }
     return r;
 }
 
@@ -372,6 +406,7 @@ std::uint64_t PgRelayStore::append(const wire::RoomId& room, const wire::Hash& g
                 .add(record.encoded));
     }
     add_total(added);
+    if (successor) notify({{id, seq}});
     tx.commit();
     return seq;
 }
@@ -404,6 +439,9 @@ std::vector<std::uint64_t> PgRelayStore::append(const std::vector<LogAppend>& it
         seqs.push_back(seq++);
     }
     add_total(total);
+    std::vector<std::pair<std::int64_t, std::uint64_t>> tips;
+    for (const auto& [key, at] : next) tips.emplace_back(at.first, at.second - 1);
+    notify(tips);
     tx.commit();
     return seqs;
 }

@@ -5,7 +5,7 @@
 //
 //   meta    (key TEXT PRIMARY KEY, value BIGINT)              'schema' = 1, 'total_bytes'
 //   chains  (id BIGSERIAL PRIMARY KEY, room BYTEA, genesis BYTEA, last_seq BIGINT,
-//            bytes BIGINT, UNIQUE (room, genesis))             oldest chain first by id
+//            bytes BIGINT, UNIQUE (room, genesis), UNIQUE (room))  oldest chain first by id
 //   records (chain, epoch, hash, token_hash, encoded; PRIMARY KEY (chain, epoch))
 //   log     (chain, seq, kind, stored_at_ms, payload; PRIMARY KEY (chain, seq))
 //
@@ -13,9 +13,11 @@
 // `UPDATE chains SET last_seq = last_seq + n ... RETURNING`, which locks the
 // chain's row until the commit: two nodes appending to one chain get distinct,
 // dense numbers in commit order. One record per (chain, epoch) is the primary
-// key: of two successors to one head, committed by different nodes, the second
-// fails. Acknowledged = committed (synchronous_commit as the server has it,
-// on by default).
+// key, and one chain per room a unique index: of two successors to one head,
+// or two geneses of one room, committed by different nodes, the second fails
+// with StoreConflict (ChainBook decides again). Acknowledged = committed
+// (synchronous_commit as the server has it, on by default). Each committed
+// batch notifies the other nodes (pg_commit_listener.h).
 //
 // One connection, one lock, as with SQLite; a broken connection is reset at
 // the next call (a statement outside a transaction, BEGIN included, is tried
@@ -25,10 +27,10 @@
 // connect_timeout): calls between them fail at once, saying why. One case
 // breaks "nothing stored" on a throw: a COMMIT whose answer is lost with the
 // connection may have committed; the sender's resend of that message is then
-// stored a second time (a remote database's lot; issue 14's next step has the
-// resend recognised from the database).
+// recognised as any resend is (recent_messages.h reads what the log holds).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -40,6 +42,8 @@ struct pg_conn;
 struct pg_result;
 
 namespace parley::relay {
+
+class PgCommitListener;
 
 class PgRelayStore final : public RelayStore {
 public:
@@ -82,6 +86,10 @@ public:
     LogRange range(const ChainKey& chain) const override;
     std::size_t prune(const RetentionPolicy& policy) override;
 
+    // RelayStore: the other nodes' commits, heard through LISTEN/NOTIFY
+    // (pg_commit_listener.h) on a connection of its own.
+    void watch_commits(CommitWatcher watcher) override;
+
 private:
     class Result;
     class Params;
@@ -97,6 +105,7 @@ private:
     // returns its id and its last_seq after adding `items`.
     std::pair<std::int64_t, std::uint64_t> take(const ChainKey& chain, std::uint64_t items, std::uint64_t bytes);
     void add_total(std::uint64_t bytes);
+    void notify(const std::vector<std::pair<std::int64_t, std::uint64_t>>& tips);  // (chain id, last seq)
 
     std::string conninfo_;
     std::string shown_;  // redacted(conninfo_)
@@ -108,6 +117,8 @@ private:
     mutable std::string last_error_;
     mutable std::chrono::milliseconds backoff_{0};
     mutable std::chrono::steady_clock::time_point retry_at_{};
+    mutable std::atomic<int> writer_pid_{0};  // conn_'s backend: its own notifications are not news
+    std::unique_ptr<PgCommitListener> listener_;
 };
 
 }  // namespace parley::relay

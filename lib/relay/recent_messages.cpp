@@ -28,25 +28,29 @@ std::uint64_t RecentMessages::fingerprint(ByteView payload) const {
 
 RecentMessages::Ring& RecentMessages::ring_for(const ChainKey& chain) {
     auto [it, created] = rings_.try_emplace(chain);
-    if (!created) return it->second;
-    // The chain's last primed_from_log items, a page of at most 1 MiB at a time.
+    Ring& ring = it->second;
+    // What the log holds past what the ring has seen: on the chain's first
+    // Resend its last primed_from_log items; after that, what other relay
+    // nodes sharing the store appended (none on a store only this process
+    // writes). A page of at most 1 MiB at a time.
     const LogRange range = log_.range(chain);
+    if (range.last_seq <= ring.seen) return ring;
     std::uint64_t after = range.last_seq > primed_from_log ? range.last_seq - primed_from_log : 0;
-    after = std::max(after, range.first_seq - 1);
+    after = std::max({after, range.first_seq - 1, ring.seen});
     try {
         while (after < range.last_seq) {
             const auto page = log_.read(chain, after, range.last_seq, per_chain, 1 << 20);
             if (page.empty()) break;
             for (const auto& item : page)
-                if (item.kind == LogKind::message)
-                    it->second.push({fingerprint(item.payload), item.seq});
+                if (item.kind == LogKind::message) ring.push({fingerprint(item.payload), item.seq});
             after = page.back().seq;
         }
     } catch (...) {
-        rings_.erase(it);  // filled next time instead of half-filled for good
+        if (created) rings_.erase(it);  // filled next time instead of half-filled for good
         throw;
     }
-    return it->second;
+    ring.seen = range.last_seq;
+    return ring;
 }
 
 std::optional<std::uint64_t> RecentMessages::find(const ChainKey& chain, ByteView payload) {
@@ -69,7 +73,11 @@ std::optional<std::uint64_t> RecentMessages::find(const ChainKey& chain, ByteVie
 void RecentMessages::add(const ChainKey& chain, std::uint64_t seq, ByteView payload) {
     if (rings_.empty()) return;  // no Resend yet: the common case costs nothing
     auto it = rings_.find(chain);
-    if (it != rings_.end()) it->second.push({fingerprint(payload), seq});
+    if (it == rings_.end()) return;
+    it->second.push({fingerprint(payload), seq});
+    // Past a gap (another node's items), ring_for reads the gap at the next
+    // Resend, and this one again with it: twice in the ring, harmless.
+    if (seq == it->second.seen + 1) it->second.seen = seq;
 }
 
 }  // namespace parley::relay

@@ -13,7 +13,11 @@
 // last primed_from_log items in the log: that covers a relay that crashed
 // after storing a message and before its Ack left (the clients come back
 // within seconds). From then on every message stored on that chain is added,
-// up to per_chain. Chains that never see a Resend cost nothing.
+// up to per_chain. Chains that never see a Resend cost nothing. Relay nodes
+// sharing one store (PostgreSQL) each add only their own: at each Resend the
+// ring first reads what the log holds past the last number it has seen, so a
+// message stored through another node (the client lost that node before its
+// Ack and resends through this one) is found too.
 //
 // Used by the group commit's writer thread only: no lock.
 #pragma once
@@ -57,6 +61,7 @@ private:
     struct Ring {
         std::vector<Entry> entries;  // grows to per_chain, then wraps at `next`
         std::size_t next = 0;
+        std::uint64_t seen = 0;  // the log up to it has been read into the ring
         void push(Entry e);
     };
 

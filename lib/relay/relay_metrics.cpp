@@ -180,6 +180,9 @@ std::string RelayMetrics::render(const MetricsGauges& gauges) const {
     counter(out, "parley_relay_delivered_bytes_total", "Bytes of those frames.", get(bytes_delivered));
     counter(out, "parley_relay_backlog_items_total", "Stored items sent to joining connections.",
             get(backlog_items));
+    counter(out, "parley_relay_items_from_other_nodes_total",
+            "Log items other relay nodes sharing the database stored, fanned out to this node's members.",
+            get(items_from_other_nodes));
     counter(out, "parley_relay_commit_batches_total", "Group-commit transactions.", get(commit_batches));
     commit_seconds.render(out, "parley_relay_commit_seconds",
                           "Duration of each group commit's database transaction, in seconds.");

@@ -66,6 +66,7 @@ struct RelayMetrics {
     std::atomic<std::uint64_t> deliveries{0};       // Deliver/NewHead frames queued to connections
     std::atomic<std::uint64_t> bytes_delivered{0};
     std::atomic<std::uint64_t> backlog_items{0};    // of those, sent from the stored log on join
+    std::atomic<std::uint64_t> items_from_other_nodes{0};  // log items other relay nodes stored, fanned out here
     std::atomic<std::uint64_t> commit_batches{0};
     std::atomic<std::uint64_t> resends_already_stored{0};  // Resends answered with a stored copy's Ack
     std::atomic<std::uint64_t> storage_errors{0};   // failed commits and reads

@@ -49,6 +49,7 @@ RelayState::RelayState(std::unique_ptr<RelayStore> store, RelayLimits limits, Gr
     if (!commit.commit_seconds) commit.commit_seconds = &metrics_.commit_seconds;
     commit_ = std::make_unique<GroupCommit>(
         *store_, [this](auto& batch, const auto* seqs) { on_committed(batch, seqs); }, commit);
+    store_->watch_commits([this](const auto& tips, bool everything) { on_stored_elsewhere(tips, everything); });
 }
 
 void RelayState::set_quotas(const Quotas& quotas) {
@@ -56,8 +57,12 @@ void RelayState::set_quotas(const Quotas& quotas) {
     book_.set_quotas(quotas);
 }
 
-// Stop the writer (committing what is queued) before the rooms it fans out to go.
-RelayState::~RelayState() { commit_.reset(); }
+// Stop hearing of other nodes, and the writer (committing what is queued),
+// before the rooms they fan out to go.
+RelayState::~RelayState() {
+    store_->watch_commits({});
+    commit_.reset();
+}
 
 std::shared_ptr<RelayState::Room> RelayState::find_room(const wire::RoomId& id) {
     std::lock_guard lock(rooms_mutex_);
@@ -194,7 +199,11 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
         stored_total_ += 2 * verified->encoded.size();  // the record and its log item
     }
     from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
-    if (outcome.appended && outcome.seq > 0) fan_out_new_head(ch, key, outcome.seq, verified->encoded);
+    if (outcome.appended && outcome.seq > 0) {
+        // Other nodes' items before it go first (none but on a shared store).
+        if (outcome.seq > ch.published_seq + 1) catch_up_or_part(ch, key, outcome.seq - 1);
+        fan_out_new_head(ch, key, outcome.seq, verified->encoded);
+    }
 }
 
 // A new room: one genesis per room id, from a founder (or anyone on an open
@@ -403,6 +412,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
     for (std::size_t i = 0; i < run.size(); ++i)
         if (auto sender = ch.members.find(run[i].sender_id); sender != ch.members.end())
             sender->second.subscriber->deliver(encode(wire::Ack{run[i].request_id, seqs[i]}));
+    settle(ch, run.front().append.chain);
 }
 
 // One run under one lock of its room: each member gets every Deliver of the
@@ -425,8 +435,12 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
         for (const auto& item : run)
             if (auto sender = ch.members.find(item.sender_id); sender != ch.members.end())
                 reply_error(*sender->second.subscriber, item.request_id, RelayError::internal);
+        settle(ch, run.front().append.chain);
         return;
     }
+    // What other nodes stored before this run goes first (a gap in the
+    // numbers: on a store only this node writes, there is none).
+    if (seqs[0] > ch.published_seq + 1) catch_up_or_part(ch, run.front().append.chain, seqs[0] - 1);
     // One encoding of each item for every recipient.
     run_delivers_.clear();
     run_acks_.clear();
@@ -473,6 +487,88 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
     run_acks_.clear();
     metrics_.add(metrics_.deliveries, deliveries);
     metrics_.add(metrics_.bytes_delivered, delivered_bytes);
+    settle(ch, run.front().append.chain);
+}
+
+void RelayState::catch_up(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to) {
+    const auto in_force = limits_.get();
+    while (ch.published_seq < up_to) {
+        auto items = store_->read(key, ch.published_seq, up_to, in_force->limits.backlog_page_items,
+                                  in_force->limits.backlog_page_bytes);
+        if (items.empty()) {  // retention took them first
+            ch.published_seq = up_to;
+            break;
+        }
+        metrics_.add(metrics_.items_from_other_nodes, items.size());
+        for (auto& item : items) {
+            if (item.kind == LogKind::new_head) {
+                ch.stored_bytes += 2 * item.payload.size();
+                fan_out_new_head(ch, key, item.seq, item.payload);
+                continue;
+            }
+            ch.stored_bytes += item.payload.size();
+            auto frame = encode(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
+            std::uint64_t n = 0;
+            for (auto& entry : ch.members)
+                if (!entry.second.catching_up) {  // it reads the log up to published_seq
+                    entry.second.subscriber->deliver(frame);
+                    ++n;
+                }
+            ch.published_seq = item.seq;
+            metrics_.add(metrics_.deliveries, n);
+            metrics_.add(metrics_.bytes_delivered, n * frame->size());
+        }
+    }
+}
+
+void RelayState::catch_up_or_part(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to) {
+    try {
+        catch_up(ch, key, up_to);
+    } catch (const StorageError& e) {
+        metrics_.add(metrics_.storage_errors);
+        PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
+        auto error = encode(wire::Error{0, RelayError::internal});
+        for (auto& entry : ch.members) {
+            entry.second.subscriber->deliver(error);
+            forget_membership(*entry.second.subscriber, key);
+        }
+        ch.members.clear();
+        ch.published_seq = std::max(ch.published_seq, up_to);  // a Join reads them from the log
+    }
+}
+
+void RelayState::on_stored_elsewhere(const std::vector<ChainTip>& tips, bool everything) {
+    std::vector<ChainTip> todo = tips;
+    if (everything) {  // the chains with a channel here, at the store's end of each
+        std::vector<std::pair<wire::RoomId, std::shared_ptr<Room>>> rooms;
+        {
+            std::lock_guard lock(rooms_mutex_);
+            for (auto& [id, r] : rooms_) rooms.emplace_back(id, r);
+        }
+        for (auto& [id, r] : rooms) {
+            std::lock_guard lock(r->mutex);
+            for (const auto& entry : r->channels) todo.push_back({{id, entry.first}, 0});
+        }
+    }
+    for (auto& tip : todo) {
+        auto r = find_room(tip.chain.first);
+        if (!r) continue;  // nobody here
+        std::lock_guard lock(r->mutex);
+        auto it = r->dead ? r->channels.end() : r->channels.find(tip.chain.second);
+        if (it == r->channels.end()) continue;
+        ChainChannel& ch = it->second;
+        try {
+            if (everything) tip.last_seq = store_->range(tip.chain).last_seq;
+        } catch (const StorageError& e) {
+            metrics_.add(metrics_.storage_errors);
+            PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
+            continue;  // the next notification, or the next Send's fan-out, brings them
+        }
+        if (tip.last_seq <= ch.published_seq) continue;
+        ch.remote_seq = std::max(ch.remote_seq, tip.last_seq);
+        settle(ch, tip.chain);
+        release_if_idle(tip.chain.first, *r);  // a NewHead sent its members off
+    }
 }
 
 void RelayState::leave_all(Subscriber& s) {

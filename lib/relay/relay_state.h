@@ -18,6 +18,14 @@
 // transaction, then answers Published, sends NewHead and unsubscribes the
 // chain's members, so a join can never land between a new head and the
 // unsubscribe.
+//
+// Several relay nodes on one database (a store that reports the others'
+// commits: RelayStore::watch_commits): what another node stored reaches this
+// node's members in the chain's order, read from the store: when the
+// notification comes (on_stored_elsewhere), or, while this node has Sends of
+// the chain in flight, before this node's next items and once they are out
+// (their numbers are not known until their commit, and a member must get its
+// own as an Ack, not a Deliver). A chain nobody here has joined costs nothing.
 #pragma once
 
 #include <atomic>
@@ -85,6 +93,7 @@ private:
         std::map<std::uint64_t, Member> members;   // joined, by Subscriber::id()
         std::map<std::uint64_t, Member> draining;  // unsubscribed by a NewHead mid-backlog
         std::uint64_t published_seq = 0;           // every item up to it was fanned out
+        std::uint64_t remote_seq = 0;              // other nodes stored items up to it
         std::size_t pending = 0;                   // Sends at the group commit
         // What the room's quota counts: bytes stored, plus Sends on their way
         // to the store (so a burst cannot overshoot it by more than one batch).
@@ -112,6 +121,22 @@ private:
     void fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs);
     void acknowledge_duplicates(std::span<PendingSend> run, const std::uint64_t* seqs);
     void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
+
+    // Other nodes' commits (RelayStore::watch_commits).
+    void on_stored_elsewhere(const std::vector<ChainTip>& tips, bool everything);
+    // Under the room's lock, with none of this node's Sends of the chain
+    // between their commit and their fan-out: fans out the log's items after
+    // published_seq up to `up_to` (other nodes'). Throws StorageError.
+    void catch_up(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to);
+    // The same; if the store fails, the members are sent off with Error
+    // internal (they join again and read the rest from the log) rather than
+    // left with a gap they would not see.
+    void catch_up_or_part(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to);
+    // Under the room's lock, once a chain has no Send in flight: what other
+    // nodes stored meanwhile goes out.
+    void settle(ChainChannel& ch, const ChainKey& key) {
+        if (ch.pending == 0 && ch.remote_seq > ch.published_seq) catch_up_or_part(ch, key, ch.remote_seq);
+    }
 
     // Under the room's lock. The next page of m's backlog; sending it returns
     // false once m has everything up to published_seq (or its NewHead).

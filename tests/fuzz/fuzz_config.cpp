@@ -59,14 +59,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(std::string_view(e.what()).starts_with("fuzz.toml"));
         return 0;
     }
-    for (const auto* v : {&parsed.server, &parsed.room, &parsed.ca, &parsed.state}) check_value(*v);
+    for (const auto* v : {&parsed.room, &parsed.ca, &parsed.state}) check_value(*v);
+    for (const auto& server : parsed.servers) check_value(server);
     std::string again;
-    if (parsed.server) again += "server = " + toml_string(*parsed.server) + "\n";
+    if (!parsed.servers.empty()) {
+        again += "servers = [";
+        for (const auto& server : parsed.servers) again += toml_string(server) + ", ";
+        again += "]\n";
+    }
     if (parsed.room) again += "room = " + toml_string(*parsed.room) + "\n";
     if (parsed.ca) again += "ca = " + toml_string(*parsed.ca) + "\n";
     if (parsed.state) again += "state = " + toml_string(*parsed.state) + "\n";
     const auto round = config::parse_client_config(again, "again.toml");
-    FUZZ_CHECK(round.server == parsed.server && round.room == parsed.room &&
-               round.ca == parsed.ca && round.state == parsed.state);
+    FUZZ_CHECK(round.servers == parsed.servers && round.room == parsed.room && round.ca == parsed.ca &&
+               round.state == parsed.state);
     return 0;
 }

@@ -293,8 +293,10 @@ class Relay:
     never fight over the default 127.0.0.1:9464."""
 
     def __init__(self, case: "Case", cert: Optional[Path] = None, key: Optional[Path] = None,
-                 extra_args: Sequence[str] = (), data: Optional[Path] = None, port: int = 0):
+                 extra_args: Sequence[str] = (), data: Optional[Path] = None, port: int = 0,
+                 store: Optional[str] = None):
         self.case = case
+        self.store = store  # a postgresql:// URL instead of a data folder
         self.cert = cert
         self.key = key
         self.extra_args = list(extra_args)
@@ -307,7 +309,8 @@ class Relay:
         self.metrics_port = 0  # 0: metrics off
 
     def start(self) -> "Relay":
-        argv = [args().relay, "--listen", f"127.0.0.1:{self.fixed_port}", "--data", str(self.data)]
+        argv = [args().relay, "--listen", f"127.0.0.1:{self.fixed_port}"]
+        argv += ["--store", self.store] if self.store else ["--data", str(self.data)]
         if self.cert:
             argv += ["--cert", str(self.cert), "--key", str(self.key)]
         if flag_value(self.extra_args, "--metrics-listen") is None:
@@ -368,6 +371,51 @@ class Relay:
             self.stop()
         elif self.proc is not None:
             self.proc.kill()
+
+
+class PostgreSQL:
+    """A PostgreSQL 15 server of the test's own (as in tests/integration/pg_server.h):
+    initdb and pg_ctl in a temporary folder, as nobody when run as root, listening
+    on a Unix socket only. Use as a context manager; url(db) makes the database."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, case: "Case"):
+        self.case = case
+        self.dir = Path(tempfile.mkdtemp(prefix="parley-pg-"))
+        self.as_user = []
+        if os.geteuid() == 0:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+            self.as_user = ["runuser", "-u", "nobody", "--"]
+        self.created: set = set()
+
+    def _run(self, argv: Sequence[str], what: str) -> None:
+        result = subprocess.run(self.as_user + list(argv), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+
+    def start(self) -> "PostgreSQL":
+        data = self.dir / "data"
+        self._run([str(self.BIN / "initdb"), "-D", str(data), "-U", "parley", "-A", "trust", "--no-sync",
+                   "-E", "UTF8", "--no-locale"], "initdb")
+        self._run([str(self.BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "server.log"), "-w", "-t", "60",
+                   "-o", f"-k {self.dir} -c listen_addresses='' -c fsync=off", "start"], "pg_ctl start")
+        return self
+
+    def url(self, db: str) -> str:
+        if db not in self.created:
+            self._run([str(self.BIN / "createdb"), "-h", str(self.dir), "-U", "parley", db], "createdb")
+            self.created.add(db)
+        return f"postgresql:///{db}?host={self.dir}&user=parley"
+
+    def __enter__(self) -> "PostgreSQL":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        subprocess.run(self.as_user + [str(self.BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
+                                       "-w", "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def http_get(port: int, path: str, timeout: float = 10.0) -> tuple:
@@ -539,10 +587,10 @@ class User:
 
     def listen(self, room: str, server: str, count: int, timeout: Optional[float] = 40.0,
                ca: Optional[Path] = None, password: Optional[str] = None,
-               wait_joined: bool = True, auto_join: bool = True) -> "Listener":
+               wait_joined: bool = True, auto_join: bool = True, extra: Sequence[str] = ()) -> "Listener":
         if auto_join:
             self.ensure_joined(room, server, ca)
-        listener = Listener(self, room, server, count, timeout, ca, password)
+        listener = Listener(self, room, server, count, timeout, ca, password, extra)
         if wait_joined:
             listener.wait_joined()
         return listener
@@ -555,14 +603,14 @@ class Listener:
     NO_TIMEOUT_WAIT_S = 60.0
 
     def __init__(self, user: User, room: str, server: str, count: int, timeout: Optional[float],
-                 ca: Optional[Path], password: Optional[str]):
+                 ca: Optional[Path], password: Optional[str], extra: Sequence[str] = ()):
         # timeout None: no --timeout (listen waits for its count for good); the
         # test then waits at most NO_TIMEOUT_WAIT_S for it.
         self.user = user
         self.count = count
         self.timeout = timeout if timeout is not None else self.NO_TIMEOUT_WAIT_S
         argv = ([args().parley, "listen"] + user.room_args(room, server, ca) + ["--count", str(count)] +
-                (["--timeout", str(int(timeout))] if timeout is not None else []))
+                (["--timeout", str(int(timeout))] if timeout is not None else []) + list(extra))
         self.proc = Proc(user.case, f"{user.name}-listen", argv, user.env(password))
         self._result: Optional[Result] = None
 

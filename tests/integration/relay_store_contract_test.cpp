@@ -189,7 +189,7 @@ TEST_P(PgClusterStore, TwoSuccessorsToOneHeadLeaveOne) {
     auto theirs = make_successor(records[0], alice_, make_token(8));
     store_->append(room_, g_, {wire::encode_record(mine), wire::record_hash(mine), 1, mine.token_hash});
     EXPECT_THROW(other->append(room_, g_, {wire::encode_record(theirs), wire::record_hash(theirs), 1, theirs.token_hash}),
-                 StorageError);
+                 StoreConflict);
     EXPECT_EQ(other->head(room_, g_)->hash, wire::record_hash(mine));
     EXPECT_EQ(other->range(chain()).last_seq, 1u) << "the refused successor used no number";
     EXPECT_EQ(other->append({{chain(), LogKind::message, Bytes{1}}}), std::vector<std::uint64_t>{2});

@@ -26,7 +26,7 @@ TEST(ClientConfig, ReadsEverySetting) {
         "# alice's flash drive\nserver = \"wss://relay.example:8443\"\nroom = \"friends\"\n"
         "ca = 'relay.crt'\nstate = \"state\"\n",
         "parley.toml");
-    EXPECT_EQ(c.server, "wss://relay.example:8443");
+    EXPECT_EQ(c.servers, std::vector<std::string>{"wss://relay.example:8443"});
     EXPECT_EQ(c.room, "friends");
     EXPECT_EQ(c.ca, "relay.crt");
     EXPECT_EQ(c.state, "state");
@@ -35,11 +35,27 @@ TEST(ClientConfig, ReadsEverySetting) {
 TEST(ClientConfig, EverySettingIsOptional) {
     auto c = parse_client_config("room = \"friends\"\n", "parley.toml");
     EXPECT_EQ(c.room, "friends");
-    EXPECT_FALSE(c.server);
+    EXPECT_TRUE(c.servers.empty());
     EXPECT_FALSE(c.ca);
     EXPECT_FALSE(c.state);
     auto empty = parse_client_config("", "parley.toml");
     EXPECT_FALSE(empty.room);
+}
+
+// Relays serving the same rooms from one database: a list, tried in order.
+TEST(ClientConfig, ServersIsAOneLineListOfStrings) {
+    auto c = parse_client_config("servers = [\"wss://a:8443\", 'wss://b:8443',]  # two nodes\n", "parley.toml");
+    EXPECT_EQ(c.servers, (std::vector<std::string>{"wss://a:8443", "wss://b:8443"}));
+    EXPECT_NE(error_of("server = \"wss://a:1\"\nservers = [\"wss://b:1\"]\n").find("parley.toml:2: server and servers both set"),
+              std::string::npos);
+    EXPECT_NE(error_of("servers = \"wss://a:1\"\n").find("servers must be a list of strings"), std::string::npos);
+    EXPECT_NE(error_of("servers = [1, 2]\n").find("servers must be a list of strings"), std::string::npos);
+    EXPECT_NE(error_of("servers = []\n").find("servers is an empty list"), std::string::npos);
+    EXPECT_NE(error_of("servers = [\"\"]\n").find("servers is empty"), std::string::npos);
+    EXPECT_NE(error_of("servers = [\"a\"\n").find("not closed on its line"), std::string::npos);
+    EXPECT_NE(error_of("servers = [\"a\" \"b\"]\n").find("where it needs ',' or ']'"), std::string::npos);
+    EXPECT_NE(error_of("servers = [[\"a\"]]\n").find("must be a list of strings"), std::string::npos);
+    EXPECT_NE(error_of("servers = [\"a\"] x\n").find("after the value"), std::string::npos);
 }
 
 TEST(ClientConfig, AMisspeltKeyIsAnErrorNamingItsLine) {
@@ -52,7 +68,7 @@ TEST(ClientConfig, WrongTypesTablesAndBadValuesAreErrors) {
     EXPECT_NE(error_of("room = 42\n").find("room must be a string"), std::string::npos);
     EXPECT_NE(error_of("room = true\n").find("room must be a string"), std::string::npos);
     EXPECT_NE(error_of("server.url = \"x\"\n").find("server must be a string"), std::string::npos);
-    EXPECT_NE(error_of("room = [\"a\"]\n").find("parley.toml:1: tables and arrays"),
+    EXPECT_NE(error_of("room = [\"a\"]\n").find("parley.toml:1: room must be a string"),
               std::string::npos);
     EXPECT_NE(error_of("[server]\nurl = \"x\"\n").find("tables and arrays"), std::string::npos);
     EXPECT_NE(error_of("[,").find("tables and arrays"), std::string::npos);

@@ -109,6 +109,7 @@ TEST(RelayMetrics, RendersBuildInfoGaugesAndEveryCounter) {
     for (const char* name :
          {"parley_relay_stored_bytes_total", "parley_relay_deliveries_total", "parley_relay_delivered_bytes_total",
           "parley_relay_backlog_items_total", "parley_relay_commit_batches_total",
+          "parley_relay_items_from_other_nodes_total",
           "parley_relay_resends_already_stored_total", "parley_relay_storage_errors_total",
           "parley_relay_pruned_items_total", "parley_relay_refused_connections_total",
           "parley_relay_throttled_reads_total", "parley_relay_slow_consumers_cut_total"})

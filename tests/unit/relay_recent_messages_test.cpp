@@ -57,6 +57,23 @@ TEST_F(RecentMessagesTest, KeepsUpWithWhatIsStoredAfterwards) {
     EXPECT_TRUE(found == seq || found == again);
 }
 
+// Relay nodes sharing one store: a message another node stored (the client
+// lost that node before its Ack, and resends through this one) never went
+// through this node's add(), and is found all the same; so is this node's own
+// after it, past the gap.
+TEST_F(RecentMessagesTest, FindsWhatAnotherNodeStoredAfterTheRingWasMade) {
+    store(a_, Bytes{1});
+    RecentMessages recent(store_);
+    EXPECT_EQ(recent.find(a_, Bytes{9}), std::nullopt);  // the ring is made here
+    const auto elsewhere = store(a_, Bytes{2, 2});          // through another node: no add()
+    const auto mine = store(a_, Bytes{3});
+    recent.add(a_, mine, Bytes{3});
+    EXPECT_EQ(recent.find(a_, Bytes{2, 2}), elsewhere);
+    EXPECT_EQ(recent.find(a_, Bytes{3}), mine);
+    const auto later = store(a_, Bytes{4});
+    EXPECT_EQ(recent.find(a_, Bytes{4}), later);
+}
+
 // The log fills a chain's ring with its last primed_from_log messages; from
 // then on it keeps the last per_chain, each new one pushing out the oldest.
 TEST_F(RecentMessagesTest, LooksOnlyAmongTheLastMessagesOfAChain) {
