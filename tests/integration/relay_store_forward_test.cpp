@@ -1,6 +1,8 @@
 // Store and forward against the real parley-relay process: backlog on join,
 // restarts, kill -9 during a stream, damaged databases, a full disk, and the
-// health and metrics endpoints.
+// health and metrics endpoints. Those that are not about SQLite's files run
+// against both stores, SQLite and PostgreSQL (on a server the test starts,
+// pg_server.h), and PostgreSQL's own: its server restarted under load.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <set>
 
 #include "../unit/relay_test_records.h"
+#include "pg_server.h"
 #include "relay_harness.h"
 
 namespace parley::relay_it {
@@ -22,12 +25,20 @@ namespace {
 using namespace parley::relay_test;
 using wire::RelayError;
 
+PgServer& pg() {
+    static PgServer server;
+    return server;
+}
+
 class RelayStoreForwardTest : public ::testing::Test {
 protected:
-    // Starts a relay on `data` (SIGKILLs any previous one first).
+    // Starts a relay on `data` (SIGKILLs any previous one first); on store_url_
+    // instead when a test of both stores set it.
     void start(const std::filesystem::path& data, std::vector<std::string> extra = {}) {
         relay_ = std::make_unique<RelayProcess>();
-        std::vector<std::string> args{"--listen", "127.0.0.1:0", "--threads", "2", "--data", data.string()};
+        std::vector<std::string> args{"--listen", "127.0.0.1:0", "--threads", "2"};
+        if (store_url_.empty()) args.insert(args.end(), {"--data", data.string()});
+        else args.insert(args.end(), {"--store", store_url_});
         args.insert(args.end(), extra.begin(), extra.end());
         ASSERT_TRUE(relay_->start(args));
         auto port = relay_->wait_ready();
@@ -65,6 +76,7 @@ protected:
     }
 
     TempDir data_;
+    std::string store_url_;  // postgresql://...: the relay keeps its data there
     std::unique_ptr<RelayProcess> relay_;
     std::string port_;
     std::string url_;
@@ -75,7 +87,23 @@ protected:
     wire::EpochRecord genesis_;
 };
 
-TEST_F(RelayStoreForwardTest, OfflineMemberGetsWhatItMissedInOrderOnce) {
+// The same tests on the relay's SQLite store and on PostgreSQL.
+class RelayStoreForwardBoth : public RelayStoreForwardTest, public ::testing::WithParamInterface<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() != "postgresql") return;
+        ASSERT_TRUE(pg().started()) << "PostgreSQL did not start: " << pg().why();
+        std::string db = std::string("sf_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        for (char& c : db)
+            if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+        store_url_ = pg().url(db);
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, RelayStoreForwardBoth, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(RelayStoreForwardBoth, OfflineMemberGetsWhatItMissedInOrderOnce) {
     start(data_.path());
     auto alice = connect();
     auto g = publish_genesis(*alice);
@@ -101,7 +129,7 @@ TEST_F(RelayStoreForwardTest, OfflineMemberGetsWhatItMissedInOrderOnce) {
     EXPECT_TRUE(bob->nothing_within(200ms));
 }
 
-TEST_F(RelayStoreForwardTest, RestartKeepsChainsAndBacklog) {
+TEST_P(RelayStoreForwardBoth, RestartKeepsChainsAndBacklog) {
     start(data_.path());
     wire::Hash g;
     {
@@ -134,7 +162,7 @@ TEST_F(RelayStoreForwardTest, RestartKeepsChainsAndBacklog) {
     EXPECT_EQ(send(*alice, g, 4, numbered(4)), 4u) << "numbering continues after a restart";
 }
 
-TEST_F(RelayStoreForwardTest, KillNineDuringAStreamLosesNoAcknowledgedMessage) {
+TEST_P(RelayStoreForwardBoth, KillNineDuringAStreamLosesNoAcknowledgedMessage) {
     start(data_.path());
     auto alice = connect();
     auto g = publish_genesis(*alice);
@@ -266,7 +294,7 @@ std::string http_get(const std::string& port, const std::string& target) {
 }
 
 // /healthz on the client port (load balancers); /metrics on the metrics address only.
-TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
+TEST_P(RelayStoreForwardBoth, HealthAndMetricsOverHttp) {
     start(data_.path(), {"--metrics-listen", "127.0.0.1:0"});
     const auto metrics_port = relay_->metrics_port();
     ASSERT_TRUE(metrics_port) << relay_->stderr_text();
@@ -289,6 +317,62 @@ TEST_F(RelayStoreForwardTest, HealthAndMetricsOverHttp) {
     // WebSockets still work after plain HTTP requests.
     alice->send(wire::GetChain{6, room_, g, {}});
     EXPECT_TRUE(alice->expect<wire::Chain>());
+}
+
+// PostgreSQL restarted while a member sends as fast as the Acks come back:
+// sends made while it is away are refused (Error internal, no number used);
+// everything acknowledged, before and after, is delivered to a member who
+// joins later, once, in order, and the numbers have no hole.
+TEST_F(RelayStoreForwardTest, PostgresqlRestartedUnderLoadLosesNothingAcknowledged) {
+    ASSERT_TRUE(pg().started()) << "PostgreSQL did not start: " << pg().why();
+    store_url_ = pg().url("sf_restart_under_load");
+    start(data_.path());
+    auto alice = connect();
+    auto g = publish_genesis(*alice);
+    ASSERT_TRUE(join(*alice, g, 0));
+
+    std::map<std::uint64_t, std::uint64_t> acked;  // seq -> message number
+    std::size_t refused = 0;
+    std::atomic<bool> restarted{false};
+    std::thread restarter([&] {
+        std::this_thread::sleep_for(300ms);
+        EXPECT_TRUE(pg().restart());
+        restarted = true;
+    });
+    std::size_t acked_after = 0;
+    for (std::uint64_t i = 1; i < 1000000 && acked_after < 50; ++i) {
+        alice->send(wire::Send{i, room_, g, numbered(i)});
+        auto raw = alice->next_raw(10000ms);
+        ASSERT_TRUE(raw) << "no answer to send " << i;
+        auto decoded = wire::decode_frame(*raw);
+        ASSERT_TRUE(decoded.frame);
+        if (auto* error = std::get_if<wire::Error>(&*decoded.frame)) {
+            EXPECT_EQ(error->code, RelayError::internal);
+            ++refused;
+            std::this_thread::sleep_for(20ms);
+            continue;
+        }
+        ASSERT_TRUE(std::holds_alternative<wire::Ack>(*decoded.frame));
+        acked[std::get<wire::Ack>(*decoded.frame).seq] = i;
+        if (restarted) ++acked_after;
+    }
+    restarter.join();
+    std::printf("acknowledged: %zu, refused while the database was away: %zu\n", acked.size(), refused);
+    ASSERT_GT(acked.size(), 60u);
+
+    auto bob = connect();
+    auto joined = join(*bob, g, 0);
+    ASSERT_TRUE(joined);
+    EXPECT_EQ(joined->last_seq, acked.rbegin()->first);
+    for (std::uint64_t seq = 1; seq <= joined->last_seq; ++seq) {
+        auto d = bob->expect<wire::Deliver>();
+        ASSERT_TRUE(d) << "after " << seq - 1 << " of " << joined->last_seq;
+        ASSERT_EQ(d->seq, seq) << "a hole, a repeat or out of order";
+        if (auto it = acked.find(seq); it != acked.end()) {
+            EXPECT_EQ(d->envelope, numbered(it->second));
+        }
+    }
+    EXPECT_TRUE(bob->nothing_within(200ms));
 }
 
 }  // namespace
