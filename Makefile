@@ -16,7 +16,7 @@ TEST_PRESET := release
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build package demo test test-asan test-tsan fuzz fuzz-smoke bench clean
+.PHONY: help setup build package demo test test-asan test-tsan fuzz fuzz-smoke bench bench-cluster clean
 
 help:
 	@echo "Parley make targets:"
@@ -33,6 +33,8 @@ help:
 	@echo "  make fuzz-smoke  the same, $(FUZZ_SMOKE_SECONDS) s per target, with a fixed seed (CI)"
 	@echo "  make bench   setup, then run bench/run.sh: Parley vs the ws and Python relays, client"
 	@echo "               crypto; writes bench/RESULTS.md (a few minutes; uses both cores)"
+	@echo "  make bench-cluster  setup, then bench/cluster.sh: the relay on PostgreSQL with 1-3 nodes"
+	@echo "               against the SQLite relay; writes bench/CLUSTER-RESULTS.md (about five minutes)"
 	@echo "  make clean   remove build/"
 
 setup:
@@ -77,6 +79,9 @@ fuzz-smoke:
 
 bench: setup
 	./bench/run.sh
+
+bench-cluster: setup
+	./bench/cluster.sh
 
 clean:
 	rm -rf build

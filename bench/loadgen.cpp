@@ -30,6 +30,11 @@
 // --source-addresses N binds client c to 127.0.0.(1 + c % N): one address has
 // only ~28,000 ephemeral ports to one relay port.
 //
+// Several relays serving the same rooms from one database (issue 14: --url and
+// --relay-pid given once per node): client c connects to relay c % N, so every
+// room has members on every node, and the relay CPU and memory reported are
+// the nodes' together.
+//
 // Output: one JSON object on stdout; a human summary on stderr.
 #include <CLI/CLI.hpp>
 #include <boost/asio/ssl.hpp>
@@ -48,7 +53,7 @@ namespace parley::bench {
 namespace {
 
 struct Options {
-    std::string url = "ws://127.0.0.1:8080";
+    std::vector<std::string> urls;
     std::string protocol = "parley";
     std::string payload = "binary";
     std::string label = "run";
@@ -56,7 +61,7 @@ struct Options {
     double rate = 0, duration_s = 5, drain_s = 3, settle_s = 1;
     std::size_t window = 32, pool = 512, roster_max = 128, connect_concurrency = 256;
     std::size_t read_buffer_bytes = 16 * 1024;
-    int relay_pid = 0;
+    std::vector<int> relay_pids;
     bool idle = false;
     SizeRange room_sizes;             // --room-sizes; not given: every room has --members
     std::uint64_t seed = 1;           // --seed: room sizes and Poisson arrivals
@@ -65,7 +70,7 @@ struct Options {
 };
 
 // utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15).
-double process_cpu_s(int pid) {
+double one_process_cpu_s(int pid) {
     if (pid <= 0) return 0;
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string stat((std::istreambuf_iterator<char>(in)), {});
@@ -79,13 +84,26 @@ double process_cpu_s(int pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-long process_rss_kib(int pid) {
+long one_process_rss_kib(int pid) {
     if (pid <= 0) return 0;
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line))
         if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
     return 0;
+}
+
+// The relays' together (one per node).
+double process_cpu_s(const std::vector<int>& pids) {
+    double sum = 0;
+    for (int pid : pids) sum += one_process_cpu_s(pid);
+    return sum;
+}
+
+long process_rss_kib(const std::vector<int>& pids) {
+    long sum = 0;
+    for (int pid : pids) sum += one_process_rss_kib(pid);
+    return sum;
 }
 
 double own_cpu_s() {
@@ -147,8 +165,8 @@ private:
     asio::io_context ioc_;
     asio::ssl::context tls_ctx_;
     bool tls_ = false;
-    tcp::endpoint endpoint_;
-    std::string host_;
+    std::vector<tcp::endpoint> endpoints_;  // one per --url: client c goes to c % size
+    std::vector<std::string> hosts_;
     std::unique_ptr<ParleyFixture> fixture_;
     std::vector<std::unique_ptr<WsClient>> clients_;
     std::vector<Sender> senders_;
@@ -190,8 +208,9 @@ void LoadGenerator::connect_more() {
         const std::size_t c = next_connect_++;
         ++connecting_;
         const std::string target = parley() ? "/" : "/room/" + std::to_string(room_of(c));
-        if (sources_.empty()) clients_[c]->start(endpoint_, host_, target);
-        else clients_[c]->start(endpoint_, host_, target, sources_[c % sources_.size()]);
+        const std::size_t relay = c % endpoints_.size();
+        if (sources_.empty()) clients_[c]->start(endpoints_[relay], hosts_[relay], target);
+        else clients_[c]->start(endpoints_[relay], hosts_[relay], target, sources_[c % sources_.size()]);
     }
 }
 
@@ -400,18 +419,22 @@ void LoadGenerator::schedule_arrivals() {
 
 int LoadGenerator::run() {
     // where to
-    auto scheme_end = o_.url.find("://");
-    if (scheme_end == std::string::npos) throw std::runtime_error("bad --url");
-    tls_ = o_.url.substr(0, scheme_end) == "wss";
-    auto rest = o_.url.substr(scheme_end + 3);
-    rest = rest.substr(0, rest.find('/'));
-    const auto colon = rest.rfind(':');
-    host_ = rest;
     tcp::resolver resolver(ioc_);
-    endpoint_ = *resolver.resolve(rest.substr(0, colon), rest.substr(colon + 1)).begin();
+    for (const auto& url : o_.urls) {
+        auto scheme_end = url.find("://");
+        if (scheme_end == std::string::npos) throw std::runtime_error("bad --url " + url);
+        const bool tls = url.substr(0, scheme_end) == "wss";
+        if (!endpoints_.empty() && tls != tls_) throw std::runtime_error("every --url must be ws:// or every wss://");
+        tls_ = tls;
+        auto rest = url.substr(scheme_end + 3);
+        rest = rest.substr(0, rest.find('/'));
+        const auto colon = rest.rfind(':');
+        hosts_.push_back(rest);
+        endpoints_.push_back(*resolver.resolve(rest.substr(0, colon), rest.substr(colon + 1)).begin());
+    }
     tls_ctx_.set_verify_mode(asio::ssl::verify_none);  // loopback, self-signed bench certificate
 
-    rss_before_ = process_rss_kib(o_.relay_pid);
+    rss_before_ = process_rss_kib(o_.relay_pids);
     plan();
     // One descriptor per connection: say so plainly rather than fail at connect.
     rlimit files{};
@@ -474,13 +497,13 @@ int LoadGenerator::run() {
 
     if (o_.idle) {
         run_until([] { return false; }, o_.settle_s);  // let the relay settle, answering pings
-        report_idle(rss_before_, process_rss_kib(o_.relay_pid));
+        report_idle(rss_before_, process_rss_kib(o_.relay_pids));
         return 0;
     }
-    rss_setup_ = process_rss_kib(o_.relay_pid);
+    rss_setup_ = process_rss_kib(o_.relay_pids);
 
     // the timed run
-    const double relay_cpu_before = process_cpu_s(o_.relay_pid);
+    const double relay_cpu_before = process_cpu_s(o_.relay_pids);
     const double own_cpu_before = own_cpu_s();
     start_ns_ = now_ns();
     sending_ = true;
@@ -510,8 +533,8 @@ int LoadGenerator::run() {
     if (arrival_timer_) arrival_timer_->cancel();
     run_until([&] { return delivered_ >= expected_; }, o_.drain_s);
     const double own_cpu = own_cpu_s() - own_cpu_before;
-    const double relay_cpu = process_cpu_s(o_.relay_pid) - relay_cpu_before;
-    rss_end_ = process_rss_kib(o_.relay_pid);
+    const double relay_cpu = process_cpu_s(o_.relay_pids) - relay_cpu_before;
+    rss_end_ = process_rss_kib(o_.relay_pids);
     const double elapsed = static_cast<double>(std::max(last_delivery_ns_, start_ns_ + 1) - start_ns_) / 1e9;
     report(elapsed, relay_cpu, own_cpu);
     return 0;
@@ -578,7 +601,13 @@ int main(int argc, char** argv) {
     using parley::bench::Options;
     Options o;
     CLI::App app{"parley-loadgen: WebSocket load generator for Parley and reference relays"};
-    app.add_option("--url", o.url, "relay URL, ws://HOST:PORT or wss://HOST:PORT")->required();
+    app.add_option("--url", o.urls,
+                   "relay URL, ws://HOST:PORT or wss://HOST:PORT; again for each node of a cluster (clients spread "
+                   "over them)")
+        ->required()
+        ->type_size(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--protocol", o.protocol, "parley | broadcast")->check(CLI::IsMember({"parley", "broadcast"}));
     app.add_option("--payload", o.payload, "broadcast payload: binary (Parley-sized) | json (chat.py's)")
         ->check(CLI::IsMember({"binary", "json"}));
@@ -596,7 +625,10 @@ int main(int argc, char** argv) {
     app.add_option("--roster-max", o.roster_max, "identities per room roster (more members share them)");
     app.add_option("--connect-concurrency", o.connect_concurrency, "connections being opened at once");
     app.add_option("--read-buffer", o.read_buffer_bytes, "initial read buffer per connection");
-    app.add_option("--relay-pid", o.relay_pid, "relay process, for CPU time and resident memory");
+    app.add_option("--relay-pid", o.relay_pids, "relay process, for CPU time and resident memory; again for each node")
+        ->type_size(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_flag("--idle", o.idle, "hold the connections (joined) and report the relay's memory per connection");
     std::string room_sizes;
     app.add_option("--room-sizes", room_sizes,

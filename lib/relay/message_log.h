@@ -53,6 +53,13 @@ struct LogRange {
     std::uint64_t last_seq = 0;
 };
 
+// One chain's part of a read_each: its items with after_seq < seq <= up_to_seq.
+struct LogSpan {
+    ChainKey chain;
+    std::uint64_t after_seq = 0;
+    std::uint64_t up_to_seq = 0;
+};
+
 struct RetentionPolicy {
     std::chrono::milliseconds max_age = std::chrono::hours(24 * 30);
     std::uint64_t max_items = 100000;  // per chain
@@ -75,6 +82,18 @@ public:
     virtual std::vector<LogItem> read(const ChainKey& chain, std::uint64_t after_seq,
                                       std::uint64_t up_to_seq, std::size_t max_items,
                                       std::size_t max_bytes) const = 0;
+
+    // read() of each span (same limits, per span), in span order: what a relay
+    // node reads when it hears of other nodes' commits to many chains at once.
+    // A store another process shares (PostgreSQL) reads them in one query;
+    // this default reads them one by one. Throws StorageError.
+    virtual std::vector<std::vector<LogItem>> read_each(const std::vector<LogSpan>& spans, std::size_t max_items,
+                                                        std::size_t max_bytes) const {
+        std::vector<std::vector<LogItem>> out;
+        out.reserve(spans.size());
+        for (const auto& s : spans) out.push_back(read(s.chain, s.after_seq, s.up_to_seq, max_items, max_bytes));
+        return out;
+    }
 
     virtual LogRange range(const ChainKey& chain) const = 0;
 

@@ -29,7 +29,7 @@ constexpr const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS log (chain BIGINT NOT NULL REFERENCES chains (id), seq BIGINT NOT NULL, "
     "  kind SMALLINT NOT NULL, stored_at_ms BIGINT NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY (chain, seq));"
     "CREATE INDEX IF NOT EXISTS log_by_age ON log (stored_at_ms);"
-    "INSERT INTO meta (key, value) VALUES ('schema', 1), ('total_bytes', 0) ON CONFLICT (key) DO NOTHING;";
+    "INSERT INTO meta (key, value) VALUES ('schema', 1) ON CONFLICT (key) DO NOTHING;";
 
 std::string trimmed(const char* message) {
     std::string out = message ? message : "";
@@ -294,10 +294,6 @@ std::pair<std::int64_t, std::uint64_t> PgRelayStore::take(const ChainKey& chain,
     return {r.int64(0, 0), static_cast<std::uint64_t>(r.int64(0, 1))};
 }
 
-void PgRelayStore::add_total(std::uint64_t bytes) {
-    if (bytes == 0) return;
-    run("UPDATE meta SET value = value + $1 WHERE key = 'total_bytes'", Params{}.add(clamp64(bytes)));
-}
 
 std::vector<wire::Hash> PgRelayStore::geneses(const wire::RoomId& room) const {
     std::lock_guard lock(mutex_);
@@ -381,7 +377,10 @@ std::uint64_t PgRelayStore::stored_bytes(const wire::RoomId& room, const wire::H
 
 std::uint64_t PgRelayStore::total_stored_bytes() const {
     std::lock_guard lock(mutex_);
-    Result r = run("SELECT value FROM meta WHERE key = 'total_bytes'", Params{});
+    // The sum over the chains' own counts: no row that every write would
+    // update (every node's writes would queue on its lock). Read at a relay's
+    // start, after retention, and at each new room or epoch, not per message.
+    Result r = run("SELECT coalesce(sum(bytes), 0)::bigint FROM chains", Params{});
     return r.rows() == 0 ? 0 : static_cast<std::uint64_t>(r.int64(0, 0));
 }
 
@@ -405,7 +404,6 @@ std::uint64_t PgRelayStore::append(const wire::RoomId& room, const wire::Hash& g
                 .add(clock_())
                 .add(record.encoded));
     }
-    add_total(added);
     if (successor) notify({{id, seq}});
     tx.commit();
     return seq;
@@ -415,12 +413,10 @@ std::vector<std::uint64_t> PgRelayStore::append(const std::vector<LogAppend>& it
     std::lock_guard lock(mutex_);
     // Per chain: how many items and bytes, in the order chains first appear.
     std::map<ChainKey, std::pair<std::uint64_t, std::uint64_t>> per_chain;
-    std::uint64_t total = 0;
     for (const auto& item : items) {
         auto& [count, bytes] = per_chain[item.chain];
         ++count;
         bytes += item.payload.size();
-        total += item.payload.size();
     }
     const std::int64_t now = clock_();
     Transaction tx(*this);
@@ -432,13 +428,23 @@ std::vector<std::uint64_t> PgRelayStore::append(const std::vector<LogAppend>& it
     }
     std::vector<std::uint64_t> seqs;
     seqs.reserve(items.size());
-    for (const auto& item : items) {
-        auto& [id, seq] = next[item.chain];
-        run("INSERT INTO log (chain, seq, kind, stored_at_ms, payload) VALUES ($1, $2, $3, $4, $5)",
-            Params{}.add(id).add(clamp64(seq)).add(static_cast<std::int64_t>(item.kind)).add(now).add(item.payload));
-        seqs.push_back(seq++);
+    // The rows in one statement per rows_per_insert: one round trip, not one per message.
+    constexpr std::size_t rows_per_insert = 500;  // 2,500 parameters, far below libpq's 65,535
+    for (std::size_t first = 0; first < items.size(); first += rows_per_insert) {
+        const std::size_t n = std::min(rows_per_insert, items.size() - first);
+        std::string sql = "INSERT INTO log (chain, seq, kind, stored_at_ms, payload) VALUES ";
+        Params params;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& item = items[first + i];
+            auto& [id, seq] = next[item.chain];
+            const std::size_t p = 5 * i;
+            sql += (i ? ",($" : "($") + std::to_string(p + 1) + ",$" + std::to_string(p + 2) + ",$" +
+                   std::to_string(p + 3) + ",$" + std::to_string(p + 4) + ",$" + std::to_string(p + 5) + ")";
+            params.add(id).add(clamp64(seq)).add(static_cast<std::int64_t>(item.kind)).add(now).add(item.payload);
+            seqs.push_back(seq++);
+        }
+        run(sql.c_str(), params);
     }
-    add_total(total);
     std::vector<std::pair<std::int64_t, std::uint64_t>> tips;
     for (const auto& [key, at] : next) tips.emplace_back(at.first, at.second - 1);
     notify(tips);
@@ -475,6 +481,79 @@ std::vector<LogItem> PgRelayStore::read(const ChainKey& chain, std::uint64_t aft
     return out;
 }
 
+namespace {
+
+// A bytea[] parameter in PostgreSQL's binary array format: dimensions 1, no
+// nulls, element type bytea (OID 17), lower bound 1, then each element's
+// length and bytes (all integers big-endian).
+template <typename Get>
+Bytes bytea_array(std::size_t n, Get get) {
+    Bytes out;
+    auto put32 = [&](std::uint32_t v) {
+        v = htobe32(v);
+        const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+        out.insert(out.end(), p, p + 4);
+    };
+    put32(1);
+    put32(0);
+    put32(17);
+    put32(static_cast<std::uint32_t>(n));
+    put32(1);
+    for (std::size_t i = 0; i < n; ++i) {
+        const ByteView b = get(i);
+        put32(static_cast<std::uint32_t>(b.size()));
+        out.insert(out.end(), b.begin(), b.end());
+    }
+    return out;
+}
+
+std::string bigint_array(const std::vector<std::int64_t>& values) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+    return out + "}";
+}
+
+}  // namespace
+
+// One query for every span: a page of at most `max_items` rows per span (the
+// byte budget applied here, as read() does, so at most a page per span past it).
+std::vector<std::vector<LogItem>> PgRelayStore::read_each(const std::vector<LogSpan>& spans, std::size_t max_items,
+                                                          std::size_t max_bytes) const {
+    std::vector<std::vector<LogItem>> out(spans.size());
+    if (spans.empty()) return out;
+    std::vector<std::int64_t> after, up_to;
+    for (const auto& s : spans) {
+        after.push_back(clamp64(s.after_seq));
+        up_to.push_back(clamp64(s.up_to_seq));
+    }
+    const Bytes rooms = bytea_array(spans.size(), [&](std::size_t i) { return ByteView(spans[i].chain.first); });
+    const Bytes geneses = bytea_array(spans.size(), [&](std::size_t i) { return ByteView(spans[i].chain.second); });
+    std::lock_guard lock(mutex_);
+    Result r = run("SELECT t.i, l.seq, l.kind::bigint, l.payload "
+                   "FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[]) WITH ORDINALITY "
+                   "  AS t(room, genesis, after_seq, up_to_seq, i) "
+                   "JOIN chains c ON c.room = t.room AND c.genesis = t.genesis "
+                   "JOIN LATERAL (SELECT seq, kind, payload FROM log WHERE log.chain = c.id AND "
+                   "  log.seq > t.after_seq AND log.seq <= t.up_to_seq ORDER BY seq LIMIT $5) l ON true "
+                   "ORDER BY t.i, l.seq",
+                   Params{}
+                       .add(rooms)
+                       .add(geneses)
+                       .text(bigint_array(after))
+                       .text(bigint_array(up_to))
+                       .add(static_cast<std::int64_t>(std::min<std::size_t>(max_items, INT64_MAX))));
+    std::vector<std::size_t> bytes(spans.size(), 0);
+    for (int row = 0; row < r.rows(); ++row) {
+        const auto i = static_cast<std::size_t>(r.int64(row, 0) - 1);
+        if (i >= spans.size() || bytes[i] >= max_bytes) continue;
+        LogItem item{static_cast<std::uint64_t>(r.int64(row, 1)), static_cast<LogKind>(r.int64(row, 2)),
+                     r.bytes(row, 3)};
+        bytes[i] += item.payload.size();
+        out[i].push_back(std::move(item));
+    }
+    return out;
+}
+
 LogRange PgRelayStore::range(const ChainKey& chain) const {
     std::lock_guard lock(mutex_);
     Result r = run("SELECT last_seq, (SELECT min(seq) FROM log WHERE log.chain = chains.id) FROM chains "
@@ -504,9 +583,7 @@ std::size_t PgRelayStore::prune(const RetentionPolicy& policy) {
                       "WHERE chains.id = per_chain.chain RETURNING per_chain.size, per_chain.n) "
                       "SELECT coalesce(sum(size), 0)::bigint, coalesce(sum(n), 0)::bigint FROM fixed",
                       limits);
-    const auto bytes = static_cast<std::uint64_t>(gone.int64(0, 0));
     const auto removed = static_cast<std::size_t>(gone.int64(0, 1));
-    if (bytes > 0) run("UPDATE meta SET value = value - $1 WHERE key = 'total_bytes'", Params{}.add(clamp64(bytes)));
     tx.commit();
     return removed;
 }

@@ -3,7 +3,7 @@
 // process: every figure a node serves (heads, sequence numbers, byte counts)
 // is read from the database, so another node's commits are seen at once.
 //
-//   meta    (key TEXT PRIMARY KEY, value BIGINT)              'schema' = 1, 'total_bytes'
+//   meta    (key TEXT PRIMARY KEY, value BIGINT)              'schema' = 1
 //   chains  (id BIGSERIAL PRIMARY KEY, room BYTEA, genesis BYTEA, last_seq BIGINT,
 //            bytes BIGINT, UNIQUE (room, genesis), UNIQUE (room))  oldest chain first by id
 //   records (chain, epoch, hash, token_hash, encoded; PRIMARY KEY (chain, epoch))
@@ -83,6 +83,8 @@ public:
     std::vector<std::uint64_t> append(const std::vector<LogAppend>& items) override;
     std::vector<LogItem> read(const ChainKey& chain, std::uint64_t after_seq, std::uint64_t up_to_seq,
                               std::size_t max_items, std::size_t max_bytes) const override;
+    std::vector<std::vector<LogItem>> read_each(const std::vector<LogSpan>& spans, std::size_t max_items,
+                                                std::size_t max_bytes) const override;
     LogRange range(const ChainKey& chain) const override;
     std::size_t prune(const RetentionPolicy& policy) override;
 
@@ -104,7 +106,6 @@ private:
     // Locks the chain's row, creating it if need be, and moves its counters:
     // returns its id and its last_seq after adding `items`.
     std::pair<std::int64_t, std::uint64_t> take(const ChainKey& chain, std::uint64_t items, std::uint64_t bytes);
-    void add_total(std::uint64_t bytes);
     void notify(const std::vector<std::pair<std::int64_t, std::uint64_t>>& tips);  // (chain id, last seq)
 
     std::string conninfo_;

@@ -128,6 +128,8 @@ private:
     // between their commit and their fan-out: fans out the log's items after
     // published_seq up to `up_to` (other nodes'). Throws StorageError.
     void catch_up(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to);
+    // Under the room's lock: `items` (read from the store) past published_seq, in order.
+    void fan_out_items(ChainChannel& ch, const ChainKey& key, std::vector<LogItem>& items);
     // The same; if the store fails, the members are sent off with Error
     // internal (they join again and read the rest from the log) rather than
     // left with a gap they would not see.

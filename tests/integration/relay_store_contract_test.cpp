@@ -121,6 +121,27 @@ TEST_P(RelayStoreContract, SuccessorsAndMessagesShareOneDenseNumbering) {
     EXPECT_EQ(store_->total_stored_bytes(), bytes);
 }
 
+// read_each is read() of each span, in span order (PostgreSQL: one query).
+TEST_P(RelayStoreContract, ReadEachIsReadOfEachSpan) {
+    chain_of(*store_, 2);
+    const ChainKey other{make_room("another"), wire::Hash{}};
+    store_->append({{chain(), LogKind::message, Bytes{1}}, {other, LogKind::message, Bytes{7}},
+                    {chain(), LogKind::message, Bytes{2, 2}}, {other, LogKind::message, Bytes{8, 8}}});
+    const ChainKey unknown{make_room("nowhere"), wire::Hash{}};
+    const std::vector<LogSpan> spans{{other, 0, 2}, {chain(), 1, 3}, {unknown, 0, 5}, {chain(), 0, 3}, {other, 2, 2}};
+    const auto got = store_->read_each(spans, 100, 1 << 20);
+    ASSERT_EQ(got.size(), spans.size());
+    for (std::size_t i = 0; i < spans.size(); ++i)
+        EXPECT_EQ(got[i], store_->read(spans[i].chain, spans[i].after_seq, spans[i].up_to_seq, 100, 1 << 20)) << i;
+    EXPECT_EQ(got[1].size(), 2u);
+    EXPECT_TRUE(got[2].empty());
+    const auto paged = store_->read_each(spans, 1, 1 << 20);
+    for (std::size_t i = 0; i < spans.size(); ++i)
+        EXPECT_EQ(paged[i], store_->read(spans[i].chain, spans[i].after_seq, spans[i].up_to_seq, 1, 1 << 20)) << i;
+    const auto small = store_->read_each(spans, 100, 1);
+    EXPECT_EQ(small[3].size(), 1u) << "max_bytes stops each span after one item";
+}
+
 TEST_P(RelayStoreContract, RetentionKeepsNumbersAndRecords) {
     chain_of(*store_, 1);
     for (int i = 0; i < 5; ++i) store_->append({{chain(), LogKind::message, Bytes(10, 1)}});
