@@ -19,10 +19,11 @@
 #
 # Per run it records the load generator's figures (deliveries/s, p50/p99, the
 # relays' CPU), the database's commits and CPU over the timed part (from the
-# load generator's "set up" line to its end): transactions (every statement
-# outside one is one, reads too) and WAL flushes to disk (what durable commits
-# cost; PostgreSQL flushes several waiting commits at once), and the bytes
-# stored per message. Writes bench/CLUSTER-RESULTS.md (bench/cluster_report.py).
+# load generator's "set up" line to its end): its CPU and its WAL flushes to
+# disk (what durable commits cost; PostgreSQL flushes the commits waiting at
+# that moment together; pg_stat_database's transaction counts are kept in the
+# raw runs but not reported: backends publish them lazily, and two runs of the
+# same case differed fortyfold), and the bytes stored per message. Writes bench/CLUSTER-RESULTS.md (bench/cluster_report.py).
 #
 # Environment: DURATION (seconds of sending per run, default 5), RUNS
 # (default 2), BENCH_PORT (first port, default 18580).

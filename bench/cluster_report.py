@@ -87,9 +87,9 @@ def main() -> None:
         base = median([r for r in mine if r["config"] == "sqlite"], "deliveries_per_s")
         print(f"### {scenario}\n")
         print("| store | deliveries/s | vs SQLite | p50 µs | p99 µs | lost | relay CPU µs/delivery | "
-              "server CPU µs/message | DB CPU µs/message | DB transactions/s | WAL flushes/s | messages/flush | "
+              "server CPU µs/message | DB CPU µs/message | WAL flushes/s | messages/flush | "
               "stored bytes/message | log bytes/message |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for config in CONFIGS:
             c = [r for r in mine if r["config"] == config]
             if not c:
@@ -98,26 +98,24 @@ def main() -> None:
             print(f"| {NAMES[config]} | {fmt(d)} | {fmt(d / base if base else None, 2)}× | {fmt(median(c, 'p50_us'))} | "
                   f"{fmt(median(c, 'p99_us'))} | {fmt(median(c, 'lost'))} | {fmt(median(c, 'relay_us_per_delivery'), 2)} | "
                   f"{fmt(median(c, 'server_us_per_message'), 1)} | {fmt(median(c, 'db_us_per_message'), 1)} | "
-                  f"{fmt(median(c, 'transactions_per_s'))} | {fmt(median(c, 'flushes_per_s'))} | "
+                  f"{fmt(median(c, 'flushes_per_s'))} | "
                   f"{fmt(median(c, 'messages_per_flush'), 1)} | "
                   f"{fmt(median(c, 'store_bytes_per_item'))} | {fmt(median(c, 'log_bytes_per_item'))} |")
         print()
     print("Server CPU per message is every relay's CPU and the database's together over the timed part, "
-          "divided by the messages sent. DB transactions count every statement run outside a transaction "
-          "(the relays' reads too); WAL flushes are the database's fsyncs of its log, what durable commits "
+          "divided by the messages sent. WAL flushes are the database's fsyncs of its log, what durable commits "
           "cost (PostgreSQL flushes the commits waiting at that moment together). Stored bytes per message is the whole store (the SQLite file and "
           "its WAL, or the PostgreSQL database) over the log's items at the end of a run, log bytes the "
           "PostgreSQL `log` table with its indexes.\n")
     if failed:
         print(f"**{len(failed)} run(s) failed**: " + ", ".join(f"{r['scenario']}/{r['config']}" for r in failed) + "\n")
     print("## Every run\n")
-    print("| scenario | store | deliveries/s | p99 µs | lost | relay CPU s | DB CPU s | DB transactions | WAL flushes | window s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| scenario | store | deliveries/s | p99 µs | lost | relay CPU s | DB CPU s | WAL flushes | window s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         res = r["result"]
         print(f"| {r['scenario']} | {r['config']} | {fmt(res['deliveries_per_s'])} | {fmt(res['p99_us'])} | "
-              f"{res['lost']} | {res['relay_cpu_s']:.2f} | {r.get('db_cpu_s', 0):.2f} | {r.get('db_commits', 0)} | "
-              f"{r.get('db_wal_syncs', 0)} | "
+              f"{res['lost']} | {res['relay_cpu_s']:.2f} | {r.get('db_cpu_s', 0):.2f} | {r.get('db_wal_syncs', 0)} | "
               f"{r.get('window_s', 0):.1f} |")
 
 
