@@ -308,6 +308,7 @@ private:
         ro.user = o_.user;
         ro.room = room.name;
         ro.server_default = server_given_;
+        ro.more_servers = o_.more_servers;  // the other relays serving the same rooms (--server, servers = [...])
         ro.dir = o_.dir;
         ro.ca = o_.ca;
         ro.state = o_.state;

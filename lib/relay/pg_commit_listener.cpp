@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,10 +26,8 @@ std::string trimmed(const char* message) {
 
 }  // namespace
 
-PgCommitListener::PgCommitListener(std::string conninfo, std::string shown, std::function<int()> own_pid,
-                                   CommitWatcher watcher)
-    : conninfo_(std::move(conninfo)), shown_(std::move(shown)), own_pid_(std::move(own_pid)),
-      watcher_(std::move(watcher)) {
+PgCommitListener::PgCommitListener(std::string conninfo, std::string shown, std::string node, CommitWatcher watcher)
+    : conninfo_(std::move(conninfo)), shown_(std::move(shown)), node_(std::move(node)), watcher_(std::move(watcher)) {
     if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe2 failed");
     thread_ = std::thread([this] { run(); });
 }
@@ -43,44 +42,60 @@ PgCommitListener::~PgCommitListener() {
     ::close(wake_[1]);
 }
 
-std::vector<std::string> PgCommitListener::payloads(const std::vector<std::pair<std::int64_t, std::uint64_t>>& tips) {
+std::string PgCommitListener::new_node_name() {
+    static constexpr char digits[] = "0123456789abcdef";
+    unsigned char bytes[8];
+    randombytes_buf(bytes, sizeof bytes);
+    std::string name;
+    for (auto byte : bytes) name += {digits[byte >> 4], digits[byte & 15]};
+    return name;
+}
+
+std::vector<std::string> PgCommitListener::payloads(const std::string& node, const Tips& tips) {
     std::vector<std::string> out;
     std::string current;
     for (const auto& [id, seq] : tips) {
         std::string entry = std::to_string(id) + ":" + std::to_string(seq);
         if (!current.empty() && current.size() + 1 + entry.size() > max_payload) out.push_back(std::move(current)), current.clear();
-        if (!current.empty()) current += ',';
+        current += current.empty() ? node + "/" : ",";
         current += entry;
     }
     if (!current.empty()) out.push_back(std::move(current));
     return out;
 }
 
-std::vector<std::pair<std::int64_t, std::uint64_t>> PgCommitListener::parse(std::string_view payload) {
-    std::vector<std::pair<std::int64_t, std::uint64_t>> out;
-    while (!payload.empty()) {
+std::optional<PgCommitListener::Heard> PgCommitListener::parse(std::string_view payload) {
+    const auto slash = payload.find('/');
+    if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+    Heard heard{std::string(payload.substr(0, slash)), {}};
+    payload.remove_prefix(slash + 1);
+    for (;;) {
         const auto comma = payload.find(',');
         const std::string_view entry = payload.substr(0, comma);
-        payload = comma == std::string_view::npos ? std::string_view{} : payload.substr(comma + 1);
         const auto colon = entry.find(':');
-        if (colon == std::string_view::npos) continue;
+        if (colon == std::string_view::npos) return std::nullopt;
         std::int64_t id = 0;
         std::uint64_t seq = 0;
         const auto a = std::from_chars(entry.data(), entry.data() + colon, id);
         const auto b = std::from_chars(entry.data() + colon + 1, entry.data() + entry.size(), seq);
         if (a.ec != std::errc{} || a.ptr != entry.data() + colon || b.ec != std::errc{} ||
             b.ptr != entry.data() + entry.size())
-            continue;
-        out.emplace_back(id, seq);
+            return std::nullopt;
+        heard.tips.emplace_back(id, seq);
+        if (comma == std::string_view::npos) return heard;
+        payload.remove_prefix(comma + 1);
     }
-    return out;
 }
 
 bool PgCommitListener::connect() {
     PQfinish(conn_);
+    // TCP keepalives (before the URL: its own settings win): a connection
+    // whose server or network went away without a word is found dead within
+    // about a minute, not left waiting for notifications that never come.
     // Named, so an operator tells it from the writer in pg_stat_activity.
-    const char* keys[] = {"dbname", "application_name", nullptr};
-    const char* values[] = {conninfo_.c_str(), application_name, nullptr};
+    const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                          "dbname",     "application_name", nullptr};
+    const char* values[] = {"1", "30", "10", "3", conninfo_.c_str(), application_name, nullptr};
     conn_ = PQconnectdbParams(keys, values, 1);
     if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     std::string why;
@@ -135,6 +150,38 @@ std::vector<ChainTip> PgCommitListener::resolve(const std::map<std::int64_t, std
     return tips;
 }
 
+void PgCommitListener::tell(const std::vector<ChainTip>& tips, bool everything) {
+    try {
+        watcher_(tips, everything);
+    } catch (const std::exception& e) {  // the relay goes on; the next notification, or Send, catches up
+        PARLEY_LOG_THROTTLED(5, error, "hearing of the other nodes' commits: %s", e.what());
+    }
+}
+
+bool PgCommitListener::hear_queued() {
+    std::map<std::int64_t, std::uint64_t> seen;  // id -> the highest seq heard
+    bool unreadable = false, any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+        any = true;
+        if (auto heard = parse(n->extra)) {
+            if (heard->node != node_)
+                for (const auto& [id, seq] : heard->tips) seen[id] = std::max(seen[id], seq);
+        } else {
+            unreadable = true;
+            PARLEY_LOG_THROTTLED(5, warning,
+                                 "relay database %s: a notification on %s that is not a relay's (checking every room)",
+                                 shown_.c_str(), channel);
+        }
+        PQfreemem(n);
+    }
+    if (unreadable) tell({}, true);
+    else if (!seen.empty()) {
+        auto tips = resolve(seen);  // may read more notifications into the queue
+        if (!tips.empty()) tell(tips, false);
+    }
+    return any;
+}
+
 void PgCommitListener::run() {
     auto backoff = std::chrono::milliseconds(0);
     bool was_connected = false;
@@ -155,7 +202,7 @@ void PgCommitListener::run() {
             backoff = std::chrono::milliseconds(0);
             was_connected = true;
             // Whatever was committed while no one listened: every chain is checked.
-            watcher_({}, true);
+            tell({}, true);
             continue;
         }
         if (!wait_readable(-1)) break;
@@ -164,16 +211,8 @@ void PgCommitListener::run() {
             conn_ = nullptr;
             continue;
         }
-        std::map<std::int64_t, std::uint64_t> seen;  // id -> the highest seq heard
-        const int own = own_pid_();
-        while (PGnotify* n = PQnotifies(conn_)) {
-            if (n->be_pid != own)
-                for (const auto& [id, seq] : parse(n->extra)) seen[id] = std::max(seen[id], seq);
-            PQfreemem(n);
+        while (!stop_ && hear_queued()) {
         }
-        if (seen.empty()) continue;
-        auto tips = resolve(seen);
-        if (!tips.empty()) watcher_(tips, false);
     }
 }
 

@@ -151,7 +151,8 @@ std::string PgRelayStore::redacted(const std::string& conninfo) {
 }
 
 PgRelayStore::PgRelayStore(const std::string& conninfo, Clock clock)
-    : conninfo_(with_connect_timeout(conninfo)), shown_(redacted(conninfo)), clock_(std::move(clock)) {
+    : conninfo_(with_connect_timeout(conninfo)), shown_(redacted(conninfo)), clock_(std::move(clock)),
+      node_(PgCommitListener::new_node_name()) {
     std::lock_guard lock(mutex_);
     try {
         connect();
@@ -178,13 +179,12 @@ PgRelayStore::~PgRelayStore() {
 void PgRelayStore::watch_commits(CommitWatcher watcher) {
     listener_.reset();
     if (watcher)
-        listener_ = std::make_unique<PgCommitListener>(
-            conninfo_, shown_, [this] { return writer_pid_.load(std::memory_order_relaxed); }, std::move(watcher));
+        listener_ = std::make_unique<PgCommitListener>(conninfo_, shown_, node_, std::move(watcher));
 }
 
 // In the batch's transaction: delivered to the other nodes if and only if it commits.
 void PgRelayStore::notify(const std::vector<std::pair<std::int64_t, std::uint64_t>>& tips) {
-    for (auto& payload : PgCommitListener::payloads(tips))
+    for (auto& payload : PgCommitListener::payloads(node_, tips))
         run("SELECT pg_notify($1, $2)", Params{}.text(PgCommitListener::channel).text(std::move(payload)));
 }
 
@@ -220,7 +220,6 @@ void PgRelayStore::connect() const {
         if (conn_) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     }
     if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
-        writer_pid_.store(PQbackendPID(conn_), std::memory_order_relaxed);
         backoff_ = std::chrono::milliseconds(0);
         retry_at_ = {};
         return;

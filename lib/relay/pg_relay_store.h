@@ -118,7 +118,7 @@ private:
     mutable std::string last_error_;
     mutable std::chrono::milliseconds backoff_{0};
     mutable std::chrono::steady_clock::time_point retry_at_{};
-    mutable std::atomic<int> writer_pid_{0};  // conn_'s backend: its own notifications are not news
+    const std::string node_;  // random, in this node's notifications: its own are not news
     std::unique_ptr<PgCommitListener> listener_;
 };
 

@@ -88,7 +88,7 @@ RelayState::RoomLock RelayState::lock_live_room(const wire::RoomId& id) {
 void RelayState::release_if_idle(const wire::RoomId& id, Room& r) {
     std::erase_if(r.channels, [](const auto& entry) {
         const ChainChannel& ch = entry.second;
-        return ch.members.empty() && ch.draining.empty() && ch.pending == 0;
+        return ch.members.empty() && ch.draining.empty() && ch.parted.empty() && ch.pending == 0;
     });
     if (!r.channels.empty() || r.pending != 0 || r.publishers_waiting != 0) return;
     r.dead = true;
@@ -260,25 +260,60 @@ void RelayState::fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::ui
         m.subscriber->deliver(new_head);
         metrics_.add(metrics_.deliveries);
         metrics_.add(metrics_.bytes_delivered, new_head->size());
-        forget_membership(*m.subscriber, key);
+        part(ch, key, *m.subscriber);
     }
     ch.members.clear();
+}
+
+void RelayState::part(ChainChannel& ch, const ChainKey& key, Subscriber& s) {
+    if (ch.pending == 0) forget_membership(s, key);
+    else ch.parted[s.id()] = &s;
+}
+
+Subscriber* RelayState::sender(ChainChannel& ch, std::uint64_t id) {
+    if (auto it = ch.members.find(id); it != ch.members.end()) return it->second.subscriber;
+    if (auto it = ch.draining.find(id); it != ch.draining.end()) return it->second.subscriber;
+    if (auto it = ch.parted.find(id); it != ch.parted.end()) return it->second;
+    return nullptr;
+}
+
+void RelayState::settle(ChainChannel& ch, const ChainKey& key) {
+    if (ch.pending != 0) return;
+    for (auto& [id, s] : ch.parted) forget_membership(*s, key);
+    ch.parted.clear();
+    if (ch.remote_seq > ch.published_seq) catch_up_or_part(ch, key, ch.remote_seq);
 }
 
 void RelayState::on_join(Subscriber& from, const wire::Join& f) {
     auto [r, lock] = lock_live_room(f.room);
     if (!r) return reply_error(from, f.request_id, RelayError::unknown_chain);
+    const ChainKey key{f.room, f.genesis};
+    // The Join is answered with everything the store holds sent out (a member
+    // coming from another node may have had all of it: told less, it would
+    // take the log for one that went back). Items of this node's Sends between
+    // their commit and their fan-out are sent out first: new Sends wait meanwhile.
+    LogRange range = store_->range(key);
+    if (auto it = r->channels.find(f.genesis);
+        it != r->channels.end() && it->second.pending != 0 && range.last_seq > it->second.published_seq) {
+        ++r->publishers_waiting;
+        r->idle.wait(lock, [&] { return r->pending == 0; });
+        --r->publishers_waiting;
+        r->idle.notify_all();
+        range = store_->range(key);
+    }
     auto outcome = book_.check_join(f.room, f.genesis, f.token);
     if (outcome.error) {
         release_if_idle(f.room, *r);  // a wrong token leaves nothing behind
         return reply_error(from, f.request_id, *outcome.error);
     }
-    const ChainKey key{f.room, f.genesis};
     ChainChannel& ch = channel(*r, key);
+    if (range.last_seq > ch.published_seq) {  // another node's items, not heard of yet
+        ch.remote_seq = std::max(ch.remote_seq, range.last_seq);
+        settle(ch, key);
+    }
     Member m{&from, false, f.after_seq};
     // Read before answering, so a failed read is this Join's Error.
     auto first_page = f.after_seq < ch.published_seq ? read_page(key, ch, m) : std::vector<LogItem>{};
-    const LogRange range = store_->range(key);
     {
         std::lock_guard member_lock(from.memberships_mutex_);
         if (!from.memberships_.contains(key)) {
@@ -293,6 +328,7 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
     from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, ch.published_seq,
                                      std::min(range.first_seq, ch.published_seq + 1)}));
     ch.draining.erase(from.id());
+    ch.parted.erase(from.id());
     m.catching_up = !first_page.empty() && send_page(key, ch, m, std::move(first_page));
     ch.members[from.id()] = m;
 }
@@ -335,7 +371,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
         } else if (auto d = ch.draining.find(s.id()); d != ch.draining.end()) {
             if (!send_page(key, ch, d->second, read_page(key, ch, d->second))) {
                 ch.draining.erase(d);
-                forget_membership(s, key);
+                part(ch, key, s);
             }
         }
     } catch (const StorageError& e) {
@@ -344,7 +380,7 @@ void RelayState::continue_backlog(Subscriber& s, const ChainKey& key) {
         PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
         ch.members.erase(s.id());
         ch.draining.erase(s.id());
-        forget_membership(s, key);
+        part(ch, key, s);
         reply_error(s, 0, RelayError::internal);
     }
 }
@@ -410,8 +446,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
     uncount(ch, run);
     metrics_.add(metrics_.resends_already_stored, run.size());
     for (std::size_t i = 0; i < run.size(); ++i)
-        if (auto sender = ch.members.find(run[i].sender_id); sender != ch.members.end())
-            sender->second.subscriber->deliver(encode(wire::Ack{run[i].request_id, seqs[i]}));
+        if (auto* to = sender(ch, run[i].sender_id)) to->deliver(encode(wire::Ack{run[i].request_id, seqs[i]}));
     settle(ch, run.front().append.chain);
 }
 
@@ -426,17 +461,20 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
     if (!r) return;  // cannot happen: a Send needs a joined room
     std::lock_guard lock(r->mutex);
     auto& ch = r->channels[genesis];
-    ch.pending -= run.size();
-    r->pending -= run.size();
-    if (r->pending == 0) r->idle.notify_all();
+    // Still in flight until their Acks are out (a NewHead below parts their
+    // senders without forgetting them).
+    const auto done = [&] {
+        ch.pending -= run.size();
+        r->pending -= run.size();
+        if (r->pending == 0) r->idle.notify_all();
+        settle(ch, run.front().append.chain);
+    };
     if (!seqs) {
         uncount(ch, run);
         metrics_.add(metrics_.storage_errors, run.size());
         for (const auto& item : run)
-            if (auto sender = ch.members.find(item.sender_id); sender != ch.members.end())
-                reply_error(*sender->second.subscriber, item.request_id, RelayError::internal);
-        settle(ch, run.front().append.chain);
-        return;
+            if (auto* to = sender(ch, item.sender_id)) reply_error(*to, item.request_id, RelayError::internal);
+        return done();
     }
     // What other nodes stored before this run goes first (a gap in the
     // numbers: on a store only this node writes, there is none).
@@ -483,11 +521,16 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
             flush(run.size());
         }
     }
+    // Senders no longer members (a NewHead above sent them off) get their Acks
+    // only: the Delivers are the new epoch's members' backlog, once they join again.
+    for (std::size_t i = 0; i < run.size(); ++i)
+        if (!ch.members.contains(run[i].sender_id))
+            if (auto* to = sender(ch, run[i].sender_id)) to->deliver(run_acks_[i]);
     run_delivers_.clear();  // the recipients hold their own references
     run_acks_.clear();
     metrics_.add(metrics_.deliveries, deliveries);
     metrics_.add(metrics_.bytes_delivered, delivered_bytes);
-    settle(ch, run.front().append.chain);
+    done();
 }
 
 void RelayState::catch_up(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to) {
@@ -507,12 +550,15 @@ void RelayState::fan_out_items(ChainChannel& ch, const ChainKey& key, std::vecto
     for (auto& item : items) {
         if (item.seq <= ch.published_seq) continue;  // out already (read before the lock)
         metrics_.add(metrics_.items_from_other_nodes);
+        // Counted for the quotas as this node's own (other chains' bytes
+        // count once prune() reads the store's total).
+        const std::uint64_t bytes = (item.kind == LogKind::new_head ? 2 : 1) * item.payload.size();
+        ch.stored_bytes += bytes;
+        stored_total_ += bytes;
         if (item.kind == LogKind::new_head) {
-            ch.stored_bytes += 2 * item.payload.size();
             fan_out_new_head(ch, key, item.seq, item.payload);
             continue;
         }
-        ch.stored_bytes += item.payload.size();
         auto frame = encode(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
         std::uint64_t n = 0;
         for (auto& entry : ch.members)
@@ -535,7 +581,7 @@ void RelayState::catch_up_or_part(ChainChannel& ch, const ChainKey& key, std::ui
         auto error = encode(wire::Error{0, RelayError::internal});
         for (auto& entry : ch.members) {
             entry.second.subscriber->deliver(error);
-            forget_membership(*entry.second.subscriber, key);
+            part(ch, key, *entry.second.subscriber);
         }
         ch.members.clear();
         ch.published_seq = std::max(ch.published_seq, up_to);  // a Join reads them from the log
@@ -621,6 +667,7 @@ void RelayState::leave_all(Subscriber& s) {
         if (auto it = r->channels.find(key.second); it != r->channels.end()) {
             it->second.members.erase(s.id());
             it->second.draining.erase(s.id());
+            it->second.parted.erase(s.id());
         }
         forget_membership(s, key);
         release_if_idle(key.first, *r);

@@ -92,6 +92,11 @@ private:
     struct ChainChannel {
         std::map<std::uint64_t, Member> members;   // joined, by Subscriber::id()
         std::map<std::uint64_t, Member> draining;  // unsubscribed by a NewHead mid-backlog
+        // Sent off (a NewHead, a failed read) while Sends of the chain were in
+        // flight: their memberships are forgotten once none is, so that their
+        // own Sends' Acks still reach them (a Send another node's NewHead
+        // overtook is stored after it).
+        std::map<std::uint64_t, Subscriber*> parted;
         std::uint64_t published_seq = 0;           // every item up to it was fanned out
         std::uint64_t remote_seq = 0;              // other nodes stored items up to it
         std::size_t pending = 0;                   // Sends at the group commit
@@ -121,6 +126,11 @@ private:
     void fan_out_run(std::span<PendingSend> run, const std::uint64_t* seqs);
     void acknowledge_duplicates(std::span<PendingSend> run, const std::uint64_t* seqs);
     void fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq, const Bytes& record);
+    // Under the room's lock: `s` is no member of the chain any more (see parted).
+    void part(ChainChannel& ch, const ChainKey& key, Subscriber& s);
+    // Under the room's lock: the connection of one of the chain's Sends, member,
+    // draining or parted; null if it left.
+    Subscriber* sender(ChainChannel& ch, std::uint64_t id);
 
     // Other nodes' commits (RelayStore::watch_commits).
     void on_stored_elsewhere(const std::vector<ChainTip>& tips, bool everything);
@@ -134,11 +144,9 @@ private:
     // internal (they join again and read the rest from the log) rather than
     // left with a gap they would not see.
     void catch_up_or_part(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to);
-    // Under the room's lock, once a chain has no Send in flight: what other
-    // nodes stored meanwhile goes out.
-    void settle(ChainChannel& ch, const ChainKey& key) {
-        if (ch.pending == 0 && ch.remote_seq > ch.published_seq) catch_up_or_part(ch, key, ch.remote_seq);
-    }
+    // Under the room's lock, once the chain has no Send in flight: the members
+    // parted meanwhile are forgotten, and what other nodes stored meanwhile goes out.
+    void settle(ChainChannel& ch, const ChainKey& key);
 
     // Under the room's lock. The next page of m's backlog; sending it returns
     // false once m has everything up to published_seq (or its NewHead).

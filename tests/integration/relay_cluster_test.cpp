@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pg_server.h"
+#include "relay/pg_commit_listener.h"
 #include "relay/pg_relay_store.h"
 #include "relay/relay_state.h"
 #include "relay_state_fixture.h"
@@ -201,6 +202,77 @@ TEST_F(RelayClusterTest, ANodeWhoseListeningConnectionWasCutCatchesUp) {
     const auto got = items(bob, 20);
     ASSERT_EQ(got.size(), 20u);
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].first, i + 1);
+}
+
+// Notifications that reach a listener while it runs a query of its own (the
+// look-up of chain ids it has not seen) wait in libpq's queue, not on the
+// socket: they are heard at once, not at some later commit. Here the look-up
+// is held up by a lock on the chains table while a commit is announced;
+// that commit is made by hand, so no other notification would bring it.
+TEST_F(RelayClusterTest, ANotificationThatCameDuringALookUpIsHeard) {
+    FakeConnection alice, bob;
+    const auto room = make_room("heard during a look-up");
+    const auto g = start_room(room, alice);
+    join(*nodes_[0], alice, room, g);
+    join(*nodes_[1], bob, room, g);
+    handle(*nodes_[0], alice, wire::Send{1, room, g, Bytes{1}});
+    ASSERT_EQ(items(bob, 1).size(), 1u);  // node 1 knows the chain's id now
+
+    PGconn* db = PQconnectdb(conninfo_.c_str());
+    PGconn* locker = PQconnectdb(conninfo_.c_str());
+    const auto exec = [](PGconn* c, const std::string& sql) {
+        PGresult* r = PQexec(c, sql.c_str());
+        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        EXPECT_TRUE(ok) << sql << ": " << PQerrorMessage(c);
+        std::string first = ok && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+        PQclear(r);
+        return first;
+    };
+    // Message 2, stored as a node would, without its notification.
+    const std::string id = exec(db, "UPDATE chains SET last_seq = 2, bytes = bytes + 1 WHERE last_seq = 1 RETURNING id");
+    ASSERT_FALSE(id.empty());
+    exec(db, "INSERT INTO log (chain, seq, kind, stored_at_ms, payload) VALUES (" + id + ", 2, " +
+                 std::to_string(static_cast<int>(LogKind::message)) + ", 0, '\\x07')");
+    exec(locker, "BEGIN");
+    exec(locker, "LOCK TABLE chains IN ACCESS EXCLUSIVE MODE");
+    exec(db, "SELECT pg_notify('parley_commits', 'test/999999999:1')");  // an id no node knows: a look-up
+    bool waiting = false;
+    for (int i = 0; i < 100 && !waiting; ++i) {
+        waiting = exec(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'parley-relay listener' "
+                           "AND wait_event_type = 'Lock'") == "3";
+        if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(waiting) << "the listeners' look-ups are not waiting on the lock";
+    exec(db, "SELECT pg_notify('parley_commits', 'test/" + id + ":2')");
+    exec(locker, "COMMIT");
+    const auto got = items(bob, 2);
+    ASSERT_EQ(got.size(), 2u) << "message 2 not heard of";
+    EXPECT_EQ(got[1].first, 2u);
+    PQfinish(locker);
+    PQfinish(db);
+}
+
+// The payload of a notification: the node's name, then the chains' tips; one
+// that is not a relay's is refused whole (the listener then checks every chain).
+TEST(PgCommitListenerTest, PayloadsNameTheNodeAndParseBack) {
+    const auto node = PgCommitListener::new_node_name();
+    EXPECT_EQ(node.size(), 16u);
+    EXPECT_NE(node, PgCommitListener::new_node_name());
+    PgCommitListener::Tips tips;
+    for (std::int64_t id = 1; id <= 2000; ++id) tips.emplace_back(id * 1000003, static_cast<std::uint64_t>(id) << 33);
+    const auto payloads = PgCommitListener::payloads(node, tips);
+    ASSERT_GT(payloads.size(), 1u);
+    PgCommitListener::Tips back;
+    for (const auto& p : payloads) {
+        EXPECT_LE(p.size(), PgCommitListener::max_payload);
+        auto heard = PgCommitListener::parse(p);
+        ASSERT_TRUE(heard) << p.substr(0, 40);
+        EXPECT_EQ(heard->node, node);
+        back.insert(back.end(), heard->tips.begin(), heard->tips.end());
+    }
+    EXPECT_EQ(back, tips);
+    for (const char* bad : {"", "1:2", "n/", "/1:2", "n/1:2,", "n/1:2,x", "n/1:-2", "n/1:2:3", "n/12", "n/1:2 "})
+        EXPECT_FALSE(PgCommitListener::parse(bad)) << '"' << bad << '"';
 }
 
 }  // namespace

@@ -7,9 +7,12 @@
 // below is deterministic.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "relay/memory_relay_store.h"
@@ -77,6 +80,8 @@ public:
         if (watcher) watcher(tips, everything);
     }
     std::size_t reads() const { return reads_; }
+    // Called by the writer thread before each batch is stored (a test holds a batch in flight).
+    void before_append(std::function<void()> hook) { before_append_ = std::move(hook); }
 
 private:
     Cluster& cluster_;
@@ -84,6 +89,7 @@ private:
     std::mutex mutex_;
     CommitWatcher watcher_;
     mutable std::atomic<std::size_t> reads_{0};
+    std::function<void()> before_append_;
 };
 
 class Cluster {
@@ -138,6 +144,7 @@ std::uint64_t NodeStore::append(const wire::RoomId& room, const wire::Hash& g, S
 }
 
 std::vector<std::uint64_t> NodeStore::append(const std::vector<LogAppend>& items) {
+    if (before_append_) before_append_();
     auto seqs = db_.append(items);
     std::vector<ChainTip> tips;
     for (std::size_t i = 0; i < items.size(); ++i) tips.push_back({items[i].chain, seqs[i]});
@@ -310,6 +317,88 @@ TEST_F(RelayClusterStateTest, AJoinAfterAnotherNodesMessagesGetsThemOnceAsBacklo
     }
     EXPECT_EQ(seqs, (std::vector<std::uint64_t>{1, 2})) << "published_seq at the join was " << joined.last_seq;
     EXPECT_EQ(delivered(carol, 2), (std::vector<std::uint64_t>{1, 2}));
+}
+
+// Node B has not heard of A's new head when Bob sends through B: his message
+// is stored after it. He gets the NewHead, then his Ack (not a wait for an Ack
+// that never comes); Carol gets the NewHead, and Bob's message in the new
+// epoch's backlog once she joins again.
+TEST_F(RelayClusterStateTest, ASendStoredAfterAnotherNodesNewHeadIsAcknowledged) {
+    FakeConnection alice, bob, carol;
+    start_room(alice);
+    join(*a_, alice);
+    join(*b_, bob);
+    join(*b_, carol);
+    handle(*a_, alice, wire::Publish{9, room_, token0_, wire::encode_record(make_successor(genesis_, alice_, token1_))});
+    alice.take<wire::Published>();
+    EXPECT_EQ(alice.take<wire::NewHead>().seq, 1u);
+
+    handle(*b_, bob, wire::Send{5, room_, g_, Bytes(4, 5)});
+    EXPECT_EQ(bob.take<wire::NewHead>().seq, 1u);
+    const auto ack = bob.take<wire::Ack>();
+    EXPECT_EQ(ack.request_id, 5u);
+    EXPECT_EQ(ack.seq, 2u);
+    EXPECT_EQ(carol.take<wire::NewHead>().seq, 1u);
+    EXPECT_TRUE(carol.quiet_for(std::chrono::milliseconds(50))) << "a Deliver after the NewHead ended her membership";
+    handle(*b_, bob, wire::Send{6, room_, g_, Bytes(4, 6)});
+    EXPECT_EQ(bob.take<wire::Error>().code, RelayError::not_joined) << "still a member after the NewHead";
+    handle(*b_, carol, wire::Join{7, room_, g_, token1_, 1});
+    EXPECT_EQ(carol.take<wire::Joined>().last_seq, 2u);
+    const auto d = carol.take<wire::Deliver>();
+    EXPECT_EQ(d.seq, 2u);
+    EXPECT_EQ(d.envelope, Bytes(4, 5));
+}
+
+// A member that had everything from another node (it was on node A, which
+// died) joins node B, which has not heard of the last messages yet: B sends
+// them out first and answers with the store's end, so the member neither
+// takes B's log for one that went back nor gets them again.
+TEST_F(RelayClusterStateTest, AJoinOnANodeThatHasNotHeardYetIsAnsweredWithTheStoresEnd) {
+    FakeConnection alice, bob, carol;
+    start_room(alice);
+    join(*a_, alice);
+    join(*b_, carol);  // node B has the channel, and has not heard of what follows
+    for (std::uint8_t i = 1; i <= 3; ++i) send(*a_, alice, i);
+    handle(*b_, bob, wire::Join{2, room_, g_, token0_, 3});
+    const auto joined = bob.take<wire::Joined>();
+    EXPECT_EQ(joined.last_seq, 3u);
+    EXPECT_EQ(delivered(carol, 3), (std::vector<std::uint64_t>{1, 2, 3}));
+    cluster_.hear();
+    EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50))) << "got what it had again";
+    EXPECT_TRUE(carol.quiet_for(std::chrono::milliseconds(50)));
+}
+
+// The same while a Send of node B is between its commit and its fan-out (its
+// number not known to B yet): the Join waits until it is out, then is
+// answered with the store's end.
+TEST_F(RelayClusterStateTest, AJoinWhileThisNodesSendIsInFlightWaitsForItThenAnswersTheStoresEnd) {
+    FakeConnection alice, bob, dave;
+    start_room(alice);
+    join(*a_, alice);
+    join(*b_, bob);
+    send(*a_, alice, 1);
+    send(*a_, alice, 2);
+    std::promise<void> entered, release;
+    auto released = release.get_future().share();
+    std::atomic<bool> first{true};
+    store_b_->before_append([&] {
+        if (!first.exchange(false)) return;
+        entered.set_value();
+        released.wait();
+    });
+    handle(*b_, bob, wire::Send{3, room_, g_, Bytes(4, 3)});
+    entered.get_future().wait();  // B's writer holds Bob's message
+    std::thread joiner([&] { handle(*b_, dave, wire::Join{4, room_, g_, token0_, 2}); });
+    EXPECT_TRUE(dave.quiet_for(std::chrono::milliseconds(100))) << "answered before B's own Send was out";
+    release.set_value();
+    joiner.join();
+    EXPECT_EQ(dave.take<wire::Joined>().last_seq, 3u);
+    const auto d = dave.take<wire::Deliver>();
+    EXPECT_EQ(d.seq, 3u);
+    EXPECT_EQ(d.envelope, Bytes(4, 3));
+    EXPECT_EQ(delivered(bob, 2), (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(bob.take<wire::Ack>().seq, 3u);
+    EXPECT_TRUE(dave.quiet_for(std::chrono::milliseconds(50)));
 }
 
 }  // namespace
