@@ -10,12 +10,8 @@ namespace {
 
 using wire::RelayError;
 
-SharedFrame encode(const wire::Frame& frame) {
-    return std::make_shared<const Bytes>(wire::encode_frame(frame));
-}
-
 void reply_error(Subscriber& to, std::uint64_t request_id, RelayError code) {
-    to.deliver(encode(wire::Error{request_id, code}));
+    to.deliver(encode_shared(wire::Error{request_id, code}));
 }
 
 // A refusal the operator may want to know of (quotas, founders): one line,
@@ -153,7 +149,7 @@ void RelayState::on_get_chain(Subscriber& from, const wire::GetChain& f) {
     }
     if (page.error) return reply_error(from, f.request_id, *page.error);
     metrics_.add(metrics_.chain_pages);
-    from.deliver(encode(wire::Chain{f.request_id, f.room, f.genesis, page.complete, std::move(page.records)}));
+    from.deliver(encode_shared(wire::Chain{f.request_id, f.room, f.genesis, page.complete, std::move(page.records)}));
 }
 
 void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
@@ -198,7 +194,7 @@ void RelayState::on_publish(Subscriber& from, const wire::Publish& f) {
     if (outcome.appended) {
         stored_total_ += 2 * verified->encoded.size();  // the record and its log item
     }
-    from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
+    from.deliver(encode_shared(wire::Published{f.request_id, outcome.record_hash}));
     if (outcome.appended && outcome.seq > 0) {
         // Other nodes' items before it go first (none but on a shared store).
         if (outcome.seq > ch.published_seq + 1) catch_up_or_part(ch, key, outcome.seq - 1);
@@ -236,7 +232,7 @@ void RelayState::on_publish_genesis(Subscriber& from, const wire::Publish& f, co
         stored_total_ += verified.encoded.size();
         metrics_.add(metrics_.rooms_created);
     }
-    from.deliver(encode(wire::Published{f.request_id, outcome.record_hash}));
+    from.deliver(encode_shared(wire::Published{f.request_id, outcome.record_hash}));
 }
 
 std::size_t RelayState::rooms_in_memory() {
@@ -250,7 +246,7 @@ std::size_t RelayState::rooms_in_memory() {
 void RelayState::fan_out_new_head(ChainChannel& ch, const ChainKey& key, std::uint64_t seq,
                                   const Bytes& record) {
     ch.published_seq = seq;
-    auto new_head = encode(wire::NewHead{key.first, key.second, seq, record});
+    auto new_head = encode_shared(wire::NewHead{key.first, key.second, seq, record});
     for (auto& [id, m] : ch.members) {
         if (m.catching_up) {
             m.until = seq;
@@ -325,7 +321,7 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
         }
     }
     // Joined first, so the client knows the range before the backlog arrives.
-    from.deliver(encode(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, ch.published_seq,
+    from.deliver(encode_shared(wire::Joined{f.request_id, outcome.head_epoch, outcome.head_hash, ch.published_seq,
                                      std::min(range.first_seq, ch.published_seq + 1)}));
     ch.draining.erase(from.id());
     ch.parted.erase(from.id());
@@ -344,8 +340,8 @@ bool RelayState::send_page(const ChainKey& key, const ChainChannel& ch, Member& 
     for (auto& item : items) {
         SharedFrame frame =
             item.kind == LogKind::new_head
-                ? encode(wire::NewHead{key.first, key.second, item.seq, std::move(item.payload)})
-                : encode(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
+                ? encode_shared(wire::NewHead{key.first, key.second, item.seq, std::move(item.payload)})
+                : encode_shared(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
         metrics_.add(metrics_.backlog_items);
         metrics_.add(metrics_.deliveries);
         metrics_.add(metrics_.bytes_delivered, frame->size());
@@ -446,7 +442,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
     uncount(ch, run);
     metrics_.add(metrics_.resends_already_stored, run.size());
     for (std::size_t i = 0; i < run.size(); ++i)
-        if (auto* to = sender(ch, run[i].sender_id)) to->deliver(encode(wire::Ack{run[i].request_id, seqs[i]}));
+        if (auto* to = sender(ch, run[i].sender_id)) to->deliver(encode_shared(wire::Ack{run[i].request_id, seqs[i]}));
     settle(ch, run.front().append.chain);
 }
 
@@ -485,8 +481,8 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
     std::uint64_t payload_bytes = 0, frame_bytes = 0;
     for (std::size_t i = 0; i < run.size(); ++i) {
         payload_bytes += run[i].append.payload.size();
-        run_acks_.push_back(encode(wire::Ack{run[i].request_id, seqs[i]}));
-        run_delivers_.push_back(encode(wire::Deliver{room_id, genesis, seqs[i], std::move(run[i].append.payload)}));
+        run_acks_.push_back(encode_shared(wire::Ack{run[i].request_id, seqs[i]}));
+        run_delivers_.push_back(encode_shared(wire::Deliver{room_id, genesis, seqs[i], std::move(run[i].append.payload)}));
         frame_bytes += run_delivers_.back()->size();
     }
     ch.published_seq = seqs[run.size() - 1];
@@ -531,127 +527,6 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
     metrics_.add(metrics_.deliveries, deliveries);
     metrics_.add(metrics_.bytes_delivered, delivered_bytes);
     done();
-}
-
-void RelayState::catch_up(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to) {
-    const auto in_force = limits_.get();
-    while (ch.published_seq < up_to) {
-        auto items = store_->read(key, ch.published_seq, up_to, in_force->limits.backlog_page_items,
-                                  in_force->limits.backlog_page_bytes);
-        if (items.empty()) {  // retention took them first
-            ch.published_seq = up_to;
-            break;
-        }
-        fan_out_items(ch, key, items);
-    }
-}
-
-void RelayState::fan_out_items(ChainChannel& ch, const ChainKey& key, std::vector<LogItem>& items) {
-    for (auto& item : items) {
-        if (item.seq <= ch.published_seq) continue;  // out already (read before the lock)
-        metrics_.add(metrics_.items_from_other_nodes);
-        // Counted for the quotas as this node's own (other chains' bytes
-        // count once prune() reads the store's total).
-        const std::uint64_t bytes = (item.kind == LogKind::new_head ? 2 : 1) * item.payload.size();
-        ch.stored_bytes += bytes;
-        stored_total_ += bytes;
-        if (item.kind == LogKind::new_head) {
-            fan_out_new_head(ch, key, item.seq, item.payload);
-            continue;
-        }
-        auto frame = encode(wire::Deliver{key.first, key.second, item.seq, std::move(item.payload)});
-        std::uint64_t n = 0;
-        for (auto& entry : ch.members)
-            if (!entry.second.catching_up) {  // it reads the log up to published_seq
-                entry.second.subscriber->deliver(frame);
-                ++n;
-            }
-        ch.published_seq = item.seq;
-        metrics_.add(metrics_.deliveries, n);
-        metrics_.add(metrics_.bytes_delivered, n * frame->size());
-    }
-}
-
-void RelayState::catch_up_or_part(ChainChannel& ch, const ChainKey& key, std::uint64_t up_to) {
-    try {
-        catch_up(ch, key, up_to);
-    } catch (const StorageError& e) {
-        metrics_.add(metrics_.storage_errors);
-        PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
-        auto error = encode(wire::Error{0, RelayError::internal});
-        for (auto& entry : ch.members) {
-            entry.second.subscriber->deliver(error);
-            part(ch, key, *entry.second.subscriber);
-        }
-        ch.members.clear();
-        ch.published_seq = std::max(ch.published_seq, up_to);  // a Join reads them from the log
-    }
-}
-
-// In three steps, so that hearing of many chains at once costs one read of
-// the store, not one per chain: under each room's lock, what is due (a chain
-// with Sends of this node in flight only records it: settle() catches up
-// once they are out); then one read_each for all, under no lock; then, under
-// each lock again, the items past what is out by then, and a read of the rest
-// if a page did not hold it all.
-void RelayState::on_stored_elsewhere(const std::vector<ChainTip>& tips, bool everything) {
-    std::vector<ChainTip> todo = tips;
-    if (everything) {  // the chains with a channel here, at the store's end of each
-        std::vector<std::pair<wire::RoomId, std::shared_ptr<Room>>> rooms;
-        {
-            std::lock_guard lock(rooms_mutex_);
-            for (auto& [id, r] : rooms_) rooms.emplace_back(id, r);
-        }
-        for (auto& [id, r] : rooms) {
-            std::lock_guard lock(r->mutex);
-            for (const auto& entry : r->channels) todo.push_back({{id, entry.first}, 0});
-        }
-    }
-    std::vector<LogSpan> spans;
-    for (auto& tip : todo) {
-        auto r = find_room(tip.chain.first);
-        if (!r) continue;  // nobody here
-        std::lock_guard lock(r->mutex);
-        auto it = r->dead ? r->channels.end() : r->channels.find(tip.chain.second);
-        if (it == r->channels.end()) continue;
-        ChainChannel& ch = it->second;
-        try {
-            if (everything) tip.last_seq = store_->range(tip.chain).last_seq;
-        } catch (const StorageError& e) {
-            metrics_.add(metrics_.storage_errors);
-            PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
-            continue;  // the next notification, or the next Send's fan-out, brings them
-        }
-        if (tip.last_seq <= ch.published_seq) continue;
-        ch.remote_seq = std::max(ch.remote_seq, tip.last_seq);
-        if (ch.pending == 0) spans.push_back({tip.chain, ch.published_seq, tip.last_seq});
-    }
-    if (spans.empty()) return;
-    std::vector<std::vector<LogItem>> read;
-    try {
-        const auto in_force = limits_.get();
-        read = store_->read_each(spans, in_force->limits.backlog_page_items, in_force->limits.backlog_page_bytes);
-    } catch (const StorageError& e) {
-        metrics_.add(metrics_.storage_errors);
-        PARLEY_LOG_THROTTLED(5, error, "storage: %s", e.what());
-        read.assign(spans.size(), {});  // each chain reads its own below (or parts its members)
-    }
-    for (std::size_t i = 0; i < spans.size(); ++i) {
-        const ChainKey& key = spans[i].chain;
-        auto r = find_room(key.first);
-        if (!r) continue;
-        std::lock_guard lock(r->mutex);
-        auto it = r->dead ? r->channels.end() : r->channels.find(key.second);
-        if (it == r->channels.end()) continue;
-        ChainChannel& ch = it->second;
-        // Sends of this node in flight again: what was read may follow theirs
-        // in the log; settle() catches up once they are out.
-        if (ch.pending == 0) {
-            if (i < read.size()) fan_out_items(ch, key, read[i]);
-            settle(ch, key);
-        }
-        release_if_idle(key.first, *r);  // a NewHead sent its members off
-    }
 }
 
 void RelayState::leave_all(Subscriber& s) {

@@ -21,6 +21,10 @@ namespace parley::relay {
 using ChainKey = std::pair<wire::RoomId, wire::Hash>;  // (room id, genesis hash)
 using SharedFrame = std::shared_ptr<const Bytes>;     // one encoding, shared by all recipients
 
+inline SharedFrame encode_shared(const wire::Frame& frame) {
+    return std::make_shared<const Bytes>(wire::encode_frame(frame));
+}
+
 class Subscriber {
 public:
     virtual ~Subscriber() = default;
