@@ -6,13 +6,19 @@ them sends through any relay reaches all three, once and in order, across a
 rekey made through one relay. Then Bob's relay is killed with -9 in the middle
 of the conversation: his listener, given a second relay, goes on there from
 where it was, and his next line goes out through it, with nothing lost and
-nothing shown twice. The test starts PostgreSQL itself (harness.PostgreSQL).
+nothing shown twice. A message whose Ack a dying relay never sent is resent
+through another relay, which knows it from the database: kept and shown once.
+The tests start PostgreSQL themselves (harness.PostgreSQL).
 """
 import re
 import sys
+import threading
+from pathlib import Path
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import harness  # noqa: E402
+import hostile_proxy as hp  # noqa: E402
 
 NAMES = ["alice", "bob", "charlie"]
 ROOM = "cluster"
@@ -60,7 +66,59 @@ def test_members_on_three_relays_chat_rekey_and_outlive_a_killed_relay(t):
             stderr = bob_listener.stderr()
             assert re.search(r"using relay ws://127\.0\.0\.1:%d" % r3.port, stderr), (
                 f"bob's listener does not say it moved to relay 3:\n{harness.tail(stderr)}")
+            assert "behind" not in stderr, f"relay 3 answered bob's join as behind him:\n{harness.tail(stderr)}"
+
+
+def test_a_message_whose_ack_was_lost_is_resent_through_another_relay_and_kept_once(t):
+    """Alice sends through relay 1 (behind a proxy that drops the Ack); relay 1 has
+    stored the message and is killed with -9 before any Ack leaves. Her `send`,
+    given relay 2 as well, resends it there; relay 2 finds it in the database and
+    acknowledges the stored copy. Bob, on relay 2, sees it once and no replay."""
+    with harness.PostgreSQL(t) as pg:
+        store = pg.url("parley")
+        with t.relay(store=store) as r1, t.relay(store=store) as r2:
+            users = t.make_users(["alice", "bob"])
+            fingerprints = harness.fingerprints_of(users["alice"], ["alice", "bob"])
+            alice, bob = users["alice"], users["bob"]
+            alice.create(ROOM, r1.url).expect_ok("alice creates the room through relay 1")
+            bob.ensure_joined(ROOM, r2.url)
+            expected = [("alice", "before the lost ack"), ("alice", "its ack was lost"), ("alice", "after it")]
+            listener = bob.listen(ROOM, r2.url, count=len(expected), timeout=90)
+            alice.send(ROOM, r1.url, [expected[0][1]]).expect_ok("alice sends through relay 1")
+
+            lost = threading.Event()
+
+            def drop_the_ack(conn, payload):
+                f = hp.parse_frame(payload)
+                if f is not None and f.type == hp.ACK and not lost.is_set():
+                    lost.set()
+                    return []
+                return None
+            with hp.HostileProxy("127.0.0.1", r1.port, seq_stride=1) as proxy:
+                proxy.on_relay_frame = drop_the_ack
+                via_proxy = proxy.listen("alice")
+                result = {}
+                sender = threading.Thread(target=lambda: result.setdefault("send", alice.room_cmd(
+                    "send", ROOM, via_proxy, extra=["--server", r2.url], stdin=expected[1][1] + "\n")))
+                sender.start()
+                assert lost.wait(30), "relay 1 never acknowledged the message"
+                r1.kill9()
+                sender.join(90)
+                assert "send" in result, "alice's send did not finish"
+                result["send"].expect_ok("alice's send goes on through relay 2")
+            stderr = result["send"].stderr
+            assert re.search(r"using relay ws://127\.0\.0\.1:%d" % r2.port, stderr), (
+                f"alice's send does not say it moved to relay 2:\n{harness.tail(stderr)}")
+            alice.send(ROOM, r2.url, [expected[2][1]]).expect_ok("alice sends through relay 2")
+            listener.expect_messages(expected, fingerprints)
+            status, _, body = harness.http_get(r2.metrics_port, "/metrics")
+            assert status == 200
+            m = re.search(r"^parley_relay_resends_already_stored_total (\d+)", body, re.M)
+            assert m and int(m.group(1)) == 1, f"relay 2 did not take the resend as already stored:\n{body}"
+            err = listener.proc.stderr()
+            assert "behind" not in err and "replay" not in err, f"bob's listener:\n{harness.tail(err)}"
 
 
 if __name__ == "__main__":
-    harness.main([test_members_on_three_relays_chat_rekey_and_outlive_a_killed_relay])
+    harness.main([test_members_on_three_relays_chat_rekey_and_outlive_a_killed_relay,
+                  test_a_message_whose_ack_was_lost_is_resent_through_another_relay_and_kept_once])
