@@ -88,6 +88,16 @@ void RoomClient::connect() {
                     "check --server, that the relay runs, and --ca for a self-signed certificate");
 }
 
+bool RoomClient::leave_failing_relay(const UserError& e) {
+    const auto* refused = dynamic_cast<const RelayRefused*>(&e);
+    if (!refused || refused->code() != wire::RelayError::internal || relays_.size() < 2) return false;
+    const auto failing = relay_;
+    relay_ = (relay_ + 1) % relays_.size();
+    notice("relay " + net::to_url(relays_[failing]) + " cannot serve the room now (" + e.what() + "); trying relay " +
+           net::to_url(relays_[relay_]));
+    return true;
+}
+
 void RoomClient::connect_to(const net::Endpoint& relay) {
     const auto gen = ++generation_;
     // The old connection's frames are dropped from here on, so its io thread
@@ -123,6 +133,7 @@ void RoomClient::reconnect() {
             return;
         } catch (const UserError& e) {
             if (removed_ || blocked_ || connect_failed_for_good_) throw;
+            leave_failing_relay(e);
             if (interrupted_) return;
             if (clock::now() >= give_up) throw UserError(std::string("cannot reconnect to the relay: ") + e.what());
         }
@@ -346,9 +357,11 @@ void RoomClient::open(std::chrono::seconds retry) {
             refresh_chain();
             return;
         } catch (const UserError& e) {
-            if ((connected && !closed_) || connect_failed_for_good_ || removed_ || blocked_ || interrupted_) throw;
+            const bool answered = connected && !closed_;
+            const bool left = answered && leave_failing_relay(e);  // said so
+            if ((answered && !left) || connect_failed_for_good_ || removed_ || blocked_ || interrupted_) throw;
             if (clock::now() + backoff >= give_up) throw;
-            if (first)
+            if (first && !left)
                 notice(std::string("cannot reach the relay (") + e.what() + "); trying again for up to " +
                        std::to_string(retry.count()) + " s");
             pump_until([] { return false; }, backoff);

@@ -25,6 +25,7 @@
 #include "protocol/stream_gaps.h"
 #include "store/history_cipher.h"
 #include "store/state_store.h"
+#include "user_error.h"
 #include "wire/frames.h"
 
 namespace parley::client {
@@ -174,6 +175,10 @@ private:
     void connect();
     void connect_to(const net::Endpoint& relay);  // throws what net::Client does
     void reconnect();
+    // After `e`: if it is a relay's Error internal (it answers, but cannot
+    // reach its database) and other relays were given, the next connect()
+    // starts with the next of them; true if so.
+    bool leave_failing_relay(const UserError& e);
     void refresh_chain();
     bool reader() const { return static_cast<bool>(on_delivery_); }
     // Our Ack'ed message into history, and the stream past it when nothing before it is missing.

@@ -291,10 +291,11 @@ void RelayState::on_join(Subscriber& from, const wire::Join& f) {
     LogRange range = store_->range(key);
     if (auto it = r->channels.find(f.genesis);
         it != r->channels.end() && it->second.pending != 0 && range.last_seq > it->second.published_seq) {
-        ++r->publishers_waiting;
-        r->idle.wait(lock, [&] { return r->pending == 0; });
-        --r->publishers_waiting;
-        r->idle.notify_all();
+        Room& room = *r;  // not the binding: clang 14's lambdas cannot capture one
+        ++room.publishers_waiting;
+        room.idle.wait(lock, [&] { return room.pending == 0; });
+        --room.publishers_waiting;
+        room.idle.notify_all();
         range = store_->range(key);
     }
     auto outcome = book_.check_join(f.room, f.genesis, f.token);

@@ -409,6 +409,15 @@ class PostgreSQL:
             self.created.add(db)
         return f"postgresql:///{db}?host={self.dir}&user=parley"
 
+    def sql(self, db: str, statement: str) -> str:
+        """Runs `statement` in `db` as the superuser; its output, unaligned."""
+        result = subprocess.run(self.as_user + [str(self.BIN / "psql"), "-h",
+                                                str(self.dir), "-U", "parley", "-d", db, "-At", "-v",
+                                                "ON_ERROR_STOP=1", "-c", statement],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"psql {statement!r} failed:\n{result.stdout}{result.stderr}"
+        return result.stdout
+
     def __enter__(self) -> "PostgreSQL":
         return self.start()
 

@@ -119,6 +119,34 @@ def test_a_message_whose_ack_was_lost_is_resent_through_another_relay_and_kept_o
             assert "behind" not in err and "replay" not in err, f"bob's listener:\n{harness.tail(err)}"
 
 
+def test_a_relay_that_cannot_reach_the_database_is_left_for_another(t):
+    """Relay 1 is up but can no longer reach the database (its role may not log in
+    any more, its connections are cut): it answers `internal`. Alice's `send`,
+    given relay 2 as well, says so and goes on through relay 2."""
+    with harness.PostgreSQL(t) as pg:
+        store = pg.url("parley")
+        pg.sql("parley", "CREATE ROLE relay1 LOGIN SUPERUSER")
+        with t.relay(store=store.replace("user=parley", "user=relay1")) as r1, t.relay(store=store) as r2:
+            users = t.make_users(["alice", "bob"])
+            fingerprints = harness.fingerprints_of(users["alice"], ["alice", "bob"])
+            alice, bob = users["alice"], users["bob"]
+            alice.create(ROOM, r1.url).expect_ok("alice creates the room through relay 1")
+            bob.ensure_joined(ROOM, r2.url)
+            expected = [("alice", "through relay 1"), ("alice", "relay 1 lost its database")]
+            listener = bob.listen(ROOM, r2.url, count=len(expected), timeout=60)
+            alice.send(ROOM, r1.url, [expected[0][1]]).expect_ok("alice sends through relay 1")
+            pg.sql("parley", "ALTER ROLE relay1 NOLOGIN; "
+                             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'relay1'")
+            result = alice.room_cmd("send", ROOM, r1.url, extra=["--server", r2.url], stdin=expected[1][1] + "\n")
+            result.expect_ok("alice's send goes on through relay 2")
+            assert re.search(r"relay ws://127\.0\.0\.1:%d/? cannot serve the room now \(.*internal.*\); trying relay "
+                             r"ws://127\.0\.0\.1:%d" % (r1.port, r2.port), result.stderr), (
+                f"alice's send does not say why it left relay 1:\n{harness.tail(result.stderr)}")
+            assert "cannot reach" not in result.stderr, harness.tail(result.stderr)
+            listener.expect_messages(expected, fingerprints)
+
+
 if __name__ == "__main__":
     harness.main([test_members_on_three_relays_chat_rekey_and_outlive_a_killed_relay,
-                  test_a_message_whose_ack_was_lost_is_resent_through_another_relay_and_kept_once])
+                  test_a_message_whose_ack_was_lost_is_resent_through_another_relay_and_kept_once,
+                  test_a_relay_that_cannot_reach_the_database_is_left_for_another])
