@@ -723,6 +723,26 @@ def test_a_send_cut_across_a_rotation_raises_no_false_alarm(t):
     run_setup(t, body)
 
 
+def test_the_proxy_tells_a_client_gone_from_a_broken_request(t):
+    """The proxy's own rule, which every test here leans on: a client that closes
+    before its first byte (a listener stopped while it connects again) is no proxy
+    error; a request cut in the middle still is one."""
+    s = Setup(t)
+    try:
+        port = int(s.url("bob").rsplit(":", 1)[1])
+        import socket
+        with socket.create_connection(("127.0.0.1", port)):
+            pass
+        s.proxy.wait_for(lambda: s.proxy.gone_before_upgrade, 10, "the empty connection to end")
+        assert not s.proxy.errors, f"an empty connection counted as an error: {s.proxy.errors}"
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        s.proxy.wait_for(lambda: s.proxy.errors, 10, "the cut request to count as an error")
+        assert len(s.proxy.gone_before_upgrade) == 1
+    finally:
+        s.close(True)
+
+
 # The clear type byte of an envelope (§8, §10.4).
 TEXT, SYNC, KEY_UPDATE = 1, 2, 3
 
@@ -752,4 +772,5 @@ if __name__ == "__main__":
         test_version_downgrade_and_unknown_frames,
         test_a_refused_key_update_is_sent_again,
         test_a_send_cut_across_a_rotation_raises_no_false_alarm,
+        test_the_proxy_tells_a_client_gone_from_a_broken_request,
     ] + [in_version_2(test) for test in VERSION_2])

@@ -631,6 +631,7 @@ class HostileProxy:
         self.on_relay_frame: Optional[Hook] = None
         self.conns: list = []
         self.errors: list = []
+        self.gone_before_upgrade: list = []  # ids of client connections closed before sending a byte
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._servers: list = []
@@ -734,7 +735,16 @@ class HostileProxy:
         conn = Conn(self, self._next_id, label)
         self.conns.append(conn)
         try:
-            start, headers = await read_http_head(reader)
+            try:
+                start, headers = await read_http_head(reader)
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+                # Closed before the first byte of its upgrade request: the client
+                # went away (a test stopped it while it was connecting again), which
+                # is no failure of the proxy's. Counted, not an error.
+                self.gone_before_upgrade.append(conn.id)
+                return
             key = headers.get("sec-websocket-key")
             if not start.startswith("GET ") or not key or headers.get("upgrade", "").lower() != "websocket":
                 writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
