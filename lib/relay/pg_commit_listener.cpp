@@ -141,6 +141,12 @@ std::vector<ChainTip> PgCommitListener::resolve(const std::map<std::int64_t, std
                 std::memcpy(key.second.data(), PQgetvalue(r, i, 2), key.second.size());
                 keys_[static_cast<std::int64_t>(be64toh(be))] = key;
             }
+        } else {  // not heard of, then: every chain is checked
+            PARLEY_LOG_THROTTLED(5, warning, "relay database %s: cannot look up the chains of a notification: %s",
+                                 shown_.c_str(), trimmed(PQerrorMessage(conn_)).c_str());
+            PQclear(r);
+            tell({}, true);
+            return {};
         }
         PQclear(r);
     }

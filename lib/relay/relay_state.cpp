@@ -97,8 +97,11 @@ RelayState::ChainChannel& RelayState::channel(Room& r, const ChainKey& key) {
     if (it != r.channels.end()) return it->second;
     // A chain's first channel starts where its stored log ends (nothing is
     // queued for a chain nobody has joined).
-    const std::uint64_t last = store_->range(key).last_seq;
+    // Bytes first: another node's item stored between the two reads is then
+    // counted once, by nobody, until prune() reads the totals again (the other
+    // way round, it would count twice: here and when it is fanned out).
     const std::uint64_t bytes = store_->stored_bytes(key.first, key.second);
+    const std::uint64_t last = store_->range(key).last_seq;
     auto& ch = r.channels[key.second];
     ch.published_seq = last;
     ch.stored_bytes = bytes;
@@ -445,6 +448,7 @@ void RelayState::acknowledge_duplicates(std::span<PendingSend> run, const std::u
     for (std::size_t i = 0; i < run.size(); ++i)
         if (auto* to = sender(ch, run[i].sender_id)) to->deliver(encode_shared(wire::Ack{run[i].request_id, seqs[i]}));
     settle(ch, run.front().append.chain);
+    release_if_idle(run.front().append.chain.first, *r);  // ch may go
 }
 
 // One run under one lock of its room: each member gets every Deliver of the
@@ -465,6 +469,7 @@ void RelayState::fan_out_run(std::span<PendingSend> run, const std::uint64_t* se
         r->pending -= run.size();
         if (r->pending == 0) r->idle.notify_all();
         settle(ch, run.front().append.chain);
+        release_if_idle(run.front().append.chain.first, *r);  // members a NewHead sent off: ch may go
     };
     if (!seqs) {
         uncount(ch, run);

@@ -340,6 +340,7 @@ TEST_F(RelayClusterStateTest, ASendStoredAfterAnotherNodesNewHeadIsAcknowledged)
     EXPECT_EQ(ack.seq, 2u);
     EXPECT_EQ(carol.take<wire::NewHead>().seq, 1u);
     EXPECT_TRUE(carol.quiet_for(std::chrono::milliseconds(50))) << "a Deliver after the NewHead ended her membership";
+    EXPECT_EQ(b_->rooms_in_memory(), 0u) << "kept for members the NewHead sent off";
     handle(*b_, bob, wire::Send{6, room_, g_, Bytes(4, 6)});
     EXPECT_EQ(bob.take<wire::Error>().code, RelayError::not_joined) << "still a member after the NewHead";
     handle(*b_, carol, wire::Join{7, room_, g_, token1_, 1});
@@ -399,6 +400,7 @@ TEST_F(RelayClusterStateTest, AJoinWhileThisNodesSendIsInFlightWaitsForItThenAns
     EXPECT_EQ(delivered(bob, 2), (std::vector<std::uint64_t>{1, 2}));
     EXPECT_EQ(bob.take<wire::Ack>().seq, 3u);
     EXPECT_TRUE(dave.quiet_for(std::chrono::milliseconds(50)));
+    store_b_->before_append({});  // it refers to this test's locals
 }
 
 }  // namespace
